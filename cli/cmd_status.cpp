@@ -1,0 +1,86 @@
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/units.h"
+#include "replicator/status.h"
+
+namespace switchyard::cli {
+namespace {
+
+boost::json::value lsn_json(const std::optional<Lsn>& lsn) {
+  if (!lsn) return nullptr;
+  return boost::json::string(lsn->to_string());
+}
+
+boost::json::object to_json(const StreamStatus& status) {
+  boost::json::object out;
+  out["name"] = status.name;
+  out["state"] = status.state;
+  out["source_lsn"] = lsn_json(status.source_lsn);
+  out["applied_lsn"] = lsn_json(status.applied_lsn);
+  out["lag_bytes"] = status.lag_bytes ? boost::json::value(*status.lag_bytes) : nullptr;
+  out["lag_seconds"] = status.lag_seconds ? boost::json::value(*status.lag_seconds) : nullptr;
+  out["lag_reported_at"] =
+      status.reported_at ? boost::json::value(*status.reported_at) : boost::json::value(nullptr);
+  boost::json::object slot;
+  slot["exists"] = status.slot_exists;
+  slot["active"] = status.slot_active;
+  slot["confirmed_flush_lsn"] = lsn_json(status.slot_confirmed_flush);
+  out["slot"] = slot;
+  boost::json::array tables;
+  for (const auto& table : status.tables) {
+    boost::json::object item;
+    item["name"] = table.name;
+    item["created_by_switchyard"] = table.created_by_switchyard;
+    item["rows_copied"] = table.rows_copied ? boost::json::value(*table.rows_copied) : nullptr;
+    item["copied_at"] =
+        table.copied_at ? boost::json::value(*table.copied_at) : boost::json::value(nullptr);
+    tables.push_back(std::move(item));
+  }
+  out["tables"] = tables;
+  return out;
+}
+
+void print_text(const StreamStatus& status) {
+  auto lsn = [](const std::optional<Lsn>& value) { return value ? value->to_string() : "-"; };
+  std::printf("stream       %s\n", status.name.c_str());
+  std::printf("state        %s\n", status.state.c_str());
+  std::printf("source       %s\n", lsn(status.source_lsn).c_str());
+  std::printf("applied      %s\n", lsn(status.applied_lsn).c_str());
+  std::printf("lag          %s", status.lag_bytes ? format_bytes(*status.lag_bytes).c_str() : "-");
+  if (status.lag_seconds) {
+    std::printf(", %s (reported %s)", format_duration(*status.lag_seconds).c_str(),
+                status.reported_at.value_or("?").c_str());
+  }
+  std::printf("\nslot         %s\n",
+              !status.slot_exists ? "missing" : (status.slot_active ? "active" : "inactive"));
+  std::printf("tables       %zu\n", status.tables.size());
+  for (const auto& table : status.tables) {
+    std::printf("  %-40s %12s rows copied%s\n", table.name.c_str(),
+                table.rows_copied ? std::to_string(*table.rows_copied).c_str() : "-",
+                table.created_by_switchyard ? "" : "  (pre-existing on target)");
+  }
+}
+
+}  // namespace
+
+Command add_status(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand(
+      "status", "Show source and applied positions, lag, state and tables.");
+  auto json = std::make_shared<bool>(false);
+  sub->add_flag("--json", *json, "print one JSON object");
+  return {sub, [json](const Config& config) {
+            const StreamStatus status = collect_status(config);
+            if (*json) {
+              std::cout << boost::json::serialize(to_json(status)) << std::endl;
+            } else {
+              print_text(status);
+            }
+            return 0;
+          }};
+}
+
+}  // namespace switchyard::cli

@@ -1,0 +1,25 @@
+#include "cli/commands.h"
+#include "common/error.h"
+#include "replicator/setup.h"
+
+namespace switchyard::cli {
+
+Command add_teardown(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand(
+      "teardown",
+      "Remove the replication slot, publication, origin and control schema. Table data on the "
+      "target stays.");
+  auto yes = std::make_shared<bool>(false);
+  sub->add_flag("--yes", *yes, "confirm");
+  return {sub, [yes](const Config& config) {
+            if (!*yes) {
+              throw Error(ErrorKind::kUsage,
+                          "teardown removes the slot, publication, origin and control schema; "
+                          "confirm with --yes");
+            }
+            run_teardown(config);
+            return 0;
+          }};
+}
+
+}  // namespace switchyard::cli

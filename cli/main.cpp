@@ -1,0 +1,61 @@
+// switchyard: move a live database to a cloud PostgreSQL replica, verify
+// parity, and cut over with a sub-second write freeze.
+#include <cstdio>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "drivers/pg/sql.h"
+
+namespace {
+
+int fail(switchyard::ExitCode code, const std::string& message) {
+  std::fprintf(stderr, "switchyard: error: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchyard;
+  CLI::App app{"switchyard: live PostgreSQL migration with verified, sub-second cutover"};
+  app.set_version_flag("--version", "switchyard 0.1.0");
+  app.require_subcommand(1);
+  std::string config_path = "switchyard.yaml";
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+
+  std::vector<cli::Command> commands{cli::add_init(app), cli::add_snapshot(app),
+                                     cli::add_replicate(app), cli::add_status(app),
+                                     cli::add_teardown(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(ExitCode::kUsage, e.what() + std::string(" (see --help)"));
+  }
+
+  try {
+    Config config = load_config(config_path);
+    pg::validate_conninfo(config.source.conninfo, "source.conninfo");
+    pg::validate_conninfo(config.target.conninfo, "target.conninfo");
+    init_logging(config.log_level);
+    install_stop_signals();
+    for (const auto& command : commands) {
+      if (command.app->parsed()) {
+        const int code = command.run(config);
+        if (stop_requested() && code == 0) return static_cast<int>(ExitCode::kOk);
+        return code;
+      }
+    }
+    return fail(ExitCode::kUsage, "no command given (see --help)");
+  } catch (const Error& error) {
+    return fail(exit_code_for(error.kind()), error.what());
+  } catch (const std::exception& error) {
+    return fail(ExitCode::kInternal, std::string("internal error: ") + error.what());
+  }
+}

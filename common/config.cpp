@@ -1,0 +1,205 @@
+#include "common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/units.h"
+
+namespace switchyard {
+namespace {
+
+// Builds "FILE:LINE: key 'x.y' ..." messages.
+class Validator {
+ public:
+  explicit Validator(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& what) const {
+    std::ostringstream out;
+    out << origin_;
+    if (node.IsDefined() && node.Mark().line >= 0) out << ":" << node.Mark().line + 1;
+    out << ": ";
+    if (!key.empty()) out << key << ": ";
+    out << what;
+    throw Error(ErrorKind::kUsage, out.str());
+  }
+
+  void expect_map(const YAML::Node& node, const std::string& key,
+                  const std::set<std::string>& allowed) const {
+    if (!node.IsMap()) fail(node, key, "expected a mapping");
+    for (const auto& item : node) {
+      const std::string name = item.first.as<std::string>();
+      if (!allowed.count(name)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail(item.first, key.empty() ? name : key + "." + name,
+             "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  std::string string(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) fail(node, key, "expected a string");
+    return node.as<std::string>();
+  }
+
+  int positive_int(const YAML::Node& node, const std::string& key, int max) const {
+    int value = 0;
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value) || value < 1 || value > max) {
+      fail(node, key, "expected an integer between 1 and " + std::to_string(max));
+    }
+    return value;
+  }
+
+  uint64_t size(const YAML::Node& node, const std::string& key) const {
+    if (node.IsScalar()) {
+      if (auto parsed = parse_size(node.Scalar()); parsed && *parsed > 0) return *parsed;
+    }
+    fail(node, key, "expected a size such as 512kB, 16MB or 1GB");
+  }
+
+  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& key) const {
+    if (node.IsScalar()) {
+      if (auto parsed = parse_duration(node.Scalar()); parsed && parsed->count() > 0) {
+        return *parsed;
+      }
+    }
+    fail(node, key, "expected a duration such as 500ms, 10s or 5min");
+  }
+
+  std::vector<std::string> string_list(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsSequence()) fail(node, key, "expected a list of strings");
+    std::vector<std::string> out;
+    for (const auto& item : node) out.push_back(string(item, key));
+    return out;
+  }
+
+ private:
+  std::string origin_;
+};
+
+Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::string& key) {
+  v.expect_map(node, key, {"driver", "conninfo"});
+  Endpoint endpoint;
+  if (!node["driver"]) v.fail(node, key + ".driver", "missing (use: postgres)");
+  if (!node["conninfo"]) v.fail(node, key + ".conninfo", "missing");
+  endpoint.driver = v.string(node["driver"], key + ".driver");
+  endpoint.conninfo = v.string(node["conninfo"], key + ".conninfo");
+  if (endpoint.driver != "postgres") {
+    v.fail(node["driver"], key + ".driver",
+           "unsupported driver '" + endpoint.driver + "' (this release supports: postgres)");
+  }
+  return endpoint;
+}
+
+void check_patterns(const Validator& v, const YAML::Node& node, const std::string& key,
+                    const std::vector<std::string>& patterns) {
+  static const std::regex kPattern(R"(^[^.]+\.[^.]+$)");
+  for (const auto& pattern : patterns) {
+    if (!std::regex_match(pattern, kPattern)) {
+      v.fail(node, key, "pattern '" + pattern + "' must look like schema.table (globs * and ?)");
+    }
+  }
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& origin) {
+  Validator v(origin);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw Error(ErrorKind::kUsage, origin + ":" + std::to_string(e.mark.line + 1) +
+                                       ": malformed YAML: " + e.msg);
+  }
+  if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
+  v.expect_map(root, "",
+               {"name", "source", "target", "tables", "snapshot", "apply", "stream", "log"});
+
+  Config config;
+  config.path = origin;
+  if (root["name"]) {
+    config.name = v.string(root["name"], "name");
+    static const std::regex kName("^[a-z_][a-z0-9_]{0,50}$");
+    if (!std::regex_match(config.name, kName)) {
+      v.fail(root["name"], "name", "must be a lower-case identifier (a-z, 0-9, _), at most 51 long");
+    }
+  }
+  if (!root["source"]) v.fail(root, "source", "missing");
+  if (!root["target"]) v.fail(root, "target", "missing");
+  config.source = parse_endpoint(v, root["source"], "source");
+  config.target = parse_endpoint(v, root["target"], "target");
+
+  if (const auto tables = root["tables"]) {
+    v.expect_map(tables, "tables", {"include", "exclude"});
+    if (tables["include"]) {
+      config.tables.include = v.string_list(tables["include"], "tables.include");
+      check_patterns(v, tables["include"], "tables.include", config.tables.include);
+    }
+    if (tables["exclude"]) {
+      config.tables.exclude = v.string_list(tables["exclude"], "tables.exclude");
+      check_patterns(v, tables["exclude"], "tables.exclude", config.tables.exclude);
+    }
+  }
+  if (const auto snapshot = root["snapshot"]) {
+    v.expect_map(snapshot, "snapshot", {"workers", "split_tables_larger_than"});
+    if (snapshot["workers"]) {
+      config.snapshot.workers = v.positive_int(snapshot["workers"], "snapshot.workers", 64);
+    }
+    if (snapshot["split_tables_larger_than"]) {
+      config.snapshot.split_tables_larger_than =
+          v.size(snapshot["split_tables_larger_than"], "snapshot.split_tables_larger_than");
+    }
+  }
+  if (const auto apply = root["apply"]) {
+    v.expect_map(apply, "apply", {"batch_transactions", "batch_bytes", "pipeline_bytes"});
+    if (apply["batch_transactions"]) {
+      config.apply.batch_transactions =
+          v.positive_int(apply["batch_transactions"], "apply.batch_transactions", 1'000'000);
+    }
+    if (apply["batch_bytes"]) config.apply.batch_bytes = v.size(apply["batch_bytes"], "apply.batch_bytes");
+    if (apply["pipeline_bytes"]) {
+      config.apply.pipeline_bytes = v.size(apply["pipeline_bytes"], "apply.pipeline_bytes");
+    }
+  }
+  if (const auto stream = root["stream"]) {
+    v.expect_map(stream, "stream", {"status_interval", "feedback_interval", "reconnect_max"});
+    if (stream["status_interval"]) {
+      config.stream.status_interval = v.duration(stream["status_interval"], "stream.status_interval");
+    }
+    if (stream["feedback_interval"]) {
+      config.stream.feedback_interval =
+          v.duration(stream["feedback_interval"], "stream.feedback_interval");
+    }
+    if (stream["reconnect_max"]) {
+      config.stream.reconnect_max = v.duration(stream["reconnect_max"], "stream.reconnect_max");
+    }
+  }
+  if (const auto log = root["log"]) {
+    v.expect_map(log, "log", {"level"});
+    if (log["level"]) {
+      config.log_level = v.string(log["level"], "log.level");
+      static const std::set<std::string> kLevels{"debug", "info", "warning", "error"};
+      if (!kLevels.count(config.log_level)) {
+        v.fail(log["level"], "log.level", "expected one of: debug, info, warning, error");
+      }
+    }
+  }
+  return config;
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorKind::kUsage, "config file " + path + ": cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_config(buffer.str(), path);
+}
+
+}  // namespace switchyard

@@ -1,0 +1,66 @@
+// The switchyard configuration file: one YAML document, validated strictly.
+//
+// Unknown keys and values of the wrong type are errors that name the key and
+// its line, because a typo in a migration tool's config must never silently
+// fall back to a default. Every key and its default is documented in
+// README.md; docs/example.yaml is a complete example.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace switchyard {
+
+struct Endpoint {
+  std::string driver;    // "postgres" (ODBC sources arrive with a later release)
+  std::string conninfo;  // libpq conninfo string or URI; PG* variables and .pgpass apply
+};
+
+struct TableSelection {
+  std::vector<std::string> include{"public.*"};  // "schema.table" globs (* and ?)
+  std::vector<std::string> exclude;
+};
+
+struct SnapshotSettings {
+  int workers = 4;                                  // tables (or table parts) copied at once
+  uint64_t split_tables_larger_than = 256ull << 20;  // copy bigger tables in ctid ranges
+};
+
+struct ApplySettings {
+  int batch_transactions = 1000;          // source transactions per target transaction
+  uint64_t batch_bytes = 16ull << 20;     // ... or this much change data, whichever first
+  uint64_t pipeline_bytes = 512ull << 10;  // in-flight pipelined statements before a sync
+};
+
+struct StreamSettings {
+  std::chrono::milliseconds status_interval{10'000};   // lag log line period
+  std::chrono::milliseconds feedback_interval{1'000};  // standby status to the source
+  std::chrono::milliseconds reconnect_max{30'000};     // backoff ceiling
+};
+
+struct Config {
+  std::string path;           // where it was read from, for messages
+  std::string name = "switchyard";  // names the slot, publication and origin
+  Endpoint source;
+  Endpoint target;
+  TableSelection tables;
+  SnapshotSettings snapshot;
+  ApplySettings apply;
+  StreamSettings stream;
+  std::string log_level = "info";
+
+  std::string slot_name() const { return name; }
+  std::string publication_name() const { return name; }
+  std::string origin_name() const { return name; }
+};
+
+// Reads and validates the file. Throws Error(kUsage) naming the file, the
+// line and the key at fault.
+Config load_config(const std::string& path);
+
+// The same, from YAML text (used by tests).
+Config parse_config(const std::string& yaml_text, const std::string& origin);
+
+}  // namespace switchyard

@@ -1,0 +1,223 @@
+#include "drivers/pg/connection.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "common/error.h"
+#include "drivers/pg/sql.h"
+
+namespace switchyard::pg {
+namespace {
+
+// libpq messages may span lines ("...failed\n\tIs the server running...");
+// we report one line.
+std::string one_line(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool is_auth_failure(std::string_view message) {
+  return message.find("authentication failed") != std::string_view::npos ||
+         message.find("no password supplied") != std::string_view::npos ||
+         message.find("pg_hba.conf") != std::string_view::npos;
+}
+
+}  // namespace
+
+// ---- Result -----------------------------------------------------------
+
+void Result::Deleter::operator()(pg_result* result) const { PQclear(result); }
+
+Result::Result(pg_result* result) : result_(result) {}
+
+int Result::rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+int Result::columns() const { return result_ ? PQnfields(result_.get()) : 0; }
+
+bool Result::is_null(int row, int column) const {
+  return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+std::string_view Result::get(int row, int column) const {
+  return std::string_view(PQgetvalue(result_.get(), row, column),
+                          PQgetlength(result_.get(), row, column));
+}
+
+std::optional<std::string> Result::optional(int row, int column) const {
+  if (is_null(row, column)) return std::nullopt;
+  return str(row, column);
+}
+
+int64_t Result::int64(int row, int column) const {
+  const auto text = get(row, column);
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    throw Error(ErrorKind::kInternal, "expected an integer, got '" + std::string(text) + "'");
+  }
+  return value;
+}
+
+uint64_t Result::affected_rows() const {
+  const char* tuples = result_ ? PQcmdTuples(result_.get()) : "";
+  return *tuples ? std::strtoull(tuples, nullptr, 10) : 0;
+}
+
+// ---- Connection -------------------------------------------------------
+
+Connection::Connection(const std::string& conninfo, std::string role, Mode mode)
+    : role_(std::move(role)) {
+  const std::string application_name = "switchyard-" + role_;
+  // Defaults first: the expanded conninfo (dbname) overrides them, and the
+  // replication flag, last, overrides it.
+  std::vector<const char*> keywords{"application_name", "connect_timeout", "dbname"};
+  std::vector<const char*> values{application_name.c_str(), "10", conninfo.c_str()};
+  if (mode == Mode::kReplication) {
+    keywords.push_back("replication");
+    values.push_back("database");
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
+  if (!conn_) throw Error(ErrorKind::kInternal, role_ + ": out of memory connecting");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    const std::string message = one_line(PQerrorMessage(conn_));
+    const bool auth = PQconnectionNeedsPassword(conn_) || is_auth_failure(message);
+    const std::string where = describe_conninfo(conninfo);
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw Error(auth ? ErrorKind::kAuth : ErrorKind::kConnection,
+                role_ + " (" + where + "): " + message);
+  }
+  if (mode == Mode::kNormal) {
+    // Sessions of a long-running tool must not inherit a statement or idle
+    // timeout meant for applications.
+    exec("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+         "SET lock_timeout = 0");
+  }
+}
+
+Connection::~Connection() {
+  if (copy_buffer_) PQfreemem(copy_buffer_);
+  if (conn_) PQfinish(conn_);
+}
+
+Connection::Connection(Connection&& other) noexcept
+    : conn_(other.conn_), role_(std::move(other.role_)), copy_buffer_(other.copy_buffer_) {
+  other.conn_ = nullptr;
+  other.copy_buffer_ = nullptr;
+}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (copy_buffer_) PQfreemem(copy_buffer_);
+    if (conn_) PQfinish(conn_);
+    conn_ = other.conn_;
+    role_ = std::move(other.role_);
+    copy_buffer_ = other.copy_buffer_;
+    other.conn_ = nullptr;
+    other.copy_buffer_ = nullptr;
+  }
+  return *this;
+}
+
+int Connection::server_version() const { return PQserverVersion(conn_); }
+int Connection::socket() const { return PQsocket(conn_); }
+bool Connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+void Connection::throw_error(const std::string& query, pg_result* result) const {
+  std::string sqlstate;
+  std::string message;
+  if (result) {
+    if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) sqlstate = state;
+    if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) {
+      message = primary;
+      if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+        message += " (" + std::string(detail) + ")";
+      }
+    } else {
+      message = PQresultErrorMessage(result);
+    }
+  }
+  if (message.empty()) message = PQerrorMessage(conn_);
+  ErrorKind kind = kind_for_sqlstate(sqlstate);
+  if (sqlstate.empty() && PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kConnection;
+  if (result) PQclear(result);
+  throw Error(kind, role_ + ": " + one_line(message), sqlstate, query);
+}
+
+Result Connection::check(pg_result* result, const std::string& query) const {
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  switch (status) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_COPY_OUT:
+    case PGRES_COPY_IN:
+    case PGRES_COPY_BOTH:
+    case PGRES_EMPTY_QUERY:
+      return Result(result);
+    default:
+      throw_error(query, result);
+  }
+}
+
+Result Connection::exec(const std::string& sql) { return check(PQexec(conn_, sql.c_str()), sql); }
+
+Result Connection::exec(const std::string& sql, const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+  return check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0),
+               sql);
+}
+
+void Connection::copy_out_start(const std::string& sql) {
+  check(PQexec(conn_, sql.c_str()), sql);
+}
+
+bool Connection::copy_out_row(std::string_view& row) {
+  if (copy_buffer_) {
+    PQfreemem(copy_buffer_);
+    copy_buffer_ = nullptr;
+  }
+  const int length = PQgetCopyData(conn_, &copy_buffer_, /*async=*/0);
+  if (length > 0) {
+    row = std::string_view(copy_buffer_, length);
+    return true;
+  }
+  if (length == -2) throw_error("COPY TO STDOUT");
+  // -1: the copy is done; collect its final status.
+  pg_result* result = PQgetResult(conn_);
+  check(result, "COPY TO STDOUT");
+  while ((result = PQgetResult(conn_)) != nullptr) PQclear(result);
+  return false;
+}
+
+void Connection::copy_in_start(const std::string& sql) { check(PQexec(conn_, sql.c_str()), sql); }
+
+void Connection::copy_in_put(std::string_view data) {
+  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
+    throw_error("COPY FROM STDIN");
+  }
+}
+
+uint64_t Connection::copy_in_end() {
+  if (PQputCopyEnd(conn_, nullptr) != 1) throw_error("COPY FROM STDIN");
+  Result result = check(PQgetResult(conn_), "COPY FROM STDIN");
+  while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+  return result.affected_rows();
+}
+
+}  // namespace switchyard::pg

@@ -1,0 +1,97 @@
+// RAII wrapper of a libpq connection: the only place (with pipeline.h and
+// replication_stream.h) where libpq's API is used.
+//
+// A Connection opens in its constructor and closes in its destructor. Every
+// failure is thrown as switchyard::Error carrying the SQLSTATE, a one-line
+// message prefixed with the connection's role ("source", "target") and the
+// query at fault. Results are move-only handles. A Connection is not
+// thread-safe: use one per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace switchyard::pg {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(pg_result* result);
+  Result(Result&&) noexcept = default;
+  Result& operator=(Result&&) noexcept = default;
+
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int column) const;
+  std::string_view get(int row, int column) const;  // "" for NULL
+  std::string str(int row, int column) const { return std::string(get(row, column)); }
+  std::optional<std::string> optional(int row, int column) const;
+  int64_t int64(int row, int column) const;
+  bool boolean(int row, int column) const { return get(row, column) == "t"; }
+  uint64_t affected_rows() const;  // from the command tag (INSERT 0 5 -> 5)
+
+ private:
+  struct Deleter {
+    void operator()(pg_result* result) const;
+  };
+  std::unique_ptr<pg_result, Deleter> result_;
+};
+
+// Positional text parameters; std::nullopt is SQL NULL.
+using Params = std::vector<std::optional<std::string>>;
+
+enum class Mode { kNormal, kReplication };
+
+class Connection {
+ public:
+  // role names the connection in messages ("source", "target").
+  Connection(const std::string& conninfo, std::string role, Mode mode = Mode::kNormal);
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const std::string& role() const { return role_; }
+  int server_version() const;  // 150004
+  int socket() const;
+  bool ok() const;  // connection still usable
+
+  // Runs one or more statements with the simple protocol; returns the last
+  // result. Throws on any error.
+  Result exec(const std::string& sql);
+  // One statement with text parameters ($1...).
+  Result exec(const std::string& sql, const Params& params);
+
+  // COPY ... TO STDOUT: call copy_out_start, then copy_out_row until it
+  // returns false. The view stays valid until the next call.
+  void copy_out_start(const std::string& sql);
+  bool copy_out_row(std::string_view& row);
+
+  // COPY ... FROM STDIN: start, put any number of buffers, end.
+  void copy_in_start(const std::string& sql);
+  void copy_in_put(std::string_view data);
+  uint64_t copy_in_end();  // returns rows copied
+
+  // Raw handle for the other libpq wrappers in this folder.
+  pg_conn* native() const { return conn_; }
+
+  // Throws the connection's current error as an Error, with `query`.
+  [[noreturn]] void throw_error(const std::string& query, pg_result* result = nullptr) const;
+
+ private:
+  Result check(pg_result* result, const std::string& query) const;
+
+  pg_conn* conn_ = nullptr;
+  std::string role_;
+  char* copy_buffer_ = nullptr;  // owned libpq buffer from the last copy_out_row
+};
+
+}  // namespace switchyard::pg

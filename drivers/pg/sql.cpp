@@ -1,0 +1,93 @@
+#include "drivers/pg/sql.h"
+
+#include <libpq-fe.h>
+
+#include <memory>
+
+#include "common/error.h"
+
+namespace switchyard::pg {
+
+std::string quote_ident(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 2);
+  out.push_back('"');
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string qualified(std::string_view schema, std::string_view name) {
+  return quote_ident(schema) + "." + quote_ident(name);
+}
+
+std::string quote_literal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('\'');
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string ident_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) {
+    if (!out.empty()) out += ", ";
+    out += quote_ident(name);
+  }
+  return out;
+}
+
+namespace {
+
+struct OptionsDeleter {
+  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+};
+using Options = std::unique_ptr<PQconninfoOption, OptionsDeleter>;
+
+Options parse(const std::string& conninfo, std::string* error) {
+  char* errmsg = nullptr;
+  Options options(PQconninfoParse(conninfo.c_str(), &errmsg));
+  if (!options) {
+    std::string message = errmsg ? errmsg : "out of memory";
+    if (errmsg) PQfreemem(errmsg);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    *error = message;
+  }
+  return options;
+}
+
+}  // namespace
+
+void validate_conninfo(const std::string& conninfo, const std::string& what) {
+  std::string error;
+  if (!parse(conninfo, &error)) {
+    throw Error(ErrorKind::kUsage, what + ": invalid connection string: " + error);
+  }
+}
+
+std::string describe_conninfo(const std::string& conninfo) {
+  std::string error;
+  Options options = parse(conninfo, &error);
+  if (!options) return "(invalid conninfo)";
+  std::string out;
+  for (auto* option = options.get(); option->keyword; ++option) {
+    const std::string_view keyword = option->keyword;
+    if (!option->val) continue;
+    if (keyword == "host" || keyword == "hostaddr" || keyword == "port" || keyword == "dbname" ||
+        keyword == "user") {
+      if (!out.empty()) out += ' ';
+      out += std::string(keyword) + "=" + option->val;
+    }
+  }
+  return out.empty() ? "(libpq defaults)" : out;
+}
+
+}  // namespace switchyard::pg

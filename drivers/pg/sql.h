@@ -1,0 +1,27 @@
+// Building PostgreSQL SQL text safely: identifier and literal quoting, and
+// the redaction of connection strings for logs. Pure functions, no libpq
+// connection needed.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard::pg {
+
+// "My Table" -> "\"My Table\"". Always quotes, so case and keywords survive.
+std::string quote_ident(std::string_view name);
+// schema + name -> "schema"."name"
+std::string qualified(std::string_view schema, std::string_view name);
+// It's -> 'It''s' (standard_conforming_strings=on, the default since 9.1).
+std::string quote_literal(std::string_view text);
+// ["a","b"] -> "a", "b" (each quoted)
+std::string ident_list(const std::vector<std::string>& names);
+
+// Throws Error(kUsage) if the conninfo does not parse; `what` names it
+// ("source.conninfo").
+void validate_conninfo(const std::string& conninfo, const std::string& what);
+// "host=10.0.0.5 port=5432 dbname=app user=postgres" - never the password.
+std::string describe_conninfo(const std::string& conninfo);
+
+}  // namespace switchyard::pg

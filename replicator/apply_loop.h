@@ -1,0 +1,116 @@
+// The apply loop: turns decoded pgoutput messages into statements on the
+// target, exactly once.
+//
+// Exactly-once rests on one rule: the target transaction that applies a
+// batch of source transactions also advances the replication origin to the
+// batch's last commit end LSN (pg_replication_origin_xact_setup), so data
+// and progress commit or vanish together. After any crash the stream resumes
+// from the origin, and a source transaction whose commit precedes it is
+// skipped whole.
+//
+// Throughput comes from grouping several source transactions into one
+// target transaction, from per-relation prepared statements, and from
+// pipelining statements without waiting for each result (bounded by
+// apply.pipeline_bytes). The apply session runs with
+// session_replication_role = replica (no user triggers, no FK checks: the
+// source already enforced them) and synchronous_commit = off (durability is
+// tracked through the origin's flushed progress instead).
+//
+// An ApplyLoop owns one apply session; construct a new one after any error.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.h"
+#include "common/lsn.h"
+#include "drivers/pg/connection.h"
+#include "drivers/pg/pipeline.h"
+#include "replicator/pgoutput_decoder.h"
+
+namespace switchyard {
+
+class ApplyLoop {
+ public:
+  // `catalog` is a second target session used for schema checks while the
+  // apply session is busy in a pipeline.
+  ApplyLoop(const Config& config, pg::Connection& catalog);
+  ~ApplyLoop();
+
+  // Where the stream must resume: the end LSN of the last applied source
+  // transaction, as committed on the target.
+  Lsn resume_position() const { return committed_; }
+
+  // Feed every decoded message, in stream order.
+  void handle(const pgoutput::Message& message);
+
+  bool in_source_transaction() const { return in_source_transaction_; }
+  // Complete source transactions applied but not yet committed on the target.
+  int pending_transactions() const { return batch_transactions_; }
+  // The batch reached apply.batch_transactions or apply.batch_bytes.
+  bool batch_full() const;
+
+  // Commits the open batch. REQUIRES: !in_source_transaction().
+  void commit_batch();
+  // Drops the uncommitted batch (stop in the middle of a source transaction).
+  void rollback_batch();
+
+  Lsn committed_position() const { return committed_; }
+  int64_t committed_commit_time_us() const { return committed_time_us_; }
+  uint64_t transactions_applied() const { return transactions_applied_; }
+
+ private:
+  struct RelationState;
+  struct PreparedKey;
+
+  void on_begin(const pgoutput::Begin& begin);
+  void on_commit(const pgoutput::Commit& commit);
+  void on_relation(const pgoutput::Relation& relation);
+  void on_insert(const pgoutput::Insert& insert);
+  void on_update(const pgoutput::Update& update);
+  void on_delete(const pgoutput::Delete& del);
+  void on_truncate(const pgoutput::Truncate& truncate);
+
+  RelationState& relation(uint32_t relation_id);
+  void check_target_columns(RelationState& state);
+  void ensure_target_transaction();
+  // The prepared statement for a statement shape; `render` makes its SQL
+  // the first time the shape is seen on this relation.
+  const std::string& statement(RelationState& state, const std::string& shape,
+                               const std::function<std::string()>& render);
+  void execute(const std::string& name, const std::vector<const Datum*>& params, uint64_t tag);
+  void key_params(const RelationState& state, const Tuple& key_tuple, bool full_identity,
+                  std::vector<const Datum*>& params, std::string& shape) const;
+  std::string where_sql(const RelationState& state, std::string_view key_shape,
+                        bool full_identity, int first_param) const;
+
+  const Config& config_;
+  pg::Connection& catalog_;
+  pg::Connection session_;
+  std::unique_ptr<pg::Pipeline> pipeline_;
+  std::unordered_map<uint32_t, std::unique_ptr<RelationState>> relations_;
+  std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
+  uint64_t statement_counter_ = 0;
+
+  Lsn committed_;               // origin progress as of our last commit
+  int64_t committed_time_us_ = 0;
+  bool skipping_ = false;       // inside an already-applied source transaction
+  bool in_source_transaction_ = false;
+  bool target_transaction_open_ = false;
+  int batch_transactions_ = 0;
+  uint64_t batch_bytes_ = 0;
+  Lsn batch_end_;
+  int64_t batch_commit_time_us_ = 0;
+  uint64_t transactions_applied_ = 0;
+  std::vector<const char*> values_;  // scratch for execute()
+  std::vector<int> lengths_;
+};
+
+}  // namespace switchyard

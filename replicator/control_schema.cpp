@@ -1,0 +1,195 @@
+#include "replicator/control_schema.h"
+
+namespace switchyard::control {
+namespace {
+
+constexpr const char* kCreate = R"SQL(
+CREATE SCHEMA IF NOT EXISTS switchyard;
+CREATE TABLE IF NOT EXISTS switchyard.streams (
+  name                 text PRIMARY KEY,
+  phase                text NOT NULL CHECK (phase IN ('initialized', 'copying', 'streaming')),
+  source_system_id     text NOT NULL,
+  consistent_lsn       pg_lsn,
+  snapshot_started_at  timestamptz,
+  snapshot_finished_at timestamptz,
+  source_lsn           pg_lsn,
+  applied_lsn          pg_lsn,
+  lag_seconds          double precision,
+  reported_at          timestamptz,
+  created_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS switchyard.tables (
+  stream                text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
+  schema_name           text NOT NULL,
+  table_name            text NOT NULL,
+  created_by_switchyard boolean NOT NULL,
+  post_data             text[] NOT NULL DEFAULT '{}',
+  foreign_keys          text[] NOT NULL DEFAULT '{}',
+  post_data_done        boolean NOT NULL DEFAULT false,
+  rows_copied           bigint,
+  bytes_copied          bigint,
+  copied_at             timestamptz,
+  PRIMARY KEY (stream, schema_name, table_name)
+);
+)SQL";
+
+std::vector<std::string> read_text_array(pg::Connection& target, const std::string& column,
+                                         const std::string& stream, const std::string& schema,
+                                         const std::string& table) {
+  pg::Result rows = target.exec(
+      "SELECT unnest(" + column + ") FROM switchyard.tables "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      {stream, schema, table});
+  std::vector<std::string> out;
+  for (int row = 0; row < rows.rows(); ++row) out.push_back(rows.str(row, 0));
+  return out;
+}
+
+// {"a","b\"c"}: a text[] literal for a parameter.
+std::string text_array_literal(const std::vector<std::string>& items) {
+  std::string array = "{";
+  for (const auto& item : items) {
+    if (array.size() > 1) array += ',';
+    array += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') array += '\\';
+      array += c;
+    }
+    array += '"';
+  }
+  return array + "}";
+}
+
+}  // namespace
+
+void ensure_schema(pg::Connection& target) { target.exec(kCreate); }
+
+bool schema_exists(pg::Connection& target) {
+  return !target.exec("SELECT pg_catalog.to_regclass('switchyard.streams')").is_null(0, 0);
+}
+
+std::optional<StreamRow> read_stream(pg::Connection& target, const std::string& name) {
+  if (!schema_exists(target)) return std::nullopt;
+  pg::Result rows = target.exec(
+      "SELECT phase, source_system_id, consistent_lsn::text, snapshot_finished_at::text "
+      "FROM switchyard.streams WHERE name = $1",
+      {name});
+  if (rows.rows() == 0) return std::nullopt;
+  StreamRow row;
+  row.name = name;
+  row.phase = rows.str(0, 0);
+  row.source_system_id = rows.str(0, 1);
+  if (!rows.is_null(0, 2)) row.consistent_lsn = Lsn::parse(rows.get(0, 2));
+  row.snapshot_finished_at = rows.optional(0, 3);
+  return row;
+}
+
+void insert_stream(pg::Connection& target, const std::string& name,
+                   const std::string& source_system_id) {
+  target.exec(
+      "INSERT INTO switchyard.streams (name, phase, source_system_id) VALUES ($1, $2, $3) "
+      "ON CONFLICT (name) DO NOTHING",
+      {name, std::string(kInitialized), source_system_id});
+}
+
+void set_phase(pg::Connection& target, const std::string& name, const std::string& phase,
+               std::optional<Lsn> consistent_lsn) {
+  std::optional<std::string> lsn;
+  if (consistent_lsn) lsn = consistent_lsn->to_string();
+  target.exec(
+      "UPDATE switchyard.streams SET phase = $2, "
+      "  consistent_lsn = COALESCE($3::pg_lsn, consistent_lsn), "
+      "  snapshot_started_at = CASE WHEN $2 = 'copying' THEN now() ELSE snapshot_started_at END, "
+      "  snapshot_finished_at = CASE WHEN $2 = 'streaming' THEN now() "
+      "                              WHEN $2 = 'copying' THEN NULL "
+      "                              ELSE snapshot_finished_at END "
+      "WHERE name = $1",
+      {name, phase, lsn});
+}
+
+std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name) {
+  pg::Result rows = target.exec(
+      "SELECT schema_name, table_name, created_by_switchyard, post_data_done "
+      "FROM switchyard.tables WHERE stream = $1 ORDER BY schema_name, table_name",
+      {name});
+  std::vector<TableRow> out;
+  for (int row = 0; row < rows.rows(); ++row) {
+    TableRow table;
+    table.schema = rows.str(row, 0);
+    table.name = rows.str(row, 1);
+    table.created_by_switchyard = rows.boolean(row, 2);
+    table.post_data_done = rows.boolean(row, 3);
+    table.post_data = read_text_array(target, "post_data", name, table.schema, table.name);
+    table.foreign_keys = read_text_array(target, "foreign_keys", name, table.schema, table.name);
+    out.push_back(std::move(table));
+  }
+  return out;
+}
+
+void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row) {
+  target.exec(
+      "INSERT INTO switchyard.tables (stream, schema_name, table_name, created_by_switchyard, "
+      "post_data, foreign_keys, post_data_done) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+      "ON CONFLICT (stream, schema_name, table_name) DO NOTHING",
+      {stream, row.schema, row.name, std::string(row.created_by_switchyard ? "t" : "f"),
+       text_array_literal(row.post_data), text_array_literal(row.foreign_keys),
+       std::string(row.post_data_done ? "t" : "f")});
+}
+
+void mark_post_data_done(pg::Connection& target, const std::string& stream,
+                         const std::string& schema, const std::string& table) {
+  target.exec(
+      "UPDATE switchyard.tables SET post_data_done = true "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      {stream, schema, table});
+}
+
+void record_copy(pg::Connection& target, const std::string& stream, const std::string& schema,
+                 const std::string& table, uint64_t rows, uint64_t bytes) {
+  target.exec(
+      "UPDATE switchyard.tables SET rows_copied = $4, bytes_copied = $5, copied_at = now() "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      {stream, schema, table, std::to_string(rows), std::to_string(bytes)});
+}
+
+void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn, Lsn applied_lsn,
+                double lag_seconds) {
+  target.exec(
+      "UPDATE switchyard.streams SET source_lsn = $2, applied_lsn = $3, lag_seconds = $4, "
+      "reported_at = now() WHERE name = $1",
+      {name, source_lsn.to_string(), applied_lsn.to_string(), std::to_string(lag_seconds)});
+}
+
+bool remove_stream(pg::Connection& target, const std::string& name) {
+  if (!schema_exists(target)) return false;
+  target.exec("DELETE FROM switchyard.streams WHERE name = $1", {name});
+  if (target.exec("SELECT count(*) FROM switchyard.streams").int64(0, 0) > 0) return false;
+  target.exec("DROP SCHEMA switchyard CASCADE");
+  return true;
+}
+
+void ensure_origin(pg::Connection& target, const std::string& origin) {
+  target.exec(
+      "SELECT pg_catalog.pg_replication_origin_create($1) WHERE NOT EXISTS "
+      "(SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)",
+      {origin});
+}
+
+std::optional<Lsn> origin_progress(pg::Connection& target, const std::string& origin,
+                                   bool flushed) {
+  pg::Result result = target.exec(
+      "SELECT pg_catalog.pg_replication_origin_progress($1, $2)::text "
+      "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)",
+      {origin, std::string(flushed ? "t" : "f")});
+  if (result.rows() == 0 || result.is_null(0, 0)) return std::nullopt;
+  return Lsn::parse(result.get(0, 0));
+}
+
+void drop_origin(pg::Connection& target, const std::string& origin) {
+  target.exec(
+      "SELECT pg_catalog.pg_replication_origin_drop($1) WHERE EXISTS "
+      "(SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)",
+      {origin});
+}
+
+}  // namespace switchyard::control

@@ -1,0 +1,74 @@
+// The `switchyard` control schema on the target: what init created, how far
+// the initial copy got, and the stream's last reported lag. Documented in
+// docs/control-schema.md. Apply progress itself is not a table: it is the
+// replication origin, advanced in the same transaction as the data.
+//
+// Functions take the connection to use; none opens its own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/lsn.h"
+#include "drivers/pg/connection.h"
+
+namespace switchyard::control {
+
+inline constexpr const char* kSchema = "switchyard";
+
+// Phases of a stream, in order.
+inline constexpr const char* kInitialized = "initialized";  // target prepared, nothing copied
+inline constexpr const char* kCopying = "copying";          // initial copy under way
+inline constexpr const char* kStreaming = "streaming";      // copy done; apply from the origin
+
+struct StreamRow {
+  std::string name;
+  std::string phase;
+  std::string source_system_id;
+  std::optional<Lsn> consistent_lsn;
+  std::optional<std::string> snapshot_finished_at;
+};
+
+struct TableRow {
+  std::string schema;
+  std::string name;
+  bool created_by_switchyard = false;
+  std::vector<std::string> post_data;     // keys, indexes, checks: run after the copy
+  std::vector<std::string> foreign_keys;  // run after every table's post_data
+  bool post_data_done = false;
+};
+
+// Creates the schema and its tables if missing. Idempotent; run inside the
+// caller's transaction.
+void ensure_schema(pg::Connection& target);
+bool schema_exists(pg::Connection& target);
+
+std::optional<StreamRow> read_stream(pg::Connection& target, const std::string& name);
+void insert_stream(pg::Connection& target, const std::string& name,
+                   const std::string& source_system_id);
+void set_phase(pg::Connection& target, const std::string& name, const std::string& phase,
+               std::optional<Lsn> consistent_lsn = std::nullopt);
+
+std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name);
+void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row);
+void mark_post_data_done(pg::Connection& target, const std::string& stream,
+                         const std::string& schema, const std::string& table);
+void record_copy(pg::Connection& target, const std::string& stream, const std::string& schema,
+                 const std::string& table, uint64_t rows, uint64_t bytes);
+
+// Lag as last reported by a running `replicate`.
+void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn, Lsn applied_lsn,
+                double lag_seconds);
+
+// Removes the stream's rows; drops the schema when no stream is left.
+// Returns true if the schema was dropped.
+bool remove_stream(pg::Connection& target, const std::string& name);
+
+// Replication origin helpers (the origin lives on the target).
+void ensure_origin(pg::Connection& target, const std::string& origin);
+std::optional<Lsn> origin_progress(pg::Connection& target, const std::string& origin,
+                                   bool flushed);
+void drop_origin(pg::Connection& target, const std::string& origin);
+
+}  // namespace switchyard::control

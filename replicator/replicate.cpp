@@ -1,0 +1,170 @@
+#include "replicator/replicate.h"
+
+#include <chrono>
+#include <optional>
+
+#include "common/backoff.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "common/units.h"
+#include "drivers/pg/replication_stream.h"
+#include "replicator/apply_loop.h"
+#include "replicator/control_schema.h"
+#include "replicator/pgoutput_decoder.h"
+#include "replicator/setup.h"
+#include "replicator/snapshot_copy.h"
+
+namespace switchyard {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One connected streaming session. Returns normally on a stop request;
+// throws on any failure (the caller decides whether to retry).
+class StreamSession {
+ public:
+  explicit StreamSession(const Config& config)
+      : config_(config),
+        catalog_(config.target.conninfo, "target"),
+        apply_(config, catalog_),
+        replication_(config.source.conninfo, "source", pg::Mode::kReplication),
+        stream_(replication_) {}
+
+  // `progress_made` is set once a batch commits (the caller resets backoff).
+  void run(bool& progress_made) {
+    const Lsn start = apply_.resume_position();
+    stream_.start(config_.slot_name(), start,
+                  "proto_version '1', publication_names '" + config_.publication_name() + "'");
+    spdlog::info("streaming from slot {} at {}", config_.slot_name(), start.to_string());
+    last_status_ = last_feedback_ = Clock::now();
+    rate_mark_ = {Clock::now(), apply_.transactions_applied()};
+
+    while (!stop_requested()) {
+      // Wait briefly only when there is nothing to commit; otherwise look
+      // at what is already buffered, and commit once the stream runs dry.
+      const bool batch_waiting = apply_.pending_transactions() > 0 && !apply_.in_source_transaction();
+      auto message = stream_.read(batch_waiting ? std::chrono::milliseconds(0)
+                                                : std::chrono::milliseconds(100));
+      if (!message) {
+        if (batch_waiting) {
+          apply_.commit_batch();
+          progress_made = true;
+        }
+        housekeeping(false);
+        continue;
+      }
+      if (message->wal_end > source_end_) source_end_ = message->wal_end;
+      if (message->kind == pg::StreamMessage::Kind::kKeepalive) {
+        housekeeping(message->reply_requested);
+        continue;
+      }
+      received_ = message->wal_start;
+      const pgoutput::Message decoded = pgoutput::decode(message->payload);
+      apply_.handle(decoded);
+      if (std::holds_alternative<pgoutput::Commit>(decoded) && apply_.batch_full()) {
+        apply_.commit_batch();
+        progress_made = true;
+      }
+      housekeeping(false);
+    }
+    stop();
+  }
+
+ private:
+  // Clean stop: a complete batch is committed, a partial source transaction
+  // is rolled back (it will be streamed again), the slot is told the final
+  // durable position.
+  void stop() {
+    if (apply_.in_source_transaction()) {
+      apply_.rollback_batch();
+    } else {
+      apply_.commit_batch();
+    }
+    send_feedback(false);
+    stream_.finish();
+    spdlog::info("stopped cleanly at {} ({} transactions applied this session)",
+                 apply_.committed_position().to_string(), apply_.transactions_applied());
+  }
+
+  void housekeeping(bool reply_requested) {
+    const auto now = Clock::now();
+    if (reply_requested || now - last_feedback_ >= config_.stream.feedback_interval) {
+      send_feedback(false);
+      last_feedback_ = now;
+    }
+    if (now - last_status_ >= config_.stream.status_interval) {
+      report_status(now);
+      last_status_ = now;
+    }
+  }
+
+  // The slot may forget WAL only up to what the target has flushed to disk.
+  // When we are idle (nothing in flight, everything flushed), every change
+  // up to the server's sent position is accounted for, so that is confirmed
+  // too and the source can recycle WAL on a quiet database.
+  void send_feedback(bool reply) {
+    const auto flushed = control::origin_progress(catalog_, config_.origin_name(), true);
+    Lsn confirm = flushed.value_or(Lsn{});
+    const bool idle = !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
+                      confirm == apply_.committed_position() && received_ <= confirm;
+    if (idle && source_end_ > confirm) confirm = source_end_;
+    stream_.send_status(received_ > confirm ? received_ : confirm, confirm, confirm, reply);
+  }
+
+  void report_status(Clock::time_point now) {
+    const Lsn applied = apply_.committed_position();
+    const bool caught_up = !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
+                           received_ <= applied;
+    const uint64_t behind = source_end_ > applied && !caught_up ? source_end_.value - applied.value : 0;
+    double lag_seconds = 0;
+    if (!caught_up && apply_.committed_commit_time_us() > 0) {
+      const int64_t now_us = pg::pg_epoch_micros(std::chrono::system_clock::now());
+      lag_seconds = static_cast<double>(now_us - apply_.committed_commit_time_us()) / 1e6;
+    }
+    const double elapsed = std::chrono::duration<double>(now - rate_mark_.first).count();
+    const double rate =
+        elapsed > 0 ? static_cast<double>(apply_.transactions_applied() - rate_mark_.second) / elapsed : 0;
+    rate_mark_ = {now, apply_.transactions_applied()};
+    spdlog::info("lag {} ({}), source at {}, applied {}, {:.0f} tx/s", format_bytes(behind),
+                 format_duration(lag_seconds), source_end_.to_string(), applied.to_string(), rate);
+    control::report_lag(catalog_, config_.name, source_end_, applied, lag_seconds);
+  }
+
+  const Config& config_;
+  pg::Connection catalog_;
+  ApplyLoop apply_;
+  pg::Connection replication_;
+  pg::ReplicationStream stream_;
+  Lsn received_;
+  Lsn source_end_;
+  Clock::time_point last_status_;
+  Clock::time_point last_feedback_;
+  std::pair<Clock::time_point, uint64_t> rate_mark_;
+};
+
+}  // namespace
+
+void run_replicate(const Config& config) {
+  // First start: prepare both sides and copy; later starts skip both.
+  run_snapshot(config, std::nullopt);
+
+  Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
+  while (!stop_requested()) {
+    bool progress_made = false;
+    try {
+      StreamSession session(config);
+      session.run(progress_made);
+      return;
+    } catch (const Error& error) {
+      if (!error.retryable() || stop_requested()) throw;
+      if (progress_made) backoff.reset();
+      const auto delay = backoff.next_delay();
+      spdlog::warn("{}; reconnecting in {}", error.what(),
+                   format_duration(static_cast<double>(delay.count()) / 1000.0));
+      if (!sleep_unless_stopped(delay)) return;
+    }
+  }
+}
+
+}  // namespace switchyard

@@ -1,0 +1,162 @@
+#include "replicator/setup.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "drivers/pg/sql.h"
+#include "replicator/control_schema.h"
+
+namespace switchyard {
+namespace {
+
+void check_target_ready(pg::Connection& target) {
+  if (target.exec("SELECT pg_catalog.pg_is_in_recovery()").boolean(0, 0)) {
+    throw Error(ErrorKind::kPrecondition, "target: the server is a standby (in recovery); "
+                                          "switchyard needs a writable target");
+  }
+  pg::Result rights = target.exec(
+      "SELECT current_user, has_database_privilege(current_database(), 'CREATE'), "
+      "       has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')");
+  if (!rights.boolean(0, 1)) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: role " + rights.str(0, 0) + " may not create schemas (needs CREATE on the database)");
+  }
+  if (!rights.boolean(0, 2)) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: role " + rights.str(0, 0) +
+                    " may not create replication origins (needs superuser or "
+                    "EXECUTE on pg_replication_origin_* functions)");
+  }
+}
+
+std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
+  std::vector<std::string> out;
+  for (const auto& statement : statements) out.push_back(statement.sql);
+  return out;
+}
+
+// Target side of init, in one transaction: all of it or none of it.
+void prepare_target(pg::Connection& target, const Config& config, const std::string& system_id,
+                    const std::vector<SourceTable>& tables, const std::vector<bool>& missing,
+                    const SchemaScript& script) {
+  target.exec("BEGIN");
+  try {
+    control::ensure_schema(target);
+    control::insert_stream(target, config.name, system_id);
+    for (const auto& statement : script.pre_data) {
+      spdlog::info("target: creating {}", statement.object);
+      target.exec(statement.sql);
+    }
+    for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+      control::TableRow row;
+      row.schema = tables[table_idx].schema;
+      row.name = tables[table_idx].name;
+      row.created_by_switchyard = missing[table_idx];
+      row.post_data = sql_of(script.post_data[table_idx]);
+      row.foreign_keys = sql_of(script.foreign_keys[table_idx]);
+      row.post_data_done = !missing[table_idx];
+      control::upsert_table(target, config.name, row);
+    }
+    control::ensure_origin(target, config.origin_name());
+    target.exec("COMMIT");
+  } catch (...) {
+    if (target.ok()) target.exec("ROLLBACK");
+    throw;
+  }
+}
+
+}  // namespace
+
+InitResult run_init(const Config& config, bool export_snapshot) {
+  pg::Connection source(config.source.conninfo, "source");
+  pg::Connection target(config.target.conninfo, "target");
+  pg::Connection replication(config.source.conninfo, "source", pg::Mode::kReplication);
+
+  // 1. Checks: nothing is created until all of them pass.
+  check_source_ready(source, config.slot_name());
+  check_target_ready(target);
+  const std::string system_id = source_system_id(replication);
+  const auto existing = control::read_stream(target, config.name);
+  if (existing && existing->source_system_id != system_id) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: stream '" + config.name + "' was initialised from another source server "
+                "(system id " + existing->source_system_id + ", this one is " + system_id +
+                "); run teardown first or choose another name");
+  }
+  InitResult result;
+  result.tables = list_source_tables(source, config.tables);
+  std::vector<bool> missing;
+  for (const auto& table : result.tables) {
+    missing.push_back(
+        target.exec("SELECT pg_catalog.to_regclass($1)", {table.qualified_name()}).is_null(0, 0));
+  }
+  const bool copy_done = existing && existing->phase == control::kStreaming;
+  if (copy_done) {
+    for (size_t table_idx = 0; table_idx < missing.size(); ++table_idx) {
+      if (missing[table_idx]) {
+        throw Error(ErrorKind::kPrecondition,
+                    "table " + result.tables[table_idx].display_name() +
+                        " is selected but the initial copy is already done; adding tables to a "
+                        "running stream needs teardown and a new init");
+      }
+    }
+  }
+  const SchemaScript script = extract_schema(source, target, result.tables, missing);
+
+  // 2. Source: publication, then slot. Undo on failure.
+  const bool new_publication = !publication_exists(source, config.publication_name());
+  const auto slot = find_slot(source, config.slot_name());
+  bool new_slot = false;
+  try {
+    publish_tables(source, config.publication_name(), result.tables);
+    if (export_snapshot && !copy_done) {
+      if (slot) drop_slot(source, config.slot_name());
+      result.snapshot = create_slot_exporting_snapshot(std::move(replication), config.slot_name());
+      new_slot = true;
+      spdlog::info("source: slot {} created at {} with snapshot {}", config.slot_name(),
+                   result.snapshot->consistent_point.to_string(), result.snapshot->snapshot_name);
+    } else if (!slot) {
+      const Lsn at = create_slot(replication, config.slot_name());
+      new_slot = true;
+      spdlog::info("source: slot {} created at {}", config.slot_name(), at.to_string());
+    }
+    // 3. Target, in one transaction.
+    prepare_target(target, config, system_id, result.tables, missing, script);
+  } catch (...) {
+    result.snapshot.reset();  // close the slot's connection before dropping it
+    try {
+      if (new_slot) drop_slot(source, config.slot_name());
+      if (new_publication) drop_publication(source, config.publication_name());
+    } catch (const Error& cleanup) {
+      spdlog::error("while undoing init: {}", cleanup.what());
+    }
+    throw;
+  }
+  spdlog::info("init: {} tables selected, {} created on the target; publication {} and slot {} "
+               "ready", result.tables.size(),
+               std::count(missing.begin(), missing.end(), true), config.publication_name(),
+               config.slot_name());
+  return result;
+}
+
+void run_teardown(const Config& config) {
+  pg::Connection source(config.source.conninfo, "source");
+  pg::Connection target(config.target.conninfo, "target");
+  if (find_slot(source, config.slot_name())) {
+    drop_slot(source, config.slot_name());
+    spdlog::info("source: dropped replication slot {}", config.slot_name());
+  }
+  if (publication_exists(source, config.publication_name())) {
+    drop_publication(source, config.publication_name());
+    spdlog::info("source: dropped publication {}", config.publication_name());
+  }
+  control::drop_origin(target, config.origin_name());
+  if (control::remove_stream(target, config.name)) {
+    spdlog::info("target: dropped the switchyard control schema");
+  }
+  spdlog::info("teardown of stream {} complete; replicated tables and their data are left in "
+               "place on the target", config.name);
+}
+
+}  // namespace switchyard

@@ -1,0 +1,31 @@
+// `init` and `teardown`: preparing the source (publication, slot) and the
+// target (control schema, origin, missing types/sequences/tables), and
+// removing what init created.
+//
+// init checks everything it can before it creates anything, and undoes what
+// it created if a later step fails, so a refused init leaves both databases
+// as they were. Running it again is harmless.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "common/config.h"
+#include "replicator/source_catalog.h"
+#include "replicator/source_slot.h"
+
+namespace switchyard {
+
+struct InitResult {
+  std::vector<SourceTable> tables;
+  // Set when the caller asked for one and the initial copy is still to do.
+  std::optional<ExportedSnapshot> snapshot;
+};
+
+InitResult run_init(const Config& config, bool export_snapshot);
+
+// Removes the slot, the publication, the origin and the control schema.
+// Refuses while a `replicate` is streaming from the slot.
+void run_teardown(const Config& config);
+
+}  // namespace switchyard

@@ -1,0 +1,306 @@
+#include "replicator/snapshot_copy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/shutdown.h"
+#include "drivers/pg/sql.h"
+#include "replicator/control_schema.h"
+#include "replicator/setup.h"
+
+namespace switchyard {
+namespace {
+
+constexpr int64_t kPageSize = 8192;
+
+// One COPY: a leaf relation, or a ctid range of one.
+struct CopyPart {
+  size_t table_idx;
+  std::string source_relation;  // qualified leaf, read with ONLY
+  std::optional<std::pair<int64_t, int64_t>> pages;  // [first, last) block range
+  int64_t estimated_bytes;
+  bool freeze;  // the worker truncates and copies with FREEZE in one transaction
+};
+
+std::vector<CopyPart> plan_parts(const std::vector<SourceTable>& tables, uint64_t split_bytes,
+                                 int workers) {
+  std::vector<CopyPart> parts;
+  const int64_t split_pages = std::max<int64_t>(1, static_cast<int64_t>(split_bytes) / kPageSize);
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    const SourceTable& table = tables[table_idx];
+    for (const auto& leaf : table.leaves) {
+      const std::string relation = pg::qualified(leaf.schema, leaf.name);
+      if (leaf.pages <= split_pages) {
+        const bool whole_table = !table.partitioned;
+        parts.push_back({table_idx, relation, std::nullopt, leaf.pages * kPageSize, whole_table});
+        continue;
+      }
+      const int64_t count = std::min<int64_t>(std::max(2, workers * 2),
+                                              (leaf.pages + split_pages - 1) / split_pages + 1);
+      const int64_t step = (leaf.pages + count - 1) / count;
+      for (int64_t first = 0; first < leaf.pages; first += step) {
+        // The last range is open-ended: the table may have grown since we measured it.
+        const int64_t last = first + step >= leaf.pages ? INT64_MAX : first + step;
+        parts.push_back({table_idx, relation, std::make_pair(first, last), step * kPageSize, false});
+      }
+    }
+  }
+  // Biggest first, so the long copies start early and the tail is short.
+  std::stable_sort(parts.begin(), parts.end(), [](const CopyPart& a, const CopyPart& b) {
+    return a.estimated_bytes > b.estimated_bytes;
+  });
+  return parts;
+}
+
+struct Totals {
+  std::atomic<uint64_t> rows{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<int> parts_done{0};
+};
+
+// Runs `work(worker_idx)` on `count` threads; rethrows the first failure
+// after every thread has finished. `failed` tells workers to give up early.
+void run_workers(int count, std::atomic<bool>& failed,
+                 const std::function<void(int)>& work) {
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  std::vector<std::thread> threads;
+  for (int worker_idx = 0; worker_idx < count; ++worker_idx) {
+    threads.emplace_back([&, worker_idx] {
+      try {
+        work(worker_idx);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed = true;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+class CopyWorkers {
+ public:
+  CopyWorkers(const Config& config, const std::vector<SourceTable>& tables,
+              std::vector<CopyPart> parts, const std::string& snapshot_name)
+      : config_(config),
+        tables_(tables),
+        parts_(std::move(parts)),
+        snapshot_(snapshot_name),
+        per_table_rows_(tables.size()),
+        per_table_bytes_(tables.size()) {}
+
+  // Copies every part; returns when all are done. Reports progress meanwhile.
+  void run() {
+    uint64_t total = 0;
+    for (const auto& part : parts_) total += static_cast<uint64_t>(part.estimated_bytes);
+    const int worker_count = std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()));
+    ProgressMeter meter("copy", total);
+    std::atomic<bool> finished{false};
+    std::thread reporter([&] {
+      while (!finished) {
+        meter.update(totals_.rows, totals_.bytes, totals_.parts_done, static_cast<int>(parts_.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    try {
+      run_workers(worker_count, failed_, [this](int) { work(); });
+    } catch (...) {
+      finished = true;
+      reporter.join();
+      throw;
+    }
+    finished = true;
+    reporter.join();
+    meter.finish(totals_.rows, totals_.bytes, static_cast<int>(parts_.size()));
+  }
+
+  uint64_t table_rows(size_t table_idx) const { return per_table_rows_[table_idx]; }
+  uint64_t table_bytes(size_t table_idx) const { return per_table_bytes_[table_idx]; }
+
+ private:
+  void work() {
+    pg::Connection source(config_.source.conninfo, "source");
+    source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    source.exec("SET TRANSACTION SNAPSHOT " + pg::quote_literal(snapshot_));
+    pg::Connection target(config_.target.conninfo, "target");
+    target.exec("SET session_replication_role = replica; SET synchronous_commit = off");
+    for (;;) {
+      if (failed_) return;
+      if (stop_requested()) throw Error(ErrorKind::kInternal, "copy interrupted by a stop request");
+      const size_t part_idx = next_part_++;
+      if (part_idx >= parts_.size()) break;
+      copy_part(source, target, parts_[part_idx]);
+      ++totals_.parts_done;
+    }
+    source.exec("COMMIT");
+  }
+
+  void copy_part(pg::Connection& source, pg::Connection& target, const CopyPart& part) {
+    const SourceTable& table = tables_[part.table_idx];
+    const std::string columns = pg::ident_list(table.columns);
+    std::string select = "SELECT " + columns + " FROM ONLY " + part.source_relation;
+    if (part.pages) {
+      select += " WHERE ctid >= '(" + std::to_string(part.pages->first) + ",0)'::tid";
+      if (part.pages->second != INT64_MAX) {
+        select += " AND ctid < '(" + std::to_string(part.pages->second) + ",0)'::tid";
+      }
+    }
+    target.exec("BEGIN");
+    if (part.freeze) target.exec("TRUNCATE ONLY " + table.qualified_name());
+    target.copy_in_start("COPY " + table.qualified_name() + " (" + columns + ") FROM STDIN" +
+                         (part.freeze ? " WITH (FREEZE)" : ""));
+    source.copy_out_start("COPY (" + select + ") TO STDOUT");
+    std::string_view row;
+    uint64_t rows = 0, bytes = 0;
+    while (source.copy_out_row(row)) {
+      target.copy_in_put(row);
+      ++rows;
+      bytes += row.size();
+      if ((rows & 1023) == 0) {
+        totals_.rows += 1024;
+        totals_.bytes += bytes;
+        per_table_bytes_[part.table_idx] += bytes;
+        bytes = 0;
+        if (failed_ || stop_requested()) {
+          throw Error(ErrorKind::kInternal, "copy of " + table.display_name() + " interrupted");
+        }
+      }
+    }
+    totals_.rows += rows & 1023;
+    totals_.bytes += bytes;
+    per_table_bytes_[part.table_idx] += bytes;
+    target.copy_in_end();
+    target.exec("COMMIT");
+    per_table_rows_[part.table_idx] += rows;
+  }
+
+  const Config& config_;
+  const std::vector<SourceTable>& tables_;
+  std::vector<CopyPart> parts_;
+  std::string snapshot_;
+  std::atomic<size_t> next_part_{0};
+  std::atomic<bool> failed_{false};
+  Totals totals_;
+  std::vector<std::atomic<uint64_t>> per_table_rows_;
+  std::vector<std::atomic<uint64_t>> per_table_bytes_;
+};
+
+// Keys and indexes for tables switchyard created, several tables at once;
+// then foreign keys, which need the referenced keys to exist.
+void build_post_data(const Config& config, pg::Connection& target) {
+  std::vector<control::TableRow> rows = control::read_tables(target, config.name);
+  std::vector<const control::TableRow*> todo;
+  for (const auto& row : rows) {
+    if (!row.post_data_done) todo.push_back(&row);
+  }
+  if (todo.empty()) return;
+  spdlog::info("target: building keys and indexes for {} tables", todo.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  const int workers = std::min<int>(config.snapshot.workers, static_cast<int>(todo.size()));
+  run_workers(workers, failed, [&](int) {
+    pg::Connection session(config.target.conninfo, "target");
+    session.exec("SET maintenance_work_mem = '256MB'");
+    for (size_t idx = next++; idx < todo.size() && !failed; idx = next++) {
+      const control::TableRow& row = *todo[idx];
+      session.exec("BEGIN");
+      for (const auto& sql : row.post_data) session.exec(sql);
+      control::mark_post_data_done(session, config.name, row.schema, row.name);
+      session.exec("COMMIT");
+    }
+  });
+  for (const auto* row : todo) {
+    for (const auto& sql : row->foreign_keys) target.exec(sql);
+  }
+}
+
+}  // namespace
+
+void run_snapshot(const Config& config, std::optional<ExportedSnapshot> snapshot) {
+  {
+    pg::Connection target(config.target.conninfo, "target");
+    const auto stream = control::read_stream(target, config.name);
+    if (stream && stream->phase == control::kStreaming) {
+      spdlog::info("snapshot: the initial copy is already done (finished at {})",
+                   stream->snapshot_finished_at.value_or("?"));
+      return;
+    }
+  }
+  // A snapshot exists only while its slot's creating connection is open, so
+  // without one from the caller the slot is created anew. That is safe:
+  // nothing has been applied from it yet.
+  std::vector<SourceTable> tables;
+  if (!snapshot) {
+    InitResult init = run_init(config, /*export_snapshot=*/true);
+    tables = std::move(init.tables);
+    snapshot = std::move(init.snapshot);
+  } else {
+    pg::Connection source(config.source.conninfo, "source");
+    tables = list_source_tables(source, config.tables);
+  }
+  if (!snapshot) throw Error(ErrorKind::kInternal, "snapshot: no exported snapshot");
+
+  pg::Connection target(config.target.conninfo, "target");
+  const auto stream = control::read_stream(target, config.name);
+  if (!stream) throw Error(ErrorKind::kInternal, "snapshot: stream row missing after init");
+
+  // Rows in a table switchyard did not create are someone else's data:
+  // copy into it only if it is empty (or holds our own interrupted copy).
+  std::map<std::string, bool> created;
+  for (const auto& row : control::read_tables(target, config.name)) {
+    created[row.schema + "." + row.name] = row.created_by_switchyard;
+  }
+  if (stream->phase == control::kInitialized) {
+    for (const auto& table : tables) {
+      if (created[table.display_name()]) continue;
+      if (target.exec("SELECT 1 FROM " + table.qualified_name() + " LIMIT 1").rows() > 0) {
+        throw Error(ErrorKind::kPrecondition,
+                    "target: table " + table.display_name() +
+                        " already holds rows; the initial copy needs it empty");
+      }
+    }
+  }
+  control::set_phase(target, config.name, control::kCopying);
+
+  std::vector<CopyPart> parts =
+      plan_parts(tables, config.snapshot.split_tables_larger_than, config.snapshot.workers);
+  // Tables not truncated by their (single) copy worker are emptied up front.
+  std::string truncate;
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    const bool by_worker = std::any_of(parts.begin(), parts.end(), [&](const CopyPart& part) {
+      return part.table_idx == table_idx && part.freeze;
+    });
+    if (!by_worker) truncate += (truncate.empty() ? "" : ", ") + tables[table_idx].qualified_name();
+  }
+  if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
+
+  spdlog::info("snapshot: copying {} tables in {} parts with {} workers, as of {}", tables.size(),
+               parts.size(), config.snapshot.workers, snapshot->consistent_point.to_string());
+  CopyWorkers workers(config, tables, std::move(parts), snapshot->snapshot_name);
+  workers.run();
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    control::record_copy(target, config.name, tables[table_idx].schema, tables[table_idx].name,
+                         workers.table_rows(table_idx), workers.table_bytes(table_idx));
+  }
+  build_post_data(config, target);
+
+  // The copy is complete: streaming starts at the slot's consistent point.
+  target.exec("BEGIN");
+  target.exec("SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
+              {config.origin_name(), snapshot->consistent_point.to_string()});
+  control::set_phase(target, config.name, control::kStreaming, snapshot->consistent_point);
+  target.exec("COMMIT");
+  spdlog::info("snapshot: initial copy done; streaming will start at {}",
+               snapshot->consistent_point.to_string());
+}
+
+}  // namespace switchyard

@@ -1,0 +1,70 @@
+// Reads the source's catalog: which tables the configuration selects, and
+// the DDL that recreates them (types, sequences, tables, then keys, indexes
+// and constraints) on a target that lacks them.
+//
+// DDL is rendered by the source server itself (format_type,
+// pg_get_constraintdef, pg_get_indexdef, pg_get_expr) with search_path set
+// to pg_catalog, so every name comes out schema-qualified and quoted.
+// Definitions are split like pg_dump's sections: "pre-data" is created by
+// init, "post-data" after the initial copy, because building keys and
+// indexes once over copied data is much faster than maintaining them row by
+// row.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "drivers/pg/connection.h"
+
+namespace switchyard {
+
+struct SourceTable {
+  uint32_t oid = 0;
+  std::string schema;
+  std::string name;
+  bool partitioned = false;       // relkind 'p': rows live in leaf partitions
+  char replica_identity = 'd';    // d (primary key), f (full), i (index), n (nothing)
+  bool has_primary_key = false;
+  std::vector<std::string> columns;  // replicated columns in order (no generated ones)
+  // Heap relations holding the rows (the table itself, or its leaf
+  // partitions), with their size, for the copy planner.
+  struct Leaf {
+    std::string schema;
+    std::string name;
+    int64_t pages = 0;
+  };
+  std::vector<Leaf> leaves;
+
+  std::string qualified_name() const;  // "schema"."name"
+  std::string display_name() const;    // schema.name
+};
+
+// Tables selected by `selection`: ordinary and partitioned tables, never
+// partitions themselves (they replicate through their root). Throws
+// Error(kPrecondition) naming the first table that has neither a primary
+// key nor a usable replica identity, or if nothing matches.
+std::vector<SourceTable> list_source_tables(pg::Connection& source,
+                                            const TableSelection& selection);
+
+struct DdlStatement {
+  std::string object;  // what it creates, for logs: "table public.film"
+  std::string sql;
+};
+
+struct SchemaScript {
+  std::vector<DdlStatement> pre_data;   // schemas, types, sequences, tables, partitions
+  // post_data[table_idx]: keys, indexes, checks, replica identity for that table
+  std::vector<std::vector<DdlStatement>> post_data;
+  // foreign_keys[table_idx]: to other selected tables, run after all post-data
+  std::vector<std::vector<DdlStatement>> foreign_keys;
+};
+
+// DDL for those of `tables` that the target lacks (`missing[table_idx]`).
+// Types and sequences are emitted only if the target lacks them too.
+SchemaScript extract_schema(pg::Connection& source, pg::Connection& target,
+                            const std::vector<SourceTable>& tables,
+                            const std::vector<bool>& missing);
+
+}  // namespace switchyard

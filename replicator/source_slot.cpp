@@ -1,0 +1,118 @@
+#include "replicator/source_slot.h"
+
+#include "common/error.h"
+#include "drivers/pg/sql.h"
+
+namespace switchyard {
+
+void check_source_ready(pg::Connection& source, const std::string& slot) {
+  if (source.server_version() < 130000) {
+    throw Error(ErrorKind::kPrecondition, "source: PostgreSQL " +
+                                              std::to_string(source.server_version() / 10000) +
+                                              " is too old; switchyard needs 13 or later");
+  }
+  const std::string wal_level = source.exec("SHOW wal_level").str(0, 0);
+  if (wal_level != "logical") {
+    throw Error(ErrorKind::kPrecondition,
+                "source: wal_level is '" + wal_level +
+                    "'; set wal_level = logical in postgresql.conf and restart the server");
+  }
+  pg::Result role = source.exec(
+      "SELECT current_user, rolsuper OR rolreplication, "
+      "       has_database_privilege(current_database(), 'CREATE') "
+      "FROM pg_catalog.pg_roles WHERE rolname = current_user");
+  const std::string user = role.str(0, 0);
+  if (!role.boolean(0, 1)) {
+    throw Error(ErrorKind::kPrecondition,
+                "source: role " + user +
+                    " may not create a replication slot; grant it with ALTER ROLE " +
+                    pg::quote_ident(user) + " REPLICATION");
+  }
+  if (!role.boolean(0, 2)) {
+    throw Error(ErrorKind::kPrecondition,
+                "source: role " + user + " may not create a publication (needs CREATE on the database)");
+  }
+  if (!find_slot(source, slot)) {
+    pg::Result room = source.exec(
+        "SELECT current_setting('max_replication_slots')::int - "
+        "(SELECT count(*) FROM pg_catalog.pg_replication_slots)");
+    if (room.int64(0, 0) <= 0) {
+      throw Error(ErrorKind::kPrecondition,
+                  "source: all max_replication_slots are in use; raise max_replication_slots or "
+                  "drop an unused slot");
+    }
+  }
+}
+
+std::string source_system_id(pg::Connection& replication) {
+  return replication.exec("IDENTIFY_SYSTEM").str(0, 0);
+}
+
+bool publication_exists(pg::Connection& source, const std::string& publication) {
+  return source.exec("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", {publication})
+             .rows() > 0;
+}
+
+void publish_tables(pg::Connection& source, const std::string& publication,
+                    const std::vector<SourceTable>& tables) {
+  std::string list;
+  for (const auto& table : tables) {
+    if (!list.empty()) list += ", ";
+    list += table.qualified_name();
+  }
+  if (publication_exists(source, publication)) {
+    source.exec("ALTER PUBLICATION " + pg::quote_ident(publication) + " SET TABLE " + list);
+  } else {
+    source.exec("CREATE PUBLICATION " + pg::quote_ident(publication) + " FOR TABLE " + list +
+                " WITH (publish_via_partition_root = true)");
+  }
+}
+
+void drop_publication(pg::Connection& source, const std::string& publication) {
+  source.exec("DROP PUBLICATION IF EXISTS " + pg::quote_ident(publication));
+}
+
+std::optional<SlotInfo> find_slot(pg::Connection& source, const std::string& slot) {
+  pg::Result rows = source.exec(
+      "SELECT active, active_pid, confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots "
+      "WHERE slot_name = $1",
+      {slot});
+  if (rows.rows() == 0) return std::nullopt;
+  SlotInfo info;
+  info.active = rows.boolean(0, 0);
+  if (!rows.is_null(0, 1)) info.active_pid = static_cast<int>(rows.int64(0, 1));
+  if (!rows.is_null(0, 2)) info.confirmed_flush = Lsn::parse(rows.get(0, 2));
+  return info;
+}
+
+ExportedSnapshot create_slot_exporting_snapshot(pg::Connection replication,
+                                                const std::string& slot) {
+  pg::Result created = replication.exec("CREATE_REPLICATION_SLOT " + pg::quote_ident(slot) +
+                                        " LOGICAL pgoutput EXPORT_SNAPSHOT");
+  auto consistent = Lsn::parse(created.get(0, 1));
+  if (!consistent) throw Error(ErrorKind::kInternal, "source: bad consistent_point from slot");
+  std::string snapshot = created.str(0, 2);
+  return ExportedSnapshot{std::move(replication), std::move(snapshot), *consistent};
+}
+
+Lsn create_slot(pg::Connection& replication, const std::string& slot) {
+  pg::Result created = replication.exec("CREATE_REPLICATION_SLOT " + pg::quote_ident(slot) +
+                                        " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+  auto consistent = Lsn::parse(created.get(0, 1));
+  if (!consistent) throw Error(ErrorKind::kInternal, "source: bad consistent_point from slot");
+  return *consistent;
+}
+
+void drop_slot(pg::Connection& source, const std::string& slot) {
+  auto info = find_slot(source, slot);
+  if (!info) return;
+  if (info->active) {
+    throw Error(ErrorKind::kPrecondition,
+                "source: replication slot " + slot + " is in use by process " +
+                    std::to_string(info->active_pid.value_or(0)) +
+                    "; stop the running `switchyard replicate` first");
+  }
+  source.exec("SELECT pg_catalog.pg_drop_replication_slot($1)", {slot});
+}
+
+}  // namespace switchyard

@@ -1,0 +1,62 @@
+#include "replicator/status.h"
+
+#include "drivers/pg/connection.h"
+#include "replicator/control_schema.h"
+#include "replicator/source_slot.h"
+
+namespace switchyard {
+
+StreamStatus collect_status(const Config& config) {
+  StreamStatus status;
+  status.name = config.name;
+  pg::Connection source(config.source.conninfo, "source");
+  pg::Connection target(config.target.conninfo, "target");
+
+  status.source_lsn = Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
+  if (auto slot = find_slot(source, config.slot_name())) {
+    status.slot_exists = true;
+    status.slot_active = slot->active;
+    status.slot_confirmed_flush = slot->confirmed_flush;
+  }
+  const auto stream = control::read_stream(target, config.name);
+  if (!stream) {
+    status.state = "not initialized";
+    return status;
+  }
+  status.state = stream->phase;
+  if (stream->phase == control::kStreaming) {
+    status.state = status.slot_active ? "streaming" : "stopped";
+    status.applied_lsn = control::origin_progress(target, config.origin_name(), false);
+  }
+  if (status.applied_lsn && status.source_lsn) {
+    // An idle stream confirms positions past its last applied commit (WAL
+    // with nothing for us); count those as applied.
+    Lsn applied = *status.applied_lsn;
+    if (status.slot_confirmed_flush && *status.slot_confirmed_flush > applied) {
+      applied = *status.slot_confirmed_flush;
+    }
+    status.lag_bytes =
+        status.source_lsn->value > applied.value ? status.source_lsn->value - applied.value : 0;
+  }
+  pg::Result reported = target.exec(
+      "SELECT lag_seconds, reported_at::text FROM switchyard.streams WHERE name = $1", {config.name});
+  if (reported.rows() > 0 && !reported.is_null(0, 0)) {
+    status.lag_seconds = std::stod(reported.str(0, 0));
+    status.reported_at = reported.optional(0, 1);
+  }
+  pg::Result tables = target.exec(
+      "SELECT schema_name || '.' || table_name, created_by_switchyard, rows_copied, copied_at::text "
+      "FROM switchyard.tables WHERE stream = $1 ORDER BY 1",
+      {config.name});
+  for (int row = 0; row < tables.rows(); ++row) {
+    TableStatus table;
+    table.name = tables.str(row, 0);
+    table.created_by_switchyard = tables.boolean(row, 1);
+    if (!tables.is_null(row, 2)) table.rows_copied = tables.int64(row, 2);
+    table.copied_at = tables.optional(row, 3);
+    status.tables.push_back(std::move(table));
+  }
+  return status;
+}
+
+}  // namespace switchyard

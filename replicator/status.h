@@ -1,0 +1,38 @@
+// What `status` reports: where the source is, where the target has applied
+// to, the lag between them, the stream's phase and its tables.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/lsn.h"
+
+namespace switchyard {
+
+struct TableStatus {
+  std::string name;  // schema.table
+  bool created_by_switchyard = false;
+  std::optional<int64_t> rows_copied;
+  std::optional<std::string> copied_at;
+};
+
+struct StreamStatus {
+  std::string name;
+  std::string state;  // not initialized | initialized | copying | streaming | stopped ...
+  std::optional<Lsn> source_lsn;
+  std::optional<Lsn> applied_lsn;
+  std::optional<uint64_t> lag_bytes;
+  std::optional<double> lag_seconds;  // as last reported by replicate
+  std::optional<std::string> reported_at;
+  bool slot_exists = false;
+  bool slot_active = false;
+  std::optional<Lsn> slot_confirmed_flush;
+  std::vector<TableStatus> tables;
+};
+
+StreamStatus collect_status(const Config& config);
+
+}  // namespace switchyard

@@ -33,13 +33,21 @@ SELECT a.attname FROM pg_catalog.pg_attribute a
  ORDER BY a.attnum
 )SQL";
 
+// The heap relations holding a table's rows: itself, or its leaf partitions
+// (pg_partition_tree returns nothing for an unpartitioned table).
 constexpr const char* kLeaves = R"SQL(
 SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid) / 8192
-  FROM pg_catalog.pg_partition_tree($1) t
-  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+  FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE t.isleaf AND c.relkind = 'r'
- ORDER BY t.level, c.relname
+ WHERE c.oid = $1::oid AND c.relkind = 'r'
+UNION ALL
+SELECT * FROM (
+  SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid) / 8192
+    FROM pg_catalog.pg_partition_tree($1::oid) t
+    JOIN pg_catalog.pg_class c ON c.oid = t.relid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE t.isleaf AND c.relkind = 'r' AND t.relid <> $1::oid
+   ORDER BY t.level, c.relname) partitions
 )SQL";
 
 std::string oid_array(const std::vector<SourceTable>& tables, const std::vector<bool>& missing) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::pg {
@@ -32,6 +33,12 @@ bool is_auth_failure(std::string_view message) {
   return message.find("authentication failed") != std::string_view::npos ||
          message.find("no password supplied") != std::string_view::npos ||
          message.find("pg_hba.conf") != std::string_view::npos;
+}
+
+// Server notices ("relation already exists, skipping") are routine for an
+// idempotent tool: keep them out of the user's terminal unless debugging.
+void log_notice(void*, const char* message) {
+  spdlog::debug("server notice: {}", one_line(message));
 }
 
 }  // namespace
@@ -100,6 +107,7 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode)
     throw Error(auth ? ErrorKind::kAuth : ErrorKind::kConnection,
                 role_ + " (" + where + "): " + message);
   }
+  PQsetNoticeProcessor(conn_, log_notice, nullptr);
   if (mode == Mode::kNormal) {
     // Sessions of a long-running tool must not inherit a statement or idle
     // timeout meant for applications.

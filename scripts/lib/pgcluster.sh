@@ -1,0 +1,97 @@
+# Throwaway PostgreSQL 15 clusters on loopback, for tests, benchmarks and
+# the demo. Source this file; it defines functions only.
+#
+#   pgc_start NAME [postgresql.conf lines...]   -> sets NAME_PORT, NAME_DIR
+#   pgc_psql NAME [psql args...]                 -> psql as postgres to db "app"
+#   pgc_stop_all                                 -> stops every cluster started here
+#
+# Clusters live in temp dirs on free ports. Under root, the server runs as
+# the `postgres` system user (initdb refuses root). Host connections are
+# trusted except for the role `secured`, which needs its password, so tests
+# can exercise authentication failures.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PGC_CLUSTERS=()
+
+pgc_as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pgc_free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+pgc_start() {
+  local name=$1; shift
+  local dir port
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-$name.XXXXXX")
+  port=$(pgc_free_port)
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  pgc_as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+    >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
+  {
+    echo "port = $port"
+    echo "listen_addresses = '127.0.0.1'"
+    echo "unix_socket_directories = '$dir'"
+    echo "wal_level = logical"
+    echo "max_replication_slots = 10"
+    echo "max_wal_senders = 10"
+    echo "shared_buffers = 256MB"
+    echo "fsync = off"
+    echo "full_page_writes = off"
+    echo "max_wal_size = 4GB"
+    echo "logging_collector = off"
+    echo "log_min_messages = warning"
+    for line in "$@"; do echo "$line"; done
+  } >>"$dir/data/postgresql.conf"
+  {
+    echo "host all secured 127.0.0.1/32 scram-sha-256"
+    echo "host all all 127.0.0.1/32 trust"
+    echo "host replication secured 127.0.0.1/32 scram-sha-256"
+    echo "host replication all 127.0.0.1/32 trust"
+  } >"$dir/data/pg_hba.conf.new"
+  cat "$dir/data/pg_hba.conf" >>"$dir/data/pg_hba.conf.new"
+  mv "$dir/data/pg_hba.conf.new" "$dir/data/pg_hba.conf"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir/data/pg_hba.conf"
+  pgc_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    || { cat "$dir/server.log" >&2; return 1; }
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtX \
+    -c "CREATE DATABASE app" >/dev/null
+  printf -v "${name}_PORT" '%s' "$port"
+  printf -v "${name}_DIR" '%s' "$dir"
+  PGC_CLUSTERS+=("$dir")
+}
+
+pgc_psql() {
+  local name=$1; shift
+  local port_var="${name}_PORT"
+  "$PG_BIN/psql" -h 127.0.0.1 -p "${!port_var}" -U postgres -d app -qAtX -v ON_ERROR_STOP=1 "$@"
+}
+
+pgc_conninfo() {
+  local name=$1
+  local port_var="${name}_PORT"
+  echo "host=127.0.0.1 port=${!port_var} dbname=app user=postgres"
+}
+
+pgc_stop_all() {
+  local dir
+  for dir in "${PGC_CLUSTERS[@]}"; do
+    pgc_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+  PGC_CLUSTERS=()
+}

@@ -71,11 +71,11 @@ void prepare_target(pg::Connection& target, const Config& config, const std::str
 InitResult run_init(const Config& config, bool export_snapshot) {
   pg::Connection source(config.source.conninfo, "source");
   pg::Connection target(config.target.conninfo, "target");
-  pg::Connection replication(config.source.conninfo, "source", pg::Mode::kReplication);
 
   // 1. Checks: nothing is created until all of them pass.
   check_source_ready(source, config.slot_name());
   check_target_ready(target);
+  pg::Connection replication(config.source.conninfo, "source", pg::Mode::kReplication);
   const std::string system_id = source_system_id(replication);
   const auto existing = control::read_stream(target, config.name);
   if (existing && existing->source_system_id != system_id) {

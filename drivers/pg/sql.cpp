@@ -78,13 +78,12 @@ std::string describe_conninfo(const std::string& conninfo) {
   Options options = parse(conninfo, &error);
   if (!options) return "(invalid conninfo)";
   std::string out;
-  for (auto* option = options.get(); option->keyword; ++option) {
-    const std::string_view keyword = option->keyword;
-    if (!option->val) continue;
-    if (keyword == "host" || keyword == "hostaddr" || keyword == "port" || keyword == "dbname" ||
-        keyword == "user") {
-      if (!out.empty()) out += ' ';
-      out += std::string(keyword) + "=" + option->val;
+  for (const char* wanted : {"host", "hostaddr", "port", "dbname", "user"}) {
+    for (auto* option = options.get(); option->keyword; ++option) {
+      if (option->val && *option->val && std::string_view(option->keyword) == wanted) {
+        if (!out.empty()) out += ' ';
+        out += std::string(wanted) + "=" + option->val;
+      }
     }
   }
   return out.empty() ? "(libpq defaults)" : out;

@@ -1,0 +1,87 @@
+# Bad input: every case exits with its documented code, prints one line
+# naming what is wrong, and leaves nothing behind on either database.
+source "$(dirname "$0")/lib.sh"
+
+pgc_start SRC
+pgc_start TGT
+pgc_psql SRC -c "CREATE TABLE accounts (id int PRIMARY KEY, balance numeric)"
+cfg=$WORK/good.yaml
+write_config "$cfg"
+
+log "configuration errors (exit 2)"
+expect_failure 2 "config file .*missing.yaml: cannot be read" -- "$SY" -c "$WORK/missing.yaml" init
+printf 'source: {driver: postgres, conninfo: "x"\ntarget: [' >"$WORK/malformed.yaml"
+expect_failure 2 "malformed.yaml:[0-9]+: malformed YAML" -- "$SY" -c "$WORK/malformed.yaml" init
+write_config "$WORK/unknown.yaml" "tabels: { include: [\"public.*\"] }"
+expect_failure 2 "unknown.yaml:3: tabels: unknown key" -- "$SY" -c "$WORK/unknown.yaml" init
+write_config "$WORK/type.yaml" "snapshot: { workers: four }"
+expect_failure 2 "snapshot.workers: expected an integer" -- "$SY" -c "$WORK/type.yaml" init
+write_config "$WORK/list.yaml" "tables: { include: public.accounts }"
+expect_failure 2 "tables.include: expected a list" -- "$SY" -c "$WORK/list.yaml" init
+printf 'target: { driver: postgres, conninfo: "x" }\n' >"$WORK/nosource.yaml"
+expect_failure 2 "source: missing" -- "$SY" -c "$WORK/nosource.yaml" init
+cat >"$WORK/conninfo.yaml" <<YAML
+source: { driver: postgres, conninfo: "host=127.0.0.1 port" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 2 "source.conninfo: invalid connection string" -- "$SY" -c "$WORK/conninfo.yaml" init
+expect_failure 2 "confirm with --yes" -- "$SY" -c "$cfg" teardown
+expect_failure 2 "subcommand" -- "$SY" -c "$cfg" frobnicate
+assert_nothing_created
+
+log "unreachable host (exit 3)"
+port=$(pgc_free_port)
+cat >"$WORK/unreachable.yaml" <<YAML
+source: { driver: postgres, conninfo: "host=127.0.0.1 port=$port dbname=app user=postgres connect_timeout=3" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 3 "^switchyard: error: source \(host=127.0.0.1 port=$port" -- "$SY" -c "$WORK/unreachable.yaml" init
+assert_nothing_created
+
+log "wrong password (exit 4), and the password is not printed"
+pgc_psql SRC -c "CREATE ROLE secured LOGIN SUPERUSER PASSWORD 'right-horse-battery'"
+cat >"$WORK/password.yaml" <<YAML
+source: { driver: postgres, conninfo: "postgresql://secured:wrong-staple@127.0.0.1:$SRC_PORT/app" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 4 "source .*password authentication failed for user \"secured\"" -- "$SY" -c "$WORK/password.yaml" init
+grep -q "wrong-staple" "$WORK/err" && fail "the password leaked into the error output"
+assert_nothing_created
+
+log "table with neither primary key nor replica identity (exit 5)"
+pgc_psql SRC -c "CREATE TABLE audit_log (at timestamptz, line text)"
+expect_failure 5 "table public.audit_log has no primary key and no replica identity" -- "$SY" -c "$cfg" init
+assert_nothing_created
+pgc_psql SRC -c "DROP TABLE audit_log"
+
+log "include pattern matching nothing (exit 5)"
+write_config "$WORK/none.yaml" "tables: { include: [\"nosuch.*\"] }"
+expect_failure 5 "tables.include \(nosuch.\*\) matches no table" -- "$SY" -c "$WORK/none.yaml" init
+assert_nothing_created
+
+log "role without the REPLICATION attribute (exit 5)"
+pgc_psql SRC -c "CREATE ROLE plain LOGIN; GRANT CREATE ON DATABASE app TO plain; ALTER TABLE accounts OWNER TO plain"
+cat >"$WORK/norepl.yaml" <<YAML
+source: { driver: postgres, conninfo: "host=127.0.0.1 port=$SRC_PORT dbname=app user=plain" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 5 "source: role plain may not create a replication slot" -- "$SY" -c "$WORK/norepl.yaml" init
+assert_nothing_created
+
+log "source with wal_level = replica (exit 5)"
+pgc_start OLD "wal_level = replica"
+pgc_psql OLD -c "CREATE TABLE accounts (id int PRIMARY KEY)"
+cat >"$WORK/walrep.yaml" <<YAML
+source: { driver: postgres, conninfo: "$(pgc_conninfo OLD)" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 5 "source: wal_level is 'replica'; set wal_level = logical" -- "$SY" -c "$WORK/walrep.yaml" init
+assert_nothing_created
+
+log "a good init still works afterwards, twice"
+"$SY" -c "$cfg" init 2>"$WORK/init.log" || { cat "$WORK/init.log"; fail "init failed"; }
+"$SY" -c "$cfg" init 2>>"$WORK/init.log" || { cat "$WORK/init.log"; fail "second init failed"; }
+"$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"
+pgc_psql TGT -c "DROP TABLE accounts"
+assert_nothing_created
+echo "bad_input: all cases passed"

@@ -1,0 +1,102 @@
+# Shared helpers for the integration tests. Each test is a bash script run
+# by CTest as `bash TEST.sh PATH/TO/switchyard`; it starts its own clusters
+# (scripts/lib/pgcluster.sh) and removes them on exit.
+set -euo pipefail
+
+SY=${1:?usage: $0 path/to/switchyard}
+SY=$(cd "$(dirname "$SY")" && pwd)/$(basename "$SY")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../../scripts/lib/pgcluster.sh
+source "$ROOT/scripts/lib/pgcluster.sh"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-it.XXXXXX")
+BACKGROUND=()
+it_cleanup() {
+  local pid
+  for pid in "${BACKGROUND[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pgc_stop_all
+  rm -rf "$WORK"
+}
+trap it_cleanup EXIT
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+# write_config FILE [extra yaml lines...]: source SRC, target TGT.
+write_config() {
+  local file=$1; shift
+  {
+    echo "source: { driver: postgres, conninfo: \"$(pgc_conninfo SRC)\" }"
+    echo "target: { driver: postgres, conninfo: \"$(pgc_conninfo TGT)\" }"
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+}
+
+# expect_failure CODE PATTERN -- command...: the command must exit with CODE
+# and its last stderr line must be one "switchyard: error:" line matching PATTERN.
+expect_failure() {
+  local code=$1 pattern=$2; shift 3
+  local rc=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  local last
+  last=$(tail -n 1 "$WORK/err")
+  [ "$rc" = "$code" ] || { cat "$WORK/err" >&2; fail "expected exit $code, got $rc: $*"; }
+  [[ "$last" == "switchyard: error: "* ]] || fail "no one-line error for: $* (got: $last)"
+  echo "$last" | grep -Eq -- "$pattern" || fail "error does not match /$pattern/: $last"
+  log "ok: exit $code: ${last#switchyard: error: }"
+}
+
+# Independent of switchyard: row count and md5 over every row's text, in a
+# fixed order, computed by each server.
+table_digest() {
+  local cluster=$1 table=$2
+  pgc_psql "$cluster" -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM $table t"
+}
+
+# parity_ok TABLE...: 0 if every table has the same digest on SRC and TGT.
+parity_ok() {
+  local table
+  for table in "$@"; do
+    [ "$(table_digest SRC "$table")" = "$(table_digest TGT "$table")" ] || return 1
+  done
+}
+
+# wait_parity SECONDS TABLE...: wait until parity holds, else fail naming tables.
+wait_parity() {
+  local seconds=$1; shift
+  local deadline=$(( $(date +%s) + seconds ))
+  while ! parity_ok "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      local table
+      for table in "$@"; do
+        echo "$table: source $(table_digest SRC "$table") target $(table_digest TGT "$table")" >&2
+      done
+      fail "no parity after ${seconds}s"
+    fi
+    sleep 1
+  done
+}
+
+# All user tables of the source, schema-qualified and quoted.
+source_tables() {
+  pgc_psql SRC -c "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables
+                   WHERE schemaname <> 'switchyard' ORDER BY 1"
+}
+
+# start_replicate CONFIG LOG: runs `replicate` in the background; sets REPLICATE_PID.
+start_replicate() {
+  "$SY" -c "$1" replicate >>"$2" 2>&1 &
+  REPLICATE_PID=$!
+  BACKGROUND+=("$REPLICATE_PID")
+}
+
+# Nothing of switchyard's on either side (after a refused init or a teardown).
+assert_nothing_created() {
+  local what
+  what=$(pgc_psql SRC -c "SELECT (SELECT count(*) FROM pg_publication) || '/' || (SELECT count(*) FROM pg_replication_slots)")
+  [ "$what" = "0/0" ] || fail "source keeps publications/slots: $what"
+  what=$(pgc_psql TGT -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'switchyard') || '/' || (SELECT count(*) FROM pg_replication_origin) || '/' || (SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema'))")
+  [ "$what" = "0/0/0" ] || fail "target keeps schema/origins/tables: $what"
+}

@@ -32,8 +32,12 @@ class Validator {
   void expect_map(const YAML::Node& node, const std::string& key,
                   const std::set<std::string>& allowed) const {
     if (!node.IsMap()) fail(node, key, "expected a mapping");
+    std::set<std::string> seen;
     for (const auto& item : node) {
       const std::string name = item.first.as<std::string>();
+      if (!seen.insert(name).second) {
+        fail(item.first, key.empty() ? name : key + "." + name, "given more than once");
+      }
       if (!allowed.count(name)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;

@@ -31,7 +31,12 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   else if (unit == "h") factor = 3'600'000;
   else if (unit == "d") factor = 86'400'000;
   else return {};
-  return std::chrono::milliseconds(number * factor);
+  uint64_t millis = 0;
+  if (__builtin_mul_overflow(number, factor, &millis) ||
+      millis > static_cast<uint64_t>(std::chrono::milliseconds::max().count())) {
+    return {};
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(millis));
 }
 
 std::optional<uint64_t> parse_size(std::string_view text) {
@@ -45,7 +50,9 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   else if (unit == "GB") factor = uint64_t{1} << 30;
   else if (unit == "TB") factor = uint64_t{1} << 40;
   else return {};
-  return number * factor;
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(number, factor, &bytes)) return {};
+  return bytes;
 }
 
 std::string format_bytes(double bytes) {

@@ -199,13 +199,21 @@ void ApplyLoop::check_target_columns(RelationState& state) {
                                                state.display +
                                                " is generated on the target but not on the source");
     }
-    const auto target_oid = static_cast<uint32_t>(columns.int64(match, 1));
-    bool same_type = true;
-    if (column.type_oid < kFirstUserOid) {
-      same_type = target_oid == column.type_oid;
-    } else if (auto it = types_.find(column.type_oid); it != types_.end()) {
-      same_type = it->second.first == columns.get(match, 2) &&
-                  it->second.second == columns.get(match, 3);
+    // pgoutput may describe a domain column by its base type: walk the
+    // target column's domains down to the base until one level matches.
+    const auto user_type = types_.find(column.type_oid);
+    uint32_t level_oid = static_cast<uint32_t>(columns.int64(match, 1));
+    bool same_type = column.type_oid >= kFirstUserOid && user_type == types_.end();  // unknown: trust
+    for (int depth = 0; depth < 8 && level_oid != 0 && !same_type; ++depth) {
+      pg::Result level = catalog_.exec(
+          "SELECT n.nspname, t.typname, t.typbasetype FROM pg_catalog.pg_type t "
+          "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = $1",
+          {std::to_string(level_oid)});
+      if (level.rows() == 0) break;
+      same_type = level_oid == column.type_oid ||
+                  (user_type != types_.end() && user_type->second.first == level.get(0, 0) &&
+                   user_type->second.second == level.get(0, 1));
+      level_oid = static_cast<uint32_t>(level.int64(0, 2));
     }
     if (!same_type) {
       throw Error(ErrorKind::kSchemaDrift,

@@ -1,5 +1,7 @@
 #include "replicator/pgoutput_decoder.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace switchyard::pgoutput {
@@ -116,6 +118,7 @@ Message decode(std::string_view payload) {
       Relation relation;
       relation.relation_id = in.u32();
       relation.schema = in.cstring();
+      if (relation.schema.empty()) relation.schema = "pg_catalog";
       relation.name = in.cstring();
       relation.replica_identity = static_cast<char>(in.u8());
       const uint16_t column_count = in.u16();
@@ -135,6 +138,8 @@ Message decode(std::string_view payload) {
       Type type_message;
       type_message.type_oid = in.u32();
       type_message.schema = in.cstring();
+      // The wire format sends pg_catalog as an empty name.
+      if (type_message.schema.empty()) type_message.schema = "pg_catalog";
       type_message.name = in.cstring();
       in.expect_end();
       return type_message;
@@ -174,7 +179,7 @@ Message decode(std::string_view payload) {
       Truncate truncate;
       const uint32_t relation_count = in.u32();
       truncate.options = in.u8();
-      truncate.relation_ids.reserve(relation_count);
+      truncate.relation_ids.reserve(std::min<size_t>(relation_count, payload.size() / 4));
       for (uint32_t relation_idx = 0; relation_idx < relation_count; ++relation_idx) {
         truncate.relation_ids.push_back(in.u32());
       }

@@ -56,9 +56,11 @@ struct Relation {
   std::vector<RelationColumn> columns;
 };
 
+// Sent before a Relation that uses a non-built-in type. For a domain, the
+// name is that of its base type.
 struct Type {
   uint32_t type_oid;
-  std::string schema;
+  std::string schema;  // "pg_catalog" where the wire format sends ""
   std::string name;
 };
 

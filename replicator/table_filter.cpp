@@ -1,6 +1,5 @@
 #include "replicator/table_filter.h"
 
-#include <string>
 
 namespace switchyard {
 
@@ -25,14 +24,28 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
+namespace {
+
+// A pattern has exactly one dot (the config parser checks): its halves
+// match the schema and the table separately, so a wildcard never spans a
+// dot that is part of a name.
+bool pattern_matches(std::string_view pattern, std::string_view schema, std::string_view table) {
+  const size_t dot = pattern.find('.');
+  if (dot == std::string_view::npos) return false;
+  return glob_match(pattern.substr(0, dot), schema) && glob_match(pattern.substr(dot + 1), table);
+}
+
+}  // namespace
+
 bool table_selected(const TableSelection& selection, std::string_view schema,
                     std::string_view table) {
-  const std::string full = std::string(schema) + "." + std::string(table);
   bool included = false;
-  for (const auto& pattern : selection.include) included = included || glob_match(pattern, full);
+  for (const auto& pattern : selection.include) {
+    included = included || pattern_matches(pattern, schema, table);
+  }
   if (!included) return false;
   for (const auto& pattern : selection.exclude) {
-    if (glob_match(pattern, full)) return false;
+    if (pattern_matches(pattern, schema, table)) return false;
   }
   return true;
 }

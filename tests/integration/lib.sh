@@ -16,7 +16,7 @@ it_cleanup() {
   local pid
   for pid in "${BACKGROUND[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  pgc_stop_all
+  [ -n "${KEEP_LOGS:-}" ] && cp "$WORK"/*.log /tmp/ 2>/dev/null; pgc_stop_all
   rm -rf "$WORK"
 }
 trap it_cleanup EXIT

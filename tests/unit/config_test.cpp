@@ -1,0 +1,271 @@
+// parse_config: strict validation of the YAML configuration file.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <initializer_list>
+#include <string>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "error_matchers.h"
+
+using namespace std::chrono_literals;
+using namespace switchyard;
+using switchyard::test::IsError;
+
+namespace {
+
+constexpr const char* kOrigin = "test.yaml";
+
+// Lines 1-6. Bad-input cases append to it, so their faults sit on line 7 on.
+const std::string kMinimal =
+    "source:\n"
+    "  driver: postgres\n"
+    "  conninfo: host=src dbname=app\n"
+    "target:\n"
+    "  driver: postgres\n"
+    "  conninfo: host=dst dbname=app\n";
+
+const std::string kFull = R"(name: nightly_move
+source:
+  driver: postgres
+  conninfo: host=src.example port=5432 dbname=app user=repl
+target:
+  driver: postgres
+  conninfo: postgresql://app@dst.example:6432/app?sslmode=require
+tables:
+  include: ["public.*", "Sales.Order?"]
+  exclude: ["public.tmp_*"]
+snapshot:
+  workers: 8
+  split_tables_larger_than: 1GB
+apply:
+  batch_transactions: 500
+  batch_bytes: 32MB
+  pipeline_bytes: 256kB
+stream:
+  status_interval: 5s
+  feedback_interval: 250ms
+  reconnect_max: 2min
+log:
+  level: debug
+)";
+
+Config parse(const std::string& yaml) { return parse_config(yaml, kOrigin); }
+
+// The configuration must be refused as a usage error whose one-line message
+// mentions each fragment (the key, and "test.yaml:LINE:" where it applies).
+void require_rejected(const std::string& yaml, std::initializer_list<std::string> fragments) {
+  CAPTURE(yaml);
+  REQUIRE_THROWS_MATCHES(parse(yaml), Error, IsError(ErrorKind::kUsage, fragments));
+  try {
+    parse(yaml);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find('\n') == std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("A complete configuration is read into every field", "[config]") {
+  const Config config = parse(kFull);
+  CHECK(config.path == kOrigin);
+  CHECK(config.name == "nightly_move");
+  CHECK(config.slot_name() == "nightly_move");
+  CHECK(config.publication_name() == "nightly_move");
+  CHECK(config.origin_name() == "nightly_move");
+
+  CHECK(config.source.driver == "postgres");
+  CHECK(config.source.conninfo == "host=src.example port=5432 dbname=app user=repl");
+  CHECK(config.target.driver == "postgres");
+  CHECK(config.target.conninfo == "postgresql://app@dst.example:6432/app?sslmode=require");
+
+  CHECK(config.tables.include == std::vector<std::string>{"public.*", "Sales.Order?"});
+  CHECK(config.tables.exclude == std::vector<std::string>{"public.tmp_*"});
+
+  CHECK(config.snapshot.workers == 8);
+  CHECK(config.snapshot.split_tables_larger_than == (1ull << 30));
+
+  CHECK(config.apply.batch_transactions == 500);
+  CHECK(config.apply.batch_bytes == (32ull << 20));
+  CHECK(config.apply.pipeline_bytes == (256ull << 10));
+
+  CHECK(config.stream.status_interval == 5s);
+  CHECK(config.stream.feedback_interval == 250ms);
+  CHECK(config.stream.reconnect_max == 2min);
+
+  CHECK(config.log_level == "debug");
+}
+
+TEST_CASE("Optional sections and keys take their documented defaults", "[config]") {
+  const Config config = parse(kMinimal);
+  CHECK(config.name == "switchyard");
+  CHECK(config.slot_name() == "switchyard");
+  CHECK(config.source.conninfo == "host=src dbname=app");
+  CHECK(config.target.conninfo == "host=dst dbname=app");
+  CHECK(config.tables.include == std::vector<std::string>{"public.*"});
+  CHECK(config.tables.exclude.empty());
+  CHECK(config.snapshot.workers == 4);
+  CHECK(config.snapshot.split_tables_larger_than == (256ull << 20));
+  CHECK(config.apply.batch_transactions == 1000);
+  CHECK(config.apply.batch_bytes == (16ull << 20));
+  CHECK(config.apply.pipeline_bytes == (512ull << 10));
+  CHECK(config.stream.status_interval == 10s);
+  CHECK(config.stream.feedback_interval == 1s);
+  CHECK(config.stream.reconnect_max == 30s);
+  CHECK(config.log_level == "info");
+}
+
+TEST_CASE("A partly filled section keeps the defaults of its other keys", "[config]") {
+  const Config config = parse(kMinimal +
+                              "tables:\n  exclude: [\"public.audit_log\"]\n"
+                              "apply:\n  batch_bytes: 8MB\n");
+  CHECK(config.tables.include == std::vector<std::string>{"public.*"});
+  CHECK(config.tables.exclude == std::vector<std::string>{"public.audit_log"});
+  CHECK(config.apply.batch_bytes == (8ull << 20));
+  CHECK(config.apply.batch_transactions == 1000);
+  CHECK(config.apply.pipeline_bytes == (512ull << 10));
+}
+
+TEST_CASE("Unknown keys are rejected with their line", "[config][bad-input]") {
+  SECTION("top level") { require_rejected(kMinimal + "nmae: x\n", {"test.yaml:7:", "nmae"}); }
+  SECTION("in a section") {
+    require_rejected(kMinimal + "snapshot:\n  wrokers: 4\n", {"test.yaml:8:", "snapshot.wrokers"});
+  }
+  SECTION("in an endpoint") {
+    require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n  conn_info: host=b\n"
+                     "target:\n  driver: postgres\n  conninfo: host=c\n",
+                     {"test.yaml:4:", "source.conn_info"});
+  }
+}
+
+TEST_CASE("Values of the wrong type are rejected with their key and line", "[config][bad-input]") {
+  SECTION("workers: \"four\"") {
+    require_rejected(kMinimal + "snapshot:\n  workers: \"four\"\n",
+                     {"test.yaml:8:", "snapshot.workers"});
+  }
+  SECTION("workers: 2.5") {
+    require_rejected(kMinimal + "snapshot:\n  workers: 2.5\n", {"test.yaml:8:", "snapshot.workers"});
+  }
+  SECTION("workers out of range") {
+    const std::string workers = GENERATE("0", "-1", "65", "99999999999");
+    require_rejected(kMinimal + "snapshot:\n  workers: " + workers + "\n",
+                     {"test.yaml:8:", "snapshot.workers"});
+  }
+  SECTION("tables.include not a list") {
+    require_rejected(kMinimal + "tables:\n  include: public.*\n",
+                     {"test.yaml:8:", "tables.include"});
+  }
+  SECTION("tables.exclude holding a mapping") {
+    require_rejected(kMinimal + "tables:\n  exclude:\n    - {schema: public}\n",
+                     {"test.yaml:9:", "tables.exclude"});
+  }
+  SECTION("conninfo as a list") {
+    require_rejected("source:\n  driver: postgres\n  conninfo: [host=a]\n"
+                     "target:\n  driver: postgres\n  conninfo: host=c\n",
+                     {"test.yaml:3:", "source.conninfo"});
+  }
+  SECTION("a section that is not a mapping") {
+    require_rejected(kMinimal + "stream: 10s\n", {"test.yaml:7:", "stream"});
+  }
+  SECTION("a document that is not a mapping") {
+    require_rejected("- source\n- target\n", {"test.yaml:1:"});
+  }
+}
+
+TEST_CASE("Missing endpoints and endpoint keys are rejected", "[config][bad-input]") {
+  SECTION("no source") {
+    require_rejected("target:\n  driver: postgres\n  conninfo: host=b\n", {"test.yaml", "source"});
+  }
+  SECTION("no target") {
+    require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n", {"test.yaml", "target"});
+  }
+  SECTION("no conninfo") {
+    require_rejected("source:\n  driver: postgres\n"
+                     "target:\n  driver: postgres\n  conninfo: host=b\n",
+                     {"test.yaml", "source.conninfo"});
+  }
+  SECTION("no driver") {
+    require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n"
+                     "target:\n  conninfo: host=b\n",
+                     {"test.yaml", "target.driver"});
+  }
+}
+
+TEST_CASE("A key given twice is rejected rather than one value silently ignored",
+          "[config][bad-input]") {
+  SECTION("in a section") {
+    require_rejected(kMinimal + "snapshot:\n  workers: 2\n  workers: 8\n",
+                     {"test.yaml:9:", "snapshot.workers"});
+  }
+  SECTION("a whole section") {
+    require_rejected(kMinimal + "snapshot:\n  workers: 2\nsnapshot:\n  workers: 8\n",
+                     {"test.yaml:9:", "snapshot"});
+  }
+}
+
+TEST_CASE("An unsupported driver is rejected, naming it", "[config][bad-input]") {
+  require_rejected("source:\n  driver: odbc\n  conninfo: DSN=legacy\n"
+                   "target:\n  driver: postgres\n  conninfo: host=b\n",
+                   {"test.yaml:2:", "source.driver", "odbc"});
+}
+
+TEST_CASE("Malformed YAML is rejected with its line", "[config][bad-input]") {
+  require_rejected(kMinimal + "tables: {include: [\"public.*\"}\n", {"test.yaml:7", "YAML"});
+  require_rejected("source:\n  driver: postgres\n conninfo: host=a\n", {"test.yaml:", "YAML"});
+}
+
+TEST_CASE("An empty document is rejected", "[config][bad-input]") {
+  const std::string yaml = GENERATE("", "\n\n", "# nothing but a comment\n", "---\n", "~\n");
+  require_rejected(yaml, {"test.yaml", "empty"});
+}
+
+TEST_CASE("Table patterns must look like schema.table", "[config][bad-input]") {
+  SECTION("no dot") {
+    require_rejected(kMinimal + "tables:\n  include: [\"public.*\", \"nodot\"]\n",
+                     {"test.yaml:8:", "tables.include", "nodot"});
+  }
+  SECTION("two dots") {
+    require_rejected(kMinimal + "tables:\n  exclude: [\"db.public.t\"]\n",
+                     {"test.yaml:8:", "tables.exclude", "db.public.t"});
+  }
+  SECTION("empty schema or table") {
+    const std::string pattern = GENERATE(".users", "public.");
+    require_rejected(kMinimal + "tables:\n  include: [\"" + pattern + "\"]\n",
+                     {"test.yaml:8:", "tables.include", pattern});
+  }
+}
+
+TEST_CASE("Durations and sizes must parse and be positive", "[config][bad-input]") {
+  SECTION("duration") {
+    const std::string value = GENERATE("10 sec", "soon", "0s", "-5s", "1.5s");
+    require_rejected(kMinimal + "stream:\n  status_interval: " + value + "\n",
+                     {"test.yaml:8:", "stream.status_interval"});
+  }
+  SECTION("size") {
+    const std::string value = GENERATE("16 MiB", "big", "0MB", "1.5GB");
+    require_rejected(kMinimal + "apply:\n  batch_bytes: " + value + "\n",
+                     {"test.yaml:8:", "apply.batch_bytes"});
+  }
+}
+
+TEST_CASE("The name must be a short lower-case identifier", "[config][bad-input]") {
+  const std::string name = GENERATE(as<std::string>{}, "My-Migration", "Upper", "9lives", "has space", "\"\"",
+                                    std::string(52, 'a'));
+  require_rejected("name: " + name + "\n" + kMinimal, {"test.yaml:1:", "name"});
+}
+
+TEST_CASE("The name accepts identifiers up to 51 characters", "[config]") {
+  const std::string name = GENERATE(std::string("_x"), std::string("db2_move"), std::string(51, 'a'));
+  CHECK(parse("name: " + name + "\n" + kMinimal).name == name);
+}
+
+TEST_CASE("The log level must be a known one", "[config][bad-input]") {
+  require_rejected(kMinimal + "log:\n  level: verbose\n", {"test.yaml:8:", "log.level"});
+}
+
+TEST_CASE("load_config names a file it cannot read", "[config][bad-input]") {
+  const std::string path = "/nonexistent/switchyard-unit-test.yaml";
+  REQUIRE_THROWS_MATCHES(load_config(path), Error, IsError(ErrorKind::kUsage, {path}));
+}

@@ -1,5 +1,8 @@
 #include "replicator/source_slot.h"
 
+#include <chrono>
+#include <thread>
+
 #include "common/error.h"
 #include "drivers/pg/sql.h"
 
@@ -104,13 +107,19 @@ Lsn create_slot(pg::Connection& replication, const std::string& slot) {
 }
 
 void drop_slot(pg::Connection& source, const std::string& slot) {
-  auto info = find_slot(source, slot);
-  if (!info) return;
-  if (info->active) {
-    throw Error(ErrorKind::kPrecondition,
-                "source: replication slot " + slot + " is in use by process " +
-                    std::to_string(info->active_pid.value_or(0)) +
-                    "; stop the running `switchyard replicate` first");
+  // A process killed a moment ago may still hold the slot until its
+  // walsender notices: give it a few seconds before calling it in use.
+  for (int attempt = 0;; ++attempt) {
+    auto info = find_slot(source, slot);
+    if (!info) return;
+    if (!info->active) break;
+    if (attempt == 50) {
+      throw Error(ErrorKind::kPrecondition,
+                  "source: replication slot " + slot + " is in use by process " +
+                      std::to_string(info->active_pid.value_or(0)) +
+                      "; stop the running `switchyard replicate` first");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   source.exec("SELECT pg_catalog.pg_drop_replication_slot($1)", {slot});
 }

@@ -68,8 +68,8 @@ void print_text(const StreamStatus& status) {
 }  // namespace
 
 Command add_status(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "status", "Show source and applied positions, lag, state and tables.");
+  CLI::App* sub =
+      app.add_subcommand("status", "Show source and applied positions, lag, state and tables.");
   auto json = std::make_shared<bool>(false);
   sub->add_flag("--json", *json, "print one JSON object");
   return {sub, [json](const Config& config) {

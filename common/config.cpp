@@ -119,8 +119,8 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::ParserException& e) {
-    throw Error(ErrorKind::kUsage, origin + ":" + std::to_string(e.mark.line + 1) +
-                                       ": malformed YAML: " + e.msg);
+    throw Error(ErrorKind::kUsage,
+                origin + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
   v.expect_map(root, "",
@@ -132,7 +132,8 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     config.name = v.string(root["name"], "name");
     static const std::regex kName("^[a-z_][a-z0-9_]{0,50}$");
     if (!std::regex_match(config.name, kName)) {
-      v.fail(root["name"], "name", "must be a lower-case identifier (a-z, 0-9, _), at most 51 long");
+      v.fail(root["name"], "name",
+             "must be a lower-case identifier (a-z, 0-9, _), at most 51 long");
     }
   }
   if (!root["source"]) v.fail(root, "source", "missing");
@@ -167,7 +168,8 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
       config.apply.batch_transactions =
           v.positive_int(apply["batch_transactions"], "apply.batch_transactions", 1'000'000);
     }
-    if (apply["batch_bytes"]) config.apply.batch_bytes = v.size(apply["batch_bytes"], "apply.batch_bytes");
+    if (apply["batch_bytes"])
+      config.apply.batch_bytes = v.size(apply["batch_bytes"], "apply.batch_bytes");
     if (apply["pipeline_bytes"]) {
       config.apply.pipeline_bytes = v.size(apply["pipeline_bytes"], "apply.pipeline_bytes");
     }
@@ -175,7 +177,8 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
   if (const auto stream = root["stream"]) {
     v.expect_map(stream, "stream", {"status_interval", "feedback_interval", "reconnect_max"});
     if (stream["status_interval"]) {
-      config.stream.status_interval = v.duration(stream["status_interval"], "stream.status_interval");
+      config.stream.status_interval =
+          v.duration(stream["status_interval"], "stream.status_interval");
     }
     if (stream["feedback_interval"]) {
       config.stream.feedback_interval =

@@ -24,13 +24,13 @@ struct TableSelection {
 };
 
 struct SnapshotSettings {
-  int workers = 4;                                  // tables (or table parts) copied at once
+  int workers = 4;                                   // tables (or table parts) copied at once
   uint64_t split_tables_larger_than = 256ull << 20;  // copy bigger tables in ctid ranges
 };
 
 struct ApplySettings {
-  int batch_transactions = 1000;          // source transactions per target transaction
-  uint64_t batch_bytes = 16ull << 20;     // ... or this much change data, whichever first
+  int batch_transactions = 1000;           // source transactions per target transaction
+  uint64_t batch_bytes = 16ull << 20;      // ... or this much change data, whichever first
   uint64_t pipeline_bytes = 512ull << 10;  // in-flight pipelined statements before a sync
 };
 
@@ -41,7 +41,7 @@ struct StreamSettings {
 };
 
 struct Config {
-  std::string path;           // where it was read from, for messages
+  std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
   Endpoint source;
   Endpoint target;

@@ -12,7 +12,7 @@ bool Error::retryable() const {
          || sqlstate_ == "57P02"                        // crash shutdown
          || sqlstate_ == "57P03"                        // cannot connect now
          || sqlstate_ == "53300"                        // too many connections
-         || sqlstate_ == "55006";                       // slot or origin still held by a dying process
+         || sqlstate_ == "55006";  // slot or origin still held by a dying process
 }
 
 ErrorKind kind_for_sqlstate(const std::string& sqlstate) {
@@ -29,26 +29,40 @@ ErrorKind kind_for_sqlstate(const std::string& sqlstate) {
 
 ExitCode exit_code_for(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kUsage: return ExitCode::kUsage;
-    case ErrorKind::kConnection: return ExitCode::kConnection;
-    case ErrorKind::kAuth: return ExitCode::kAuth;
-    case ErrorKind::kPrecondition: return ExitCode::kPrecondition;
-    case ErrorKind::kSchemaDrift: return ExitCode::kSchemaDrift;
-    case ErrorKind::kDatabase: return ExitCode::kDatabase;
-    case ErrorKind::kInternal: return ExitCode::kInternal;
+    case ErrorKind::kUsage:
+      return ExitCode::kUsage;
+    case ErrorKind::kConnection:
+      return ExitCode::kConnection;
+    case ErrorKind::kAuth:
+      return ExitCode::kAuth;
+    case ErrorKind::kPrecondition:
+      return ExitCode::kPrecondition;
+    case ErrorKind::kSchemaDrift:
+      return ExitCode::kSchemaDrift;
+    case ErrorKind::kDatabase:
+      return ExitCode::kDatabase;
+    case ErrorKind::kInternal:
+      return ExitCode::kInternal;
   }
   return ExitCode::kInternal;
 }
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kUsage: return "usage";
-    case ErrorKind::kConnection: return "connection";
-    case ErrorKind::kAuth: return "authentication";
-    case ErrorKind::kPrecondition: return "precondition";
-    case ErrorKind::kSchemaDrift: return "schema drift";
-    case ErrorKind::kDatabase: return "database";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kUsage:
+      return "usage";
+    case ErrorKind::kConnection:
+      return "connection";
+    case ErrorKind::kAuth:
+      return "authentication";
+    case ErrorKind::kPrecondition:
+      return "precondition";
+    case ErrorKind::kSchemaDrift:
+      return "schema drift";
+    case ErrorKind::kDatabase:
+      return "database";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "internal";
 }

@@ -36,7 +36,8 @@ void ProgressMeter::update(uint64_t rows, uint64_t bytes, int parts_done, int pa
   if (since < (tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(10'000))) return;
   last_print_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::string tail = ", " + std::to_string(parts_done) + "/" + std::to_string(parts_total) + " parts";
+  std::string tail =
+      ", " + std::to_string(parts_done) + "/" + std::to_string(parts_total) + " parts";
   if (total_bytes_ > 0 && bytes > 0 && bytes < total_bytes_) {
     const double eta = (total_bytes_ - bytes) / (bytes / elapsed);
     tail += ", ETA " + format_duration(eta);
@@ -58,7 +59,8 @@ void ProgressMeter::finish(uint64_t rows, uint64_t bytes, int parts_total) {
   }
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  spdlog::info("{} in {}", line(rows, bytes, elapsed, ", " + std::to_string(parts_total) + " parts"),
+  spdlog::info("{} in {}",
+               line(rows, bytes, elapsed, ", " + std::to_string(parts_total) + " parts"),
                format_duration(elapsed));
 }
 

@@ -8,7 +8,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+}
 
 }  // namespace
 
@@ -21,7 +23,11 @@ void install_stop_signals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
-void request_stop() { g_stop.store(true); }
+bool stop_requested() {
+  return g_stop.load(std::memory_order_relaxed);
+}
+void request_stop() {
+  g_stop.store(true);
+}
 
 }  // namespace switchyard

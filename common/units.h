@@ -14,7 +14,7 @@ namespace switchyard {
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 std::optional<uint64_t> parse_size(std::string_view text);
 
-std::string format_bytes(double bytes);        // "1.4 GB"
-std::string format_duration(double seconds);   // "3m12s", "850 ms"
+std::string format_bytes(double bytes);       // "1.4 GB"
+std::string format_duration(double seconds);  // "3m12s", "850 ms"
 
 }  // namespace switchyard

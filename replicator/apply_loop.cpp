@@ -15,7 +15,7 @@ constexpr uint32_t kFirstUserOid = 16384;
 // Types without a usable '=' (json, xml, geometric): REPLICA IDENTITY FULL
 // matches them by their text form instead.
 bool compare_as_text(uint32_t type_oid) {
-  static const std::set<uint32_t> kTypes{114, 199, 142, 143, 600, 601, 602, 603, 604,
+  static const std::set<uint32_t> kTypes{114, 199, 142,  143,  600,  601,  602,  603, 604,
                                          628, 718, 1017, 1018, 1019, 1020, 1027, 629, 719};
   return kTypes.count(type_oid) > 0;
 }
@@ -41,8 +41,8 @@ ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
       "SET search_path = pg_catalog");
   session_.exec("SELECT pg_catalog.pg_replication_origin_session_setup($1)",
                 {config_.origin_name()});
-  pg::Result progress = session_.exec(
-      "SELECT pg_catalog.pg_replication_origin_session_progress(false)::text");
+  pg::Result progress =
+      session_.exec("SELECT pg_catalog.pg_replication_origin_session_progress(false)::text");
   if (progress.is_null(0, 0)) {
     throw Error(ErrorKind::kPrecondition,
                 "target: replication origin " + config_.origin_name() +
@@ -203,7 +203,8 @@ void ApplyLoop::check_target_columns(RelationState& state) {
     // target column's domains down to the base until one level matches.
     const auto user_type = types_.find(column.type_oid);
     uint32_t level_oid = static_cast<uint32_t>(columns.int64(match, 1));
-    bool same_type = column.type_oid >= kFirstUserOid && user_type == types_.end();  // unknown: trust
+    bool same_type =
+        column.type_oid >= kFirstUserOid && user_type == types_.end();  // unknown: trust
     for (int depth = 0; depth < 8 && level_oid != 0 && !same_type; ++depth) {
       pg::Result level = catalog_.exec(
           "SELECT n.nspname, t.typname, t.typbasetype FROM pg_catalog.pg_type t "
@@ -216,9 +217,9 @@ void ApplyLoop::check_target_columns(RelationState& state) {
       level_oid = static_cast<uint32_t>(level.int64(0, 2));
     }
     if (!same_type) {
-      throw Error(ErrorKind::kSchemaDrift,
-                  "schema drift: column " + column.name + " of table " + state.display +
-                      " has another type on the target (" + columns.str(match, 4) + ")");
+      throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
+                                               state.display + " has another type on the target (" +
+                                               columns.str(match, 4) + ")");
     }
   }
   for (int row = 0; row < columns.rows(); ++row) {
@@ -233,9 +234,9 @@ void ApplyLoop::check_target_columns(RelationState& state) {
 ApplyLoop::RelationState& ApplyLoop::relation(uint32_t relation_id) {
   auto it = relations_.find(relation_id);
   if (it == relations_.end()) {
-    throw Error(ErrorKind::kDatabase,
-                "pgoutput: change for relation " + std::to_string(relation_id) +
-                    " before its Relation message");
+    throw Error(ErrorKind::kDatabase, "pgoutput: change for relation " +
+                                          std::to_string(relation_id) +
+                                          " before its Relation message");
   }
   return *it->second;
 }
@@ -311,16 +312,15 @@ std::string ApplyLoop::where_sql(const RelationState& state, std::string_view ke
     }
   }
   if (!full_identity) return " WHERE " + condition;
-  return " WHERE ctid = (SELECT ctid FROM " + state.qualified + " WHERE " + condition +
-         " LIMIT 1)";
+  return " WHERE ctid = (SELECT ctid FROM " + state.qualified + " WHERE " + condition + " LIMIT 1)";
 }
 
 void ApplyLoop::on_insert(const pgoutput::Insert& insert) {
   RelationState& state = relation(insert.relation_id);
   const auto& columns = state.relation.columns;
   if (insert.new_tuple.size() != columns.size()) {
-    throw Error(ErrorKind::kDatabase, "pgoutput: insert into " + state.display +
-                                          " has the wrong number of columns");
+    throw Error(ErrorKind::kDatabase,
+                "pgoutput: insert into " + state.display + " has the wrong number of columns");
   }
   ensure_target_transaction();
   std::vector<const Datum*> params;
@@ -333,8 +333,8 @@ void ApplyLoop::on_insert(const pgoutput::Insert& insert) {
       names.push_back(columns[column_idx].name);
       values += (column_idx ? ", $" : "$") + std::to_string(column_idx + 1);
     }
-    return "INSERT INTO " + state.qualified + " (" + pg::ident_list(names) + ") VALUES (" +
-           values + ")";
+    return "INSERT INTO " + state.qualified + " (" + pg::ident_list(names) + ") VALUES (" + values +
+           ")";
   });
   execute(name, params, 0);
 }
@@ -343,8 +343,8 @@ void ApplyLoop::on_update(const pgoutput::Update& update) {
   RelationState& state = relation(update.relation_id);
   const auto& columns = state.relation.columns;
   if (update.new_tuple.size() != columns.size()) {
-    throw Error(ErrorKind::kDatabase, "pgoutput: update of " + state.display +
-                                          " has the wrong number of columns");
+    throw Error(ErrorKind::kDatabase,
+                "pgoutput: update of " + state.display + " has the wrong number of columns");
   }
   ensure_target_transaction();
   std::vector<const Datum*> params;
@@ -388,7 +388,8 @@ void ApplyLoop::on_delete(const pgoutput::Delete& del) {
   std::string shape = full ? "D|F" : "D|K";
   key_params(state, del.old_tuple, full, params, shape);
   const std::string& name = statement(state, shape, [&] {
-    return "DELETE FROM " + state.qualified + where_sql(state, std::string_view(shape).substr(3), full, 1);
+    return "DELETE FROM " + state.qualified +
+           where_sql(state, std::string_view(shape).substr(3), full, 1);
   });
   execute(name, params, statement_tag(del.relation_id, 'D'));
 }

@@ -88,8 +88,8 @@ class ApplyLoop {
   void execute(const std::string& name, const std::vector<const Datum*>& params, uint64_t tag);
   void key_params(const RelationState& state, const Tuple& key_tuple, bool full_identity,
                   std::vector<const Datum*>& params, std::string& shape) const;
-  std::string where_sql(const RelationState& state, std::string_view key_shape,
-                        bool full_identity, int first_param) const;
+  std::string where_sql(const RelationState& state, std::string_view key_shape, bool full_identity,
+                        int first_param) const;
 
   const Config& config_;
   pg::Connection& catalog_;
@@ -99,9 +99,9 @@ class ApplyLoop {
   std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
   uint64_t statement_counter_ = 0;
 
-  Lsn committed_;               // origin progress as of our last commit
+  Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;
-  bool skipping_ = false;       // inside an already-applied source transaction
+  bool skipping_ = false;  // inside an already-applied source transaction
   bool in_source_transaction_ = false;
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;

@@ -36,10 +36,10 @@ CREATE TABLE IF NOT EXISTS switchyard.tables (
 std::vector<std::string> read_text_array(pg::Connection& target, const std::string& column,
                                          const std::string& stream, const std::string& schema,
                                          const std::string& table) {
-  pg::Result rows = target.exec(
-      "SELECT unnest(" + column + ") FROM switchyard.tables "
-      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
-      {stream, schema, table});
+  pg::Result rows = target.exec("SELECT unnest(" + column +
+                                    ") FROM switchyard.tables "
+                                    "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+                                {stream, schema, table});
   std::vector<std::string> out;
   for (int row = 0; row < rows.rows(); ++row) out.push_back(rows.str(row, 0));
   return out;
@@ -62,7 +62,9 @@ std::string text_array_literal(const std::vector<std::string>& items) {
 
 }  // namespace
 
-void ensure_schema(pg::Connection& target) { target.exec(kCreate); }
+void ensure_schema(pg::Connection& target) {
+  target.exec(kCreate);
+}
 
 bool schema_exists(pg::Connection& target) {
   return !target.exec("SELECT pg_catalog.to_regclass('switchyard.streams')").is_null(0, 0);

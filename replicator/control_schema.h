@@ -67,8 +67,7 @@ bool remove_stream(pg::Connection& target, const std::string& name);
 
 // Replication origin helpers (the origin lives on the target).
 void ensure_origin(pg::Connection& target, const std::string& origin);
-std::optional<Lsn> origin_progress(pg::Connection& target, const std::string& origin,
-                                   bool flushed);
+std::optional<Lsn> origin_progress(pg::Connection& target, const std::string& origin, bool flushed);
 void drop_origin(pg::Connection& target, const std::string& origin);
 
 }  // namespace switchyard::control

@@ -36,8 +36,12 @@ class Reader {
     for (auto& datum : out) {
       const char kind = static_cast<char>(u8());
       switch (kind) {
-        case 'n': datum.kind = DatumKind::kNull; break;
-        case 'u': datum.kind = DatumKind::kUnchanged; break;
+        case 'n':
+          datum.kind = DatumKind::kNull;
+          break;
+        case 'u':
+          datum.kind = DatumKind::kUnchanged;
+          break;
         case 't':
         case 'b': {
           datum.kind = kind == 't' ? DatumKind::kText : DatumKind::kBinary;
@@ -46,7 +50,8 @@ class Reader {
           datum.bytes = bytes(static_cast<size_t>(length));
           break;
         }
-        default: fail(std::string("unknown column kind '") + kind + "'");
+        default:
+          fail(std::string("unknown column kind '") + kind + "'");
       }
     }
     return out;

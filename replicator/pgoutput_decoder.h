@@ -24,15 +24,15 @@
 namespace switchyard::pgoutput {
 
 struct Begin {
-  Lsn final_lsn;       // LSN of the commit record
+  Lsn final_lsn;           // LSN of the commit record
   int64_t commit_time_us;  // since 2000-01-01 UTC
   uint32_t xid;
 };
 
 struct Commit {
   uint8_t flags;
-  Lsn commit_lsn;      // LSN of the commit record
-  Lsn end_lsn;         // end of the commit record: the position to resume after
+  Lsn commit_lsn;  // LSN of the commit record
+  Lsn end_lsn;     // end of the commit record: the position to resume after
   int64_t commit_time_us;
 };
 
@@ -42,7 +42,7 @@ struct Origin {
 };
 
 struct RelationColumn {
-  bool is_key;         // part of the replica identity
+  bool is_key;  // part of the replica identity
   std::string name;
   uint32_t type_oid;
   int32_t type_modifier;
@@ -93,7 +93,8 @@ struct Truncate {
 
 // Logical decoding messages (pg_logical_emit_message) are not requested; we
 // still recognise the byte so an unexpected one is reported clearly.
-using Message = std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update, Delete, Truncate>;
+using Message =
+    std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update, Delete, Truncate>;
 
 Message decode(std::string_view payload);
 

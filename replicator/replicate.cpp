@@ -43,7 +43,8 @@ class StreamSession {
     while (!stop_requested()) {
       // Wait briefly only when there is nothing to commit; otherwise look
       // at what is already buffered, and commit once the stream runs dry.
-      const bool batch_waiting = apply_.pending_transactions() > 0 && !apply_.in_source_transaction();
+      const bool batch_waiting =
+          apply_.pending_transactions() > 0 && !apply_.in_source_transaction();
       auto message = stream_.read(batch_waiting ? std::chrono::milliseconds(0)
                                                 : std::chrono::milliseconds(100));
       if (!message) {
@@ -116,7 +117,8 @@ class StreamSession {
     const Lsn applied = apply_.committed_position();
     const bool caught_up = !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
                            received_ <= applied;
-    const uint64_t behind = source_end_ > applied && !caught_up ? source_end_.value - applied.value : 0;
+    const uint64_t behind =
+        source_end_ > applied && !caught_up ? source_end_.value - applied.value : 0;
     double lag_seconds = 0;
     if (!caught_up && apply_.committed_commit_time_us() > 0) {
       const int64_t now_us = pg::pg_epoch_micros(std::chrono::system_clock::now());
@@ -124,7 +126,9 @@ class StreamSession {
     }
     const double elapsed = std::chrono::duration<double>(now - rate_mark_.first).count();
     const double rate =
-        elapsed > 0 ? static_cast<double>(apply_.transactions_applied() - rate_mark_.second) / elapsed : 0;
+        elapsed > 0
+            ? static_cast<double>(apply_.transactions_applied() - rate_mark_.second) / elapsed
+            : 0;
     rate_mark_ = {now, apply_.transactions_applied()};
     spdlog::info("lag {} ({}), source at {}, applied {}, {:.0f} tx/s", format_bytes(behind),
                  format_duration(lag_seconds), source_end_.to_string(), applied.to_string(), rate);

@@ -12,15 +12,17 @@ namespace {
 
 void check_target_ready(pg::Connection& target) {
   if (target.exec("SELECT pg_catalog.pg_is_in_recovery()").boolean(0, 0)) {
-    throw Error(ErrorKind::kPrecondition, "target: the server is a standby (in recovery); "
-                                          "switchyard needs a writable target");
+    throw Error(ErrorKind::kPrecondition,
+                "target: the server is a standby (in recovery); "
+                "switchyard needs a writable target");
   }
   pg::Result rights = target.exec(
       "SELECT current_user, has_database_privilege(current_database(), 'CREATE'), "
       "       has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')");
   if (!rights.boolean(0, 1)) {
     throw Error(ErrorKind::kPrecondition,
-                "target: role " + rights.str(0, 0) + " may not create schemas (needs CREATE on the database)");
+                "target: role " + rights.str(0, 0) +
+                    " may not create schemas (needs CREATE on the database)");
   }
   if (!rights.boolean(0, 2)) {
     throw Error(ErrorKind::kPrecondition,
@@ -79,10 +81,12 @@ InitResult run_init(const Config& config, bool export_snapshot) {
   const std::string system_id = source_system_id(replication);
   const auto existing = control::read_stream(target, config.name);
   if (existing && existing->source_system_id != system_id) {
-    throw Error(ErrorKind::kPrecondition,
-                "target: stream '" + config.name + "' was initialised from another source server "
-                "(system id " + existing->source_system_id + ", this one is " + system_id +
-                "); run teardown first or choose another name");
+    throw Error(ErrorKind::kPrecondition, "target: stream '" + config.name +
+                                              "' was initialised from another source server "
+                                              "(system id " +
+                                              existing->source_system_id + ", this one is " +
+                                              system_id +
+                                              "); run teardown first or choose another name");
   }
   InitResult result;
   result.tables = list_source_tables(source, config.tables);
@@ -133,10 +137,11 @@ InitResult run_init(const Config& config, bool export_snapshot) {
     }
     throw;
   }
-  spdlog::info("init: {} tables selected, {} created on the target; publication {} and slot {} "
-               "ready", result.tables.size(),
-               std::count(missing.begin(), missing.end(), true), config.publication_name(),
-               config.slot_name());
+  spdlog::info(
+      "init: {} tables selected, {} created on the target; publication {} and slot {} "
+      "ready",
+      result.tables.size(), std::count(missing.begin(), missing.end(), true),
+      config.publication_name(), config.slot_name());
   return result;
 }
 
@@ -155,8 +160,10 @@ void run_teardown(const Config& config) {
   if (control::remove_stream(target, config.name)) {
     spdlog::info("target: dropped the switchyard control schema");
   }
-  spdlog::info("teardown of stream {} complete; replicated tables and their data are left in "
-               "place on the target", config.name);
+  spdlog::info(
+      "teardown of stream {} complete; replicated tables and their data are left in "
+      "place on the target",
+      config.name);
 }
 
 }  // namespace switchyard

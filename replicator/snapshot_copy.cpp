@@ -23,7 +23,7 @@ constexpr int64_t kPageSize = 8192;
 // One COPY: a leaf relation, or a ctid range of one.
 struct CopyPart {
   size_t table_idx;
-  std::string source_relation;  // qualified leaf, read with ONLY
+  std::string source_relation;                       // qualified leaf, read with ONLY
   std::optional<std::pair<int64_t, int64_t>> pages;  // [first, last) block range
   int64_t estimated_bytes;
   bool freeze;  // the worker truncates and copies with FREEZE in one transaction
@@ -48,7 +48,8 @@ std::vector<CopyPart> plan_parts(const std::vector<SourceTable>& tables, uint64_
       for (int64_t first = 0; first < leaf.pages; first += step) {
         // The last range is open-ended: the table may have grown since we measured it.
         const int64_t last = first + step >= leaf.pages ? INT64_MAX : first + step;
-        parts.push_back({table_idx, relation, std::make_pair(first, last), step * kPageSize, false});
+        parts.push_back(
+            {table_idx, relation, std::make_pair(first, last), step * kPageSize, false});
       }
     }
   }
@@ -67,8 +68,7 @@ struct Totals {
 
 // Runs `work(worker_idx)` on `count` threads; rethrows the first failure
 // after every thread has finished. `failed` tells workers to give up early.
-void run_workers(int count, std::atomic<bool>& failed,
-                 const std::function<void(int)>& work) {
+void run_workers(int count, std::atomic<bool>& failed, const std::function<void(int)>& work) {
   std::exception_ptr first_error;
   std::mutex error_mutex;
   std::vector<std::thread> threads;
@@ -102,12 +102,14 @@ class CopyWorkers {
   void run() {
     uint64_t total = 0;
     for (const auto& part : parts_) total += static_cast<uint64_t>(part.estimated_bytes);
-    const int worker_count = std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()));
+    const int worker_count =
+        std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()));
     ProgressMeter meter("copy", total);
     std::atomic<bool> finished{false};
     std::thread reporter([&] {
       while (!finished) {
-        meter.update(totals_.rows, totals_.bytes, totals_.parts_done, static_cast<int>(parts_.size()));
+        meter.update(totals_.rows, totals_.bytes, totals_.parts_done,
+                     static_cast<int>(parts_.size()));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });

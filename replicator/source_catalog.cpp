@@ -10,8 +10,12 @@
 
 namespace switchyard {
 
-std::string SourceTable::qualified_name() const { return pg::qualified(schema, name); }
-std::string SourceTable::display_name() const { return schema + "." + name; }
+std::string SourceTable::qualified_name() const {
+  return pg::qualified(schema, name);
+}
+std::string SourceTable::display_name() const {
+  return schema + "." + name;
+}
 
 namespace {
 
@@ -94,9 +98,10 @@ SELECT t.oid, n.nspname, t.typname, t.typtype,
 
 bool target_has_type(pg::Connection& target, const std::string& schema, const std::string& name) {
   return target
-             .exec("SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
-                   "ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2",
-                   {schema, name})
+             .exec(
+                 "SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+                 "ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2",
+                 {schema, name})
              .rows() > 0;
 }
 
@@ -191,12 +196,12 @@ void add_sequences(pg::Connection& source, pg::Connection& target, const std::st
     const std::string qualified = pg::qualified(schema, name);
     if (!target.exec("SELECT pg_catalog.to_regclass($1)", {qualified}).is_null(0, 0)) continue;
     schemas.insert(schema);
-    create.push_back(
-        {"sequence " + schema + "." + name,
-         "CREATE SEQUENCE " + qualified + " AS " + sequences.str(row, 2) + " START " +
-             sequences.str(row, 3) + " INCREMENT " + sequences.str(row, 4) + " MINVALUE " +
-             sequences.str(row, 5) + " MAXVALUE " + sequences.str(row, 6) + " CACHE " +
-             sequences.str(row, 7) + (sequences.boolean(row, 8) ? " CYCLE" : " NO CYCLE")});
+    create.push_back({"sequence " + schema + "." + name,
+                      "CREATE SEQUENCE " + qualified + " AS " + sequences.str(row, 2) + " START " +
+                          sequences.str(row, 3) + " INCREMENT " + sequences.str(row, 4) +
+                          " MINVALUE " + sequences.str(row, 5) + " MAXVALUE " +
+                          sequences.str(row, 6) + " CACHE " + sequences.str(row, 7) +
+                          (sequences.boolean(row, 8) ? " CYCLE" : " NO CYCLE")});
     if (!sequences.is_null(row, 9)) {
       owned_by.push_back({"sequence " + schema + "." + name + " ownership",
                           "ALTER SEQUENCE " + qualified + " OWNED BY " + sequences.str(row, 9)});
@@ -297,8 +302,8 @@ void add_post_data(pg::Connection& source, uint32_t oid, const std::string& disp
   pg::Result constraints = source.exec(kConstraints, {oid_text});
   for (int row = 0; row < constraints.rows(); ++row) {
     out.push_back({"constraint " + constraints.str(row, 0) + " on " + display,
-                   "ALTER TABLE " + qualified + " ADD CONSTRAINT " + constraints.str(row, 0) +
-                       " " + constraints.str(row, 1)});
+                   "ALTER TABLE " + qualified + " ADD CONSTRAINT " + constraints.str(row, 0) + " " +
+                       constraints.str(row, 1)});
   }
   pg::Result indexes = source.exec(kIndexes, {oid_text});
   std::string identity_index;
@@ -307,7 +312,8 @@ void add_post_data(pg::Connection& source, uint32_t oid, const std::string& disp
     if (indexes.boolean(row, 2)) identity_index = indexes.str(row, 1);
   }
   if (replica_identity == 'f') {
-    out.push_back({"replica identity of " + display, "ALTER TABLE " + qualified + " REPLICA IDENTITY FULL"});
+    out.push_back(
+        {"replica identity of " + display, "ALTER TABLE " + qualified + " REPLICA IDENTITY FULL"});
   } else if (replica_identity == 'i' && !identity_index.empty()) {
     out.push_back({"replica identity of " + display, "ALTER TABLE " + qualified +
                                                          " REPLICA IDENTITY USING INDEX " +
@@ -338,7 +344,8 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
       throw Error(ErrorKind::kPrecondition,
                   "table " + table.display_name() +
                       " has no primary key and no replica identity; add a primary key or run "
-                      "ALTER TABLE " + table.qualified_name() + " REPLICA IDENTITY FULL");
+                      "ALTER TABLE " +
+                      table.qualified_name() + " REPLICA IDENTITY FULL");
     }
     const std::string oid_text = std::to_string(table.oid);
     pg::Result columns = source.exec(kReplicatedColumns, {oid_text});
@@ -354,7 +361,8 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
   }
   if (tables.empty()) {
     std::string patterns;
-    for (const auto& pattern : selection.include) patterns += (patterns.empty() ? "" : ", ") + pattern;
+    for (const auto& pattern : selection.include)
+      patterns += (patterns.empty() ? "" : ", ") + pattern;
     throw Error(ErrorKind::kPrecondition,
                 "tables.include (" + patterns + ") matches no table on the source");
   }
@@ -407,19 +415,23 @@ SchemaScript extract_schema(pg::Connection& source, pg::Connection& target,
     for (int row = 0; row < foreign_keys.rows(); ++row) {
       const std::string name = foreign_keys.str(row, 0);
       if (!selected.count(static_cast<uint32_t>(foreign_keys.int64(row, 2)))) {
-        spdlog::warn("foreign key {} on {} references a table outside tables.include; "
-                     "not created on the target", name, table.display_name());
+        spdlog::warn(
+            "foreign key {} on {} references a table outside tables.include; "
+            "not created on the target",
+            name, table.display_name());
         continue;
       }
-      script.foreign_keys[table_idx].push_back({"foreign key " + name + " on " + table.display_name(),
-                                     "ALTER TABLE " + table.qualified_name() +
-                                         " ADD CONSTRAINT " + name + " " + foreign_keys.str(row, 1)});
+      script.foreign_keys[table_idx].push_back(
+          {"foreign key " + name + " on " + table.display_name(),
+           "ALTER TABLE " + table.qualified_name() + " ADD CONSTRAINT " + name + " " +
+               foreign_keys.str(row, 1)});
     }
   }
   source.exec("RESET search_path");
 
   for (const auto& schema : schemas) {
-    script.pre_data.push_back({"schema " + schema, "CREATE SCHEMA IF NOT EXISTS " + pg::quote_ident(schema)});
+    script.pre_data.push_back(
+        {"schema " + schema, "CREATE SCHEMA IF NOT EXISTS " + pg::quote_ident(schema)});
   }
   for (auto* group : {&types, &sequences, &created_tables, &owned_by}) {
     script.pre_data.insert(script.pre_data.end(), group->begin(), group->end());

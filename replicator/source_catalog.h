@@ -24,8 +24,8 @@ struct SourceTable {
   uint32_t oid = 0;
   std::string schema;
   std::string name;
-  bool partitioned = false;       // relkind 'p': rows live in leaf partitions
-  char replica_identity = 'd';    // d (primary key), f (full), i (index), n (nothing)
+  bool partitioned = false;     // relkind 'p': rows live in leaf partitions
+  char replica_identity = 'd';  // d (primary key), f (full), i (index), n (nothing)
   bool has_primary_key = false;
   std::vector<std::string> columns;  // replicated columns in order (no generated ones)
   // Heap relations holding the rows (the table itself, or its leaf
@@ -54,7 +54,7 @@ struct DdlStatement {
 };
 
 struct SchemaScript {
-  std::vector<DdlStatement> pre_data;   // schemas, types, sequences, tables, partitions
+  std::vector<DdlStatement> pre_data;  // schemas, types, sequences, tables, partitions
   // post_data[table_idx]: keys, indexes, checks, replica identity for that table
   std::vector<std::vector<DdlStatement>> post_data;
   // foreign_keys[table_idx]: to other selected tables, run after all post-data

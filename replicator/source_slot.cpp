@@ -32,8 +32,9 @@ void check_source_ready(pg::Connection& source, const std::string& slot) {
                     pg::quote_ident(user) + " REPLICATION");
   }
   if (!role.boolean(0, 2)) {
-    throw Error(ErrorKind::kPrecondition,
-                "source: role " + user + " may not create a publication (needs CREATE on the database)");
+    throw Error(
+        ErrorKind::kPrecondition,
+        "source: role " + user + " may not create a publication (needs CREATE on the database)");
   }
   if (!find_slot(source, slot)) {
     pg::Result room = source.exec(
@@ -114,10 +115,10 @@ void drop_slot(pg::Connection& source, const std::string& slot) {
     if (!info) return;
     if (!info->active) break;
     if (attempt == 50) {
-      throw Error(ErrorKind::kPrecondition,
-                  "source: replication slot " + slot + " is in use by process " +
-                      std::to_string(info->active_pid.value_or(0)) +
-                      "; stop the running `switchyard replicate` first");
+      throw Error(ErrorKind::kPrecondition, "source: replication slot " + slot +
+                                                " is in use by process " +
+                                                std::to_string(info->active_pid.value_or(0)) +
+                                                "; stop the running `switchyard replicate` first");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

@@ -12,7 +12,8 @@ StreamStatus collect_status(const Config& config) {
   pg::Connection source(config.source.conninfo, "source");
   pg::Connection target(config.target.conninfo, "target");
 
-  status.source_lsn = Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
+  status.source_lsn =
+      Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
   if (auto slot = find_slot(source, config.slot_name())) {
     status.slot_exists = true;
     status.slot_active = slot->active;
@@ -38,14 +39,16 @@ StreamStatus collect_status(const Config& config) {
     status.lag_bytes =
         status.source_lsn->value > applied.value ? status.source_lsn->value - applied.value : 0;
   }
-  pg::Result reported = target.exec(
-      "SELECT lag_seconds, reported_at::text FROM switchyard.streams WHERE name = $1", {config.name});
+  pg::Result reported =
+      target.exec("SELECT lag_seconds, reported_at::text FROM switchyard.streams WHERE name = $1",
+                  {config.name});
   if (reported.rows() > 0 && !reported.is_null(0, 0)) {
     status.lag_seconds = std::stod(reported.str(0, 0));
     status.reported_at = reported.optional(0, 1);
   }
   pg::Result tables = target.exec(
-      "SELECT schema_name || '.' || table_name, created_by_switchyard, rows_copied, copied_at::text "
+      "SELECT schema_name || '.' || table_name, created_by_switchyard, rows_copied, "
+      "copied_at::text "
       "FROM switchyard.tables WHERE stream = $1 ORDER BY 1",
       {config.name});
   for (int row = 0; row < tables.rows(); ++row) {

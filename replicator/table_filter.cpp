@@ -1,6 +1,5 @@
 #include "replicator/table_filter.h"
 
-
 namespace switchyard {
 
 // Iterative glob with single-star backtracking: linear in practice.

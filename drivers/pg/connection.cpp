@@ -45,12 +45,18 @@ void log_notice(void*, const char* message) {
 
 // ---- Result -----------------------------------------------------------
 
-void Result::Deleter::operator()(pg_result* result) const { PQclear(result); }
+void Result::Deleter::operator()(pg_result* result) const {
+  PQclear(result);
+}
 
 Result::Result(pg_result* result) : result_(result) {}
 
-int Result::rows() const { return result_ ? PQntuples(result_.get()) : 0; }
-int Result::columns() const { return result_ ? PQnfields(result_.get()) : 0; }
+int Result::rows() const {
+  return result_ ? PQntuples(result_.get()) : 0;
+}
+int Result::columns() const {
+  return result_ ? PQnfields(result_.get()) : 0;
+}
 
 bool Result::is_null(int row, int column) const {
   return PQgetisnull(result_.get(), row, column) != 0;
@@ -111,8 +117,9 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode)
   if (mode == Mode::kNormal) {
     // Sessions of a long-running tool must not inherit a statement or idle
     // timeout meant for applications.
-    exec("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-         "SET lock_timeout = 0");
+    exec(
+        "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+        "SET lock_timeout = 0");
   }
 }
 
@@ -140,9 +147,15 @@ Connection& Connection::operator=(Connection&& other) noexcept {
   return *this;
 }
 
-int Connection::server_version() const { return PQserverVersion(conn_); }
-int Connection::socket() const { return PQsocket(conn_); }
-bool Connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+int Connection::server_version() const {
+  return PQserverVersion(conn_);
+}
+int Connection::socket() const {
+  return PQsocket(conn_);
+}
+bool Connection::ok() const {
+  return conn_ && PQstatus(conn_) == CONNECTION_OK;
+}
 
 void Connection::throw_error(const std::string& query, pg_result* result) const {
   std::string sqlstate;
@@ -180,7 +193,9 @@ Result Connection::check(pg_result* result, const std::string& query) const {
   }
 }
 
-Result Connection::exec(const std::string& sql) { return check(PQexec(conn_, sql.c_str()), sql); }
+Result Connection::exec(const std::string& sql) {
+  return check(PQexec(conn_, sql.c_str()), sql);
+}
 
 Result Connection::exec(const std::string& sql, const Params& params) {
   std::vector<const char*> values;
@@ -213,7 +228,9 @@ bool Connection::copy_out_row(std::string_view& row) {
   return false;
 }
 
-void Connection::copy_in_start(const std::string& sql) { check(PQexec(conn_, sql.c_str()), sql); }
+void Connection::copy_in_start(const std::string& sql) {
+  check(PQexec(conn_, sql.c_str()), sql);
+}
 
 void Connection::copy_in_put(std::string_view data) {
   if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {

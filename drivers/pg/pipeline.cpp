@@ -70,7 +70,9 @@ void Pipeline::sync() {
   bytes_since_sync_ = 0;
 }
 
-void Pipeline::poll() { flush_and_wait(/*block=*/false); }
+void Pipeline::poll() {
+  flush_and_wait(/*block=*/false);
+}
 
 // Pushes queued output and reads whatever input has arrived. When `block`,
 // waits on the socket for at least one of the two to make progress.
@@ -114,7 +116,8 @@ void Pipeline::consume_results() {
     if (status == PGRES_FATAL_ERROR || status == PGRES_PIPELINE_ABORTED) {
       connection_.throw_error(pending_.front().description, result);
     }
-    current_affected_ = PQcmdTuples(result)[0] ? std::strtoull(PQcmdTuples(result), nullptr, 10) : 0;
+    current_affected_ =
+        PQcmdTuples(result)[0] ? std::strtoull(PQcmdTuples(result), nullptr, 10) : 0;
     in_result_ = true;
     PQclear(result);
   }

@@ -40,8 +40,8 @@ ReplicationStream::~ReplicationStream() {
 }
 
 void ReplicationStream::start(const std::string& slot, Lsn start, const std::string& options) {
-  const std::string sql = "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + start.to_string() +
-                          " (" + options + ")";
+  const std::string sql =
+      "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + start.to_string() + " (" + options + ")";
   PGconn* conn = connection_.native();
   PGresult* result = PQexec(conn, sql.c_str());
   if (PQresultStatus(result) != PGRES_COPY_BOTH) connection_.throw_error(sql, result);
@@ -99,8 +99,8 @@ std::optional<StreamMessage> ReplicationStream::parse(int length) {
     return message;
   }
   throw Error(ErrorKind::kDatabase, connection_.role() + ": unexpected replication message '" +
-                                        std::string(1, data[0]) + "' of " +
-                                        std::to_string(length) + " bytes");
+                                        std::string(1, data[0]) + "' of " + std::to_string(length) +
+                                        " bytes");
 }
 
 void ReplicationStream::send_status(Lsn written, Lsn flushed, Lsn applied, bool reply_requested) {

@@ -21,9 +21,9 @@ namespace switchyard::pg {
 struct StreamMessage {
   enum class Kind { kData, kKeepalive };
   Kind kind;
-  Lsn wal_start;             // kData: LSN of this message's data
-  Lsn wal_end;               // the server's current end of WAL
-  int64_t server_time_us;    // microseconds since 2000-01-01 UTC
+  Lsn wal_start;           // kData: LSN of this message's data
+  Lsn wal_end;             // the server's current end of WAL
+  int64_t server_time_us;  // microseconds since 2000-01-01 UTC
   bool reply_requested = false;
   std::string_view payload;  // kData: the output plugin's message; valid until next read
 };

@@ -58,7 +58,8 @@ Options parse(const std::string& conninfo, std::string* error) {
   if (!options) {
     std::string message = errmsg ? errmsg : "out of memory";
     if (errmsg) PQfreemem(errmsg);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
     *error = message;
   }
   return options;

@@ -52,7 +52,7 @@ expect_failure() {
 # fixed order, computed by each server.
 table_digest() {
   local cluster=$1 table=$2
-  pgc_psql "$cluster" -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM $table t"
+  pgc_psql "$cluster" 2>/dev/null -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM $table t"
 }
 
 # parity_ok TABLE...: 0 if every table has the same digest on SRC and TGT.

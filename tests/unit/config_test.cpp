@@ -52,7 +52,9 @@ log:
   level: debug
 )";
 
-Config parse(const std::string& yaml) { return parse_config(yaml, kOrigin); }
+Config parse(const std::string& yaml) {
+  return parse_config(yaml, kOrigin);
+}
 
 // The configuration must be refused as a usage error whose one-line message
 // mentions each fragment (the key, and "test.yaml:LINE:" where it applies).
@@ -129,14 +131,17 @@ TEST_CASE("A partly filled section keeps the defaults of its other keys", "[conf
 }
 
 TEST_CASE("Unknown keys are rejected with their line", "[config][bad-input]") {
-  SECTION("top level") { require_rejected(kMinimal + "nmae: x\n", {"test.yaml:7:", "nmae"}); }
+  SECTION("top level") {
+    require_rejected(kMinimal + "nmae: x\n", {"test.yaml:7:", "nmae"});
+  }
   SECTION("in a section") {
     require_rejected(kMinimal + "snapshot:\n  wrokers: 4\n", {"test.yaml:8:", "snapshot.wrokers"});
   }
   SECTION("in an endpoint") {
-    require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n  conn_info: host=b\n"
-                     "target:\n  driver: postgres\n  conninfo: host=c\n",
-                     {"test.yaml:4:", "source.conn_info"});
+    require_rejected(
+        "source:\n  driver: postgres\n  conninfo: host=a\n  conn_info: host=b\n"
+        "target:\n  driver: postgres\n  conninfo: host=c\n",
+        {"test.yaml:4:", "source.conn_info"});
   }
 }
 
@@ -146,7 +151,8 @@ TEST_CASE("Values of the wrong type are rejected with their key and line", "[con
                      {"test.yaml:8:", "snapshot.workers"});
   }
   SECTION("workers: 2.5") {
-    require_rejected(kMinimal + "snapshot:\n  workers: 2.5\n", {"test.yaml:8:", "snapshot.workers"});
+    require_rejected(kMinimal + "snapshot:\n  workers: 2.5\n",
+                     {"test.yaml:8:", "snapshot.workers"});
   }
   SECTION("workers out of range") {
     const std::string workers = GENERATE("0", "-1", "65", "99999999999");
@@ -162,9 +168,10 @@ TEST_CASE("Values of the wrong type are rejected with their key and line", "[con
                      {"test.yaml:9:", "tables.exclude"});
   }
   SECTION("conninfo as a list") {
-    require_rejected("source:\n  driver: postgres\n  conninfo: [host=a]\n"
-                     "target:\n  driver: postgres\n  conninfo: host=c\n",
-                     {"test.yaml:3:", "source.conninfo"});
+    require_rejected(
+        "source:\n  driver: postgres\n  conninfo: [host=a]\n"
+        "target:\n  driver: postgres\n  conninfo: host=c\n",
+        {"test.yaml:3:", "source.conninfo"});
   }
   SECTION("a section that is not a mapping") {
     require_rejected(kMinimal + "stream: 10s\n", {"test.yaml:7:", "stream"});
@@ -182,14 +189,16 @@ TEST_CASE("Missing endpoints and endpoint keys are rejected", "[config][bad-inpu
     require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n", {"test.yaml", "target"});
   }
   SECTION("no conninfo") {
-    require_rejected("source:\n  driver: postgres\n"
-                     "target:\n  driver: postgres\n  conninfo: host=b\n",
-                     {"test.yaml", "source.conninfo"});
+    require_rejected(
+        "source:\n  driver: postgres\n"
+        "target:\n  driver: postgres\n  conninfo: host=b\n",
+        {"test.yaml", "source.conninfo"});
   }
   SECTION("no driver") {
-    require_rejected("source:\n  driver: postgres\n  conninfo: host=a\n"
-                     "target:\n  conninfo: host=b\n",
-                     {"test.yaml", "target.driver"});
+    require_rejected(
+        "source:\n  driver: postgres\n  conninfo: host=a\n"
+        "target:\n  conninfo: host=b\n",
+        {"test.yaml", "target.driver"});
   }
 }
 
@@ -206,9 +215,10 @@ TEST_CASE("A key given twice is rejected rather than one value silently ignored"
 }
 
 TEST_CASE("An unsupported driver is rejected, naming it", "[config][bad-input]") {
-  require_rejected("source:\n  driver: odbc\n  conninfo: DSN=legacy\n"
-                   "target:\n  driver: postgres\n  conninfo: host=b\n",
-                   {"test.yaml:2:", "source.driver", "odbc"});
+  require_rejected(
+      "source:\n  driver: odbc\n  conninfo: DSN=legacy\n"
+      "target:\n  driver: postgres\n  conninfo: host=b\n",
+      {"test.yaml:2:", "source.driver", "odbc"});
 }
 
 TEST_CASE("Malformed YAML is rejected with its line", "[config][bad-input]") {
@@ -251,13 +261,14 @@ TEST_CASE("Durations and sizes must parse and be positive", "[config][bad-input]
 }
 
 TEST_CASE("The name must be a short lower-case identifier", "[config][bad-input]") {
-  const std::string name = GENERATE(as<std::string>{}, "My-Migration", "Upper", "9lives", "has space", "\"\"",
-                                    std::string(52, 'a'));
+  const std::string name = GENERATE(as<std::string>{}, "My-Migration", "Upper", "9lives",
+                                    "has space", "\"\"", std::string(52, 'a'));
   require_rejected("name: " + name + "\n" + kMinimal, {"test.yaml:1:", "name"});
 }
 
 TEST_CASE("The name accepts identifiers up to 51 characters", "[config]") {
-  const std::string name = GENERATE(std::string("_x"), std::string("db2_move"), std::string(51, 'a'));
+  const std::string name =
+      GENERATE(std::string("_x"), std::string("db2_move"), std::string(51, 'a'));
   CHECK(parse("name: " + name + "\n" + kMinimal).name == name);
 }
 

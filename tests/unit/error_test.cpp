@@ -18,8 +18,8 @@ Error server_error(const std::string& sqlstate) {
 }
 
 constexpr ErrorKind kAllKinds[] = {
-    ErrorKind::kUsage,        ErrorKind::kConnection, ErrorKind::kAuth,     ErrorKind::kPrecondition,
-    ErrorKind::kSchemaDrift,  ErrorKind::kDatabase,   ErrorKind::kInternal,
+    ErrorKind::kUsage,       ErrorKind::kConnection, ErrorKind::kAuth,     ErrorKind::kPrecondition,
+    ErrorKind::kSchemaDrift, ErrorKind::kDatabase,   ErrorKind::kInternal,
 };
 
 }  // namespace
@@ -34,8 +34,8 @@ TEST_CASE("Error keeps kind, message, SQLSTATE and query", "[error]") {
 }
 
 TEST_CASE("Errors a reconnect can cure are retryable", "[error]") {
-  const std::string sqlstate = GENERATE("08006", "08001", "08003", "57P01", "40001", "40P01",
-                                        "55006", "57P03", "53300");
+  const std::string sqlstate =
+      GENERATE("08006", "08001", "08003", "57P01", "40001", "40P01", "55006", "57P03", "53300");
   CAPTURE(sqlstate);
   CHECK(server_error(sqlstate).retryable());
   // The SQLSTATE alone decides, whatever kind the caller chose.
@@ -43,8 +43,8 @@ TEST_CASE("Errors a reconnect can cure are retryable", "[error]") {
 }
 
 TEST_CASE("Errors a retry cannot cure are not retryable", "[error]") {
-  const std::string sqlstate = GENERATE("23505", "42P01", "42501", "28P01", "22P02", "55000",
-                                        "", "08", "XX000");
+  const std::string sqlstate =
+      GENERATE("23505", "42P01", "42501", "28P01", "22P02", "55000", "", "08", "XX000");
   CAPTURE(sqlstate);
   CHECK_FALSE(server_error(sqlstate).retryable());
 }

@@ -27,8 +27,8 @@ TEST_CASE("Lsn parses to the 64-bit position PostgreSQL means", "[lsn]") {
 }
 
 TEST_CASE("Lsn text round-trips through parse and to_string", "[lsn]") {
-  const std::string text = GENERATE("0/0", "16/B374D848", "FFFFFFFF/FFFFFFFF", "0/1", "1/0",
-                                    "ABCDEF01/2345678");
+  const std::string text =
+      GENERATE("0/0", "16/B374D848", "FFFFFFFF/FFFFFFFF", "0/1", "1/0", "ABCDEF01/2345678");
   CHECK(lsn(text.c_str()).to_string() == text);
 }
 
@@ -54,9 +54,9 @@ TEST_CASE("Lsn is valid only when non-zero", "[lsn]") {
 }
 
 TEST_CASE("Lsn rejects malformed text", "[lsn]") {
-  const std::string text = GENERATE("", "/", "12", "1/", "/1", "x/1", "1/x", "1/2/3", "1 /2",
-                                    "1/ 2", " 1/2", "1/2 ", "-1/2", "+1/2", "0x1/2",
-                                    "100000000/0", "0/100000000", "1:2");
+  const std::string text =
+      GENERATE("", "/", "12", "1/", "/1", "x/1", "1/x", "1/2/3", "1 /2", "1/ 2", " 1/2", "1/2 ",
+               "-1/2", "+1/2", "0x1/2", "100000000/0", "0/100000000", "1:2");
   CAPTURE(text);
   CHECK_FALSE(Lsn::parse(text).has_value());
 }

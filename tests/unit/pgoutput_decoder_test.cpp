@@ -79,13 +79,17 @@ constexpr uint32_t kRelationId = 16'401;
 
 // One valid message of each type; the field tests decode these and the
 // malformed-input tests mutilate them.
-Payload begin_message() { return Payload('B').u64(kFinalLsn).i64(kCommitTime).u32(987'654); }
+Payload begin_message() {
+  return Payload('B').u64(kFinalLsn).i64(kCommitTime).u32(987'654);
+}
 
 Payload commit_message() {
   return Payload('C').u8(0).u64(kFinalLsn).u64(kEndLsn).i64(kCommitTime);
 }
 
-Payload origin_message() { return Payload('O').u64(kFinalLsn).cstring("upstream_node"); }
+Payload origin_message() {
+  return Payload('O').u64(kFinalLsn).cstring("upstream_node");
+}
 
 Payload relation_message() {
   return Payload('R')
@@ -94,27 +98,48 @@ Payload relation_message() {
       .cstring("Order Items")
       .byte('f')
       .u16(3)
-      .u8(1).cstring("OrderID").u32(23).i32(-1)          // int4, part of the key
-      .u8(0).cstring("customerName").u32(1043).i32(68)   // varchar(64)
-      .u8(0).cstring("note").u32(25).i32(-1);            // text
+      .u8(1)
+      .cstring("OrderID")
+      .u32(23)
+      .i32(-1)  // int4, part of the key
+      .u8(0)
+      .cstring("customerName")
+      .u32(1043)
+      .i32(68)  // varchar(64)
+      .u8(0)
+      .cstring("note")
+      .u32(25)
+      .i32(-1);  // text
 }
 
-Payload type_message() { return Payload('Y').u32(16'390).cstring("public").cstring("Mood"); }
+Payload type_message() {
+  return Payload('Y').u32(16'390).cstring("public").cstring("Mood");
+}
 
 Payload insert_message() {
-  return Payload('I').u32(kRelationId).byte('N').columns(3)
-      .text_column("42").null_column().text_column("");
+  return Payload('I')
+      .u32(kRelationId)
+      .byte('N')
+      .columns(3)
+      .text_column("42")
+      .null_column()
+      .text_column("");
 }
 
 Payload update_message() {
-  return Payload('U').u32(kRelationId).byte('N').columns(2)
-      .text_column("42").unchanged_column();
+  return Payload('U').u32(kRelationId).byte('N').columns(2).text_column("42").unchanged_column();
 }
 
 Payload update_with_old_key_message() {
-  return Payload('U').u32(kRelationId)
-      .byte('K').columns(1).text_column("41")
-      .byte('N').columns(2).text_column("42").text_column("renamed");
+  return Payload('U')
+      .u32(kRelationId)
+      .byte('K')
+      .columns(1)
+      .text_column("41")
+      .byte('N')
+      .columns(2)
+      .text_column("42")
+      .text_column("renamed");
 }
 
 Payload delete_message() {
@@ -122,9 +147,11 @@ Payload delete_message() {
 }
 
 Payload truncate_message() {
-  return Payload('T').u32(2)
+  return Payload('T')
+      .u32(2)
       .u8(pgoutput::Truncate::kCascade | pgoutput::Truncate::kRestartIdentity)
-      .u32(kRelationId).u32(16'500);
+      .u32(kRelationId)
+      .u32(16'500);
 }
 
 }  // namespace
@@ -137,7 +164,8 @@ TEST_CASE("Begin decodes final LSN, commit time and xid", "[pgoutput]") {
 }
 
 TEST_CASE("Begin keeps a commit time before 2000 negative", "[pgoutput]") {
-  const auto begin = decode_as<pgoutput::Begin>(Payload('B').u64(1).i64(-1'000'000).u32(0xFFFFFFFFu));
+  const auto begin =
+      decode_as<pgoutput::Begin>(Payload('B').u64(1).i64(-1'000'000).u32(0xFFFFFFFFu));
   CHECK(begin.commit_time_us == -1'000'000);
   CHECK(begin.xid == 0xFFFFFFFFu);
 }
@@ -200,15 +228,13 @@ TEST_CASE("Type decodes oid, schema and name", "[pgoutput]") {
 // Regression: a domain column is announced by a Type message carrying the
 // base type's name with pg_catalog sent as "", which read as schema drift.
 TEST_CASE("Type of a domain over a built-in type reads as pg_catalog", "[pgoutput]") {
-  const auto type =
-      decode_as<pgoutput::Type>(Payload('Y').u32(16'396).cstring("").cstring("int4"));
+  const auto type = decode_as<pgoutput::Type>(Payload('Y').u32(16'396).cstring("").cstring("int4"));
   CHECK(type.type_oid == 16'396u);
   CHECK(type.schema == "pg_catalog");
   CHECK(type.name == "int4");
 }
 
-TEST_CASE("Insert decodes the new tuple: text, NULL and empty text are distinct",
-          "[pgoutput]") {
+TEST_CASE("Insert decodes the new tuple: text, NULL and empty text are distinct", "[pgoutput]") {
   const auto insert = decode_as<pgoutput::Insert>(insert_message());
   CHECK(insert.relation_id == kRelationId);
   REQUIRE(insert.new_tuple.size() == 3);
@@ -219,12 +245,14 @@ TEST_CASE("Insert decodes the new tuple: text, NULL and empty text are distinct"
 }
 
 TEST_CASE("Insert keeps text values byte for byte", "[pgoutput]") {
-  const std::string utf8 = "Gr\xC3\xBC\xC3\x9F" "e \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x9A\x80";  // Grüße 東京 🚀
+  const std::string utf8 =
+      "Gr\xC3\xBC\xC3\x9F"
+      "e \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x9A\x80";  // Grüße 東京 🚀
   const std::string binaryish = "\x01\x02\x7F\x80\xFE\xFF\\x'\"\n\t";
   const std::string long_value(70'000, 'z');  // longer than a 16-bit length could say
   const auto insert = decode_as<pgoutput::Insert>(
-      Payload('I').u32(1).byte('N').columns(3)
-          .text_column(utf8).text_column(binaryish).text_column(long_value));
+      Payload('I').u32(1).byte('N').columns(3).text_column(utf8).text_column(binaryish).text_column(
+          long_value));
   REQUIRE(insert.new_tuple.size() == 3);
   require_text(insert.new_tuple[0], utf8);
   require_text(insert.new_tuple[1], binaryish);
@@ -260,10 +288,18 @@ TEST_CASE("Update with a changed key carries the old key ('K')", "[pgoutput]") {
 }
 
 TEST_CASE("Update under REPLICA IDENTITY FULL carries the whole old row ('O')", "[pgoutput]") {
-  const auto update = decode_as<pgoutput::Update>(
-      Payload('U').u32(9)
-          .byte('O').columns(3).text_column("1").null_column().text_column("old")
-          .byte('N').columns(3).text_column("1").null_column().text_column("new"));
+  const auto update = decode_as<pgoutput::Update>(Payload('U')
+                                                      .u32(9)
+                                                      .byte('O')
+                                                      .columns(3)
+                                                      .text_column("1")
+                                                      .null_column()
+                                                      .text_column("old")
+                                                      .byte('N')
+                                                      .columns(3)
+                                                      .text_column("1")
+                                                      .null_column()
+                                                      .text_column("new"));
   CHECK(update.relation_id == 9u);
   CHECK(update.old_kind == 'O');
   REQUIRE(update.old_tuple.size() == 3);
@@ -308,7 +344,9 @@ TEST_CASE("Truncate decodes options and every relation id", "[pgoutput]") {
 namespace {
 
 // "'B'": how the decoder names a message type in its errors.
-std::string quoted(char type) { return std::string("'") + type + "'"; }
+std::string quoted(char type) {
+  return std::string("'") + type + "'";
+}
 
 }  // namespace
 
@@ -327,11 +365,11 @@ TEST_CASE("An unknown message type is rejected, naming the type", "[pgoutput][ma
 
 TEST_CASE("Every truncation of a valid message is rejected, naming the type",
           "[pgoutput][malformed]") {
-  const std::string valid = GENERATE(
-      begin_message().str(), commit_message().str(), origin_message().str(),
-      relation_message().str(), type_message().str(), insert_message().str(),
-      update_message().str(), update_with_old_key_message().str(), delete_message().str(),
-      truncate_message().str());
+  const std::string valid =
+      GENERATE(begin_message().str(), commit_message().str(), origin_message().str(),
+               relation_message().str(), type_message().str(), insert_message().str(),
+               update_message().str(), update_with_old_key_message().str(), delete_message().str(),
+               truncate_message().str());
   REQUIRE_NOTHROW(pgoutput::decode(valid));
   for (size_t length = 1; length < valid.size(); ++length) {
     CAPTURE(valid[0], length, valid.size());
@@ -342,11 +380,11 @@ TEST_CASE("Every truncation of a valid message is rejected, naming the type",
 
 TEST_CASE("Trailing bytes after a valid message are rejected, naming the type",
           "[pgoutput][malformed]") {
-  const std::string valid = GENERATE(
-      begin_message().str(), commit_message().str(), origin_message().str(),
-      relation_message().str(), type_message().str(), insert_message().str(),
-      update_message().str(), update_with_old_key_message().str(), delete_message().str(),
-      truncate_message().str());
+  const std::string valid =
+      GENERATE(begin_message().str(), commit_message().str(), origin_message().str(),
+               relation_message().str(), type_message().str(), insert_message().str(),
+               update_message().str(), update_with_old_key_message().str(), delete_message().str(),
+               truncate_message().str());
   const std::string trailing = GENERATE(std::string(1, '\0'), std::string("xyz"));
   CAPTURE(valid[0]);
   REQUIRE_THROWS_MATCHES(pgoutput::decode(valid + trailing), Error,
@@ -376,9 +414,9 @@ TEST_CASE("A missing or wrong tuple marker is rejected", "[pgoutput][malformed]"
                            IsError(ErrorKind::kDatabase, {"'I'"}));
   }
   SECTION("Update with an old tuple but no 'N'") {
-    const auto update = Payload('U').u32(1)
-        .byte('K').columns(1).text_column("1")
-        .byte('K').columns(1).text_column("2");
+    const auto update =
+        Payload('U').u32(1).byte('K').columns(1).text_column("1").byte('K').columns(1).text_column(
+            "2");
     REQUIRE_THROWS_MATCHES(pgoutput::decode(update.str()), Error,
                            IsError(ErrorKind::kDatabase, {"'U'"}));
   }
@@ -396,8 +434,16 @@ TEST_CASE("A column length running past the payload is rejected", "[pgoutput][ma
 }
 
 TEST_CASE("A column count larger than the columns present is rejected", "[pgoutput][malformed]") {
-  const auto relation = Payload('R').u32(1).cstring("s").cstring("t").byte('d').u16(2)
-      .u8(1).cstring("id").u32(23).i32(-1);
+  const auto relation = Payload('R')
+                            .u32(1)
+                            .cstring("s")
+                            .cstring("t")
+                            .byte('d')
+                            .u16(2)
+                            .u8(1)
+                            .cstring("id")
+                            .u32(23)
+                            .i32(-1);
   REQUIRE_THROWS_MATCHES(pgoutput::decode(relation.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'R'"}));
 

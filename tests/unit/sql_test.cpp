@@ -18,7 +18,10 @@ TEST_CASE("quote_ident always double-quotes, keeping case and keywords", "[sql]"
   CHECK(quote_ident("OrderItems") == R"("OrderItems")");
   CHECK(quote_ident("select") == R"("select")");
   CHECK(quote_ident("Order Items") == R"("Order Items")");
-  CHECK(quote_ident("t\xC3\xA4" "ble") == "\"t\xC3\xA4" "ble\"");  // täble
+  CHECK(quote_ident("t\xC3\xA4"
+                    "ble") ==
+        "\"t\xC3\xA4"
+        "ble\"");  // täble
 }
 
 TEST_CASE("quote_ident doubles embedded double quotes", "[sql]") {
@@ -55,11 +58,10 @@ TEST_CASE("ident_list joins quoted identifiers with commas", "[sql]") {
 }
 
 TEST_CASE("validate_conninfo accepts key=value strings and URIs", "[sql][conninfo]") {
-  const std::string conninfo =
-      GENERATE("host=db.example port=5432 dbname=app user=repl",
-               R"(host='my host' password='with \' quote')", "",
-               "postgresql://repl:secret@db.example:5432/app?sslmode=require",
-               "postgres://db.example/app");
+  const std::string conninfo = GENERATE(
+      "host=db.example port=5432 dbname=app user=repl",
+      R"(host='my host' password='with \' quote')", "",
+      "postgresql://repl:secret@db.example:5432/app?sslmode=require", "postgres://db.example/app");
   CAPTURE(conninfo);
   CHECK_NOTHROW(validate_conninfo(conninfo, "source.conninfo"));
 }
@@ -82,12 +84,11 @@ TEST_CASE("describe_conninfo shows where we connect", "[sql][conninfo]") {
 }
 
 TEST_CASE("describe_conninfo never shows the password", "[sql][conninfo]") {
-  const std::string conninfo = GENERATE(
-      "host=db.example user=repl password=secret dbname=app",
-      "password='secret' host=db.example",
-      "postgresql://repl:secret@db.example:5432/app",
-      "postgresql://repl@db.example/app?password=secret",
-      "postgresql://repl:s%65cret@db.example/app");
+  const std::string conninfo =
+      GENERATE("host=db.example user=repl password=secret dbname=app",
+               "password='secret' host=db.example", "postgresql://repl:secret@db.example:5432/app",
+               "postgresql://repl@db.example/app?password=secret",
+               "postgresql://repl:s%65cret@db.example/app");
   CAPTURE(conninfo);
   const std::string described = describe_conninfo(conninfo);
   CHECK_THAT(described, !Catch::Contains("secret") && !Catch::Contains("password"));

@@ -55,17 +55,17 @@ TEST_CASE("parse_duration allows a space before the unit", "[units]") {
 }
 
 TEST_CASE("parse_duration rejects malformed text", "[units]") {
-  const std::string text = GENERATE("", " ", "s", "ms", "ten s", "10x", "10 sec", "10S", "10MS",
-                                    "-5s", "+5s", "1.5s", "10s ", " 10s", "10s5", "5 min ago",
-                                    "99999999999999999999s");
+  const std::string text =
+      GENERATE("", " ", "s", "ms", "ten s", "10x", "10 sec", "10S", "10MS", "-5s", "+5s", "1.5s",
+               "10s ", " 10s", "10s5", "5 min ago", "99999999999999999999s");
   CAPTURE(text);
   CHECK_FALSE(parse_duration(text).has_value());
 }
 
 TEST_CASE("parse_duration rejects a value too large to represent", "[units]") {
   // 2^63 ms does not fit std::chrono::milliseconds; nor does anything close.
-  const std::string text = GENERATE("9223372036854775808ms", "10000000000000000s",
-                                    "18446744073709551615h");
+  const std::string text =
+      GENERATE("9223372036854775808ms", "10000000000000000s", "18446744073709551615h");
   CAPTURE(text);
   const auto parsed = parse_duration(text);
   CAPTURE(parsed.has_value() ? parsed->count() : 0);

@@ -16,9 +16,10 @@
 #include "replicator/snapshot_copy.h"
 
 namespace switchyard {
-namespace {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
 
 // One connected streaming session. Returns normally on a stop request;
 // throws on any failure (the caller decides whether to retry).
@@ -153,6 +154,10 @@ void run_replicate(const Config& config) {
   // First start: prepare both sides and copy; later starts skip both.
   run_snapshot(config, std::nullopt);
 
+  // A slot or origin "in use" (55006) right after a crash is the dead
+  // process's backend on its way out; for longer, it is another replicate.
+  constexpr auto kInUsePatience = std::chrono::seconds(10);
+  Clock::time_point in_use_since{};  // epoch: not in use
   Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
   while (!stop_requested()) {
     bool progress_made = false;
@@ -162,6 +167,16 @@ void run_replicate(const Config& config) {
       return;
     } catch (const Error& error) {
       if (!error.retryable() || stop_requested()) throw;
+      if (error.sqlstate() == "55006") {
+        if (in_use_since == Clock::time_point{}) in_use_since = Clock::now();
+        if (Clock::now() - in_use_since > kInUsePatience) {
+          throw Error(ErrorKind::kPrecondition,
+                      error.what() + std::string("; is another `switchyard replicate` running?"),
+                      error.sqlstate());
+        }
+      } else {
+        in_use_since = Clock::time_point{};
+      }
       if (progress_made) backoff.reset();
       const auto delay = backoff.next_delay();
       spdlog::warn("{}; reconnecting in {}", error.what(),

@@ -53,11 +53,17 @@ void Pipeline::command(const std::string& sql, uint64_t tag) {
   after_send(sql.size());
 }
 
+// Sending costs a system call, so output is pushed and input read once per
+// kPollBytes rather than per statement (libpq also flushes by itself when
+// its buffer grows large).
 void Pipeline::after_send(uint64_t bytes) {
+  constexpr uint64_t kPollBytes = 32 << 10;
   bytes_since_sync_ += bytes;
+  bytes_since_poll_ += bytes;
   if (bytes_since_sync_ >= max_bytes_) {
     sync();
-  } else {
+  } else if (bytes_since_poll_ >= kPollBytes) {
+    bytes_since_poll_ = 0;
     flush_and_wait(/*block=*/false);
   }
 }
@@ -68,6 +74,7 @@ void Pipeline::sync() {
   ++syncs_outstanding_;
   while (syncs_outstanding_ > 0) flush_and_wait(/*block=*/true);
   bytes_since_sync_ = 0;
+  bytes_since_poll_ = 0;
 }
 
 void Pipeline::poll() {

@@ -68,6 +68,7 @@ class Pipeline {
   OnComplete on_complete_;
   std::deque<Pending> pending_;
   uint64_t bytes_since_sync_ = 0;
+  uint64_t bytes_since_poll_ = 0;
   int syncs_outstanding_ = 0;
   bool in_result_ = false;  // got a result for pending_.front(), awaiting its NULL
   uint64_t current_affected_ = 0;

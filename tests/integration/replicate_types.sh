@@ -60,6 +60,10 @@ echo "$status" | grep -q '"state":"streaming"' || fail "status does not say stre
 "$SY" -c "$cfg" status >"$WORK/status.txt" 2>&1
 grep -q "Other Schema.Mixed Case" "$WORK/status.txt" || fail "status does not list the tables"
 
+log "a second replicate on the same stream is refused"
+expect_failure 5 "is another .switchyard replicate. running" -- "$SY" -c "$cfg" replicate
+kill -0 "$REPLICATE_PID" || fail "the first replicate died"
+
 log "SIGTERM stops cleanly"
 kill -TERM "$REPLICATE_PID"
 rc=0; wait "$REPLICATE_PID" || rc=$?

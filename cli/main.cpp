@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     }
     return fail(ExitCode::kUsage, "no command given (see --help)");
   } catch (const Error& error) {
+    if (!error.query().empty()) spdlog::debug("the failing statement: {}", error.query());
     return fail(exit_code_for(error.kind()), error.what());
   } catch (const std::exception& error) {
     return fail(ExitCode::kInternal, std::string("internal error: ") + error.what());

@@ -1,16 +1,19 @@
 #include "replicator/apply_loop.h"
 
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "drivers/pg/sql.h"
+#include "replicator/apply_statements.h"
 
 namespace switchyard {
 namespace {
 
 constexpr uint32_t kFirstUserOid = 16384;
+constexpr size_t kMaxParams = 65535;  // the protocol's limit per statement
 
 // Types without a usable '=' (json, xml, geometric): REPLICA IDENTITY FULL
 // matches them by their text form instead.
@@ -20,22 +23,65 @@ bool compare_as_text(uint32_t type_oid) {
   return kTypes.count(type_oid) > 0;
 }
 
-uint64_t statement_tag(uint32_t relation_id, char op) {
-  return (uint64_t{relation_id} << 8) | static_cast<unsigned char>(op);
+// A statement's tag: relation, operation and how many rows it carries, so a
+// completed UPDATE or DELETE that matched fewer rows can be reported.
+uint64_t statement_tag(uint32_t relation_id, char op, size_t rows) {
+  return (uint64_t{relation_id} << 32) | (uint64_t{static_cast<unsigned char>(op)} << 24) |
+         (rows & 0xffffff);
+}
+
+size_t tuple_bytes(const Tuple& tuple) {
+  size_t bytes = 0;
+  for (const Datum& datum : tuple) bytes += datum.bytes.size() + 8;
+  return bytes;
+}
+
+// Splits `rows` into statement sizes (256, 32, 4, 1 rows), keeping each
+// statement under the parameter limit, so a handful of prepared statements
+// per table serve any run length.
+template <typename Emit>
+void for_each_chunk(size_t rows, size_t params_per_row, Emit emit) {
+  size_t start = 0;
+  for (size_t size : {256, 32, 4, 1}) {
+    if (size > 1 && size * params_per_row > kMaxParams) continue;
+    for (; rows - start >= size; start += size) emit(start, size);
+  }
 }
 
 }  // namespace
 
 struct ApplyLoop::RelationState {
-  pgoutput::Relation relation;
-  std::string qualified;
+  uint32_t id = 0;
+  char replica_identity = 'd';
+  TableShape shape;
   std::string display;
-  std::vector<size_t> key_columns;
+  // Key identity and no other unique index on the target: changes are
+  // buffered into runs. Otherwise each row is applied in source order.
+  bool batched = false;
   std::unordered_map<std::string, std::string> statements;  // shape -> prepared name
+
+  // The current run of same-kind changes ('I', 'U', 'D'), not yet sent.
+  char run_kind = 0;
+  std::vector<Tuple> run_rows;
+  std::unordered_map<std::string, size_t> run_keys;  // updates: key bytes -> row
+  uint64_t run_bytes = 0;
+
+  std::string key_of(const Tuple& row) const {
+    std::string key;
+    for (size_t column_idx : shape.key_columns) {
+      const std::string& bytes = row[column_idx].bytes;
+      key.append(std::to_string(bytes.size())).push_back(':');
+      key.append(bytes);
+    }
+    return key;
+  }
 };
 
 ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
     : config_(config), catalog_(catalog), session_(config.target.conninfo, "target") {
+  // Type names rendered by the catalog session must resolve in the apply
+  // session: both see only pg_catalog, so user types come out qualified.
+  catalog_.exec("SET search_path = pg_catalog");
   session_.exec(
       "SET session_replication_role = replica; SET synchronous_commit = off; "
       "SET search_path = pg_catalog");
@@ -51,11 +97,12 @@ ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
   committed_ = *Lsn::parse(progress.get(0, 0));
   pipeline_ = std::make_unique<pg::Pipeline>(
       session_, config_.apply.pipeline_bytes, [this](uint64_t tag, uint64_t affected) {
-        if (tag == 0 || affected > 0) return;
-        const char op = static_cast<char>(tag & 0xff);
-        auto it = relations_.find(static_cast<uint32_t>(tag >> 8));
-        spdlog::warn("target: {} on {} matched no row; the target had diverged from the source",
-                     op == 'U' ? "update" : "delete",
+        const char op = static_cast<char>((tag >> 24) & 0xff);
+        const uint64_t rows = tag & 0xffffff;
+        if ((op != 'U' && op != 'D') || affected >= rows) return;
+        auto it = relations_.find(static_cast<uint32_t>(tag >> 32));
+        spdlog::warn("target: {} of {} {} on {} matched no row; the target had diverged",
+                     rows - affected, rows, op == 'U' ? "updates" : "deletes",
                      it != relations_.end() ? it->second->display : "?");
       });
 }
@@ -67,27 +114,32 @@ bool ApplyLoop::batch_full() const {
          batch_bytes_ >= config_.apply.batch_bytes;
 }
 
-void ApplyLoop::handle(const pgoutput::Message& message) {
+void ApplyLoop::handle(pgoutput::Message&& message) {
   std::visit(
-      [this](const auto& decoded) {
+      [this](auto&& decoded) {
         using T = std::decay_t<decltype(decoded)>;
-        if constexpr (std::is_same_v<T, pgoutput::Begin>) on_begin(decoded);
-        else if constexpr (std::is_same_v<T, pgoutput::Commit>) on_commit(decoded);
-        else if constexpr (std::is_same_v<T, pgoutput::Relation>) on_relation(decoded);
-        else if constexpr (std::is_same_v<T, pgoutput::Type>) {
+        if constexpr (std::is_same_v<T, pgoutput::Begin>) {
+          on_begin(decoded);
+        } else if constexpr (std::is_same_v<T, pgoutput::Commit>) {
+          on_commit(decoded);
+        } else if constexpr (std::is_same_v<T, pgoutput::Relation>) {
+          on_relation(std::move(decoded));
+        } else if constexpr (std::is_same_v<T, pgoutput::Type>) {
           types_[decoded.type_oid] = {decoded.schema, decoded.name};
         } else if constexpr (std::is_same_v<T, pgoutput::Origin>) {
           // Changes that reached the source through replication themselves.
           // Nothing to filter yet: the forward stream has one origin.
         } else if (!skipping_) {
-          if constexpr (std::is_same_v<T, pgoutput::Insert>) on_insert(decoded);
-          else if constexpr (std::is_same_v<T, pgoutput::Update>) on_update(decoded);
-          else if constexpr (std::is_same_v<T, pgoutput::Delete>) on_delete(decoded);
-          else if constexpr (std::is_same_v<T, pgoutput::Truncate>) on_truncate(decoded);
+          if constexpr (std::is_same_v<T, pgoutput::Insert>) on_insert(std::move(decoded));
+          if constexpr (std::is_same_v<T, pgoutput::Update>) on_update(std::move(decoded));
+          if constexpr (std::is_same_v<T, pgoutput::Delete>) on_delete(std::move(decoded));
+          if constexpr (std::is_same_v<T, pgoutput::Truncate>) on_truncate(decoded);
         }
       },
-      message);
+      std::move(message));
 }
+
+// ---- transactions -----------------------------------------------------
 
 void ApplyLoop::on_begin(const pgoutput::Begin& begin) {
   in_source_transaction_ = true;
@@ -119,6 +171,7 @@ void ApplyLoop::ensure_target_transaction() {
 
 void ApplyLoop::commit_batch() {
   if (batch_transactions_ == 0) return;
+  flush_all();
   ensure_target_transaction();
   // pg_replication_origin_xact_setup ties the origin's advance to this commit.
   char setup[160];
@@ -139,6 +192,13 @@ void ApplyLoop::commit_batch() {
 }
 
 void ApplyLoop::rollback_batch() {
+  for (auto& [id, state] : relations_) {
+    state->run_kind = 0;
+    state->run_rows.clear();
+    state->run_keys.clear();
+    state->run_bytes = 0;
+  }
+  buffered_bytes_ = 0;
   if (target_transaction_open_) {
     pipeline_->command("ROLLBACK");
     pipeline_->sync();
@@ -152,37 +212,44 @@ void ApplyLoop::rollback_batch() {
 
 // ---- schema -----------------------------------------------------------
 
-void ApplyLoop::on_relation(const pgoutput::Relation& relation) {
+void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
+  // Statements already buffered were built for the old definition.
+  if (auto it = relations_.find(relation.relation_id); it != relations_.end()) flush(*it->second);
   auto state = std::make_unique<RelationState>();
-  state->relation = relation;
-  state->qualified = pg::qualified(relation.schema, relation.name);
+  state->id = relation.relation_id;
+  state->replica_identity = relation.replica_identity;
+  state->shape.qualified = pg::qualified(relation.schema, relation.name);
   state->display = relation.schema + "." + relation.name;
   for (size_t column_idx = 0; column_idx < relation.columns.size(); ++column_idx) {
-    if (relation.columns[column_idx].is_key) state->key_columns.push_back(column_idx);
+    const auto& column = relation.columns[column_idx];
+    state->shape.columns.push_back(column.name);
+    state->shape.compare_as_text.push_back(compare_as_text(column.type_oid));
+    if (column.is_key) state->shape.key_columns.push_back(column_idx);
   }
-  check_target_columns(*state);
-  relations_[relation.relation_id] = std::move(state);  // drops the old statements
+  check_target_table(*state, relation);
+  relations_[relation.relation_id] = std::move(state);
 }
 
 // Schema drift: every source column must exist on the target with the same
 // type; an extra target column must be fillable without us (nullable, a
 // default, generated). Expand/contract keeps both true during a change.
-void ApplyLoop::check_target_columns(RelationState& state) {
+void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relation& relation) {
   pg::Result columns = catalog_.exec(
       "SELECT a.attname, a.atttypid, tn.nspname, t.typname, "
       "       pg_catalog.format_type(a.atttypid, a.atttypmod), "
-      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '' "
+      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '', "
+      "       pg_catalog.format_type(a.atttypid, NULL) "
       "  FROM pg_catalog.pg_attribute a "
       "  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
       "  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
       " WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-      {state.qualified});
+      {state.shape.qualified});
   if (columns.rows() == 0) {
     throw Error(ErrorKind::kSchemaDrift,
                 "schema drift: table " + state.display + " does not exist on the target");
   }
   std::set<std::string> source_names;
-  for (const auto& column : state.relation.columns) {
+  for (const auto& column : relation.columns) {
     source_names.insert(column.name);
     int match = -1;
     for (int row = 0; row < columns.rows(); ++row) {
@@ -216,6 +283,7 @@ void ApplyLoop::check_target_columns(RelationState& state) {
                    user_type->second.second == level.get(0, 1));
       level_oid = static_cast<uint32_t>(level.int64(0, 2));
     }
+    state.shape.types.push_back(columns.str(match, 7));
     if (!same_type) {
       throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
                                                state.display + " has another type on the target (" +
@@ -229,6 +297,16 @@ void ApplyLoop::check_target_columns(RelationState& state) {
                       " is NOT NULL without a default on the target and missing on the source");
     }
   }
+  // Row order matters to a unique index other than the key (a value can
+  // move from one row to another within a batch), so such tables are
+  // applied row by row.
+  pg::Result unique = catalog_.exec(
+      "SELECT count(*) FROM pg_catalog.pg_index i "
+      " WHERE i.indrelid = pg_catalog.to_regclass($1) AND (i.indisunique OR i.indisexclusion) "
+      "   AND NOT i.indisprimary AND NOT i.indisreplident",
+      {state.shape.qualified});
+  state.batched = relation.replica_identity != 'f' && !state.shape.key_columns.empty() &&
+                  unique.int64(0, 0) == 0;
 }
 
 ApplyLoop::RelationState& ApplyLoop::relation(uint32_t relation_id) {
@@ -263,142 +341,220 @@ void ApplyLoop::execute(const std::string& name, const std::vector<const Datum*>
     } else {
       values_.push_back(datum->bytes.c_str());
       lengths_.push_back(static_cast<int>(datum->bytes.size()));
-      batch_bytes_ += datum->bytes.size();
     }
   }
   pipeline_->execute(name, values_, lengths_, tag);
 }
 
-// The row a change applies to. Key identity: key = $n. REPLICA IDENTITY
-// FULL: the first row equal in every sent column (duplicates may exist;
-// exactly one changes, as on the source). key_params collects the values
-// and appends the condition's shape ('k' sent, 'u' unchanged TOAST, which
-// cannot be compared); where_sql renders a shape once per prepared statement.
-void ApplyLoop::key_params(const RelationState& state, const Tuple& key_tuple, bool full_identity,
-                           std::vector<const Datum*>& params, std::string& shape) const {
-  auto add = [&](size_t column_idx) {
-    const Datum& datum = key_tuple[column_idx];
-    if (datum.kind == DatumKind::kUnchanged) {
-      shape += 'u';
-    } else {
-      shape += 'k';
-      params.push_back(&datum);
-    }
-  };
-  if (full_identity) {
-    for (size_t column_idx = 0; column_idx < key_tuple.size(); ++column_idx) add(column_idx);
-  } else {
-    for (size_t column_idx : state.key_columns) add(column_idx);
-  }
-}
+// ---- runs -------------------------------------------------------------
 
-std::string ApplyLoop::where_sql(const RelationState& state, std::string_view key_shape,
-                                 bool full_identity, int first_param) const {
-  const auto& columns = state.relation.columns;
-  std::string condition;
-  int param = first_param;
-  for (size_t shape_idx = 0; shape_idx < key_shape.size(); ++shape_idx) {
-    if (key_shape[shape_idx] != 'k') continue;
-    const size_t column_idx = full_identity ? shape_idx : state.key_columns[shape_idx];
-    if (!condition.empty()) condition += " AND ";
-    const std::string column = pg::quote_ident(columns[column_idx].name);
-    const std::string value = "$" + std::to_string(param++);
-    if (!full_identity) {
-      condition += column + " = " + value;
-    } else if (compare_as_text(columns[column_idx].type_oid)) {
-      condition += column + "::text IS NOT DISTINCT FROM " + value + "::text";
-    } else {
-      condition += column + " IS NOT DISTINCT FROM " + value;
+void ApplyLoop::buffer_row(RelationState& state, char kind, Tuple&& row) {
+  if (state.run_kind != kind) flush(state);
+  state.run_kind = kind;
+  const size_t bytes = tuple_bytes(row);
+  state.run_bytes += bytes;
+  buffered_bytes_ += bytes;
+  batch_bytes_ += bytes;
+  if (kind == 'U') {
+    auto [it, fresh] = state.run_keys.try_emplace(state.key_of(row), state.run_rows.size());
+    if (!fresh) {
+      // A later image of a row updated earlier in this run replaces it; an
+      // unchanged TOASTed column keeps the value the earlier image carried.
+      Tuple& earlier = state.run_rows[it->second];
+      for (size_t column_idx = 0; column_idx < row.size(); ++column_idx) {
+        if (row[column_idx].kind == DatumKind::kUnchanged) {
+          row[column_idx] = std::move(earlier[column_idx]);
+        }
+      }
+      earlier = std::move(row);
+      return;
     }
   }
-  if (!full_identity) return " WHERE " + condition;
-  return " WHERE ctid = (SELECT ctid FROM " + state.qualified + " WHERE " + condition + " LIMIT 1)";
+  state.run_rows.push_back(std::move(row));
+  // A very large source transaction is sent in pieces; it still commits once.
+  if (buffered_bytes_ >= config_.apply.batch_bytes) flush_all();
 }
 
-void ApplyLoop::on_insert(const pgoutput::Insert& insert) {
+void ApplyLoop::flush_all() {
+  for (auto& [id, state] : relations_) flush(*state);
+}
+
+void ApplyLoop::flush(RelationState& state) {
+  if (state.run_rows.empty()) return;
+  ensure_target_transaction();
+  const TableShape& shape = state.shape;
+  const auto& rows = state.run_rows;
+  const size_t key_count = shape.key_columns.size();
+  switch (state.run_kind) {
+    case 'I':
+      for_each_chunk(rows.size(), shape.columns.size(), [&](size_t start, size_t count) {
+        params_.clear();
+        for (size_t row = start; row < start + count; ++row) {
+          for (const Datum& datum : rows[row]) params_.push_back(&datum);
+        }
+        const auto& name = statement(state, "I#" + std::to_string(count),
+                                     [&] { return insert_rows_sql(shape, count); });
+        execute(name, params_, statement_tag(state.id, 'I', count));
+      });
+      break;
+    case 'D':
+      for_each_chunk(rows.size(), key_count, [&](size_t start, size_t count) {
+        params_.clear();
+        for (size_t row = start; row < start + count; ++row) {
+          for (size_t column_idx : shape.key_columns) params_.push_back(&rows[row][column_idx]);
+        }
+        const auto& name = statement(state, "D#" + std::to_string(count),
+                                     [&] { return delete_rows_sql(shape, count); });
+        execute(name, params_, statement_tag(state.id, 'D', count));
+      });
+      break;
+    case 'U': {
+      // Rows differ in which columns they carry (unchanged TOAST): one
+      // statement family per set of columns. Key columns are matched, not set.
+      std::map<std::string, std::vector<size_t>> by_mask;
+      for (size_t row = 0; row < rows.size(); ++row) {
+        std::string mask(shape.columns.size(), 's');
+        for (size_t column_idx = 0; column_idx < mask.size(); ++column_idx) {
+          if (rows[row][column_idx].kind == DatumKind::kUnchanged) mask[column_idx] = 'u';
+        }
+        for (size_t column_idx : shape.key_columns) mask[column_idx] = 'k';
+        if (mask.find('s') != std::string::npos) by_mask[mask].push_back(row);
+      }
+      for (const auto& [mask, members] : by_mask) {
+        const size_t per_row =
+            key_count + static_cast<size_t>(std::count(mask.begin(), mask.end(), 's'));
+        for_each_chunk(members.size(), per_row, [&](size_t start, size_t count) {
+          params_.clear();
+          for (size_t member = start; member < start + count; ++member) {
+            const Tuple& row = rows[members[member]];
+            for (size_t column_idx : shape.key_columns) params_.push_back(&row[column_idx]);
+            for (size_t column_idx = 0; column_idx < mask.size(); ++column_idx) {
+              if (mask[column_idx] == 's') params_.push_back(&row[column_idx]);
+            }
+          }
+          const auto& name = statement(state, "U" + mask + "#" + std::to_string(count),
+                                       [&] { return update_rows_sql(shape, mask, count); });
+          execute(name, params_, statement_tag(state.id, 'U', count));
+        });
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  buffered_bytes_ -= state.run_bytes;
+  state.run_kind = 0;
+  state.run_rows.clear();
+  state.run_keys.clear();
+  state.run_bytes = 0;
+}
+
+// ---- changes ----------------------------------------------------------
+
+void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
   RelationState& state = relation(insert.relation_id);
-  const auto& columns = state.relation.columns;
-  if (insert.new_tuple.size() != columns.size()) {
+  if (insert.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "pgoutput: insert into " + state.display + " has the wrong number of columns");
   }
-  ensure_target_transaction();
-  std::vector<const Datum*> params;
-  params.reserve(columns.size());
-  for (const Datum& datum : insert.new_tuple) params.push_back(&datum);
-  const std::string& name = statement(state, "I", [&] {
-    std::vector<std::string> names;
-    std::string values;
-    for (size_t column_idx = 0; column_idx < columns.size(); ++column_idx) {
-      names.push_back(columns[column_idx].name);
-      values += (column_idx ? ", $" : "$") + std::to_string(column_idx + 1);
-    }
-    return "INSERT INTO " + state.qualified + " (" + pg::ident_list(names) + ") VALUES (" + values +
-           ")";
-  });
-  execute(name, params, 0);
+  buffer_row(state, 'I', std::move(insert.new_tuple));
+  if (!state.batched) flush(state);
 }
 
-void ApplyLoop::on_update(const pgoutput::Update& update) {
+void ApplyLoop::on_update(pgoutput::Update&& update) {
   RelationState& state = relation(update.relation_id);
-  const auto& columns = state.relation.columns;
-  if (update.new_tuple.size() != columns.size()) {
+  if (update.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "pgoutput: update of " + state.display + " has the wrong number of columns");
   }
-  ensure_target_transaction();
-  std::vector<const Datum*> params;
-  params.reserve(columns.size() * 2);
-  std::string shape = "U";
-  for (const Datum& datum : update.new_tuple) {
-    // An unchanged TOASTed value is not sent: leave the target's in place.
-    if (datum.kind == DatumKind::kUnchanged) {
-      shape += 'u';
-    } else {
-      shape += 's';
-      params.push_back(&datum);
+  for (size_t column_idx : state.shape.key_columns) {
+    if (update.new_tuple[column_idx].kind == DatumKind::kUnchanged && update.old_kind == 0) {
+      throw Error(ErrorKind::kDatabase, "pgoutput: update of " + state.display +
+                                            " without its key value (unchanged TOAST)");
     }
   }
-  const size_t set_count = params.size();
-  if (set_count == 0) return;  // nothing but unchanged TOAST: no visible change
-  const bool full = update.old_kind == 'O';
-  const Tuple& key_tuple = update.old_kind ? update.old_tuple : update.new_tuple;
-  shape += full ? "|F" : "|K";
-  const size_t key_shape_at = shape.size();
-  key_params(state, key_tuple, full, params, shape);
-  const std::string& name = statement(state, shape, [&] {
-    std::string set;
-    int param = 0;
-    for (size_t column_idx = 0; column_idx < columns.size(); ++column_idx) {
-      if (shape[1 + column_idx] != 's') continue;
-      if (!set.empty()) set += ", ";
-      set += pg::quote_ident(columns[column_idx].name) + " = $" + std::to_string(++param);
-    }
-    return "UPDATE " + state.qualified + " SET " + set +
-           where_sql(state, std::string_view(shape).substr(key_shape_at), full, param + 1);
-  });
-  execute(name, params, statement_tag(update.relation_id, 'U'));
+  // An old tuple means the key changed (or REPLICA IDENTITY FULL): the
+  // change must keep its exact place among this table's changes.
+  if (!state.batched || update.old_kind != 0) {
+    flush(state);
+    update_one(state, update);
+    return;
+  }
+  buffer_row(state, 'U', std::move(update.new_tuple));
 }
 
-void ApplyLoop::on_delete(const pgoutput::Delete& del) {
+void ApplyLoop::on_delete(pgoutput::Delete&& del) {
   RelationState& state = relation(del.relation_id);
+  if (!state.batched || del.old_kind != 'K') {
+    flush(state);
+    delete_one(state, del);
+    return;
+  }
+  buffer_row(state, 'D', std::move(del.old_tuple));
+}
+
+void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update) {
+  const TableShape& shape = state.shape;
   ensure_target_transaction();
-  std::vector<const Datum*> params;
+  params_.clear();
+  std::string set_mask(shape.columns.size(), 's');
+  for (size_t column_idx = 0; column_idx < set_mask.size(); ++column_idx) {
+    // An unchanged TOASTed value is not sent: leave the target's in place.
+    if (update.new_tuple[column_idx].kind == DatumKind::kUnchanged) {
+      set_mask[column_idx] = 'u';
+    } else {
+      params_.push_back(&update.new_tuple[column_idx]);
+    }
+  }
+  if (params_.empty()) return;  // nothing but unchanged TOAST: no visible change
+  const bool full = update.old_kind == 'O';
+  const Tuple& key_tuple = update.old_kind ? update.old_tuple : update.new_tuple;
+  std::string key_mask;
+  auto add_key = [&](size_t column_idx) {
+    const bool sent = key_tuple[column_idx].kind != DatumKind::kUnchanged;
+    key_mask += sent ? 'k' : 'u';
+    if (sent) params_.push_back(&key_tuple[column_idx]);
+  };
+  if (full) {
+    for (size_t column_idx = 0; column_idx < key_tuple.size(); ++column_idx) add_key(column_idx);
+  } else {
+    for (size_t column_idx : shape.key_columns) add_key(column_idx);
+  }
+  const auto& name = statement(state, "U1" + set_mask + (full ? "|F" : "|K") + key_mask,
+                               [&] { return update_one_sql(shape, set_mask, key_mask, full); });
+  batch_bytes_ += tuple_bytes(update.new_tuple);
+  execute(name, params_, statement_tag(state.id, 'U', 1));
+}
+
+void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
+  const TableShape& shape = state.shape;
+  ensure_target_transaction();
+  params_.clear();
   const bool full = del.old_kind == 'O';
-  std::string shape = full ? "D|F" : "D|K";
-  key_params(state, del.old_tuple, full, params, shape);
-  const std::string& name = statement(state, shape, [&] {
-    return "DELETE FROM " + state.qualified +
-           where_sql(state, std::string_view(shape).substr(3), full, 1);
-  });
-  execute(name, params, statement_tag(del.relation_id, 'D'));
+  std::string key_mask;
+  auto add_key = [&](size_t column_idx) {
+    const bool sent = del.old_tuple[column_idx].kind != DatumKind::kUnchanged;
+    key_mask += sent ? 'k' : 'u';
+    if (sent) params_.push_back(&del.old_tuple[column_idx]);
+  };
+  if (full) {
+    for (size_t column_idx = 0; column_idx < del.old_tuple.size(); ++column_idx)
+      add_key(column_idx);
+  } else {
+    for (size_t column_idx : shape.key_columns) add_key(column_idx);
+  }
+  const auto& name = statement(state, std::string("D1") + (full ? "F" : "K") + key_mask,
+                               [&] { return delete_one_sql(shape, key_mask, full); });
+  batch_bytes_ += tuple_bytes(del.old_tuple);
+  execute(name, params_, statement_tag(state.id, 'D', 1));
 }
 
 void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
+  flush_all();
   ensure_target_transaction();
   std::string sql = "TRUNCATE ";
   for (size_t idx = 0; idx < truncate.relation_ids.size(); ++idx) {
-    sql += (idx ? ", " : "") + relation(truncate.relation_ids[idx]).qualified;
+    sql += (idx ? ", " : "") + relation(truncate.relation_ids[idx]).shape.qualified;
   }
   if (truncate.options & pgoutput::Truncate::kRestartIdentity) sql += " RESTART IDENTITY";
   if (truncate.options & pgoutput::Truncate::kCascade) sql += " CASCADE";

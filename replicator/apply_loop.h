@@ -8,13 +8,19 @@
 // from the origin, and a source transaction whose commit precedes it is
 // skipped whole.
 //
-// Throughput comes from grouping several source transactions into one
-// target transaction, from per-relation prepared statements, and from
-// pipelining statements without waiting for each result (bounded by
-// apply.pipeline_bytes). The apply session runs with
-// session_replication_role = replica (no user triggers, no FK checks: the
-// source already enforced them) and synchronous_commit = off (durability is
-// tracked through the origin's flushed progress instead).
+// Throughput comes from four things:
+//  - several source transactions share one target transaction;
+//  - changes to a table with a key are buffered as a run of same-kind rows
+//    and sent as multi-row INSERT / UPDATE ... FROM (VALUES) / DELETE ...
+//    USING (VALUES) statements; repeated updates of one row within a run
+//    collapse into the last image. This is safe because the apply session
+//    runs with session_replication_role = replica (no triggers, no FK
+//    checks: the source enforced them), order is kept within each table,
+//    and tables with another unique index (whose checks are order-sensitive)
+//    or REPLICA IDENTITY FULL are applied row by row in source order;
+//  - statements are prepared and pipelined (apply.pipeline_bytes in flight);
+//  - synchronous_commit = off: durability is tracked through the origin's
+//    flushed progress, which is all the source slot is ever told.
 //
 // An ApplyLoop owns one apply session; construct a new one after any error.
 // Not thread-safe.
@@ -22,9 +28,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,7 +53,7 @@ class ApplyLoop {
   Lsn resume_position() const { return committed_; }
 
   // Feed every decoded message, in stream order.
-  void handle(const pgoutput::Message& message);
+  void handle(pgoutput::Message&& message);
 
   bool in_source_transaction() const { return in_source_transaction_; }
   // Complete source transactions applied but not yet committed on the target.
@@ -68,28 +72,33 @@ class ApplyLoop {
 
  private:
   struct RelationState;
-  struct PreparedKey;
 
   void on_begin(const pgoutput::Begin& begin);
   void on_commit(const pgoutput::Commit& commit);
-  void on_relation(const pgoutput::Relation& relation);
-  void on_insert(const pgoutput::Insert& insert);
-  void on_update(const pgoutput::Update& update);
-  void on_delete(const pgoutput::Delete& del);
+  void on_relation(pgoutput::Relation&& relation);
+  void on_insert(pgoutput::Insert&& insert);
+  void on_update(pgoutput::Update&& update);
+  void on_delete(pgoutput::Delete&& del);
   void on_truncate(const pgoutput::Truncate& truncate);
 
   RelationState& relation(uint32_t relation_id);
-  void check_target_columns(RelationState& state);
+  void check_target_table(RelationState& state, const pgoutput::Relation& relation);
   void ensure_target_transaction();
+
+  // Runs of buffered rows.
+  void buffer_row(RelationState& state, char kind, Tuple&& row);
+  void flush(RelationState& state);
+  void flush_all();
+
+  // Row-by-row statements, sent at once.
+  void update_one(RelationState& state, const pgoutput::Update& update);
+  void delete_one(RelationState& state, const pgoutput::Delete& del);
+
   // The prepared statement for a statement shape; `render` makes its SQL
   // the first time the shape is seen on this relation.
   const std::string& statement(RelationState& state, const std::string& shape,
                                const std::function<std::string()>& render);
   void execute(const std::string& name, const std::vector<const Datum*>& params, uint64_t tag);
-  void key_params(const RelationState& state, const Tuple& key_tuple, bool full_identity,
-                  std::vector<const Datum*>& params, std::string& shape) const;
-  std::string where_sql(const RelationState& state, std::string_view key_shape, bool full_identity,
-                        int first_param) const;
 
   const Config& config_;
   pg::Connection& catalog_;
@@ -105,12 +114,14 @@ class ApplyLoop {
   bool in_source_transaction_ = false;
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;
-  uint64_t batch_bytes_ = 0;
+  uint64_t batch_bytes_ = 0;     // change data in this batch
+  uint64_t buffered_bytes_ = 0;  // ... of which still in runs, not sent
   Lsn batch_end_;
   int64_t batch_commit_time_us_ = 0;
   uint64_t transactions_applied_ = 0;
   std::vector<const char*> values_;  // scratch for execute()
   std::vector<int> lengths_;
+  std::vector<const Datum*> params_;
 };
 
 }  // namespace switchyard

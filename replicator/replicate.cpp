@@ -62,9 +62,10 @@ class StreamSession {
         continue;
       }
       received_ = message->wal_start;
-      const pgoutput::Message decoded = pgoutput::decode(message->payload);
-      apply_.handle(decoded);
-      if (std::holds_alternative<pgoutput::Commit>(decoded) && apply_.batch_full()) {
+      pgoutput::Message decoded = pgoutput::decode(message->payload);
+      const bool commit = std::holds_alternative<pgoutput::Commit>(decoded);
+      apply_.handle(std::move(decoded));
+      if (commit && apply_.batch_full()) {
         apply_.commit_batch();
         progress_made = true;
       }

@@ -63,6 +63,10 @@ bool Result::is_null(int row, int column) const {
 }
 
 std::string_view Result::get(int row, int column) const {
+  if (row < 0 || row >= rows() || column < 0 || column >= columns()) {
+    throw Error(ErrorKind::kInternal,
+                "result has no row " + std::to_string(row) + ", column " + std::to_string(column));
+  }
   return std::string_view(PQgetvalue(result_.get(), row, column),
                           PQgetlength(result_.get(), row, column));
 }

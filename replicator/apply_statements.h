@@ -1,0 +1,46 @@
+// SQL text for the apply loop's statements. Pure functions of a table's
+// shape, so every form is unit-tested without a server.
+//
+// Two families:
+//  - multi-row statements for runs of same-kind changes to a table with a
+//    key: INSERT ... VALUES (...), (...); UPDATE ... FROM (VALUES ...);
+//    DELETE ... USING (VALUES ...). Values are cast to the target column's
+//    type inside VALUES, where PostgreSQL cannot infer them.
+//  - single-row statements for changes that must keep their exact place:
+//    updates that change the key, and tables with REPLICA IDENTITY FULL
+//    (matched on every column, one row at a time, duplicates allowed).
+//
+// Parameter order: multi-row statements take, row after row, the key
+// columns (in key order) then the columns being set; single-row updates take
+// the columns being set, then the key.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard {
+
+struct TableShape {
+  std::string qualified;              // "schema"."table"
+  std::vector<std::string> columns;   // source column names, in order
+  std::vector<std::string> types;     // the target column's type, per column, for casts
+  std::vector<size_t> key_columns;    // replica identity columns
+  std::vector<bool> compare_as_text;  // type has no usable '=' (json, geometric)
+};
+
+// set_mask / key_mask: one char per column (per key column for key_mask):
+// 's' or 'k' = sent, anything else = not sent (unchanged TOAST).
+
+std::string insert_rows_sql(const TableShape& table, size_t rows);
+std::string update_rows_sql(const TableShape& table, std::string_view set_mask, size_t rows);
+std::string delete_rows_sql(const TableShape& table, size_t rows);
+
+// Single row. full_identity: key_mask covers every column, matched with
+// IS NOT DISTINCT FROM on the first equal row (by ctid).
+std::string update_one_sql(const TableShape& table, std::string_view set_mask,
+                           std::string_view key_mask, bool full_identity);
+std::string delete_one_sql(const TableShape& table, std::string_view key_mask, bool full_identity);
+
+}  // namespace switchyard

@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include "replicator/apply_statements.h"
+
+using switchyard::TableShape;
+
+namespace {
+
+// orders(id int, "Item Name" text, note json), key (id).
+TableShape orders() {
+  TableShape shape;
+  shape.qualified = "\"public\".\"orders\"";
+  shape.columns = {"id", "Item Name", "note"};
+  shape.types = {"integer", "text", "json"};
+  shape.key_columns = {0};
+  shape.compare_as_text = {false, false, true};
+  return shape;
+}
+
+// line_items(order_id, line_no, qty), key (order_id, line_no).
+TableShape line_items() {
+  TableShape shape;
+  shape.qualified = "\"public\".\"line_items\"";
+  shape.columns = {"order_id", "line_no", "qty"};
+  shape.types = {"bigint", "smallint", "numeric"};
+  shape.key_columns = {0, 1};
+  shape.compare_as_text = {false, false, false};
+  return shape;
+}
+
+}  // namespace
+
+TEST_CASE("Multi-row insert numbers parameters row after row", "[apply_statements]") {
+  CHECK(switchyard::insert_rows_sql(orders(), 2) ==
+        "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") VALUES "
+        "($1, $2, $3), ($4, $5, $6)");
+}
+
+TEST_CASE("Multi-row update joins typed VALUES on the key and sets only sent columns",
+          "[apply_statements]") {
+  CHECK(switchyard::update_rows_sql(orders(), "ksu", 2) ==
+        "UPDATE \"public\".\"orders\" AS t SET \"Item Name\" = v.c0 FROM (VALUES "
+        "($1::integer, $2::text), ($3::integer, $4::text)) AS v (k0, c0) WHERE t.\"id\" = v.k0");
+}
+
+TEST_CASE("Multi-row update with a composite key", "[apply_statements]") {
+  CHECK(switchyard::update_rows_sql(line_items(), "kks", 1) ==
+        "UPDATE \"public\".\"line_items\" AS t SET \"qty\" = v.c0 FROM (VALUES "
+        "($1::bigint, $2::smallint, $3::numeric)) AS v (k0, k1, c0) "
+        "WHERE t.\"order_id\" = v.k0 AND t.\"line_no\" = v.k1");
+}
+
+TEST_CASE("Multi-row delete joins typed VALUES on the key", "[apply_statements]") {
+  CHECK(switchyard::delete_rows_sql(line_items(), 2) ==
+        "DELETE FROM \"public\".\"line_items\" AS t USING (VALUES ($1::bigint, $2::smallint), "
+        "($3::bigint, $4::smallint)) AS v (k0, k1) "
+        "WHERE t.\"order_id\" = v.k0 AND t.\"line_no\" = v.k1");
+}
+
+TEST_CASE("Single-row update of a key change sets every sent column, matches the old key",
+          "[apply_statements]") {
+  CHECK(switchyard::update_one_sql(orders(), "ssu", "k", false) ==
+        "UPDATE \"public\".\"orders\" SET \"id\" = $1, \"Item Name\" = $2 WHERE \"id\" = $3");
+}
+
+TEST_CASE("REPLICA IDENTITY FULL matches one row on every sent column, json as text",
+          "[apply_statements]") {
+  CHECK(switchyard::update_one_sql(orders(), "sss", "kkk", true) ==
+        "UPDATE \"public\".\"orders\" SET \"id\" = $1, \"Item Name\" = $2, \"note\" = $3 "
+        "WHERE ctid = (SELECT ctid FROM \"public\".\"orders\" WHERE \"id\" IS NOT DISTINCT FROM $4 "
+        "AND \"Item Name\" IS NOT DISTINCT FROM $5 AND \"note\"::text IS NOT DISTINCT FROM "
+        "$6::text LIMIT 1)");
+  CHECK(switchyard::delete_one_sql(orders(), "kuk", true) ==
+        "DELETE FROM \"public\".\"orders\" WHERE ctid = (SELECT ctid FROM \"public\".\"orders\" "
+        "WHERE \"id\" IS NOT DISTINCT FROM $1 AND \"note\"::text IS NOT DISTINCT FROM $2::text "
+        "LIMIT 1)");
+}

@@ -36,9 +36,10 @@ echo "legacy: $(pgc_conninfo LEGACY)"
 echo "cloud:  $(pgc_conninfo CLOUD)"
 
 say "loading Chinook and a pgbench dataset into the legacy primary"
-CHINOOK=$ROOT/../shared/data/chinook/Chinook_PostgreSql.sql
-[ -f "$CHINOOK" ] || CHINOOK=$ROOT/shared/data/chinook/Chinook_PostgreSql.sql
-sed '/^DROP DATABASE/d; /^CREATE DATABASE/d; /^\\c /d' "$CHINOOK" | pgc_psql LEGACY >/dev/null
+# The Chinook sample (MIT licence, scripts/data/chinook/LICENSE.md); its
+# CREATE DATABASE / \c lines are dropped so it loads into "app".
+zcat scripts/data/chinook/Chinook_PostgreSql.sql.gz \
+  | sed '/^DROP DATABASE/d; /^CREATE DATABASE/d; /^\\c /d' | pgc_psql LEGACY >/dev/null
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$LEGACY_PORT" -U postgres -i -s 10 -q app 2>&1 | tail -1
 # pgbench_history has no primary key: tell PostgreSQL to log whole rows.
 pgc_psql LEGACY -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"

@@ -1,5 +1,6 @@
 #include "replicator/replicate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -56,12 +57,13 @@ class StreamSession {
         housekeeping(false);
         continue;
       }
-      if (message->wal_end > source_end_) source_end_ = message->wal_end;
+      if (message->wal_end > sent_end_) sent_end_ = message->wal_end;
       if (message->kind == pg::StreamMessage::Kind::kKeepalive) {
         housekeeping(message->reply_requested);
         continue;
       }
       received_ = message->wal_start;
+      last_data_at_ = Clock::now();
       pgoutput::Message decoded = pgoutput::decode(message->payload);
       const bool commit = std::holds_alternative<pgoutput::Commit>(decoded);
       apply_.handle(std::move(decoded));
@@ -102,29 +104,48 @@ class StreamSession {
     }
   }
 
+  // Nothing received is waiting to be applied.
+  bool idle() const {
+    return !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
+           received_ <= apply_.committed_position();
+  }
+
   // The slot may forget WAL only up to what the target has flushed to disk.
-  // When we are idle (nothing in flight, everything flushed), every change
-  // up to the server's sent position is accounted for, so that is confirmed
-  // too and the source can recycle WAL on a quiet database.
+  // When we are idle and everything applied is flushed, every change up to
+  // the walsender's sent position is accounted for, so that is confirmed too
+  // and the source can recycle WAL on a quiet database.
   void send_feedback(bool reply) {
     const auto flushed = control::origin_progress(catalog_, config_.origin_name(), true);
     Lsn confirm = flushed.value_or(Lsn{});
-    const bool idle = !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
-                      confirm == apply_.committed_position() && received_ <= confirm;
-    if (idle && source_end_ > confirm) confirm = source_end_;
+    if (idle() && confirm == apply_.committed_position() && sent_end_ > confirm) {
+      confirm = sent_end_;
+    }
     stream_.send_status(received_ > confirm ? received_ : confirm, confirm, confirm, reply);
   }
 
+  // The source's current WAL position. The stream's own positions stop at
+  // what the walsender has decoded so far, so a plain session asks.
+  Lsn source_wal_position() {
+    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, "source");
+    pg::Result result = source_sql_->exec("SELECT pg_catalog.pg_current_wal_lsn()::text");
+    return Lsn::parse(result.get(0, 0)).value_or(Lsn{});
+  }
+
+  // Lag in bytes: the source's WAL position minus what is accounted for
+  // (applied, or sent with nothing for us while idle). Lag in seconds: the
+  // age of the last applied commit while changes are still arriving.
   void report_status(Clock::time_point now) {
     const Lsn applied = apply_.committed_position();
-    const bool caught_up = !apply_.in_source_transaction() && apply_.pending_transactions() == 0 &&
-                           received_ <= applied;
-    const uint64_t behind =
-        source_end_ > applied && !caught_up ? source_end_.value - applied.value : 0;
+    Lsn accounted = applied;
+    if (idle() && sent_end_ > accounted) accounted = sent_end_;
+    const Lsn source_now = source_wal_position();
+    const uint64_t behind = source_now > accounted ? source_now.value - accounted.value : 0;
+    const bool arriving = now - last_data_at_ < std::chrono::seconds(1) || !idle();
     double lag_seconds = 0;
-    if (!caught_up && apply_.committed_commit_time_us() > 0) {
+    if (behind > 0 && arriving && apply_.committed_commit_time_us() > 0) {
       const int64_t now_us = pg::pg_epoch_micros(std::chrono::system_clock::now());
-      lag_seconds = static_cast<double>(now_us - apply_.committed_commit_time_us()) / 1e6;
+      lag_seconds =
+          std::max(0.0, static_cast<double>(now_us - apply_.committed_commit_time_us()) / 1e6);
     }
     const double elapsed = std::chrono::duration<double>(now - rate_mark_.first).count();
     const double rate =
@@ -133,8 +154,8 @@ class StreamSession {
             : 0;
     rate_mark_ = {now, apply_.transactions_applied()};
     spdlog::info("lag {} ({}), source at {}, applied {}, {:.0f} tx/s", format_bytes(behind),
-                 format_duration(lag_seconds), source_end_.to_string(), applied.to_string(), rate);
-    control::report_lag(catalog_, config_.name, source_end_, applied, lag_seconds);
+                 format_duration(lag_seconds), source_now.to_string(), applied.to_string(), rate);
+    control::report_lag(catalog_, config_.name, source_now, applied, lag_seconds);
   }
 
   const Config& config_;
@@ -142,8 +163,10 @@ class StreamSession {
   ApplyLoop apply_;
   pg::Connection replication_;
   pg::ReplicationStream stream_;
+  std::optional<pg::Connection> source_sql_;  // for the source's WAL position
   Lsn received_;
-  Lsn source_end_;
+  Lsn sent_end_;  // the walsender's sent position (keepalives)
+  Clock::time_point last_data_at_{};
   Clock::time_point last_status_;
   Clock::time_point last_feedback_;
   std::pair<Clock::time_point, uint64_t> rate_mark_;

@@ -149,18 +149,22 @@ class CopyWorkers {
   void copy_part(pg::Connection& source, pg::Connection& target, const CopyPart& part) {
     const SourceTable& table = tables_[part.table_idx];
     const std::string columns = pg::ident_list(table.columns);
-    std::string select = "SELECT " + columns + " FROM ONLY " + part.source_relation;
+    // A whole relation is read by COPY's own table scan, which is cheaper
+    // than running a query through the executor; a ctid range needs one.
+    std::string copy_out = "COPY " + part.source_relation + " (" + columns + ") TO STDOUT";
     if (part.pages) {
-      select += " WHERE ctid >= '(" + std::to_string(part.pages->first) + ",0)'::tid";
+      std::string select = "SELECT " + columns + " FROM ONLY " + part.source_relation +
+                           " WHERE ctid >= '(" + std::to_string(part.pages->first) + ",0)'::tid";
       if (part.pages->second != INT64_MAX) {
         select += " AND ctid < '(" + std::to_string(part.pages->second) + ",0)'::tid";
       }
+      copy_out = "COPY (" + select + ") TO STDOUT";
     }
     target.exec("BEGIN");
     if (part.freeze) target.exec("TRUNCATE ONLY " + table.qualified_name());
     target.copy_in_start("COPY " + table.qualified_name() + " (" + columns + ") FROM STDIN" +
                          (part.freeze ? " WITH (FREEZE)" : ""));
-    source.copy_out_start("COPY (" + select + ") TO STDOUT");
+    source.copy_out_start(copy_out);
     std::string_view row;
     uint64_t rows = 0, bytes = 0;
     while (source.copy_out_row(row)) {

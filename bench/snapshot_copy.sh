@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Snapshot copy benchmark: copy a >= 1 GiB pgbench database (tables, then
+# their primary keys) into an empty target.
+#
+#   bench/snapshot_copy.sh [path/to/switchyard]
+#
+# One source cluster (pgbench -i -s $SCALE), and for every contender a fresh
+# target cluster with an empty database. Contenders (all timed end to end):
+#   switchyard      `switchyard snapshot` with 4 workers: init (schema, publication,
+#                   slot with exported snapshot), COPY (tables over 256 MiB split
+#                   in ctid ranges), primary keys, origin bookkeeping
+#   pgcopydb        pgcopydb clone --table-jobs 4 --index-jobs 4: schema, COPY,
+#                   indexes/constraints, VACUUM ANALYZE, sequences
+#   pgcopydb_split  the same with --split-tables-larger-than 256MB (switchyard's
+#                   default split threshold)
+#   pipe            pre-data schema via pg_dump | psql, then one
+#                   `psql COPY TO STDOUT | psql COPY FROM STDIN` per table, all
+#                   tables in parallel, then the primary keys in parallel
+# MiB/s = source table data (sum of pg_table_size of the pgbench tables,
+# the same figure for every contender) / wall-clock seconds.
+#
+# Environment: SCALE (85), WORKERS (4), COPY_TIMEOUT (3600 s),
+# CONTENDERS ("switchyard pgcopydb pgcopydb_split pipe").
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+SCALE=${SCALE:-85}
+WORKERS=${WORKERS:-4}
+SPLIT=${SPLIT:-}   # switchyard's snapshot.split_tables_larger_than; empty: its default
+COPY_TIMEOUT=${COPY_TIMEOUT:-3600}
+CONTENDERS=${CONTENDERS:-"switchyard pgcopydb pgcopydb_split pipe"}
+MIN_BYTES=${MIN_BYTES:-$((1 << 30))}
+CONF=("max_wal_size = 8GB" "checkpoint_timeout = 30min")
+TABLES=(pgbench_accounts pgbench_branches pgbench_history pgbench_tellers)
+
+declare -A SECS COPY_SECS POST_SECS RSS CPU NOTE
+
+# ---- source ---------------------------------------------------------------
+
+pgc_start SRC "${CONF[@]}"
+log "work dir $WORK"
+log "SRC: pgbench -i -s $SCALE"
+timeout 1800 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$SRC_PORT" -U postgres app >"$WORK/pgbench-init.log" 2>&1 \
+  || { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
+# switchyard refuses tables without a replica identity (the pipe and
+# pgcopydb do not care); applied before any contender, so all copy the same.
+pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+pgc_psql SRC -c "CHECKPOINT"
+DATA_BYTES=$(pgc_psql SRC -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace")
+HEAP_BYTES=$(pgc_psql SRC -c "SELECT sum(pg_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace")
+DB_BYTES=$(pgc_psql SRC -c "SELECT pg_database_size('app')")
+ROWS=$(pgc_psql SRC -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables")
+log "SRC: table data $(div "$DATA_BYTES" 1048576) MiB (heap $(div "$HEAP_BYTES" 1048576) MiB), database $(div "$DB_BYTES" 1048576) MiB, ~$ROWS rows"
+[ "$HEAP_BYTES" -ge "$MIN_BYTES" ] || die "table data is only $HEAP_BYTES bytes; raise SCALE"
+SRC_COUNTS=$(pgc_psql SRC -c "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM (VALUES ('accounts', (SELECT count(*) FROM pgbench_accounts)), ('branches', (SELECT count(*) FROM pgbench_branches)), ('tellers', (SELECT count(*) FROM pgbench_tellers)), ('history', (SELECT count(*) FROM pgbench_history))) v(t, n)")
+
+# ---- helpers --------------------------------------------------------------
+
+fresh_target() {
+  log "$1: fresh target cluster; sync"
+  timeout 600 sync || true
+  pgc_start TGT "${CONF[@]}"
+  pgc_psql SRC -c "CHECKPOINT"
+}
+
+# verify CONTENDER: same row counts, primary keys present (not timed).
+verify() {
+  local name=$1 counts pkeys
+  counts=$(pgc_psql TGT -c "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM (VALUES ('accounts', (SELECT count(*) FROM public.pgbench_accounts)), ('branches', (SELECT count(*) FROM public.pgbench_branches)), ('tellers', (SELECT count(*) FROM public.pgbench_tellers)), ('history', (SELECT count(*) FROM public.pgbench_history))) v(t, n)")
+  pkeys=$(pgc_psql TGT -c "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND connamespace = 'public'::regnamespace")
+  if [ "$counts" = "$SRC_COUNTS" ] && [ "$pkeys" = 3 ]; then
+    log "$name: verified: $counts, $pkeys primary keys"
+  else
+    log "$name: VERIFY FAILED: target $counts ($pkeys primary keys), source $SRC_COUNTS"
+    NOTE[$name]="${NOTE[$name]:-} verify failed"
+  fi
+}
+
+# log_time FILE PATTERN: epoch seconds of the first switchyard log line matching.
+log_time() {
+  local stamp
+  stamp=$(grep -m1 -- "$2" "$1" | cut -c1-23)
+  [ -n "$stamp" ] || { echo ""; return 0; }
+  date -d "$stamp" +%s.%N
+}
+
+# ---- contenders -----------------------------------------------------------
+
+run_switchyard() {
+  fresh_target switchyard
+  local cfg=$WORK/switchyard.yaml t0 t1 rc=0
+  write_config "$cfg" "snapshot: { workers: $WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT} }"
+  log "switchyard: snapshot ($WORKERS workers)"
+  t0=$(now)
+  /usr/bin/time -v -o "$WORK/switchyard-time.txt" timeout "$COPY_TIMEOUT" "$SY" -c "$cfg" snapshot \
+    >"$WORK/switchyard-snapshot.log" 2>&1 || rc=$?
+  t1=$(now)
+  [ "$rc" = 0 ] || { tail -20 "$WORK/switchyard-snapshot.log" >&2; die "switchyard snapshot failed (exit $rc)"; }
+  SECS[switchyard]=$(elapsed "$t0" "$t1")
+  local lc lb ld
+  lc=$(log_time "$WORK/switchyard-snapshot.log" "snapshot: copying")
+  lb=$(log_time "$WORK/switchyard-snapshot.log" "building keys and indexes")
+  ld=$(log_time "$WORK/switchyard-snapshot.log" "initial copy done")
+  if [ -n "$lc" ] && [ -n "$lb" ] && [ -n "$ld" ]; then
+    COPY_SECS[switchyard]=$(elapsed "$lc" "$lb")
+    POST_SECS[switchyard]=$(elapsed "$lb" "$ld")
+  fi
+  RSS[switchyard]=$(max_rss_kb "$WORK/switchyard-time.txt")
+  CPU[switchyard]=$(cpu_seconds "$WORK/switchyard-time.txt")
+  log "switchyard: ${SECS[switchyard]} s (copy ${COPY_SECS[switchyard]:-?} s, keys ${POST_SECS[switchyard]:-?} s), peak RSS $(div "${RSS[switchyard]}" 1024) MiB"
+  verify switchyard
+  "$SY" -c "$cfg" teardown --yes >"$WORK/switchyard-teardown.log" 2>&1 || log "switchyard: teardown failed (see $WORK/switchyard-teardown.log)"
+  stop_cluster TGT
+}
+
+run_pgcopydb() {  # run_pgcopydb NAME [extra pgcopydb args]
+  local name=$1; shift
+  fresh_target "$name"
+  local t0 t1 rc=0
+  rm -rf "$WORK/$name-dir"
+  log "$name: pgcopydb clone --table-jobs $WORKERS --index-jobs $WORKERS $*"
+  t0=$(now)
+  /usr/bin/time -v -o "$WORK/$name-time.txt" timeout "$COPY_TIMEOUT" \
+    pgcopydb clone --source "$(pg_uri SRC)" --target "$(pg_uri TGT)" \
+      --table-jobs "$WORKERS" --index-jobs "$WORKERS" --dir "$WORK/$name-dir" --no-owner "$@" \
+    >"$WORK/$name.log" 2>&1 || rc=$?
+  t1=$(now)
+  [ "$rc" = 0 ] || { tail -30 "$WORK/$name.log" >&2; die "pgcopydb clone failed (exit $rc)"; }
+  SECS[$name]=$(elapsed "$t0" "$t1")
+  RSS[$name]=$(max_rss_kb "$WORK/$name-time.txt")
+  CPU[$name]=$(cpu_seconds "$WORK/$name-time.txt")
+  log "$name: ${SECS[$name]} s"
+  # pgcopydb's own per-step timing table, for the record.
+  sed -n '/Step /,$p' "$WORK/$name.log" | sed 's/^/    /' >&2 || true
+  verify "$name"
+  stop_cluster TGT
+}
+
+run_pipe() {
+  fresh_target pipe
+  local t0 t1 tc pid pids=() failed=0 table
+  local src_psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d app -qAtX -v ON_ERROR_STOP=1)
+  local tgt_psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$TGT_PORT" -U postgres -d app -qAtX -v ON_ERROR_STOP=1)
+  mapfile -t pkeys < <(pgc_psql SRC -c "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) FROM pg_constraint WHERE contype = 'p' AND connamespace = 'public'::regnamespace")
+  log "pipe: schema, ${#TABLES[@]} COPY pipes in parallel, then ${#pkeys[@]} primary keys in parallel"
+  t0=$(now)
+  pg_dump -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d app --schema-only --section=pre-data -t 'public.pgbench_*' \
+    | "${tgt_psql[@]}" >/dev/null
+  for table in "${TABLES[@]}"; do
+    ( set -o pipefail
+      timeout "$COPY_TIMEOUT" "${src_psql[@]}" -c "COPY public.$table TO STDOUT" \
+        | timeout "$COPY_TIMEOUT" "${tgt_psql[@]}" -c "COPY public.$table FROM STDIN" ) \
+      >"$WORK/pipe-$table.log" 2>&1 &
+    pids+=($!)
+  done
+  BACKGROUND+=("${pids[@]}")
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  tc=$(now)
+  [ "$failed" = 0 ] || { cat "$WORK"/pipe-*.log >&2; die "a COPY pipe failed"; }
+  pids=()
+  local sql
+  for sql in "${pkeys[@]}"; do
+    timeout "$COPY_TIMEOUT" "${tgt_psql[@]}" -c "SET maintenance_work_mem = '256MB'" -c "$sql" \
+      >>"$WORK/pipe-pkeys.log" 2>&1 &
+    pids+=($!)
+  done
+  BACKGROUND+=("${pids[@]}")
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  t1=$(now)
+  [ "$failed" = 0 ] || { cat "$WORK/pipe-pkeys.log" >&2; die "creating a primary key failed"; }
+  SECS[pipe]=$(elapsed "$t0" "$t1")
+  COPY_SECS[pipe]=$(elapsed "$t0" "$tc")
+  POST_SECS[pipe]=$(elapsed "$tc" "$t1")
+  log "pipe: ${SECS[pipe]} s (schema + copy ${COPY_SECS[pipe]} s, keys ${POST_SECS[pipe]} s)"
+  verify pipe
+  stop_cluster TGT
+}
+
+# ---- main -----------------------------------------------------------------
+
+for contender in $CONTENDERS; do
+  case $contender in
+    switchyard) run_switchyard ;;
+    pgcopydb) run_pgcopydb pgcopydb ;;
+    pgcopydb_split) run_pgcopydb pgcopydb_split --split-tables-larger-than 256MB ;;
+    pipe) run_pipe ;;
+    *) die "unknown contender $contender" ;;
+  esac
+done
+
+{
+  echo "== Snapshot copy: pgbench -s $SCALE, $WORKERS workers/jobs =="
+  machine_summary
+  echo "source:   table data $(div "$DATA_BYTES" 1048576) MiB (pg_table_size; heap $(div "$HEAP_BYTES" 1048576) MiB), database $(div "$DB_BYTES" 1048576) MiB; $SRC_COUNTS"
+  echo
+  printf '%-15s %10s %10s %10s %10s %12s %10s %10s  %s\n' contender "total s" "MiB/s" "copy s" "keys s" "vs pgcopydb" "peak RSS" "CPU s" notes
+  for contender in $CONTENDERS; do
+    local_rss=${RSS[$contender]:-}
+    printf '%-15s %10s %10s %10s %10s %12s %10s %10s  %s\n' "$contender" "${SECS[$contender]}" \
+      "$(div "$DATA_BYTES" "$(awk -v s="${SECS[$contender]}" 'BEGIN { print s * 1048576 }')" 1)" \
+      "${COPY_SECS[$contender]:--}" "${POST_SECS[$contender]:--}" \
+      "$(if [ -n "${SECS[pgcopydb]:-}" ]; then div "${SECS[pgcopydb]}" "${SECS[$contender]}" 2; else echo -; fi)" \
+      "$(if [ -n "$local_rss" ]; then echo "$(div "$local_rss" 1024 0)MiB"; else echo -; fi)" \
+      "${CPU[$contender]:--}" "${NOTE[$contender]:-}"
+  done
+  echo
+  echo "vs pgcopydb = pgcopydb seconds / contender seconds (> 1 means faster than pgcopydb)."
+  echo "peak RSS / CPU s: /usr/bin/time -v of the client process tree (largest single process; user+sys"
+  echo "of the client processes only, not the servers); the pipe's psql processes are not measured."
+} | tee "$WORK/snapshot_summary.txt"

@@ -493,6 +493,26 @@ void ApplyLoop::on_delete(pgoutput::Delete&& del) {
   buffer_row(state, 'D', std::move(del.old_tuple));
 }
 
+// Appends the values that identify one row to params_ (the key columns, or
+// every column under REPLICA IDENTITY FULL) and returns their mask: 'k'
+// for a value sent, 'u' for an unchanged TOASTed one, which cannot be
+// compared and is left out of the match.
+std::string ApplyLoop::add_key_params(const RelationState& state, const Tuple& key_tuple,
+                                      bool full_identity) {
+  std::string key_mask;
+  auto add = [&](size_t column_idx) {
+    const bool sent = key_tuple[column_idx].kind != DatumKind::kUnchanged;
+    key_mask += sent ? 'k' : 'u';
+    if (sent) params_.push_back(&key_tuple[column_idx]);
+  };
+  if (full_identity) {
+    for (size_t column_idx = 0; column_idx < key_tuple.size(); ++column_idx) add(column_idx);
+  } else {
+    for (size_t column_idx : state.shape.key_columns) add(column_idx);
+  }
+  return key_mask;
+}
+
 void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update) {
   const TableShape& shape = state.shape;
   ensure_target_transaction();
@@ -508,18 +528,8 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   }
   if (params_.empty()) return;  // nothing but unchanged TOAST: no visible change
   const bool full = update.old_kind == 'O';
-  const Tuple& key_tuple = update.old_kind ? update.old_tuple : update.new_tuple;
-  std::string key_mask;
-  auto add_key = [&](size_t column_idx) {
-    const bool sent = key_tuple[column_idx].kind != DatumKind::kUnchanged;
-    key_mask += sent ? 'k' : 'u';
-    if (sent) params_.push_back(&key_tuple[column_idx]);
-  };
-  if (full) {
-    for (size_t column_idx = 0; column_idx < key_tuple.size(); ++column_idx) add_key(column_idx);
-  } else {
-    for (size_t column_idx : shape.key_columns) add_key(column_idx);
-  }
+  const std::string key_mask =
+      add_key_params(state, update.old_kind ? update.old_tuple : update.new_tuple, full);
   const auto& name = statement(state, "U1" + set_mask + (full ? "|F" : "|K") + key_mask,
                                [&] { return update_one_sql(shape, set_mask, key_mask, full); });
   batch_bytes_ += tuple_bytes(update.new_tuple);
@@ -531,18 +541,7 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
   ensure_target_transaction();
   params_.clear();
   const bool full = del.old_kind == 'O';
-  std::string key_mask;
-  auto add_key = [&](size_t column_idx) {
-    const bool sent = del.old_tuple[column_idx].kind != DatumKind::kUnchanged;
-    key_mask += sent ? 'k' : 'u';
-    if (sent) params_.push_back(&del.old_tuple[column_idx]);
-  };
-  if (full) {
-    for (size_t column_idx = 0; column_idx < del.old_tuple.size(); ++column_idx)
-      add_key(column_idx);
-  } else {
-    for (size_t column_idx : shape.key_columns) add_key(column_idx);
-  }
+  const std::string key_mask = add_key_params(state, del.old_tuple, full);
   const auto& name = statement(state, std::string("D1") + (full ? "F" : "K") + key_mask,
                                [&] { return delete_one_sql(shape, key_mask, full); });
   batch_bytes_ += tuple_bytes(del.old_tuple);

@@ -91,6 +91,8 @@ class ApplyLoop {
   void flush_all();
 
   // Row-by-row statements, sent at once.
+  std::string add_key_params(const RelationState& state, const Tuple& key_tuple,
+                             bool full_identity);
   void update_one(RelationState& state, const pgoutput::Update& update);
   void delete_one(RelationState& state, const pgoutput::Delete& del);
 

@@ -32,7 +32,7 @@ SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', c.relreplident,
 )SQL";
 
 constexpr const char* kReplicatedColumns = R"SQL(
-SELECT a.attname FROM pg_catalog.pg_attribute a
+SELECT a.attname, a.atttypid < 16384 FROM pg_catalog.pg_attribute a
  WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
  ORDER BY a.attnum
 )SQL";
@@ -349,8 +349,10 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
     }
     const std::string oid_text = std::to_string(table.oid);
     pg::Result columns = source.exec(kReplicatedColumns, {oid_text});
+    table.builtin_types = true;
     for (int column_row = 0; column_row < columns.rows(); ++column_row) {
       table.columns.push_back(columns.str(column_row, 0));
+      table.builtin_types = table.builtin_types && columns.boolean(column_row, 1);
     }
     pg::Result leaves = source.exec(kLeaves, {oid_text});
     for (int leaf_row = 0; leaf_row < leaves.rows(); ++leaf_row) {

@@ -28,6 +28,9 @@ struct SourceTable {
   char replica_identity = 'd';  // d (primary key), f (full), i (index), n (nothing)
   bool has_primary_key = false;
   std::vector<std::string> columns;  // replicated columns in order (no generated ones)
+  // Every column has a built-in type, whose binary COPY form is the same on
+  // both servers (user types' binary forms carry server-specific OIDs).
+  bool builtin_types = false;
   // Heap relations holding the rows (the table itself, or its leaf
   // partitions), with their size, for the copy planner.
   struct Leaf {

@@ -33,18 +33,6 @@ CREATE TABLE IF NOT EXISTS switchyard.tables (
 );
 )SQL";
 
-std::vector<std::string> read_text_array(pg::Connection& target, const std::string& column,
-                                         const std::string& stream, const std::string& schema,
-                                         const std::string& table) {
-  pg::Result rows = target.exec("SELECT unnest(" + column +
-                                    ") FROM switchyard.tables "
-                                    "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
-                                {stream, schema, table});
-  std::vector<std::string> out;
-  for (int row = 0; row < rows.rows(); ++row) out.push_back(rows.str(row, 0));
-  return out;
-}
-
 // {"a","b\"c"}: a text[] literal for a parameter.
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string array = "{";
@@ -109,21 +97,37 @@ void set_phase(pg::Connection& target, const std::string& name, const std::strin
       {name, phase, lsn});
 }
 
+// One query for every table and its deferred DDL: one row per statement
+// (kind 'p' post-data, 'f' foreign key) in order, or one row with NULLs for
+// a table that has none.
 std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name) {
   pg::Result rows = target.exec(
-      "SELECT schema_name, table_name, created_by_switchyard, post_data_done "
-      "FROM switchyard.tables WHERE stream = $1 ORDER BY schema_name, table_name",
+      "SELECT t.schema_name, t.table_name, t.created_by_switchyard, t.post_data_done, "
+      "       d.kind, d.statement "
+      "  FROM switchyard.tables t "
+      "  LEFT JOIN LATERAL ("
+      "         SELECT 'p' AS kind, p.statement, p.ord FROM unnest(t.post_data) "
+      "                WITH ORDINALITY AS p (statement, ord) "
+      "         UNION ALL "
+      "         SELECT 'f', f.statement, f.ord FROM unnest(t.foreign_keys) "
+      "                WITH ORDINALITY AS f (statement, ord)) d ON true "
+      " WHERE t.stream = $1 "
+      " ORDER BY t.schema_name, t.table_name, d.kind DESC, d.ord",
       {name});
   std::vector<TableRow> out;
   for (int row = 0; row < rows.rows(); ++row) {
-    TableRow table;
-    table.schema = rows.str(row, 0);
-    table.name = rows.str(row, 1);
-    table.created_by_switchyard = rows.boolean(row, 2);
-    table.post_data_done = rows.boolean(row, 3);
-    table.post_data = read_text_array(target, "post_data", name, table.schema, table.name);
-    table.foreign_keys = read_text_array(target, "foreign_keys", name, table.schema, table.name);
-    out.push_back(std::move(table));
+    if (out.empty() || out.back().schema != rows.get(row, 0) ||
+        out.back().name != rows.get(row, 1)) {
+      TableRow table;
+      table.schema = rows.str(row, 0);
+      table.name = rows.str(row, 1);
+      table.created_by_switchyard = rows.boolean(row, 2);
+      table.post_data_done = rows.boolean(row, 3);
+      out.push_back(std::move(table));
+    }
+    if (rows.is_null(row, 4)) continue;
+    auto& list = rows.get(row, 4) == "p" ? out.back().post_data : out.back().foreign_keys;
+    list.push_back(rows.str(row, 5));
   }
   return out;
 }

@@ -77,10 +77,6 @@ void Pipeline::sync() {
   bytes_since_poll_ = 0;
 }
 
-void Pipeline::poll() {
-  flush_and_wait(/*block=*/false);
-}
-
 // Pushes queued output and reads whatever input has arrived. When `block`,
 // waits on the socket for at least one of the two to make progress.
 void Pipeline::flush_and_wait(bool block) {

@@ -46,10 +46,6 @@ class Pipeline {
 
   // Sync point: wait until everything sent so far has completed.
   void sync();
-  // Process whatever results have already arrived, without blocking.
-  void poll();
-
-  uint64_t bytes_in_flight() const { return bytes_since_sync_; }
 
  private:
   enum class Kind { kPrepare, kStatement, kSync };

@@ -9,7 +9,7 @@ Command add_snapshot(CLI::App& app) {
       "Copy every selected table, consistent with the slot's start, then build keys and "
       "indexes. Runs init first if needed; does nothing once the copy is done.");
   return {sub, [](const Config& config) {
-            run_snapshot(config, std::nullopt);
+            run_snapshot(config);
             return 0;
           }};
 }

@@ -176,7 +176,7 @@ class StreamSession {
 
 void run_replicate(const Config& config) {
   // First start: prepare both sides and copy; later starts skip both.
-  run_snapshot(config, std::nullopt);
+  run_snapshot(config);
 
   // A slot or origin "in use" (55006) right after a crash is the dead
   // process's backend on its way out; for longer, it is another replicate.

@@ -234,7 +234,7 @@ void build_post_data(const Config& config, pg::Connection& target) {
 
 }  // namespace
 
-void run_snapshot(const Config& config, std::optional<ExportedSnapshot> snapshot) {
+void run_snapshot(const Config& config) {
   {
     pg::Connection target(config.target.conninfo, "target");
     const auto stream = control::read_stream(target, config.name);
@@ -245,17 +245,11 @@ void run_snapshot(const Config& config, std::optional<ExportedSnapshot> snapshot
     }
   }
   // A snapshot exists only while its slot's creating connection is open, so
-  // without one from the caller the slot is created anew. That is safe:
-  // nothing has been applied from it yet.
-  std::vector<SourceTable> tables;
-  if (!snapshot) {
-    InitResult init = run_init(config, /*export_snapshot=*/true);
-    tables = std::move(init.tables);
-    snapshot = std::move(init.snapshot);
-  } else {
-    pg::Connection source(config.source.conninfo, "source");
-    tables = list_source_tables(source, config.tables);
-  }
+  // init (re)creates the slot exporting one. That is safe: nothing has been
+  // applied from the slot yet.
+  InitResult init = run_init(config, /*export_snapshot=*/true);
+  const std::vector<SourceTable> tables = std::move(init.tables);
+  const std::optional<ExportedSnapshot> snapshot = std::move(init.snapshot);
   if (!snapshot) throw Error(ErrorKind::kInternal, "snapshot: no exported snapshot");
 
   pg::Connection target(config.target.conninfo, "target");

@@ -9,15 +9,12 @@
 // is never half-trusted.
 #pragma once
 
-#include <optional>
-
 #include "common/config.h"
-#include "replicator/source_slot.h"
 
 namespace switchyard {
 
-// Runs init first if the stream does not exist. Returns immediately if the
-// initial copy is already done. `snapshot` is the one init just exported, if any.
-void run_snapshot(const Config& config, std::optional<ExportedSnapshot> snapshot);
+// Runs init (which creates the slot with an exported snapshot) and copies.
+// Returns immediately if the initial copy is already done.
+void run_snapshot(const Config& config);
 
 }  // namespace switchyard

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "control/control_schema.h"
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
 
@@ -54,7 +56,8 @@ struct ApplyLoop::RelationState {
   uint32_t id = 0;
   char replica_identity = 'd';
   TableShape shape;
-  std::string display;
+  std::string schema, name;  // as on the source
+  std::string display;       // schema.name, for messages
   // Key identity and no other unique index on the target: changes are
   // buffered into runs. Otherwise each row is applied in source order.
   bool batched = false;
@@ -65,6 +68,15 @@ struct ApplyLoop::RelationState {
   std::vector<Tuple> run_rows;
   std::unordered_map<std::string, size_t> run_keys;  // updates: key bytes -> row
   uint64_t run_bytes = 0;
+
+  // Keys changed in this batch, for verify's dirty-only pass: the target's
+  // primary key (or replica identity index) columns, as indexes into the
+  // source columns. Empty when the table has neither: then the whole table
+  // is marked.
+  std::vector<size_t> verify_key;
+  std::unordered_set<std::string> dirty_seen;          // encoded keys already listed
+  std::vector<std::vector<std::string>> dirty_values;  // per verify_key column
+  bool dirty_whole = false;
 
   std::string key_of(const Tuple& row) const {
     std::string key;
@@ -82,6 +94,7 @@ ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
   // Type names rendered by the catalog session must resolve in the apply
   // session: both see only pg_catalog, so user types come out qualified.
   catalog_.exec("SET search_path = pg_catalog");
+  control::ensure_schema(catalog_);  // adds tables a newer release introduced
   session_.exec(
       "SET session_replication_role = replica; SET synchronous_commit = off; "
       "SET search_path = pg_catalog");
@@ -173,6 +186,7 @@ void ApplyLoop::commit_batch() {
   if (batch_transactions_ == 0) return;
   flush_all();
   ensure_target_transaction();
+  write_dirty_marks();
   // pg_replication_origin_xact_setup ties the origin's advance to this commit.
   char setup[160];
   const double commit_seconds = static_cast<double>(batch_commit_time_us_) / 1e6 + 946684800.0;
@@ -193,6 +207,9 @@ void ApplyLoop::commit_batch() {
 
 void ApplyLoop::rollback_batch() {
   for (auto& [id, state] : relations_) {
+    state->dirty_seen.clear();
+    state->dirty_values.clear();
+    state->dirty_whole = false;
     state->run_kind = 0;
     state->run_rows.clear();
     state->run_keys.clear();
@@ -219,6 +236,8 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
   state->id = relation.relation_id;
   state->replica_identity = relation.replica_identity;
   state->shape.qualified = pg::qualified(relation.schema, relation.name);
+  state->schema = relation.schema;
+  state->name = relation.name;
   state->display = relation.schema + "." + relation.name;
   for (size_t column_idx = 0; column_idx < relation.columns.size(); ++column_idx) {
     const auto& column = relation.columns[column_idx];
@@ -227,6 +246,17 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
     if (column.is_key) state->shape.key_columns.push_back(column_idx);
   }
   check_target_table(*state, relation);
+  if (auto it = relations_.find(relation.relation_id); it != relations_.end()) {
+    // Keys marked earlier in this batch still need writing.
+    RelationState& previous = *it->second;
+    if (previous.verify_key == state->verify_key) {
+      state->dirty_seen = std::move(previous.dirty_seen);
+      state->dirty_values = std::move(previous.dirty_values);
+      state->dirty_whole = previous.dirty_whole;
+    } else {
+      state->dirty_whole = previous.dirty_whole || !previous.dirty_seen.empty();
+    }
+  }
   relations_[relation.relation_id] = std::move(state);
 }
 
@@ -307,6 +337,29 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
       {state.shape.qualified});
   state.batched = relation.replica_identity != 'f' && !state.shape.key_columns.empty() &&
                   unique.int64(0, 0) == 0;
+
+  // The columns verify identifies rows by: the primary key, else the
+  // replica identity index.
+  pg::Result key = catalog_.exec(
+      "SELECT a.attname FROM (SELECT i.indrelid, i.indkey FROM pg_catalog.pg_index i "
+      "        WHERE i.indrelid = pg_catalog.to_regclass($1) "
+      "          AND (i.indisprimary OR i.indisreplident) "
+      "        ORDER BY i.indisprimary DESC LIMIT 1) i "
+      "  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, ord) "
+      "  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+      " ORDER BY k.ord",
+      {state.shape.qualified});
+  std::vector<size_t> verify_key;
+  for (int row = 0; row < key.rows(); ++row) {
+    const auto& names = state.shape.columns;
+    auto found = std::find(names.begin(), names.end(), key.get(row, 0));
+    if (found == names.end()) {  // a key column the source does not send
+      verify_key.clear();
+      break;
+    }
+    verify_key.push_back(static_cast<size_t>(found - names.begin()));
+  }
+  state.verify_key = std::move(verify_key);
 }
 
 ApplyLoop::RelationState& ApplyLoop::relation(uint32_t relation_id) {
@@ -457,6 +510,7 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
     throw Error(ErrorKind::kDatabase,
                 "pgoutput: insert into " + state.display + " has the wrong number of columns");
   }
+  mark_dirty(state, insert.new_tuple);
   buffer_row(state, 'I', std::move(insert.new_tuple));
   if (!state.batched) flush(state);
 }
@@ -473,6 +527,8 @@ void ApplyLoop::on_update(pgoutput::Update&& update) {
                                             " without its key value (unchanged TOAST)");
     }
   }
+  mark_dirty(state, update.new_tuple);
+  if (update.old_kind != 0) mark_dirty(state, update.old_tuple);
   // An old tuple means the key changed (or REPLICA IDENTITY FULL): the
   // change must keep its exact place among this table's changes.
   if (!state.batched || update.old_kind != 0) {
@@ -485,6 +541,7 @@ void ApplyLoop::on_update(pgoutput::Update&& update) {
 
 void ApplyLoop::on_delete(pgoutput::Delete&& del) {
   RelationState& state = relation(del.relation_id);
+  mark_dirty(state, del.old_tuple);
   if (!state.batched || del.old_kind != 'K') {
     flush(state);
     delete_one(state, del);
@@ -553,11 +610,85 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
   ensure_target_transaction();
   std::string sql = "TRUNCATE ";
   for (size_t idx = 0; idx < truncate.relation_ids.size(); ++idx) {
-    sql += (idx ? ", " : "") + relation(truncate.relation_ids[idx]).shape.qualified;
+    RelationState& state = relation(truncate.relation_ids[idx]);
+    state.dirty_whole = true;
+    sql += (idx ? ", " : "") + state.shape.qualified;
   }
   if (truncate.options & pgoutput::Truncate::kRestartIdentity) sql += " RESTART IDENTITY";
   if (truncate.options & pgoutput::Truncate::kCascade) sql += " CASCADE";
   pipeline_->command(sql);
+}
+
+// ---- dirty keys ---------------------------------------------------------
+
+// Notes that the row `tuple` identifies changed in this batch. A key that
+// cannot be read from the tuple (not sent, NULL) marks the whole table.
+void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
+  if (state.dirty_whole) return;
+  if (state.verify_key.empty()) {
+    state.dirty_whole = true;
+    return;
+  }
+  std::string encoded;
+  for (size_t column_idx : state.verify_key) {
+    const Datum& datum = tuple[column_idx];
+    if (datum.kind != DatumKind::kText) {
+      state.dirty_whole = true;
+      return;
+    }
+    encoded.append(std::to_string(datum.bytes.size())).push_back(':');
+    encoded.append(datum.bytes);
+  }
+  if (!state.dirty_seen.insert(std::move(encoded)).second) return;
+  state.dirty_values.resize(state.verify_key.size());
+  for (size_t idx = 0; idx < state.verify_key.size(); ++idx) {
+    state.dirty_values[idx].push_back(tuple[state.verify_key[idx]].bytes);
+  }
+}
+
+// Writes the batch's dirty keys to switchyard.dirty_keys, inside the batch's
+// target transaction: a key is marked exactly when its change commits. A
+// later change of a marked key moves its mark forward (marked_lsn), which
+// is how verify knows the mark it cleared was not a newer one.
+void ApplyLoop::write_dirty_marks() {
+  const std::string lsn = batch_end_.to_string();
+  for (auto& [id, state_ptr] : relations_) {
+    RelationState& state = *state_ptr;
+    if (!state.dirty_whole && state.dirty_seen.empty()) continue;
+    std::vector<Datum> params{{DatumKind::kText, config_.name},
+                              {DatumKind::kText, state.schema},
+                              {DatumKind::kText, state.name},
+                              {DatumKind::kText, lsn}};
+    const size_t columns = state.dirty_whole ? 0 : state.verify_key.size();
+    for (size_t idx = 0; idx < columns; ++idx) {
+      params.push_back({DatumKind::kText, control::text_array_literal(state.dirty_values[idx])});
+    }
+    const auto& name = statement(state, "dirty#" + std::to_string(columns), [columns] {
+      std::string key = "'{}'::text[]", from;
+      if (columns > 0) {
+        key = "ARRAY[";
+        std::string names;
+        for (size_t idx = 0; idx < columns; ++idx) {
+          key += (idx ? ", u.c" : "u.c") + std::to_string(idx);
+          from += (idx ? ", $" : "$") + std::to_string(5 + idx) + "::text[]";
+          names += (idx ? ", c" : "c") + std::to_string(idx);
+        }
+        key += "]";
+        from = " FROM unnest(" + from + ") AS u (" + names + ")";
+      }
+      return "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, key, "
+             "marked_lsn) SELECT $1, $2, $3, " +
+             key + ", $4::pg_lsn" + from +
+             " ON CONFLICT (stream, schema_name, table_name, key) "
+             "DO UPDATE SET marked_lsn = EXCLUDED.marked_lsn";
+    });
+    params_.clear();
+    for (const Datum& datum : params) params_.push_back(&datum);
+    execute(name, params_, 0);
+    state.dirty_seen.clear();
+    state.dirty_values.clear();
+    state.dirty_whole = false;
+  }
 }
 
 }  // namespace switchyard

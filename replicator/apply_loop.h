@@ -94,6 +94,10 @@ class ApplyLoop {
   std::string add_key_params(const RelationState& state, const Tuple& key_tuple,
                              bool full_identity);
   void update_one(RelationState& state, const pgoutput::Update& update);
+
+  // verify's dirty keys (see switchyard.dirty_keys in docs/control-schema.md).
+  void mark_dirty(RelationState& state, const Tuple& tuple);
+  void write_dirty_marks();
   void delete_one(RelationState& state, const pgoutput::Delete& del);
 
   // The prepared statement for a statement shape; `render` makes its SQL

@@ -11,7 +11,7 @@
 #include "common/units.h"
 #include "drivers/pg/replication_stream.h"
 #include "replicator/apply_loop.h"
-#include "replicator/control_schema.h"
+#include "control/control_schema.h"
 #include "replicator/pgoutput_decoder.h"
 #include "replicator/setup.h"
 #include "replicator/snapshot_copy.h"

@@ -5,7 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "drivers/pg/sql.h"
-#include "replicator/control_schema.h"
+#include "control/control_schema.h"
 
 namespace switchyard {
 namespace {

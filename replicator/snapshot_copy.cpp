@@ -12,7 +12,7 @@
 #include "common/progress.h"
 #include "common/shutdown.h"
 #include "drivers/pg/sql.h"
-#include "replicator/control_schema.h"
+#include "control/control_schema.h"
 #include "replicator/setup.h"
 
 namespace switchyard {

@@ -1,7 +1,9 @@
 // The `switchyard` control schema on the target: what init created, how far
-// the initial copy got, and the stream's last reported lag. Documented in
-// docs/control-schema.md. Apply progress itself is not a table: it is the
-// replication origin, advanced in the same transaction as the data.
+// the initial copy got, the stream's last reported lag, the keys the apply
+// loop changed since they were last verified, and verify's chunks and
+// findings. Documented in docs/control-schema.md. Apply progress itself is
+// not a table: it is the replication origin, advanced in the same
+// transaction as the data.
 //
 // Functions take the connection to use; none opens its own.
 #pragma once
@@ -38,6 +40,9 @@ struct TableRow {
   std::vector<std::string> foreign_keys;  // run after every table's post_data
   bool post_data_done = false;
 };
+
+// {"a","b\"c"}: a text[] literal, for a parameter.
+std::string text_array_literal(const std::vector<std::string>& items);
 
 // Creates the schema and its tables if missing. Idempotent; run inside the
 // caller's transaction.

@@ -1,4 +1,4 @@
-#include "replicator/control_schema.h"
+#include "control/control_schema.h"
 
 namespace switchyard::control {
 namespace {
@@ -31,9 +31,61 @@ CREATE TABLE IF NOT EXISTS switchyard.tables (
   copied_at             timestamptz,
   PRIMARY KEY (stream, schema_name, table_name)
 );
+CREATE TABLE IF NOT EXISTS switchyard.dirty_keys (
+  stream      text NOT NULL,
+  schema_name text NOT NULL,
+  table_name  text NOT NULL,
+  key         text[] NOT NULL,
+  marked_lsn  pg_lsn NOT NULL,
+  PRIMARY KEY (stream, schema_name, table_name, key)
+);
+CREATE TABLE IF NOT EXISTS switchyard.verify_tables (
+  stream           text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
+  schema_name      text NOT NULL,
+  table_name       text NOT NULL,
+  status           text NOT NULL CHECK (status IN ('running', 'clean', 'mismatch', 'in_flight')),
+  pass_started_at  timestamptz NOT NULL,
+  pass_finished_at timestamptz,
+  pass_lsn         pg_lsn,
+  rows_compared    bigint,
+  chunks           integer,
+  mismatches       integer,
+  in_flight        integer,
+  PRIMARY KEY (stream, schema_name, table_name)
+);
+CREATE TABLE IF NOT EXISTS switchyard.verify_chunks (
+  stream        text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
+  schema_name   text NOT NULL,
+  table_name    text NOT NULL,
+  chunk_no      integer NOT NULL,
+  lower_key     text[],
+  upper_key     text[],
+  rows          bigint NOT NULL,
+  source_digest text NOT NULL,
+  target_digest text NOT NULL,
+  status        text NOT NULL CHECK (status IN ('clean', 'mismatch', 'in_flight')),
+  verified_lsn  pg_lsn NOT NULL,
+  verified_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (stream, schema_name, table_name, chunk_no)
+);
+CREATE TABLE IF NOT EXISTS switchyard.mismatches (
+  stream      text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
+  schema_name text NOT NULL,
+  table_name  text NOT NULL,
+  key         text[] NOT NULL,
+  key_json    jsonb NOT NULL,
+  kind        text NOT NULL CHECK (kind IN ('missing', 'extra', 'different')),
+  source_lsn  pg_lsn,
+  first_seen  timestamptz NOT NULL DEFAULT now(),
+  last_seen   timestamptz NOT NULL DEFAULT now(),
+  resolved_at timestamptz,
+  resolution  text,
+  PRIMARY KEY (stream, schema_name, table_name, key)
+);
 )SQL";
 
-// {"a","b\"c"}: a text[] literal for a parameter.
+}  // namespace
+
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string array = "{";
   for (const auto& item : items) {
@@ -47,8 +99,6 @@ std::string text_array_literal(const std::vector<std::string>& items) {
   }
   return array + "}";
 }
-
-}  // namespace
 
 void ensure_schema(pg::Connection& target) {
   target.exec(kCreate);
@@ -169,6 +219,9 @@ void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn,
 bool remove_stream(pg::Connection& target, const std::string& name) {
   if (!schema_exists(target)) return false;
   target.exec("DELETE FROM switchyard.streams WHERE name = $1", {name});
+  // dirty_keys has no foreign key: the apply session inserts into it with
+  // session_replication_role = replica, where foreign keys are not checked.
+  target.exec("DELETE FROM switchyard.dirty_keys WHERE stream = $1", {name});
   if (target.exec("SELECT count(*) FROM switchyard.streams").int64(0, 0) > 0) return false;
   target.exec("DROP SCHEMA switchyard CASCADE");
   return true;

@@ -25,5 +25,6 @@ Command add_snapshot(CLI::App& app);
 Command add_replicate(CLI::App& app);
 Command add_status(CLI::App& app);
 Command add_teardown(CLI::App& app);
+Command add_verify(CLI::App& app);
 
 }  // namespace switchyard::cli

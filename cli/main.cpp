@@ -26,9 +26,9 @@ int main(int argc, char** argv) {
   std::string config_path = "switchyard.yaml";
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
 
-  std::vector<cli::Command> commands{cli::add_init(app), cli::add_snapshot(app),
+  std::vector<cli::Command> commands{cli::add_init(app),      cli::add_snapshot(app),
                                      cli::add_replicate(app), cli::add_status(app),
-                                     cli::add_teardown(app)};
+                                     cli::add_verify(app),    cli::add_teardown(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -67,6 +67,24 @@ class Validator {
     fail(node, key, "expected a size such as 512kB, 16MB or 1GB");
   }
 
+  // A limit: a size, or 0 for none.
+  uint64_t limit_size(const YAML::Node& node, const std::string& key) const {
+    if (node.IsScalar()) {
+      if (node.Scalar() == "0") return 0;
+      if (auto parsed = parse_size(node.Scalar()); parsed) return *parsed;
+    }
+    fail(node, key, "expected a size such as 64MB, or 0 for no limit");
+  }
+
+  uint64_t limit_count(const YAML::Node& node, const std::string& key) const {
+    uint64_t value = 0;
+    if (!node.IsScalar() || !YAML::convert<uint64_t>::decode(node, value) ||
+        node.Scalar().find('-') != std::string::npos) {
+      fail(node, key, "expected a whole number, or 0 for no limit");
+    }
+    return value;
+  }
+
   std::chrono::milliseconds duration(const YAML::Node& node, const std::string& key) const {
     if (node.IsScalar()) {
       if (auto parsed = parse_duration(node.Scalar()); parsed && parsed->count() > 0) {
@@ -123,8 +141,9 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
                 origin + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
-  v.expect_map(root, "",
-               {"name", "source", "target", "tables", "snapshot", "apply", "stream", "log"});
+  v.expect_map(
+      root, "",
+      {"name", "source", "target", "tables", "snapshot", "apply", "stream", "verify", "log"});
 
   Config config;
   config.path = origin;
@@ -186,6 +205,29 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
     if (stream["reconnect_max"]) {
       config.stream.reconnect_max = v.duration(stream["reconnect_max"], "stream.reconnect_max");
+    }
+  }
+  if (const auto verify = root["verify"]) {
+    v.expect_map(verify, "verify",
+                 {"max_rows_per_second", "max_bytes_per_second", "chunk_time", "recheck_timeout",
+                  "pass_interval"});
+    if (verify["max_rows_per_second"]) {
+      config.verify.max_rows_per_second =
+          v.limit_count(verify["max_rows_per_second"], "verify.max_rows_per_second");
+    }
+    if (verify["max_bytes_per_second"]) {
+      config.verify.max_bytes_per_second =
+          v.limit_size(verify["max_bytes_per_second"], "verify.max_bytes_per_second");
+    }
+    if (verify["chunk_time"]) {
+      config.verify.chunk_time = v.duration(verify["chunk_time"], "verify.chunk_time");
+    }
+    if (verify["recheck_timeout"]) {
+      config.verify.recheck_timeout =
+          v.duration(verify["recheck_timeout"], "verify.recheck_timeout");
+    }
+    if (verify["pass_interval"]) {
+      config.verify.pass_interval = v.duration(verify["pass_interval"], "verify.pass_interval");
     }
   }
   if (const auto log = root["log"]) {

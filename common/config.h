@@ -40,6 +40,16 @@ struct StreamSettings {
   std::chrono::milliseconds reconnect_max{30'000};     // backoff ceiling
 };
 
+struct VerifySettings {
+  // Rate limit of full passes, per side (0 = none). Dirty-only passes and
+  // re-checks are not limited: they are small by construction.
+  uint64_t max_rows_per_second = 0;
+  uint64_t max_bytes_per_second = 64ull << 20;
+  std::chrono::milliseconds chunk_time{500};          // aim for chunks this long to read
+  std::chrono::milliseconds recheck_timeout{30'000};  // wait for the target to catch up
+  std::chrono::milliseconds pass_interval{60'000};    // continuous: pause between passes
+};
+
 struct Config {
   std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
@@ -49,6 +59,7 @@ struct Config {
   SnapshotSettings snapshot;
   ApplySettings apply;
   StreamSettings stream;
+  VerifySettings verify;
   std::string log_level = "info";
 
   std::string slot_name() const { return name; }

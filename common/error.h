@@ -22,8 +22,8 @@ enum class ErrorKind {
   kInternal,      // a bug in switchyard
 };
 
-// Process exit codes, documented in README.md. 1 is reserved for
-// "verify found mismatches".
+// Process exit codes, documented in README.md. 1 means "verify found
+// mismatches"; 8 "verify could not settle every row".
 enum class ExitCode : int {
   kOk = 0,
   kMismatch = 1,
@@ -33,6 +33,7 @@ enum class ExitCode : int {
   kPrecondition = 5,
   kSchemaDrift = 6,
   kDatabase = 7,
+  kInconclusive = 8,  // verify: no mismatch, but some rows kept changing
   kInternal = 70,
   kInterrupted = 130,
 };

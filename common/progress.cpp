@@ -9,9 +9,12 @@
 
 namespace switchyard {
 
-ProgressMeter::ProgressMeter(std::string label, uint64_t total_bytes)
+ProgressMeter::ProgressMeter(std::string label, uint64_t total_bytes, uint64_t total_rows,
+                             std::string parts_name)
     : label_(std::move(label)),
       total_bytes_(total_bytes),
+      total_rows_(total_rows),
+      parts_name_(std::move(parts_name)),
       tty_(isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()),
       last_print_(start_) {}
@@ -36,9 +39,13 @@ void ProgressMeter::update(uint64_t rows, uint64_t bytes, int parts_done, int pa
   if (since < (tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(10'000))) return;
   last_print_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::string tail =
-      ", " + std::to_string(parts_done) + "/" + std::to_string(parts_total) + " parts";
-  if (total_bytes_ > 0 && bytes > 0 && bytes < total_bytes_) {
+  std::string tail = ", " + std::to_string(parts_done);
+  if (parts_total > 0) tail += "/" + std::to_string(parts_total);
+  tail += " " + parts_name_;
+  if (total_rows_ > 0 && rows > 0 && rows < total_rows_) {
+    const double eta = (total_rows_ - rows) / (rows / elapsed);
+    tail += ", ETA " + format_duration(eta);
+  } else if (total_rows_ == 0 && total_bytes_ > 0 && bytes > 0 && bytes < total_bytes_) {
     const double eta = (total_bytes_ - bytes) / (bytes / elapsed);
     tail += ", ETA " + format_duration(eta);
   }
@@ -52,6 +59,13 @@ void ProgressMeter::update(uint64_t rows, uint64_t bytes, int parts_done, int pa
   }
 }
 
+void ProgressMeter::clear() {
+  if (drawn_) {
+    std::fputs("\r\033[K", stderr);
+    drawn_ = false;
+  }
+}
+
 void ProgressMeter::finish(uint64_t rows, uint64_t bytes, int parts_total) {
   if (drawn_) {
     std::fputs("\r\033[K", stderr);
@@ -60,7 +74,7 @@ void ProgressMeter::finish(uint64_t rows, uint64_t bytes, int parts_total) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   spdlog::info("{} in {}",
-               line(rows, bytes, elapsed, ", " + std::to_string(parts_total) + " parts"),
+               line(rows, bytes, elapsed, ", " + std::to_string(parts_total) + " " + parts_name_),
                format_duration(elapsed));
 }
 

@@ -12,11 +12,16 @@ namespace switchyard {
 
 class ProgressMeter {
  public:
-  // total_bytes may be an estimate; 0 means unknown (no ETA).
-  ProgressMeter(std::string label, uint64_t total_bytes);
+  // total_bytes may be an estimate; 0 means unknown (no ETA). With
+  // total_rows set, the ETA follows rows instead. parts_name names the
+  // units of work ("parts", "chunks").
+  ProgressMeter(std::string label, uint64_t total_bytes, uint64_t total_rows = 0,
+                std::string parts_name = "parts");
   ~ProgressMeter();
 
   void update(uint64_t rows, uint64_t bytes, int parts_done, int parts_total);
+  // Erases the status line, printing nothing (the caller reports).
+  void clear();
   // Final line, always printed.
   void finish(uint64_t rows, uint64_t bytes, int parts_total);
 
@@ -25,6 +30,8 @@ class ProgressMeter {
 
   std::string label_;
   uint64_t total_bytes_;
+  uint64_t total_rows_;
+  std::string parts_name_;
   bool tty_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_;

@@ -54,7 +54,12 @@ bool parse_date_part(Cursor& in, int64_t& days) {
   }
   if (month < 1 || month > 12 || day < 1 || day > 31) return false;
   days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return true;
+  // Reject days past the month's end ("2024-02-30"), which would otherwise
+  // roll over into the next month; PostgreSQL rejects them too.
+  int64_t check_year = 0;
+  unsigned check_month = 0, check_day = 0;
+  civil_from_days(days, check_year, check_month, check_day);
+  return check_day == static_cast<unsigned>(day);
 }
 
 // HH:MM[:SS[.ffffff...]] -> microseconds, rounding extra fraction digits.
@@ -81,6 +86,7 @@ bool parse_time_part(Cursor& in, int64_t& micros) {
     if (round_up) ++fraction;
   }
   if (hour > 24 || minute > 59 || second > 60) return false;
+  if (hour == 24 && (minute != 0 || second != 0 || fraction != 0)) return false;  // only 24:00:00
   micros = ((hour * 60 + minute) * 60 + second) * kMicrosPerSecond + fraction;
   return true;
 }
@@ -132,7 +138,8 @@ void civil_from_days(int64_t days, int64_t& year, unsigned& month, unsigned& day
   const auto day_of_era = static_cast<unsigned>(days - era * 146097);
   const unsigned year_of_era =
       (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const unsigned mp = (5 * day_of_year + 2) / 153;
   day = day_of_year - (153 * mp + 2) / 5 + 1;
   month = mp < 10 ? mp + 3 : mp - 9;

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "control/control_schema.h"
+#include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
 
@@ -340,19 +341,10 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
 
   // The columns verify identifies rows by: the primary key, else the
   // replica identity index.
-  pg::Result key = catalog_.exec(
-      "SELECT a.attname FROM (SELECT i.indrelid, i.indkey FROM pg_catalog.pg_index i "
-      "        WHERE i.indrelid = pg_catalog.to_regclass($1) "
-      "          AND (i.indisprimary OR i.indisreplident) "
-      "        ORDER BY i.indisprimary DESC LIMIT 1) i "
-      "  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, ord) "
-      "  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-      " ORDER BY k.ord",
-      {state.shape.qualified});
   std::vector<size_t> verify_key;
-  for (int row = 0; row < key.rows(); ++row) {
+  for (const auto& key_column : pg::identity_key_columns(catalog_, state.shape.qualified)) {
     const auto& names = state.shape.columns;
-    auto found = std::find(names.begin(), names.end(), key.get(row, 0));
+    auto found = std::find(names.begin(), names.end(), key_column);
     if (found == names.end()) {  // a key column the source does not send
       verify_key.clear();
       break;

@@ -4,8 +4,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "drivers/pg/sql.h"
 #include "control/control_schema.h"
+#include "drivers/pg/sql.h"
 
 namespace switchyard {
 namespace {

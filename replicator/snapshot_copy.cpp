@@ -11,8 +11,8 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/shutdown.h"
-#include "drivers/pg/sql.h"
 #include "control/control_schema.h"
+#include "drivers/pg/sql.h"
 #include "replicator/setup.h"
 
 namespace switchyard {

@@ -1,7 +1,7 @@
 #include "replicator/status.h"
 
-#include "drivers/pg/connection.h"
 #include "control/control_schema.h"
+#include "drivers/pg/connection.h"
 #include "replicator/source_slot.h"
 
 namespace switchyard {

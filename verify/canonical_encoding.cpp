@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "common/error.h"
@@ -94,11 +95,15 @@ void append_numeric(std::string& out, std::string_view text) {
   }
   if (digits.empty()) negative = false;  // -0.00 is 0.00
   // An integer that fits 64 bits encodes like every other integer.
-  if (scale == 0 && digits.size() <= 18) {
-    int64_t value = 0;
-    for (char c : digits) value = value * 10 + (c - '0');
-    append_int(out, kIntTag, negative ? -value : value);
-    return;
+  // 19 digits can exceed int64 but never uint64, so check the magnitude.
+  if (scale == 0 && digits.size() <= 19) {
+    uint64_t magnitude = 0;
+    for (char c : digits) magnitude = magnitude * 10 + static_cast<uint64_t>(c - '0');
+    const uint64_t limit = negative ? uint64_t{1} << 63 : uint64_t{INT64_MAX};
+    if (magnitude <= limit) {
+      append_int(out, kIntTag, static_cast<int64_t>(negative ? 0 - magnitude : magnitude));
+      return;
+    }
   }
   out += kNumericTag;
   out += negative ? '-' : '+';
@@ -123,21 +128,43 @@ void append_float(std::string& out, double value) {
 
 void append_canonical(std::string& out, const Value& value) {
   switch (value.type) {
-    case ValueType::kNull: out += kNullTag; return;
+    case ValueType::kNull:
+      out += kNullTag;
+      return;
     case ValueType::kBool:
       out += kBoolTag;
       out += value.integer ? '\1' : '\0';
       return;
-    case ValueType::kInt: append_int(out, kIntTag, value.integer); return;
-    case ValueType::kNumeric: append_numeric(out, value.bytes); return;
-    case ValueType::kFloat: append_float(out, value.real); return;
-    case ValueType::kDate: append_int(out, kDateTag, value.integer); return;
-    case ValueType::kTime: append_int(out, kTimeTag, value.integer); return;
-    case ValueType::kTimestamp: append_int(out, kTimestampTag, value.integer); return;
-    case ValueType::kText: append_sized(out, kTextTag, value.bytes); return;
-    case ValueType::kBytes: append_sized(out, kBytesTag, value.bytes); return;
-    case ValueType::kJson: append_sized(out, kJsonTag, value.bytes); return;
-    case ValueType::kUuid: append_sized(out, kUuidTag, value.bytes); return;
+    case ValueType::kInt:
+      append_int(out, kIntTag, value.integer);
+      return;
+    case ValueType::kNumeric:
+      append_numeric(out, value.bytes);
+      return;
+    case ValueType::kFloat:
+      append_float(out, value.real);
+      return;
+    case ValueType::kDate:
+      append_int(out, kDateTag, value.integer);
+      return;
+    case ValueType::kTime:
+      append_int(out, kTimeTag, value.integer);
+      return;
+    case ValueType::kTimestamp:
+      append_int(out, kTimestampTag, value.integer);
+      return;
+    case ValueType::kText:
+      append_sized(out, kTextTag, value.bytes);
+      return;
+    case ValueType::kBytes:
+      append_sized(out, kBytesTag, value.bytes);
+      return;
+    case ValueType::kJson:
+      append_sized(out, kJsonTag, value.bytes);
+      return;
+    case ValueType::kUuid:
+      append_sized(out, kUuidTag, value.bytes);
+      return;
   }
 }
 

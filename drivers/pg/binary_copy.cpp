@@ -35,30 +35,46 @@ int64_t read_int(std::string_view bytes, size_t size, const char* what) {
 
 ColumnRead column_read(const std::string& quoted_column, uint32_t type_oid) {
   switch (type_oid) {
-    case 16: return {quoted_column, WireType::kBool};
-    case 17: return {quoted_column, WireType::kBytea};
+    case 16:
+      return {quoted_column, WireType::kBool};
+    case 17:
+      return {quoted_column, WireType::kBytea};
     case 19:    // name
     case 25:    // text
     case 1042:  // bpchar
     case 1043:  // varchar
       return {quoted_column, WireType::kText};
-    case 20: return {quoted_column, WireType::kInt8};
-    case 21: return {quoted_column, WireType::kInt2};
-    case 23: return {quoted_column, WireType::kInt4};
-    case 26: return {quoted_column, WireType::kOid};
-    case 114: return {quoted_column + "::jsonb", WireType::kJsonb};
-    case 3802: return {quoted_column, WireType::kJsonb};
-    case 700: return {quoted_column, WireType::kFloat4};
-    case 701: return {quoted_column, WireType::kFloat8};
-    case 790: return {quoted_column, WireType::kInt8};  // money: int64 cents
-    case 1082: return {quoted_column, WireType::kDate};
-    case 1083: return {quoted_column, WireType::kTime};
+    case 20:
+      return {quoted_column, WireType::kInt8};
+    case 21:
+      return {quoted_column, WireType::kInt2};
+    case 23:
+      return {quoted_column, WireType::kInt4};
+    case 26:
+      return {quoted_column, WireType::kOid};
+    case 114:
+      return {quoted_column + "::jsonb", WireType::kJsonb};
+    case 3802:
+      return {quoted_column, WireType::kJsonb};
+    case 700:
+      return {quoted_column, WireType::kFloat4};
+    case 701:
+      return {quoted_column, WireType::kFloat8};
+    case 790:
+      return {quoted_column, WireType::kInt8};  // money: int64 cents
+    case 1082:
+      return {quoted_column, WireType::kDate};
+    case 1083:
+      return {quoted_column, WireType::kTime};
     case 1114:
     case 1184:
       return {quoted_column, WireType::kTimestamp};
-    case 1700: return {quoted_column, WireType::kNumeric};
-    case 2950: return {quoted_column, WireType::kUuid};
-    default: return {quoted_column + "::text", WireType::kText};
+    case 1700:
+      return {quoted_column, WireType::kNumeric};
+    case 2950:
+      return {quoted_column, WireType::kUuid};
+    default:
+      return {quoted_column + "::text", WireType::kText};
   }
 }
 

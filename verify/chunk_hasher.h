@@ -1,0 +1,59 @@
+// The chunk hasher: reads one side of a chunk with binary COPY and reduces
+// it to a digest, keeping each row's key and hash so that a chunk whose
+// digests differ is narrowed to its rows without reading it again.
+//
+// Per row: decode each field into a typed value, append its canonical form
+// (key columns first, then every column), hash the bytes with XXH3-128 and
+// add the hash to the chunk digest. Memory is the key bytes plus 16 bytes
+// per row; chunks are sized to about half a second of reading, which keeps
+// that to a few megabytes.
+//
+// A ChunkHasher is bound to one connection; not thread-safe. Run one per
+// side, each on its own thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drivers/pg/connection.h"
+#include "verify/canonical_encoding.h"
+#include "verify/table_plan.h"
+
+namespace switchyard::verify {
+
+// The rows of one side of a chunk.
+struct ChunkRows {
+  ChunkDigest digest;
+  std::string keys;             // canonical key encodings, back to back
+  std::vector<size_t> key_end;  // where row i's key ends in `keys`
+  std::vector<Hash128> hashes;  // row i's hash
+  uint64_t bytes = 0;           // COPY bytes read
+
+  size_t size() const { return hashes.size(); }
+  std::string_view key(size_t row) const {
+    const size_t begin = row == 0 ? 0 : key_end[row - 1];
+    return std::string_view(keys).substr(begin, key_end[row] - begin);
+  }
+};
+
+class ChunkHasher {
+ public:
+  ChunkHasher(pg::Connection& connection, const TablePlan& plan, Side side)
+      : connection_(connection), plan_(plan), side_(side) {}
+
+  // Runs `select` (one of the plan's SELECTs for this side). For a table
+  // without a key, a row's "key" is its whole encoding.
+  ChunkRows read(const std::string& select);
+
+ private:
+  pg::Connection& connection_;
+  const TablePlan& plan_;
+  Side side_;
+  std::vector<pg::Field> fields_;
+  std::string encoded_;
+  std::string scratch_;
+};
+
+}  // namespace switchyard::verify

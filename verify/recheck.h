@@ -1,0 +1,58 @@
+// The position-tied re-check: how verify tells a real difference from a
+// change still in flight, without ever guessing from time.
+//
+// A key that differed when its chunk was read is read again on the source
+// at a position S, then on the target once the target has applied
+// everything up to S. If the two agree, the key is equal. If they differ,
+// the key is read again in a next round; a difference is a mismatch only
+// when it is seen in two consecutive rounds while the source value stayed
+// the same between them. A key whose source value keeps changing for
+// kMaxRounds rounds, or whose round could not wait for the target (the
+// stream is stopped or far behind), is "in flight": not a mismatch, and
+// not proven equal either.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.h"
+#include "verify/chunk_hasher.h"
+#include "verify/sides.h"
+#include "verify/table_plan.h"
+
+namespace switchyard::verify {
+
+enum class Verdict { kEqual, kMismatch, kInFlight };
+enum class MismatchKind { kMissing, kExtra, kDifferent };  // missing = on source only
+const char* to_string(MismatchKind kind);
+
+struct Settled {
+  std::string key;  // canonical key encoding (a keyless table: the whole row)
+  Verdict verdict = Verdict::kEqual;
+  MismatchKind kind = MismatchKind::kDifferent;
+  Lsn source_position;  // the source position of the deciding round
+};
+
+// How many copies of a key a side holds and the sum of their hashes.
+struct KeyEntry {
+  uint32_t count = 0;
+  unsigned __int128 hashes = 0;
+  bool operator==(const KeyEntry&) const = default;
+};
+using KeyIndex = std::unordered_map<std::string_view, KeyEntry>;
+KeyIndex index_rows(const ChunkRows& rows);
+
+// The keys whose rows differ between the two sides of a chunk.
+std::vector<std::string> differing_keys(const ChunkRows& source, const ChunkRows& target);
+
+inline constexpr int kMaxRounds = 5;
+
+std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<std::string> keys,
+                             const VerifySettings& settings);
+
+// Keys in text form, for SQL, from canonical key encodings.
+std::vector<KeyText> key_texts(const std::vector<std::string>& keys);
+
+}  // namespace switchyard::verify

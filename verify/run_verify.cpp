@@ -1,0 +1,146 @@
+#include "verify/run_verify.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "common/units.h"
+
+namespace switchyard::verify {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void log_table(const TableReport& report) {
+  const double mb = static_cast<double>(report.bytes) / (1 << 20);
+  spdlog::info(
+      "{}: {} rows compared ({} on the target) in {} chunks, {:.1f} MB/s; {} re-checked, "
+      "{} mismatches, {} in flight; {}",
+      report.table, report.source_rows, report.target_rows, report.chunks,
+      report.seconds > 0 ? mb / report.seconds : 0.0, report.rechecked, report.mismatches.size(),
+      report.in_flight.size(), format_duration(report.seconds));
+}
+
+boost::json::object finding_json(const Finding& finding, bool with_kind) {
+  boost::json::object item;
+  item["table"] = finding.table;
+  item["key"] = finding.key_json;
+  if (with_kind) item["kind"] = to_string(finding.kind);
+  return item;
+}
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kContinuous:
+      return "continuous";
+    case Mode::kOnce:
+      return "full";
+    case Mode::kDirtyOnly:
+      return "dirty-only";
+    case Mode::kRepair:
+      return "repair";
+  }
+  return "?";
+}
+
+}  // namespace
+
+size_t Outcome::mismatches() const {
+  size_t count = 0;
+  for (const auto& table : tables) count += table.mismatches.size();
+  return count;
+}
+
+size_t Outcome::in_flight() const {
+  size_t count = 0;
+  for (const auto& table : tables) count += table.in_flight.size();
+  for (const auto& repair : repairs) count += repair.unsettled + repair.skipped;
+  return count;
+}
+
+ExitCode Outcome::exit_code() const {
+  if (mismatches() > 0) return ExitCode::kMismatch;
+  if (in_flight() > 0) return ExitCode::kInconclusive;
+  return ExitCode::kOk;
+}
+
+boost::json::object Outcome::to_json() const {
+  boost::json::object out;
+  out["stream"] = stream;
+  out["mode"] = mode_name(mode);
+  const ExitCode code = exit_code();
+  out["status"] = code == ExitCode::kOk         ? "parity"
+                  : code == ExitCode::kMismatch ? "mismatch"
+                                                : "inconclusive";
+  uint64_t rows = 0;
+  boost::json::array table_list, mismatch_list, in_flight_list, repair_list;
+  for (const auto& table : tables) {
+    boost::json::object item;
+    item["table"] = table.table;
+    item["rows_compared"] = table.source_rows;
+    item["target_rows"] = table.target_rows;
+    item["chunks"] = table.chunks;
+    item["rechecked"] = table.rechecked;
+    item["mismatches"] = table.mismatches.size();
+    item["in_flight"] = table.in_flight.size();
+    item["seconds"] = table.seconds;
+    table_list.push_back(std::move(item));
+    rows += table.source_rows;
+    for (const auto& finding : table.mismatches)
+      mismatch_list.push_back(finding_json(finding, true));
+    for (const auto& finding : table.in_flight)
+      in_flight_list.push_back(finding_json(finding, false));
+  }
+  for (const auto& repair : repairs) {
+    boost::json::object item;
+    item["table"] = repair.table;
+    item["repaired"] = repair.repaired;
+    item["unsettled"] = repair.unsettled;
+    item["skipped"] = repair.skipped;
+    repair_list.push_back(std::move(item));
+  }
+  out["rows_compared"] = rows;
+  out["seconds"] = seconds;
+  out["tables"] = std::move(table_list);
+  out["mismatches"] = std::move(mismatch_list);
+  out["in_flight"] = std::move(in_flight_list);
+  if (mode == Mode::kRepair) out["repairs"] = std::move(repair_list);
+  return out;
+}
+
+Outcome run_verify(const Config& config, const Request& request) {
+  const auto started = Clock::now();
+  Outcome outcome;
+  outcome.mode = request.mode;
+  outcome.stream = config.name;
+  Verifier verifier(config);
+  if (request.mode == Mode::kRepair) {
+    outcome.repairs = repair_mismatches(config, verifier, request.table);
+  } else {
+    const std::vector<TablePlan> plans = verifier.plan_tables(request.table);
+    for (int pass = 1; !stop_requested(); ++pass) {
+      outcome.tables.clear();
+      for (const auto& plan : plans) {
+        if (stop_requested()) break;
+        TableReport report = request.mode == Mode::kDirtyOnly
+                                 ? verifier.dirty_pass(plan)
+                                 : verifier.full_pass(plan, /*rate_limited=*/true);
+        log_table(report);
+        outcome.tables.push_back(std::move(report));
+      }
+      if (request.mode != Mode::kContinuous) break;
+      spdlog::info("verify pass {} done: {} mismatches, {} in flight; next pass in {}", pass,
+                   outcome.mismatches(), outcome.in_flight(),
+                   format_duration(config.verify.pass_interval.count() / 1000.0));
+      const auto resume = Clock::now() + config.verify.pass_interval;
+      while (!stop_requested() && Clock::now() < resume) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+  outcome.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return outcome;
+}
+
+}  // namespace switchyard::verify

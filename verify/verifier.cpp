@@ -1,0 +1,276 @@
+#include "verify/verifier.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/shutdown.h"
+#include "control/control_schema.h"
+#include "drivers/pg/sql.h"
+#include "verify/recheck.h"
+
+namespace switchyard::verify {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Decides where each chunk ends, steering the chunk's read time toward
+// verify.chunk_time. A single integer key steps by value, using the density
+// seen so far (no query); any other key asks the source for the key N rows
+// on, through the key's index.
+class ChunkSizer {
+ public:
+  static constexpr double kFirstRows = 20'000;
+  static constexpr double kMinRows = 1'000;
+  static constexpr double kMaxRows = 4'000'000;
+
+  ChunkSizer(const TablePlan& plan, pg::Connection& source, std::chrono::milliseconds chunk_time)
+      : plan_(plan), source_(source), chunk_seconds_(chunk_time.count() / 1000.0) {
+    if (!plan.integer_key) return;
+    const std::string column = "t." + pg::quote_ident(plan.columns[plan.key[0]].name);
+    pg::Result bounds = source.exec("SELECT min(" + column + ")::text, max(" + column +
+                                    ")::text FROM " + plan.qualified + " t");
+    if (bounds.is_null(0, 0)) {
+      empty_ = true;
+      return;
+    }
+    min_ = std::stoll(bounds.str(0, 0));
+    max_ = std::stoll(bounds.str(0, 1));
+    const double span = static_cast<double>(max_) - static_cast<double>(min_) + 1;
+    density_ = plan.estimated_rows > 0 ? std::min(1.0, plan.estimated_rows / span) : 1.0;
+  }
+
+  // The inclusive upper bound of the chunk after `lower`, or nullopt for
+  // "to the end of the table".
+  std::optional<KeyText> next_upper(const KeyText* lower) {
+    if (plan_.integer_key) {
+      if (empty_) return std::nullopt;
+      const double start = lower ? std::stod((*lower)[0]) : static_cast<double>(min_) - 1;
+      width_ = std::max(1.0, rows_ / density_);
+      const double upper = start + width_;
+      if (upper >= static_cast<double>(max_)) return std::nullopt;
+      return KeyText{std::to_string(static_cast<int64_t>(upper))};
+    }
+    pg::Result split = source_.exec(plan_.split_point(lower, static_cast<uint64_t>(rows_)));
+    if (split.rows() == 0) return std::nullopt;
+    KeyText upper;
+    for (int column = 0; column < split.columns(); ++column) upper.push_back(split.str(0, column));
+    return upper;
+  }
+
+  void observe(uint64_t rows, double seconds) {
+    if (plan_.integer_key) {
+      // An empty range says the keys are sparser here: widen quickly.
+      density_ = rows > 0 ? static_cast<double>(rows) / width_ : density_ / 8;
+    }
+    if (rows == 0 || seconds <= 0) return;
+    const double wanted = static_cast<double>(rows) * chunk_seconds_ / seconds;
+    rows_ = std::clamp(wanted, std::max(kMinRows, rows_ / 4), std::min(kMaxRows, rows_ * 4));
+  }
+
+ private:
+  const TablePlan& plan_;
+  pg::Connection& source_;
+  double chunk_seconds_;
+  double rows_ = kFirstRows;
+  bool empty_ = false;
+  int64_t min_ = 0, max_ = 0;
+  double density_ = 1.0;  // rows per key value
+  double width_ = 1.0;    // of the last integer range
+};
+
+// Holds a full pass to verify.max_rows_per_second / max_bytes_per_second.
+class RateLimiter {
+ public:
+  RateLimiter(const VerifySettings& settings, bool enabled)
+      : max_rows_(enabled ? settings.max_rows_per_second : 0),
+        max_bytes_(enabled ? settings.max_bytes_per_second : 0) {}
+
+  void pace(uint64_t rows, uint64_t bytes) {
+    double due = 0;
+    if (max_rows_ > 0) due = std::max(due, static_cast<double>(rows) / max_rows_);
+    if (max_bytes_ > 0) due = std::max(due, static_cast<double>(bytes) / max_bytes_);
+    while (!stop_requested() && seconds_since(start_) < due) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+ private:
+  uint64_t max_rows_;
+  uint64_t max_bytes_;
+  Clock::time_point start_ = Clock::now();
+};
+
+const char* worse(const char* a, const std::string& b) {
+  auto rank = [](std::string_view status) {
+    return status == "mismatch" ? 2 : status == "in_flight" ? 1 : 0;
+  };
+  return rank(a) >= rank(b) ? a : (b == "mismatch" ? "mismatch" : "in_flight");
+}
+
+}  // namespace
+
+Verifier::Verifier(const Config& config) : config_(config), sides_(config) {}
+
+std::vector<TablePlan> Verifier::plan_tables(const std::optional<std::string>& only) {
+  pg::Connection& target = sides_.control();
+  const auto stream = control::read_stream(target, config_.name);
+  if (!stream) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: stream " + config_.name + " does not exist (run init and snapshot)");
+  }
+  if (stream->phase != control::kStreaming) {
+    throw Error(ErrorKind::kPrecondition, "target: stream " + config_.name +
+                                              " has not finished its initial copy (phase " +
+                                              stream->phase + "); run snapshot first");
+  }
+  std::vector<TablePlan> plans;
+  for (const auto& table : control::read_tables(target, config_.name)) {
+    if (only && *only != table.schema + "." + table.name) continue;
+    plans.push_back(plan_table(sides_.source(), sides_.target(), table.schema, table.name));
+  }
+  if (only && plans.empty()) {
+    throw Error(ErrorKind::kUsage, "--table " + *only + ": not a table of stream " + config_.name +
+                                       " (expected schema.table)");
+  }
+  return plans;
+}
+
+std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> keys,
+                             TableReport& report) {
+  const char* status = "clean";
+  report.rechecked += keys.size();
+  for (const Settled& key : recheck(sides_, plan, std::move(keys), config_.verify)) {
+    if (key.verdict == Verdict::kEqual) continue;
+    Finding finding = make_finding(plan, key.key, key.kind, key.source_position);
+    const std::string shown = boost::json::serialize(finding.key_json);
+    if (key.verdict == Verdict::kMismatch) {
+      spdlog::warn("{}: mismatch: row {} is {} (confirmed at source position {})", plan.display,
+                   shown, to_string(key.kind), key.source_position.to_string());
+      store::record_mismatch(sides_.control(), config_.name, plan, finding);
+      report.mismatches.push_back(std::move(finding));
+      status = "mismatch";
+    } else {
+      spdlog::info("{}: row {} kept changing while re-checked: in flight, not compared",
+                   plan.display, shown);
+      report.in_flight.push_back(std::move(finding));
+      status = worse(status, "in_flight");
+    }
+  }
+  return status;
+}
+
+TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
+  TableReport report;
+  report.table = plan.display;
+  const auto started = Clock::now();
+  pg::Connection& control = sides_.control();
+  const std::string pass_started = store::begin_pass(control, config_.name, plan);
+  ChunkSizer sizer(plan, sides_.source(), config_.verify.chunk_time);
+  RateLimiter limiter(config_.verify, rate_limited);
+  ProgressMeter progress("verify " + plan.display, 0, static_cast<uint64_t>(plan.estimated_rows),
+                         "chunks");
+  const char* status = "clean";
+  Lsn first_target_position, last_source_position;
+  std::optional<KeyText> lower;
+  while (true) {
+    const auto chunk_started = Clock::now();
+    std::optional<KeyText> upper;
+    if (!plan.keyless()) upper = sizer.next_upper(lower ? &*lower : nullptr);
+    const KeyText* lower_bound = lower ? &*lower : nullptr;
+    const KeyText* upper_bound = upper ? &*upper : nullptr;
+    auto [source, target] =
+        plan.keyless()
+            ? sides_.read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget))
+            : sides_.read_both(plan, plan.select_range(Side::kSource, lower_bound, upper_bound),
+                               plan.select_range(Side::kTarget, lower_bound, upper_bound));
+    const double read_seconds = seconds_since(chunk_started);
+    if (report.chunks == 0) first_target_position = target.position;
+    last_source_position = source.position;
+    std::string chunk_status = "clean";
+    if (source.rows.digest != target.rows.digest) {
+      chunk_status = settle(plan, differing_keys(source.rows, target.rows), report);
+      status = worse(status, chunk_status);
+    }
+    store::save_chunk(control, config_.name, plan,
+                      {report.chunks, lower_bound, upper_bound, source.rows.size(),
+                       source.rows.digest.to_string(), target.rows.digest.to_string(), chunk_status,
+                       source.position});
+    ++report.chunks;
+    report.source_rows += source.rows.size();
+    report.target_rows += target.rows.size();
+    report.bytes += source.rows.bytes + target.rows.bytes;
+    progress.update(report.source_rows, report.bytes, report.chunks, 0);
+    sizer.observe(std::max(source.rows.size(), target.rows.size()), read_seconds);
+    limiter.pace(report.source_rows, std::max(report.bytes / 2, source.rows.bytes));
+    if (!upper) break;
+    if (stop_requested()) {
+      report.completed = false;
+      break;
+    }
+    lower = std::move(upper);
+  }
+  progress.clear();
+  report.seconds = seconds_since(started);
+  if (!report.completed) return report;
+  store::trim_chunks(control, config_.name, plan, report.chunks);
+  store::finish_pass(control, config_.name, plan, status, last_source_position, report.source_rows,
+                     report.chunks, report.mismatches.size(), report.in_flight.size());
+  if (report.in_flight.empty()) store::resolve_unseen(control, config_.name, plan, pass_started);
+  // Every change applied before the first chunk was read has been compared.
+  if (std::string_view(status) == "clean") {
+    store::clear_dirty_through(control, config_.name, plan, first_target_position);
+  }
+  return report;
+}
+
+TableReport Verifier::dirty_pass(const TablePlan& plan) {
+  constexpr size_t kKeysPerRead = 5000;
+  TableReport report;
+  report.table = plan.display;
+  const auto started = Clock::now();
+  pg::Connection& control = sides_.control();
+  const store::DirtySet dirty = store::read_dirty(control, config_.name, plan);
+  if (dirty.marks.empty()) return report;
+  const double many = std::max(20'000.0, plan.estimated_rows / 10);
+  if (dirty.whole_table || plan.keyless() || static_cast<double>(dirty.marks.size()) > many) {
+    spdlog::info("{}: {} changed since the last pass; verifying the whole table", plan.display,
+                 dirty.whole_table || plan.keyless()
+                     ? std::string("rows without a key")
+                     : std::to_string(dirty.marks.size()) + " keys");
+    return full_pass(plan, false);
+  }
+  std::vector<std::string> candidates;
+  for (size_t start = 0; start < dirty.marks.size(); start += kKeysPerRead) {
+    std::vector<KeyText> keys;
+    for (size_t idx = start; idx < std::min(dirty.marks.size(), start + kKeysPerRead); ++idx) {
+      keys.push_back(dirty.marks[idx].key);
+    }
+    auto [source, target] = sides_.read_both(plan, plan.select_keys(Side::kSource, keys),
+                                             plan.select_keys(Side::kTarget, keys));
+    ++report.chunks;
+    report.source_rows += source.rows.size();
+    report.target_rows += target.rows.size();
+    report.bytes += source.rows.bytes + target.rows.bytes;
+    if (source.rows.digest != target.rows.digest) {
+      for (auto& key : differing_keys(source.rows, target.rows))
+        candidates.push_back(std::move(key));
+    }
+  }
+  if (!candidates.empty()) settle(plan, std::move(candidates), report);
+  // Marks stay until their keys are proven equal; a key marked again since
+  // we read it has a new version of its mark and stays dirty.
+  if (report.mismatches.empty() && report.in_flight.empty())
+    store::clear_dirty(control, dirty.marks);
+  report.seconds = seconds_since(started);
+  return report;
+}
+
+}  // namespace switchyard::verify

@@ -1,0 +1,66 @@
+// The verifier: full passes over a table in key-range chunks, and
+// dirty-only passes over the keys the apply loop changed.
+//
+// Full pass, per chunk: take the chunk's upper bound from the source (a
+// key value for integer keys, the key N rows on otherwise), read the range
+// on both sides at once through the chunk hasher, compare the digests.
+// Equal: the chunk is clean at the source position it was read at.
+// Different: the rows already read name the keys that differ, and the
+// position-tied re-check (recheck.h) settles each as equal, mismatch or in
+// flight. Chunk sizes adapt toward verify.chunk_time of reading.
+//
+// Dirty-only pass: the keys in switchyard.dirty_keys are read on both sides
+// by key and compared the same way; cost follows the number of changed
+// keys, not the size of the table. Marks are cleared only once verified.
+//
+// A Verifier owns three connections (sides.h); not thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "verify/sides.h"
+#include "verify/table_plan.h"
+#include "verify/verify_store.h"
+
+namespace switchyard::verify {
+
+struct TableReport {
+  std::string table;
+  uint64_t source_rows = 0;
+  uint64_t target_rows = 0;
+  uint64_t bytes = 0;  // read on both sides
+  int chunks = 0;
+  uint64_t rechecked = 0;  // rows whose chunk differed, settled by the re-check
+  std::vector<Finding> mismatches;
+  std::vector<Finding> in_flight;
+  double seconds = 0;
+  bool completed = true;  // false if stopped by a signal
+};
+
+class Verifier {
+ public:
+  explicit Verifier(const Config& config);
+
+  // The stream's tables (or the one named schema.table), planned. Throws
+  // Error(kUsage) for a table that is not part of the stream, and
+  // Error(kPrecondition) if the initial copy has not finished.
+  std::vector<TablePlan> plan_tables(const std::optional<std::string>& only);
+
+  TableReport full_pass(const TablePlan& plan, bool rate_limited);
+  TableReport dirty_pass(const TablePlan& plan);
+
+  Sides& sides() { return sides_; }
+
+ private:
+  // Settles candidate keys and records what they turned out to be.
+  // Returns the chunk status: clean, mismatch or in_flight.
+  std::string settle(const TablePlan& plan, std::vector<std::string> keys, TableReport& report);
+
+  const Config& config_;
+  Sides sides_;
+};
+
+}  // namespace switchyard::verify

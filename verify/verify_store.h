@@ -1,0 +1,95 @@
+// verify's part of the control schema (docs/control-schema.md): per table
+// the last pass, per chunk its digests, the position it was verified at
+// and its status, every mismatch with the time it was first and last seen,
+// and the dirty keys the apply loop leaves for the dirty-only pass.
+//
+// Functions take the (target) connection to use; none opens its own.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/lsn.h"
+#include "drivers/pg/connection.h"
+#include "verify/recheck.h"
+#include "verify/table_plan.h"
+
+namespace switchyard::verify {
+
+// A row that differs, as reported and stored.
+struct Finding {
+  std::string table;  // schema.name
+  KeyText key;
+  boost::json::object key_json;  // {"column": value}
+  MismatchKind kind = MismatchKind::kDifferent;
+  Lsn source_position;
+};
+
+// Builds a Finding from a canonical key encoding.
+Finding make_finding(const TablePlan& plan, const std::string& key, MismatchKind kind,
+                     Lsn source_position);
+
+namespace store {
+
+// Marks the table's pass as running; returns its start time (server clock).
+std::string begin_pass(pg::Connection& target, const std::string& stream, const TablePlan& plan);
+void finish_pass(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                 const std::string& status, Lsn position, uint64_t rows, int chunks,
+                 size_t mismatches, size_t in_flight);
+
+struct ChunkRecord {
+  int chunk_no = 0;
+  const KeyText* lower = nullptr;
+  const KeyText* upper = nullptr;
+  uint64_t rows = 0;
+  std::string source_digest;
+  std::string target_digest;
+  std::string status;  // clean | mismatch | in_flight
+  Lsn verified_at;
+};
+void save_chunk(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                const ChunkRecord& chunk);
+// Drops chunks numbered `count` and up, left from a longer earlier pass.
+void trim_chunks(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                 int count);
+
+// Inserts a mismatch, or refreshes last_seen (and re-opens it if it had
+// been resolved).
+void record_mismatch(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                     const Finding& finding);
+// A full pass that started at `pass_started` and did not see them again
+// resolves the table's older open mismatches.
+void resolve_unseen(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                    const std::string& pass_started);
+void resolve(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+             const KeyText& key, const std::string& resolution);
+
+struct OpenMismatch {
+  std::string schema, name;
+  KeyText key;
+  std::string kind;
+};
+std::vector<OpenMismatch> open_mismatches(pg::Connection& target, const std::string& stream);
+
+// Dirty keys (written by the apply loop; see apply_loop.cpp).
+struct DirtyMark {
+  KeyText key;
+  std::string ctid;  // with marked_lsn: which version of the mark was read
+  std::string marked_lsn;
+};
+struct DirtySet {
+  bool whole_table = false;  // a change that named no key (truncate, keyless table)
+  std::vector<DirtyMark> marks;
+};
+DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan);
+// Clears exactly the versions read: a key marked again since stays dirty.
+void clear_dirty(pg::Connection& target, const std::vector<DirtyMark>& marks);
+// Clears every mark of the table up to `position` (after a clean full pass).
+void clear_dirty_through(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                         Lsn position);
+
+}  // namespace store
+}  // namespace switchyard::verify

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/shutdown.h"
 #include "common/units.h"
@@ -109,33 +110,58 @@ boost::json::object Outcome::to_json() const {
   return out;
 }
 
+namespace {
+
+// Passes over `plans` until the request is done: once, or (continuous)
+// until a stop is requested.
+void run_passes(const Config& config, const Request& request, Verifier& verifier,
+                Outcome& outcome) {
+  const std::vector<TablePlan> plans = verifier.plan_tables(request.table);
+  for (int pass = 1; !stop_requested(); ++pass) {
+    outcome.tables.clear();
+    for (const auto& plan : plans) {
+      if (stop_requested()) break;
+      TableReport report = request.mode == Mode::kDirtyOnly
+                               ? verifier.dirty_pass(plan)
+                               : verifier.full_pass(plan, /*rate_limited=*/true);
+      log_table(report);
+      outcome.tables.push_back(std::move(report));
+    }
+    if (request.mode != Mode::kContinuous) return;
+    spdlog::info("verify pass {} done: {} mismatches, {} in flight; next pass in {}", pass,
+                 outcome.mismatches(), outcome.in_flight(),
+                 format_duration(config.verify.pass_interval.count() / 1000.0));
+    if (!sleep_unless_stopped(config.verify.pass_interval)) return;
+  }
+}
+
+}  // namespace
+
 Outcome run_verify(const Config& config, const Request& request) {
   const auto started = Clock::now();
   Outcome outcome;
   outcome.mode = request.mode;
   outcome.stream = config.name;
-  Verifier verifier(config);
   if (request.mode == Mode::kRepair) {
+    Verifier verifier(config);
     outcome.repairs = repair_mismatches(config, verifier, request.table);
+  } else if (request.mode != Mode::kContinuous) {
+    Verifier verifier(config);
+    run_passes(config, request, verifier, outcome);
   } else {
-    const std::vector<TablePlan> plans = verifier.plan_tables(request.table);
-    for (int pass = 1; !stop_requested(); ++pass) {
-      outcome.tables.clear();
-      for (const auto& plan : plans) {
-        if (stop_requested()) break;
-        TableReport report = request.mode == Mode::kDirtyOnly
-                                 ? verifier.dirty_pass(plan)
-                                 : verifier.full_pass(plan, /*rate_limited=*/true);
-        log_table(report);
-        outcome.tables.push_back(std::move(report));
-      }
-      if (request.mode != Mode::kContinuous) break;
-      spdlog::info("verify pass {} done: {} mismatches, {} in flight; next pass in {}", pass,
-                   outcome.mismatches(), outcome.in_flight(),
-                   format_duration(config.verify.pass_interval.count() / 1000.0));
-      const auto resume = Clock::now() + config.verify.pass_interval;
-      while (!stop_requested() && Clock::now() < resume) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Continuous verify runs for weeks: a lost connection or a restarting
+    // server costs a reconnect, not the process.
+    Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
+    while (!stop_requested()) {
+      try {
+        Verifier verifier(config);
+        backoff.reset();
+        run_passes(config, request, verifier, outcome);
+      } catch (const Error& error) {
+        if (!error.retryable() || stop_requested()) throw;
+        const auto delay = backoff.next_delay();
+        spdlog::warn("{}; reconnecting in {} ms", error.what(), delay.count());
+        if (!sleep_unless_stopped(delay)) break;
       }
     }
   }

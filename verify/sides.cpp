@@ -10,9 +10,9 @@ namespace switchyard::verify {
 
 Sides::Sides(const Config& config)
     : config_(config),
-      source_(config.source.conninfo, "source"),
-      target_(config.target.conninfo, "target"),
-      control_(config.target.conninfo, "target") {
+      source_(config.source.conninfo, "source", pg::Mode::kNormal, "verify"),
+      target_(config.target.conninfo, "target", pg::Mode::kNormal, "verify"),
+      control_(config.target.conninfo, "target", pg::Mode::kNormal, "verify") {
   prepare_session(source_);
   prepare_session(target_);
   prepare_session(control_);

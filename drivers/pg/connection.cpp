@@ -93,9 +93,10 @@ uint64_t Result::affected_rows() const {
 
 // ---- Connection -------------------------------------------------------
 
-Connection::Connection(const std::string& conninfo, std::string role, Mode mode)
+Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
+                       const std::string& purpose)
     : role_(std::move(role)) {
-  const std::string application_name = "switchyard-" + role_;
+  const std::string application_name = "switchyard-" + (purpose.empty() ? role_ : purpose);
   // Defaults first: the expanded conninfo (dbname) overrides them, and the
   // replication flag, last, overrides it.
   std::vector<const char*> keywords{"application_name", "connect_timeout", "dbname"};

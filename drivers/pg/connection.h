@@ -51,8 +51,11 @@ enum class Mode { kNormal, kReplication };
 
 class Connection {
  public:
-  // role names the connection in messages ("source", "target").
-  Connection(const std::string& conninfo, std::string role, Mode mode = Mode::kNormal);
+  // role names the connection in messages ("source", "target"). The
+  // server sees application_name "switchyard-<purpose>", or
+  // "switchyard-<role>" without one.
+  Connection(const std::string& conninfo, std::string role, Mode mode = Mode::kNormal,
+             const std::string& purpose = {});
   ~Connection();
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;

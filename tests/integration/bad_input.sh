@@ -78,8 +78,15 @@ YAML
 expect_failure 5 "source: wal_level is 'replica'; set wal_level = logical" -- "$SY" -c "$WORK/walrep.yaml" init
 assert_nothing_created
 
+log "verify refuses to run without a stream or before the copy (exit 5), bad options (exit 2)"
+expect_failure 5 "stream switchyard does not exist \(run init and snapshot\)" -- "$SY" -c "$cfg" verify --once
+expect_failure 2 "--json needs --once, --dirty-only or --repair" -- "$SY" -c "$cfg" verify --json
+expect_failure 2 "excludes" -- "$SY" -c "$cfg" verify --once --repair
+assert_nothing_created
+
 log "a good init still works afterwards, twice"
 "$SY" -c "$cfg" init 2>"$WORK/init.log" || { cat "$WORK/init.log"; fail "init failed"; }
+expect_failure 5 "has not finished its initial copy \(phase initialized\); run snapshot first" -- "$SY" -c "$cfg" verify --once
 "$SY" -c "$cfg" init 2>>"$WORK/init.log" || { cat "$WORK/init.log"; fail "second init failed"; }
 "$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"
 pgc_psql TGT -c "DROP TABLE accounts"

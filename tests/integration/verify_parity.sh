@@ -33,6 +33,9 @@ done
 [ "$(pgc_psql TGT -c "SELECT phase FROM switchyard.streams")" = streaming ] ||
   { tail -20 "$rlog"; fail "initial copy did not finish"; }
 
+expect_failure 2 "--table public.nosuch: not a table of stream switchyard" -- \
+  "$SY" -c "$cfg" verify --once --table public.nosuch
+
 log "continuous verify under ${LOAD_SECONDS}s of pgbench + mixed-type load"
 "$SY" -c "$cfg" verify >"$vlog" 2>&1 &
 VERIFY_PID=$!; BACKGROUND+=("$VERIFY_PID")
@@ -42,6 +45,17 @@ BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -n -c 2 -T "$LOAD_SECONDS" -R 60 \
   -f "$HERE/types_load.sql" app >"$WORK/types-load.log" 2>&1 &
 TYPES_PID=$!; BACKGROUND+=("$TYPES_PID")
+sleep $(( LOAD_SECONDS / 4 ))
+log "kill -9 the continuous verify mid-pass, start it again"
+kill -9 "$VERIFY_PID"; wait "$VERIFY_PID" 2>/dev/null || true
+"$SY" -c "$cfg" verify >>"$vlog" 2>&1 &
+VERIFY_PID=$!; BACKGROUND+=("$VERIFY_PID")
+sleep $(( LOAD_SECONDS / 4 ))
+log "cut verify's connections on both sides"
+for cluster in SRC TGT; do
+  pgc_psql "$cluster" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE application_name = 'switchyard-verify'" >/dev/null
+done
 wait "$BENCH_PID" || { cat "$WORK/pgbench.log"; fail "pgbench failed"; }
 wait "$TYPES_PID" || { cat "$WORK/types-load.log"; fail "types writer failed"; }
 log "load done: $(grep -h 'number of transactions actually processed' "$WORK/pgbench.log" "$WORK/types-load.log" | tr '\n' ' ')"
@@ -50,6 +64,7 @@ kill -0 "$VERIFY_PID" 2>/dev/null || { tail -20 "$vlog"; fail "continuous verify
 kill -TERM "$VERIFY_PID"
 rc=0; wait "$VERIFY_PID" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 8 ] || { tail -20 "$vlog"; fail "verify exited $rc on SIGTERM"; }
+grep -q "reconnecting" "$vlog" || { tail -20 "$vlog"; fail "verify did not reconnect after its connections were cut"; }
 passes=$(grep -c "verify pass .* done" "$vlog" || true)
 in_flight=$(grep -c "in flight, not compared" "$vlog" || true)
 rechecked=$(grep -o '[0-9]* re-checked' "$vlog" | awk '{s += $1} END {print s + 0}')
@@ -92,6 +107,23 @@ wait_parity 30 "${TABLES[@]}"
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.mismatches WHERE resolved_at IS NULL")" = 0 ] ||
   fail "open mismatches after repair"
 log "repaired; verify --once exits 0"
+
+log "a row the target lost is found by --dirty-only once the source changes it"
+pgc_psql TGT -c "DELETE FROM pgbench_accounts WHERE aid = 77"
+pgc_psql SRC -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 77"
+rc=0
+for _ in $(seq 1 50); do
+  rc=0; "$SY" -c "$cfg" verify --dirty-only --json >"$WORK/dirty.json" 2>"$WORK/dirty.log" || rc=$?
+  [ "$rc" = 1 ] && break
+  sleep 0.2
+done
+[ "$rc" = 1 ] || { tail "$WORK/dirty.log"; fail "verify --dirty-only exited $rc, not 1"; }
+grep -q '"key":{"aid":77},"kind":"missing"' "$WORK/dirty.json" ||
+  fail "dirty-only did not report aid 77 missing: $(cat "$WORK/dirty.json")"
+"$SY" -c "$cfg" verify --repair >>"$WORK/repair.log" 2>&1 || fail "second repair failed"
+"$SY" -c "$cfg" verify --dirty-only >/dev/null 2>&1 || fail "dirty-only after repair exited $?"
+wait_parity 30 public.pgbench_accounts
+log "ok: dirty-only found the lost row, repair restored it"
 
 kill -TERM "$REPLICATE_PID"
 wait "$REPLICATE_PID" || true

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "verify/canonical_encoding.h"
 
 namespace switchyard::verify {
 namespace {
@@ -35,34 +36,34 @@ std::vector<Value> decode_canonical(std::string_view in, std::deque<std::string>
     const char tag = in[0];
     in.remove_prefix(1);
     switch (tag) {
-      case 'n':
+      case kNullTag:
         values.push_back(Value::null());
         break;
-      case 'b':
+      case kBoolTag:
         if (in.empty()) corrupt();
         values.push_back(Value::of_int(ValueType::kBool, in[0] != 0));
         in.remove_prefix(1);
         break;
-      case 'i':
+      case kIntTag:
         values.push_back(Value::of_int(ValueType::kInt, static_cast<int64_t>(take_u64(in))));
         break;
-      case 'd':
+      case kDateTag:
         values.push_back(Value::of_int(ValueType::kDate, static_cast<int64_t>(take_u64(in))));
         break;
-      case 't':
+      case kTimeTag:
         values.push_back(Value::of_int(ValueType::kTime, static_cast<int64_t>(take_u64(in))));
         break;
-      case 'z':
+      case kTimestampTag:
         values.push_back(Value::of_int(ValueType::kTimestamp, static_cast<int64_t>(take_u64(in))));
         break;
-      case 'f': {
+      case kFloatTag: {
         const uint64_t bits = take_u64(in);
         double real;
         std::memcpy(&real, &bits, sizeof real);
         values.push_back(Value::of_real(real));
         break;
       }
-      case 'N': {  // sign, scale, unscaled digits -> decimal text
+      case kNumericTag: {  // sign, scale, unscaled digits -> decimal text
         if (in.empty()) corrupt();
         const bool negative = in[0] == '-';
         in.remove_prefix(1);
@@ -74,19 +75,19 @@ std::vector<Value> decode_canonical(std::string_view in, std::deque<std::string>
         values.push_back(Value::of_bytes(ValueType::kNumeric, storage.back()));
         break;
       }
-      case 'X':
+      case kNumericSpecialTag:
         values.push_back(Value::of_bytes(ValueType::kNumeric, take_sized(in)));
         break;
-      case 's':
+      case kTextTag:
         values.push_back(Value::of_bytes(ValueType::kText, take_sized(in)));
         break;
-      case 'x':
+      case kBytesTag:
         values.push_back(Value::of_bytes(ValueType::kBytes, take_sized(in)));
         break;
-      case 'j':
+      case kJsonTag:
         values.push_back(Value::of_bytes(ValueType::kJson, take_sized(in)));
         break;
-      case 'u':
+      case kUuidTag:
         values.push_back(Value::of_bytes(ValueType::kUuid, take_sized(in)));
         break;
       default:

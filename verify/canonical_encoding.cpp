@@ -11,22 +11,6 @@
 namespace switchyard::verify {
 namespace {
 
-// Type tags. Values of different types never share a tag, except where the
-// header explains why they should compare equal (all integers).
-constexpr char kNullTag = 'n';
-constexpr char kBoolTag = 'b';
-constexpr char kIntTag = 'i';
-constexpr char kNumericTag = 'N';
-constexpr char kNumericSpecialTag = 'X';  // NaN, Infinity, -Infinity
-constexpr char kFloatTag = 'f';
-constexpr char kDateTag = 'd';
-constexpr char kTimeTag = 't';
-constexpr char kTimestampTag = 'z';
-constexpr char kTextTag = 's';
-constexpr char kBytesTag = 'x';
-constexpr char kJsonTag = 'j';
-constexpr char kUuidTag = 'u';
-
 void append_u64(std::string& out, uint64_t value) {
   char bytes[8];
   for (int idx = 7; idx >= 0; --idx) {

@@ -29,6 +29,22 @@
 
 namespace switchyard::verify {
 
+// The tag that starts each canonical value. Values of different types never
+// share a tag, except all integers, as explained above.
+inline constexpr char kNullTag = 'n';
+inline constexpr char kBoolTag = 'b';            // + 1 byte
+inline constexpr char kIntTag = 'i';             // + 8 bytes, big-endian two's complement
+inline constexpr char kNumericTag = 'N';         // + sign + 8-byte scale + sized digits
+inline constexpr char kNumericSpecialTag = 'X';  // + sized "NaN", "Infinity", "-Infinity"
+inline constexpr char kFloatTag = 'f';           // + 8 bytes of IEEE bits
+inline constexpr char kDateTag = 'd';            // + 8 bytes
+inline constexpr char kTimeTag = 't';            // + 8 bytes
+inline constexpr char kTimestampTag = 'z';       // + 8 bytes
+inline constexpr char kTextTag = 's';            // sized: + 8-byte length + bytes
+inline constexpr char kBytesTag = 'x';           // sized
+inline constexpr char kJsonTag = 'j';            // sized
+inline constexpr char kUuidTag = 'u';            // sized
+
 // Appends the canonical form of `value` to `out`.
 void append_canonical(std::string& out, const Value& value);
 

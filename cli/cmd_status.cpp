@@ -38,6 +38,14 @@ boost::json::object to_json(const StreamStatus& status) {
     item["rows_copied"] = table.rows_copied ? boost::json::value(*table.rows_copied) : nullptr;
     item["copied_at"] =
         table.copied_at ? boost::json::value(*table.copied_at) : boost::json::value(nullptr);
+    boost::json::object verify;
+    verify["status"] =
+        table.verify_status ? boost::json::value(*table.verify_status) : boost::json::value(nullptr);
+    verify["finished_at"] =
+        table.verified_at ? boost::json::value(*table.verified_at) : boost::json::value(nullptr);
+    verify["open_mismatches"] = table.open_mismatches;
+    verify["dirty_keys"] = table.dirty_keys;
+    item["verify"] = verify;
     tables.push_back(std::move(item));
   }
   out["tables"] = tables;
@@ -62,6 +70,13 @@ void print_text(const StreamStatus& status) {
     std::printf("  %-40s %12s rows copied%s\n", table.name.c_str(),
                 table.rows_copied ? std::to_string(*table.rows_copied).c_str() : "-",
                 table.created_by_switchyard ? "" : "  (pre-existing on target)");
+    if (table.verify_status) {
+      std::printf("  %-40s verify %s%s%s, %lld open mismatches, %lld dirty keys\n", "",
+                  table.verify_status->c_str(), table.verified_at ? " at " : "",
+                  table.verified_at.value_or("").c_str(),
+                  static_cast<long long>(table.open_mismatches),
+                  static_cast<long long>(table.dirty_keys));
+    }
   }
 }
 

@@ -46,10 +46,23 @@ StreamStatus collect_status(const Config& config) {
     status.lag_seconds = std::stod(reported.str(0, 0));
     status.reported_at = reported.optional(0, 1);
   }
+  const bool has_verify =
+      !target.exec("SELECT pg_catalog.to_regclass('switchyard.verify_tables')").is_null(0, 0);
   pg::Result tables = target.exec(
-      "SELECT schema_name || '.' || table_name, created_by_switchyard, rows_copied, "
-      "copied_at::text "
-      "FROM switchyard.tables WHERE stream = $1 ORDER BY 1",
+      std::string("SELECT t.schema_name || '.' || t.table_name, t.created_by_switchyard, "
+                  "t.rows_copied, t.copied_at::text") +
+          (has_verify
+               ? ", v.status, v.pass_finished_at::text, "
+                 "(SELECT count(*) FROM switchyard.mismatches m WHERE m.stream = t.stream "
+                 "   AND m.schema_name = t.schema_name AND m.table_name = t.table_name "
+                 "   AND m.resolved_at IS NULL), "
+                 "(SELECT count(*) FROM switchyard.dirty_keys d WHERE d.stream = t.stream "
+                 "   AND d.schema_name = t.schema_name AND d.table_name = t.table_name) "
+                 "FROM switchyard.tables t LEFT JOIN switchyard.verify_tables v "
+                 "  ON v.stream = t.stream AND v.schema_name = t.schema_name "
+                 " AND v.table_name = t.table_name "
+               : " FROM switchyard.tables t ") +
+          "WHERE t.stream = $1 ORDER BY 1",
       {config.name});
   for (int row = 0; row < tables.rows(); ++row) {
     TableStatus table;
@@ -57,6 +70,12 @@ StreamStatus collect_status(const Config& config) {
     table.created_by_switchyard = tables.boolean(row, 1);
     if (!tables.is_null(row, 2)) table.rows_copied = tables.int64(row, 2);
     table.copied_at = tables.optional(row, 3);
+    if (has_verify) {
+      table.verify_status = tables.optional(row, 4);
+      table.verified_at = tables.optional(row, 5);
+      table.open_mismatches = tables.int64(row, 6);
+      table.dirty_keys = tables.int64(row, 7);
+    }
     status.tables.push_back(std::move(table));
   }
   return status;

@@ -17,6 +17,11 @@ struct TableStatus {
   bool created_by_switchyard = false;
   std::optional<int64_t> rows_copied;
   std::optional<std::string> copied_at;
+  // verify: the last pass (status: running, clean, mismatch, in_flight).
+  std::optional<std::string> verify_status;
+  std::optional<std::string> verified_at;
+  int64_t open_mismatches = 0;
+  int64_t dirty_keys = 0;  // changed since last verified ({} marks count as one)
 };
 
 struct StreamStatus {

@@ -65,10 +65,15 @@ std::vector<Value> decode_canonical(std::string_view in, std::deque<std::string>
       }
       case kNumericTag: {  // sign, scale, unscaled digits -> decimal text
         if (in.empty()) corrupt();
+        if (in[0] != '+' && in[0] != '-') corrupt();
         const bool negative = in[0] == '-';
         in.remove_prefix(1);
         const uint64_t scale = take_u64(in);
         std::string digits(take_sized(in));
+        // PostgreSQL's largest scale is 16383; anything far past it is damage.
+        if (scale > (1u << 20) || digits.find_first_not_of("0123456789") != std::string::npos) {
+          corrupt();
+        }
         if (digits.size() <= scale) digits.insert(0, scale - digits.size() + 1, '0');
         if (scale > 0) digits.insert(digits.size() - scale, 1, '.');
         storage.push_back((negative ? "-" : "") + digits);

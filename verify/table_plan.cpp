@@ -155,21 +155,7 @@ std::string TablePlan::select_range(Side side, const KeyText* lower, const KeyTe
 // stops the planner from turning a long key list into a hash join over a
 // scan of the whole table.
 std::string TablePlan::select_keys(Side side, const std::vector<KeyText>& keys) const {
-  std::string arrays, names, match;
-  for (size_t key_idx = 0; key_idx < key.size(); ++key_idx) {
-    std::string array = "ARRAY[";
-    for (size_t row = 0; row < keys.size(); ++row) {
-      array += (row ? ", " : "") + pg::quote_literal(keys[row][key_idx]);
-    }
-    const auto& column = columns[key[key_idx]];
-    arrays +=
-        (key_idx ? ", " : "") + array + "]::" + column.type_name[static_cast<int>(side)] + "[]";
-    names += (key_idx ? ", k" : "k") + std::to_string(key_idx);
-    match += (key_idx ? " AND t." : "t.") + pg::quote_ident(column.name) + " = k.k" +
-             std::to_string(key_idx);
-  }
-  return "SELECT r.* FROM unnest(" + arrays + ") AS k (" + names + ") CROSS JOIN LATERAL (SELECT " +
-         select_list(side) + " FROM " + qualified + " t WHERE " + match + " OFFSET 0) r";
+  return probe_keys(side, keys, select_list(side));
 }
 
 std::string TablePlan::select_all(Side side) const {
@@ -187,16 +173,34 @@ std::string TablePlan::split_point(const KeyText* lower, uint64_t rows) const {
 }
 
 std::string TablePlan::select_keys_as_text(Side side, const std::vector<KeyText>& keys) const {
-  std::string sql = select_keys(side, keys);
-  // Same probes, every column as text: r.v0::text, ...
   std::string list;
   for (size_t column_idx = 0; column_idx < columns.size(); ++column_idx) {
-    list += (column_idx ? ", " : "") + std::string("t.") +
-            pg::quote_ident(columns[column_idx].name) + "::text AS v" + std::to_string(column_idx);
+    list += (column_idx ? ", t." : "t.") + pg::quote_ident(columns[column_idx].name) +
+            "::text AS v" + std::to_string(column_idx);
   }
-  const std::string binary_list = select_list(side);
-  sql.replace(sql.find(binary_list), binary_list.size(), list);
-  return sql;
+  return probe_keys(side, keys, list);
+}
+
+// One index probe per key: the LATERAL subquery (kept apart by OFFSET 0)
+// stops the planner from turning a long key list into a hash join over a
+// scan of the whole table.
+std::string TablePlan::probe_keys(Side side, const std::vector<KeyText>& keys,
+                                  const std::string& list) const {
+  std::string arrays, names, match;
+  for (size_t key_idx = 0; key_idx < key.size(); ++key_idx) {
+    std::string array = "ARRAY[";
+    for (size_t row = 0; row < keys.size(); ++row) {
+      array += (row ? ", " : "") + pg::quote_literal(keys[row][key_idx]);
+    }
+    const auto& column = columns[key[key_idx]];
+    arrays +=
+        (key_idx ? ", " : "") + array + "]::" + column.type_name[static_cast<int>(side)] + "[]";
+    names += (key_idx ? ", k" : "k") + std::to_string(key_idx);
+    match += (key_idx ? " AND t." : "t.") + pg::quote_ident(column.name) + " = k.k" +
+             std::to_string(key_idx);
+  }
+  return "SELECT r.* FROM unnest(" + arrays + ") AS k (" + names + ") CROSS JOIN LATERAL (SELECT " +
+         list + " FROM " + qualified + " t WHERE " + match + " OFFSET 0) r";
 }
 
 }  // namespace switchyard::verify

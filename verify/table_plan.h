@@ -51,7 +51,7 @@ struct TablePlan {
   // The source's key after `lower` that ends a chunk of `rows` rows, as text.
   std::string split_point(const KeyText* lower, uint64_t rows) const;
 
-  // Text-format reads for repair: the key columns, then every column as text.
+  // The same probes as select_keys, every column in its text form (repair).
   std::string select_keys_as_text(Side side, const std::vector<KeyText>& keys) const;
   std::string key_literal(Side side, size_t key_idx, const std::string& text) const;
 
@@ -60,6 +60,8 @@ struct TablePlan {
   std::string key_tuple() const;
   std::string literal_tuple(Side side, const KeyText& key) const;
   std::string order_by() const;
+  std::string probe_keys(Side side, const std::vector<KeyText>& keys,
+                         const std::string& list) const;
 };
 
 // Session settings every verify connection runs with, so the text forms

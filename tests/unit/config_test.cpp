@@ -280,3 +280,96 @@ TEST_CASE("load_config names a file it cannot read", "[config][bad-input]") {
   const std::string path = "/nonexistent/switchyard-unit-test.yaml";
   REQUIRE_THROWS_MATCHES(load_config(path), Error, IsError(ErrorKind::kUsage, {path}));
 }
+
+// ---- verify -------------------------------------------------------------------------------------
+
+TEST_CASE("The verify section takes its documented defaults", "[config]") {
+  const Config config = parse(kMinimal);
+  CHECK(config.verify.max_bytes_per_second == (64ull << 20));
+  CHECK(config.verify.max_rows_per_second == 0);  // no row limit
+  CHECK(config.verify.chunk_time == 500ms);
+  CHECK(config.verify.recheck_timeout == 30s);
+  CHECK(config.verify.pass_interval == 60s);
+}
+
+TEST_CASE("Every verify key is read", "[config]") {
+  const Config config = parse(kMinimal +
+                              "verify:\n"
+                              "  max_rows_per_second: 50000\n"
+                              "  max_bytes_per_second: 16MB\n"
+                              "  chunk_time: 2s\n"
+                              "  recheck_timeout: 2min\n"
+                              "  pass_interval: 1h\n");
+  CHECK(config.verify.max_rows_per_second == 50'000);
+  CHECK(config.verify.max_bytes_per_second == (16ull << 20));
+  CHECK(config.verify.chunk_time == 2s);
+  CHECK(config.verify.recheck_timeout == 2min);
+  CHECK(config.verify.pass_interval == 1h);
+}
+
+TEST_CASE("A partly filled verify section keeps the defaults of its other keys", "[config]") {
+  const Config config = parse(kMinimal + "verify:\n  chunk_time: 250ms\n");
+  CHECK(config.verify.chunk_time == 250ms);
+  CHECK(config.verify.max_bytes_per_second == (64ull << 20));
+  CHECK(config.verify.max_rows_per_second == 0);
+  CHECK(config.verify.recheck_timeout == 30s);
+  CHECK(config.verify.pass_interval == 60s);
+}
+
+TEST_CASE("verify rate limits of 0 mean no limit", "[config]") {
+  // 0 switches the byte limit off, which is not the same as a missing key
+  // (that keeps the 64MB default).
+  const Config config =
+      parse(kMinimal + "verify:\n  max_bytes_per_second: 0\n  max_rows_per_second: 0\n");
+  CHECK(config.verify.max_bytes_per_second == 0);
+  CHECK(config.verify.max_rows_per_second == 0);
+}
+
+TEST_CASE("verify rate limits accept plain numbers and sizes", "[config]") {
+  CHECK(parse(kMinimal + "verify:\n  max_bytes_per_second: 1GB\n").verify.max_bytes_per_second ==
+        (1ull << 30));
+  CHECK(parse(kMinimal + "verify:\n  max_bytes_per_second: 4096\n").verify.max_bytes_per_second ==
+        4096);
+  CHECK(parse(kMinimal + "verify:\n  max_rows_per_second: 1\n").verify.max_rows_per_second == 1);
+}
+
+TEST_CASE("Bad verify values are rejected with their key and line", "[config][bad-input]") {
+  SECTION("max_rows_per_second not a whole number") {
+    const std::string value = GENERATE("lots", "-5", "2.5", "[1000]", "99999999999999999999", "1k");
+    require_rejected(kMinimal + "verify:\n  max_rows_per_second: " + value + "\n",
+                     {"test.yaml:8:", "verify.max_rows_per_second"});
+  }
+  SECTION("max_bytes_per_second not a size") {
+    const std::string value = GENERATE("-1", "-1MB", "big", "16 MiB", "1.5GB", "{a: 1}");
+    require_rejected(kMinimal + "verify:\n  max_bytes_per_second: " + value + "\n",
+                     {"test.yaml:8:", "verify.max_bytes_per_second"});
+  }
+  SECTION("durations that do not parse or are not positive") {
+    const std::string key = GENERATE("chunk_time", "recheck_timeout", "pass_interval");
+    const std::string value = GENERATE("soon", "0s", "0", "-5s", "1.5s", "10 sec", "[1s]");
+    require_rejected(kMinimal + "verify:\n  " + key + ": " + value + "\n",
+                     {"test.yaml:8:", "verify." + key});
+  }
+  SECTION("a key left empty") {
+    require_rejected(kMinimal + "verify:\n  chunk_time:\n  pass_interval: 1s\n",
+                     {"test.yaml:", "verify.chunk_time"});
+  }
+}
+
+TEST_CASE("Unknown and repeated verify keys are rejected with their line", "[config][bad-input]") {
+  SECTION("a misspelt key") {
+    require_rejected(kMinimal + "verify:\n  chunk_time: 1s\n  max_row_per_second: 10\n",
+                     {"test.yaml:9:", "verify.max_row_per_second", "unknown"});
+  }
+  SECTION("a key of another section") {
+    require_rejected(kMinimal + "verify:\n  workers: 4\n", {"test.yaml:8:", "verify.workers"});
+  }
+  SECTION("a key given twice") {
+    require_rejected(kMinimal + "verify:\n  chunk_time: 1s\n  chunk_time: 2s\n",
+                     {"test.yaml:9:", "verify.chunk_time"});
+  }
+  SECTION("verify not a mapping") {
+    require_rejected(kMinimal + "verify: fast\n", {"test.yaml:7:", "verify"});
+    require_rejected(kMinimal + "verify:\n  - chunk_time: 1s\n", {"test.yaml:", "verify"});
+  }
+}

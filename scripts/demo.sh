@@ -2,8 +2,9 @@
 # The switchyard demo: two throwaway PostgreSQL 15 clusters on loopback
 # play the legacy primary and the cloud replica. The legacy one gets the
 # Chinook sample database and a pgbench dataset; switchyard copies it and
-# streams every change while pgbench writes; at the end the demo shows lag
-# and a row-by-row parity check computed by both servers.
+# streams every change while pgbench writes and `verify` compares both
+# sides pass after pass; then verify --once, a row damaged on the replica
+# found and repaired, and a row-by-row cross-check computed by both servers.
 #
 #   scripts/demo.sh            (DEMO_SECONDS=60 to write for longer)
 set -euo pipefail
@@ -49,6 +50,7 @@ source: { driver: postgres, conninfo: "$(pgc_conninfo LEGACY)" }
 target: { driver: postgres, conninfo: "$(pgc_conninfo CLOUD)" }
 tables: { include: ["public.*"] }
 stream: { status_interval: 5s }
+verify: { pass_interval: 2s }
 YAML
 echo "config:"; sed 's/^/  /' "$WORK/switchyard.yaml"
 
@@ -62,7 +64,9 @@ for _ in $(seq 1 120); do
 done
 REPLICATE_PID=$(pgrep -n -f "switchyard.yaml replicate")
 
-say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s while switchyard streams"
+say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s while switchyard streams and verifies"
+"$SY" -c "$WORK/switchyard.yaml" verify 2>&1 | grep --line-buffered -E 'pass [0-9]+ done|mismatch:|kept changing' \
+  | sed -u 's/^/  [verify] /' &
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$LEGACY_PORT" -U postgres -c 8 -j 2 -T "$DEMO_SECONDS" -R 1000 \
   -P 5 app 2>&1 | grep --line-buffered -E '^progress|processed|tps' | sed -u 's/^/  [pgbench] /'
 pgc_psql LEGACY -c "UPDATE track SET name = name || ' (remastered)' WHERE track_id % 50 = 0"
@@ -74,9 +78,22 @@ for _ in $(seq 1 600); do
   [ "$done_" = t ] && break
   sleep 0.1
 done
+pkill -TERM -f "switchyard.yaml verify" || true
 "$SY" -c "$WORK/switchyard.yaml" status 2>/dev/null | sed 's/^/  /'
 
-say "parity: row count and md5 of every row, computed by each server"
+say "switchyard verify --once: every row of every table, compared by checksum"
+"$SY" -c "$WORK/switchyard.yaml" verify --once 2>&1 | grep -v ' verify public' | sed 's/^/  [switchyard] /' \
+  || { say "demo: verify found differences"; exit 1; }
+
+say "someone edits the replica behind the stream's back; verify names the row, repair fixes it"
+pgc_psql CLOUD -c "UPDATE artist SET name = 'AC/DC (edited on the replica)' WHERE artist_id = 1"
+rc=0
+"$SY" -c "$WORK/switchyard.yaml" verify --once --table public.artist --json 2>/dev/null | sed 's/^/  /' || rc=$?
+echo "  (exit code $rc: 1 = mismatches found)"
+"$SY" -c "$WORK/switchyard.yaml" verify --repair 2>&1 | sed 's/^/  [switchyard] /'
+"$SY" -c "$WORK/switchyard.yaml" verify --once --table public.artist 2>&1 | sed 's/^/  [switchyard] /'
+
+say "cross-check, independent of switchyard: row count and md5 of every row, by each server"
 printf '  %-22s %10s %34s %s\n' table rows "md5 (legacy)" verdict
 all_ok=true
 for table in $(pgc_psql LEGACY -c "SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY 1"); do

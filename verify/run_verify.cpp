@@ -85,7 +85,7 @@ boost::json::object Outcome::to_json() const {
     item["rechecked"] = table.rechecked;
     item["mismatches"] = table.mismatches.size();
     item["in_flight"] = table.in_flight.size();
-    item["seconds"] = table.seconds;
+    item["milliseconds"] = static_cast<int64_t>(table.seconds * 1000);
     table_list.push_back(std::move(item));
     rows += table.source_rows;
     for (const auto& finding : table.mismatches)
@@ -102,7 +102,7 @@ boost::json::object Outcome::to_json() const {
     repair_list.push_back(std::move(item));
   }
   out["rows_compared"] = rows;
-  out["seconds"] = seconds;
+  out["milliseconds"] = static_cast<int64_t>(seconds * 1000);
   out["tables"] = std::move(table_list);
   out["mismatches"] = std::move(mismatch_list);
   out["in_flight"] = std::move(in_flight_list);
@@ -128,9 +128,16 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
       outcome.tables.push_back(std::move(report));
     }
     if (request.mode != Mode::kContinuous) return;
-    spdlog::info("verify pass {} done: {} mismatches, {} in flight; next pass in {}", pass,
-                 outcome.mismatches(), outcome.in_flight(),
-                 format_duration(config.verify.pass_interval.count() / 1000.0));
+    uint64_t rows = 0, rechecked = 0;
+    for (const auto& table : outcome.tables) {
+      rows += table.source_rows;
+      rechecked += table.rechecked;
+    }
+    spdlog::info(
+        "verify pass {} done: {} tables, {} rows, {} re-checked by position, {} "
+        "mismatches, {} in flight; next pass in {}",
+        pass, outcome.tables.size(), rows, rechecked, outcome.mismatches(), outcome.in_flight(),
+        format_duration(config.verify.pass_interval.count() / 1000.0));
     if (!sleep_unless_stopped(config.verify.pass_interval)) return;
   }
 }

@@ -52,10 +52,11 @@ class ChunkSizer {
   std::optional<KeyText> next_upper(const KeyText* lower) {
     if (plan_.integer_key) {
       if (empty_) return std::nullopt;
-      const double start = lower ? std::stod((*lower)[0]) : static_cast<double>(min_) - 1;
-      width_ = std::max(1.0, rows_ / density_);
-      const double upper = start + width_;
-      if (upper >= static_cast<double>(max_)) return std::nullopt;
+      // In 128 bits: keys near the ends of int64 must not wrap around.
+      const __int128 start = lower ? std::stoll((*lower)[0]) : static_cast<__int128>(min_) - 1;
+      width_ = std::max(1.0, std::min(rows_ / density_, 9.0e18));
+      const __int128 upper = start + static_cast<__int128>(width_);
+      if (upper >= max_) return std::nullopt;
       return KeyText{std::to_string(static_cast<int64_t>(upper))};
     }
     pg::Result split = source_.exec(plan_.split_point(lower, static_cast<uint64_t>(rows_)));

@@ -20,9 +20,10 @@ SY=$ROOT/build/cli/switchyard
 
 source scripts/lib/pgcluster.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-demo.XXXXXX")
-REPLICATE_PID=
+REPLICATE_PID= VERIFY_PID=
 cleanup() {
   [ -n "$REPLICATE_PID" ] && kill -9 "$REPLICATE_PID" 2>/dev/null
+  [ -n "$VERIFY_PID" ] && kill -9 "$VERIFY_PID" 2>/dev/null
   pgc_stop_all
   rm -rf "$WORK"
 }
@@ -55,18 +56,19 @@ YAML
 echo "config:"; sed 's/^/  /' "$WORK/switchyard.yaml"
 
 say "switchyard replicate: init, consistent initial copy, then streaming"
-"$SY" -c "$WORK/switchyard.yaml" replicate 2>&1 | sed -u 's/^/  [switchyard] /' &
-REPLICATE_PID=$(pgrep -n -f "switchyard.yaml replicate" || true)
+# Our own processes by $! (never by name: other switchyards may be running).
+"$SY" -c "$WORK/switchyard.yaml" replicate > >(sed -u 's/^/  [switchyard] /') 2>&1 &
+REPLICATE_PID=$!
 for _ in $(seq 1 120); do
   state=$("$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep -o '"state":"[a-z ]*"' || true)
   [ "$state" = '"state":"streaming"' ] && break
   sleep 0.5
 done
-REPLICATE_PID=$(pgrep -n -f "switchyard.yaml replicate")
 
 say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s while switchyard streams and verifies"
-"$SY" -c "$WORK/switchyard.yaml" verify 2>&1 | grep --line-buffered -E 'pass [0-9]+ done|mismatch:|kept changing' \
-  | sed -u 's/^/  [verify] /' &
+"$SY" -c "$WORK/switchyard.yaml" verify \
+  2> >(grep --line-buffered -E 'pass [0-9]+ done|mismatch:|kept changing' | sed -u 's/^/  [verify] /') &
+VERIFY_PID=$!
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$LEGACY_PORT" -U postgres -c 8 -j 2 -T "$DEMO_SECONDS" -R 1000 \
   -P 5 app 2>&1 | grep --line-buffered -E '^progress|processed|tps' | sed -u 's/^/  [pgbench] /'
 pgc_psql LEGACY -c "UPDATE track SET name = name || ' (remastered)' WHERE track_id % 50 = 0"
@@ -78,7 +80,8 @@ for _ in $(seq 1 600); do
   [ "$done_" = t ] && break
   sleep 0.1
 done
-pkill -TERM -f "switchyard.yaml verify" || true
+kill -TERM "$VERIFY_PID"; wait "$VERIFY_PID" || true
+VERIFY_PID=
 "$SY" -c "$WORK/switchyard.yaml" status 2>/dev/null | sed 's/^/  /'
 
 say "switchyard verify --once: every row of every table, compared by checksum"
@@ -104,7 +107,7 @@ for table in $(pgc_psql LEGACY -c "SELECT relname FROM pg_stat_user_tables WHERE
 done
 
 say "stopping switchyard (SIGTERM: clean stop, final position confirmed to the slot)"
-kill -TERM "$REPLICATE_PID"; wait 2>/dev/null || true
+kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" || true
 REPLICATE_PID=
 "$SY" -c "$WORK/switchyard.yaml" teardown --yes 2>&1 | sed 's/^/  [switchyard] /'
 $all_ok && say "demo done: every table identical on both sides" || { say "demo: parity FAILED"; exit 1; }

@@ -43,8 +43,8 @@ struct TablePlan {
 
   bool keyless() const { return key.empty(); }
 
-  // SELECT statements for BinaryCopyReader. Ranges are lower < key <= upper;
-  // a null bound is open.
+  // SELECT statements for BinaryCopyReader, in no particular row order.
+  // Ranges are lower < key <= upper; a null bound is open.
   std::string select_range(Side side, const KeyText* lower, const KeyText* upper) const;
   std::string select_keys(Side side, const std::vector<KeyText>& keys) const;
   std::string select_all(Side side) const;

@@ -29,7 +29,7 @@ class ChunkSizer {
  public:
   static constexpr double kFirstRows = 20'000;
   static constexpr double kMinRows = 1'000;
-  static constexpr double kMaxRows = 4'000'000;
+  static constexpr double kMaxRows = 1'000'000;  // bounds memory: ~40 bytes a row
 
   ChunkSizer(const TablePlan& plan, pg::Connection& source, std::chrono::milliseconds chunk_time)
       : plan_(plan), source_(source), chunk_seconds_(chunk_time.count() / 1000.0) {

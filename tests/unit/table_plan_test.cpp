@@ -119,34 +119,34 @@ TEST_CASE("Identifiers are quoted, doubling embedded double quotes", "[table_pla
 
 // ---- select_range -------------------------------------------------------------------------------
 
-TEST_CASE("select_range without bounds reads the whole table in key order", "[table_plan]") {
+TEST_CASE("select_range without bounds reads the whole table, unordered", "[table_plan]") {
+  // Digests are order-free and rows are matched by key: no sort is asked of
+  // the server (a target filled by a parallel copy would have to sort).
   const std::string sql = orders().select_range(Side::kSource, nullptr, nullptr);
   CHECK_THAT(sql, StartsWith("SELECT t.\"id\" AS v0, "));
-  CHECK_THAT(sql, Contains(" FROM \"public\".\"orders\" t ORDER BY t.\"id\""));
-  CHECK_THAT(sql, EndsWith(" ORDER BY t.\"id\""));
+  CHECK_THAT(sql, EndsWith(" FROM \"public\".\"orders\" t"));
   CHECK_THAT(sql, !Contains("WHERE"));
+  CHECK_THAT(sql, !Contains("ORDER BY"));
 }
 
 TEST_CASE("select_range with a lower bound only is open above", "[table_plan]") {
   const KeyText lower{"10"};
   const std::string sql = orders().select_range(Side::kSource, &lower, nullptr);
-  CHECK_THAT(sql, Contains(" t WHERE t.\"id\" > '10'::integer ORDER BY t.\"id\""));
+  CHECK_THAT(sql, EndsWith(" t WHERE t.\"id\" > '10'::integer"));
   CHECK_THAT(sql, !Contains("<="));
 }
 
 TEST_CASE("select_range with an upper bound only is open below", "[table_plan]") {
   const KeyText upper{"20"};
   const std::string sql = orders().select_range(Side::kSource, nullptr, &upper);
-  CHECK_THAT(sql, Contains(" t WHERE t.\"id\" <= '20'::integer ORDER BY t.\"id\""));
+  CHECK_THAT(sql, EndsWith(" t WHERE t.\"id\" <= '20'::integer"));
   CHECK_THAT(sql, !Contains(" > "));
 }
 
 TEST_CASE("select_range with both bounds is lower < key <= upper", "[table_plan]") {
   const KeyText lower{"10"}, upper{"20"};
   const std::string sql = orders().select_range(Side::kSource, &lower, &upper);
-  CHECK_THAT(sql, Contains(" t WHERE t.\"id\" > '10'::integer AND t.\"id\" <= '20'::integer "
-                           "ORDER BY t.\"id\""));
-  CHECK_THAT(sql, EndsWith("ORDER BY t.\"id\""));
+  CHECK_THAT(sql, EndsWith(" t WHERE t.\"id\" > '10'::integer AND t.\"id\" <= '20'::integer"));
 }
 
 TEST_CASE("select_range casts bounds to the side's own key type", "[table_plan]") {
@@ -165,7 +165,7 @@ TEST_CASE("select_range compares a composite key as a row, in key order", "[tabl
   const std::string sql = lines().select_range(Side::kSource, &lower, &upper);
   CHECK_THAT(sql, Contains("WHERE (t.\"region\", t.\"seq\") > ('eu'::text, '1'::integer)"));
   CHECK_THAT(sql, Contains(" AND (t.\"region\", t.\"seq\") <= ('us'::text, '7'::integer)"));
-  CHECK_THAT(sql, EndsWith(" ORDER BY t.\"region\", t.\"seq\""));
+  CHECK_THAT(sql, !Contains("ORDER BY"));
   // Every column is still read, in column order.
   CHECK_THAT(sql, StartsWith("SELECT t.\"seq\" AS v0, t.\"region\" AS v1, t.\"qty\" AS v2 FROM "
                              "\"sales\".\"lines\" t"));

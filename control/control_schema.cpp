@@ -1,5 +1,7 @@
 #include "control/control_schema.h"
 
+#include <algorithm>
+
 namespace switchyard::control {
 namespace {
 
@@ -35,10 +37,13 @@ CREATE TABLE IF NOT EXISTS switchyard.dirty_keys (
   stream      text NOT NULL,
   schema_name text NOT NULL,
   table_name  text NOT NULL,
-  key         text[] NOT NULL,
   marked_lsn  pg_lsn NOT NULL,
-  PRIMARY KEY (stream, schema_name, table_name, key)
+  keys        text[] NOT NULL
 );
+CREATE INDEX IF NOT EXISTS dirty_keys_table
+  ON switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn);
+CREATE UNIQUE INDEX IF NOT EXISTS dirty_keys_whole_table
+  ON switchyard.dirty_keys (stream, schema_name, table_name) WHERE keys = '{}';
 CREATE TABLE IF NOT EXISTS switchyard.verify_tables (
   stream           text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name      text NOT NULL,
@@ -85,6 +90,10 @@ CREATE TABLE IF NOT EXISTS switchyard.mismatches (
 )SQL";
 
 }  // namespace
+
+uint64_t dirty_key_limit(double table_rows) {
+  return static_cast<uint64_t>(std::max(20'000.0, table_rows / 10));
+}
 
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string array = "{";

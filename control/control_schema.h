@@ -8,6 +8,7 @@
 // Functions take the connection to use; none opens its own.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ struct TableRow {
   std::vector<std::string> foreign_keys;  // run after every table's post_data
   bool post_data_done = false;
 };
+
+// Beyond this many keys waiting in switchyard.dirty_keys, comparing them
+// one by one costs more than a full pass over a table of `table_rows` rows:
+// the apply loop then marks the table as a whole, and verify --dirty-only
+// makes a full pass.
+uint64_t dirty_key_limit(double table_rows);
 
 // {"a","b\"c"}: a text[] literal, for a parameter.
 std::string text_array_literal(const std::vector<std::string>& items);

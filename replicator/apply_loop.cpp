@@ -1,5 +1,6 @@
 #include "replicator/apply_loop.h"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -75,9 +76,14 @@ struct ApplyLoop::RelationState {
   // source columns. Empty when the table has neither: then the whole table
   // is marked.
   std::vector<size_t> verify_key;
-  std::unordered_set<std::string> dirty_seen;          // encoded keys already listed
-  std::vector<std::vector<std::string>> dirty_values;  // per verify_key column
-  bool dirty_whole = false;
+  std::unordered_set<std::string> dirty_seen;  // encoded keys already listed
+  std::vector<std::string> dirty_keys;         // their values, key after key
+  bool dirty_whole = false;                    // this batch marks the whole table
+  // Whole-table mode: more keys wait for verify than it would compare one
+  // by one (control::dirty_key_limit); the table is marked as a whole until
+  // a full pass clears that mark. Checked every kDirtyCheckInterval.
+  bool whole_mode = false;
+  std::chrono::steady_clock::time_point next_dirty_check{};
 
   std::string key_of(const Tuple& row) const {
     std::string key;
@@ -209,7 +215,7 @@ void ApplyLoop::commit_batch() {
 void ApplyLoop::rollback_batch() {
   for (auto& [id, state] : relations_) {
     state->dirty_seen.clear();
-    state->dirty_values.clear();
+    state->dirty_keys.clear();
     state->dirty_whole = false;
     state->run_kind = 0;
     state->run_rows.clear();
@@ -250,9 +256,11 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) {
     // Keys marked earlier in this batch still need writing.
     RelationState& previous = *it->second;
+    state->whole_mode = previous.whole_mode;
+    state->next_dirty_check = previous.next_dirty_check;
     if (previous.verify_key == state->verify_key) {
       state->dirty_seen = std::move(previous.dirty_seen);
-      state->dirty_values = std::move(previous.dirty_values);
+      state->dirty_keys = std::move(previous.dirty_keys);
       state->dirty_whole = previous.dirty_whole;
     } else {
       state->dirty_whole = previous.dirty_whole || !previous.dirty_seen.empty();
@@ -613,11 +621,35 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
 
 // ---- dirty keys ---------------------------------------------------------
 
+namespace {
+
+constexpr auto kDirtyCheckInterval = std::chrono::seconds(30);
+
+// Key rows as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
+std::string key_rows_literal(const std::vector<std::string>& values, size_t columns) {
+  std::string literal = "{";
+  for (size_t start = 0; start < values.size(); start += columns) {
+    literal += start ? ",{" : "{";
+    for (size_t column = 0; column < columns; ++column) {
+      literal += column ? ",\"" : "\"";
+      for (char c : values[start + column]) {
+        if (c == '"' || c == '\\') literal += '\\';
+        literal += c;
+      }
+      literal += '"';
+    }
+    literal += '}';
+  }
+  return literal + "}";
+}
+
+}  // namespace
+
 // Notes that the row `tuple` identifies changed in this batch. A key that
 // cannot be read from the tuple (not sent, NULL) marks the whole table.
 void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
   if (state.dirty_whole) return;
-  if (state.verify_key.empty()) {
+  if (state.verify_key.empty() || state.whole_mode) {
     state.dirty_whole = true;
     return;
   }
@@ -632,53 +664,73 @@ void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
     encoded.append(datum.bytes);
   }
   if (!state.dirty_seen.insert(std::move(encoded)).second) return;
-  state.dirty_values.resize(state.verify_key.size());
-  for (size_t idx = 0; idx < state.verify_key.size(); ++idx) {
-    state.dirty_values[idx].push_back(tuple[state.verify_key[idx]].bytes);
+  for (size_t column_idx : state.verify_key) state.dirty_keys.push_back(tuple[column_idx].bytes);
+}
+
+// Every kDirtyCheckInterval, on the catalog session: too many keys waiting
+// for verify switch the table to whole-table marks; once a full pass has
+// cleared the whole-table mark, keys are marked one by one again.
+void ApplyLoop::check_dirty_mode(RelationState& state) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < state.next_dirty_check) return;
+  state.next_dirty_check = now + kDirtyCheckInterval;
+  pg::Result waiting = catalog_.exec(
+      "SELECT coalesce(sum(array_length(keys, 1)), 0), bool_or(keys = '{}'), "
+      "       (SELECT reltuples FROM pg_catalog.pg_class "
+      "         WHERE oid = pg_catalog.to_regclass($4)) "
+      "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      {config_.name, state.schema, state.name, state.shape.qualified});
+  const auto keys = static_cast<uint64_t>(waiting.int64(0, 0));
+  const bool whole_marked = waiting.boolean(0, 1);
+  const uint64_t limit = control::dirty_key_limit(
+      waiting.is_null(0, 2) ? 0.0 : std::max(0.0, std::stod(waiting.str(0, 2))));
+  if (!state.whole_mode && keys > limit) {
+    state.whole_mode = true;
+    spdlog::info(
+        "{}: {} changed keys wait for verify (more than {}); marking the table as a "
+        "whole until verify's next full pass",
+        state.display, keys, limit);
+  } else if (state.whole_mode && !whole_marked) {
+    state.whole_mode = false;
+    spdlog::info("{}: a full verify pass cleared the table; marking changed keys again",
+                 state.display);
   }
 }
 
 // Writes the batch's dirty keys to switchyard.dirty_keys, inside the batch's
-// target transaction: a key is marked exactly when its change commits. A
-// later change of a marked key moves its mark forward (marked_lsn), which
-// is how verify knows the mark it cleared was not a newer one.
+// target transaction: a change commits together with its mark. One row per
+// table and batch, insert-only, so verify can clear exactly the rows it
+// read; a whole-table mark is one row per table, moved forward in place.
 void ApplyLoop::write_dirty_marks() {
   const std::string lsn = batch_end_.to_string();
   for (auto& [id, state_ptr] : relations_) {
     RelationState& state = *state_ptr;
     if (!state.dirty_whole && state.dirty_seen.empty()) continue;
+    check_dirty_mode(state);
     std::vector<Datum> params{{DatumKind::kText, config_.name},
                               {DatumKind::kText, state.schema},
                               {DatumKind::kText, state.name},
                               {DatumKind::kText, lsn}};
-    const size_t columns = state.dirty_whole ? 0 : state.verify_key.size();
-    for (size_t idx = 0; idx < columns; ++idx) {
-      params.push_back({DatumKind::kText, control::text_array_literal(state.dirty_values[idx])});
+    const bool whole = state.dirty_whole || state.whole_mode;
+    if (!whole) {
+      params.push_back(
+          {DatumKind::kText, key_rows_literal(state.dirty_keys, state.verify_key.size())});
     }
-    const auto& name = statement(state, "dirty#" + std::to_string(columns), [columns] {
-      std::string key = "'{}'::text[]", from;
-      if (columns > 0) {
-        key = "ARRAY[";
-        std::string names;
-        for (size_t idx = 0; idx < columns; ++idx) {
-          key += (idx ? ", u.c" : "u.c") + std::to_string(idx);
-          from += (idx ? ", $" : "$") + std::to_string(5 + idx) + "::text[]";
-          names += (idx ? ", c" : "c") + std::to_string(idx);
-        }
-        key += "]";
-        from = " FROM unnest(" + from + ") AS u (" + names + ")";
-      }
-      return "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, key, "
-             "marked_lsn) SELECT $1, $2, $3, " +
-             key + ", $4::pg_lsn" + from +
-             " ON CONFLICT (stream, schema_name, table_name, key) "
-             "DO UPDATE SET marked_lsn = EXCLUDED.marked_lsn";
+    const auto& name = statement(state, whole ? "dirty-whole" : "dirty-keys", [whole] {
+      return whole ? std::string(
+                         "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, "
+                         "marked_lsn, keys) VALUES ($1, $2, $3, $4::pg_lsn, '{}') "
+                         "ON CONFLICT (stream, schema_name, table_name) WHERE keys = '{}' "
+                         "DO UPDATE SET marked_lsn = EXCLUDED.marked_lsn")
+                   : std::string(
+                         "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, "
+                         "marked_lsn, keys) VALUES ($1, $2, $3, $4::pg_lsn, $5::text[])");
     });
     params_.clear();
     for (const Datum& datum : params) params_.push_back(&datum);
     execute(name, params_, 0);
     state.dirty_seen.clear();
-    state.dirty_values.clear();
+    state.dirty_keys.clear();
     state.dirty_whole = false;
   }
 }

@@ -97,6 +97,7 @@ class ApplyLoop {
 
   // verify's dirty keys (see switchyard.dirty_keys in docs/control-schema.md).
   void mark_dirty(RelationState& state, const Tuple& tuple);
+  void check_dirty_mode(RelationState& state);
   void write_dirty_marks();
   void delete_one(RelationState& state, const pgoutput::Delete& del);
 

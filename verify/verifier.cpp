@@ -239,21 +239,20 @@ TableReport Verifier::dirty_pass(const TablePlan& plan) {
   const auto started = Clock::now();
   pg::Connection& control = sides_.control();
   const store::DirtySet dirty = store::read_dirty(control, config_.name, plan);
-  if (dirty.marks.empty()) return report;
-  const double many = std::max(20'000.0, plan.estimated_rows / 10);
-  if (dirty.whole_table || plan.keyless() || static_cast<double>(dirty.marks.size()) > many) {
+  if (dirty.rows.empty()) return report;
+  if (dirty.whole_table || plan.keyless() ||
+      dirty.keys.size() > control::dirty_key_limit(plan.estimated_rows)) {
     spdlog::info("{}: {} changed since the last pass; verifying the whole table", plan.display,
-                 dirty.whole_table || plan.keyless()
-                     ? std::string("rows without a key")
-                     : std::to_string(dirty.marks.size()) + " keys");
+                 dirty.whole_table || plan.keyless() ? std::string("rows without a key")
+                                                     : std::to_string(dirty.keys.size()) + " keys");
     return full_pass(plan, false);
   }
   std::vector<std::string> candidates;
-  for (size_t start = 0; start < dirty.marks.size(); start += kKeysPerRead) {
-    std::vector<KeyText> keys;
-    for (size_t idx = start; idx < std::min(dirty.marks.size(), start + kKeysPerRead); ++idx) {
-      keys.push_back(dirty.marks[idx].key);
-    }
+  for (size_t start = 0; start < dirty.keys.size(); start += kKeysPerRead) {
+    const std::vector<KeyText> keys(
+        dirty.keys.begin() + static_cast<std::ptrdiff_t>(start),
+        dirty.keys.begin() +
+            static_cast<std::ptrdiff_t>(std::min(dirty.keys.size(), start + kKeysPerRead)));
     auto [source, target] = sides_.read_both(plan, plan.select_keys(Side::kSource, keys),
                                              plan.select_keys(Side::kTarget, keys));
     ++report.chunks;
@@ -261,15 +260,16 @@ TableReport Verifier::dirty_pass(const TablePlan& plan) {
     report.target_rows += target.rows.size();
     report.bytes += source.rows.bytes + target.rows.bytes;
     if (source.rows.digest != target.rows.digest) {
-      for (auto& key : differing_keys(source.rows, target.rows))
+      for (auto& key : differing_keys(source.rows, target.rows)) {
         candidates.push_back(std::move(key));
+      }
     }
   }
   if (!candidates.empty()) settle(plan, std::move(candidates), report);
   // Marks stay until their keys are proven equal; a key marked again since
-  // we read it has a new version of its mark and stays dirty.
+  // we read the marks is in a newer row, which stays.
   if (report.mismatches.empty() && report.in_flight.empty())
-    store::clear_dirty(control, dirty.marks);
+    store::clear_dirty(control, dirty.rows);
   report.seconds = seconds_since(started);
   return report;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <deque>
+#include <set>
 
 #include "control/control_schema.h"
 #include "verify/canonical_decoding.h"
@@ -161,24 +162,34 @@ std::vector<OpenMismatch> open_mismatches(pg::Connection& target, const std::str
 
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan) {
   pg::Result rows = target.exec(
-      "SELECT ctid::text, marked_lsn::text, pg_catalog.array_to_json(key)::text "
+      "SELECT ctid::text, marked_lsn::text, pg_catalog.array_to_json(keys)::text "
       "FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {stream, plan.schema, plan.name});
   DirtySet dirty;
+  std::set<KeyText> keys;
   for (int row = 0; row < rows.rows(); ++row) {
-    KeyText key = key_from_json(rows.get(row, 2));
-    if (key.empty()) dirty.whole_table = true;
-    dirty.marks.push_back({std::move(key), rows.str(row, 0), rows.str(row, 1)});
+    dirty.rows.push_back({rows.str(row, 0), rows.str(row, 1)});
+    const boost::json::value parsed = boost::json::parse(rows.get(row, 2));
+    const auto& key_rows = parsed.as_array();
+    if (key_rows.empty()) dirty.whole_table = true;
+    for (const auto& key_row : key_rows) {
+      KeyText key;
+      for (const auto& part : key_row.as_array()) {
+        key.emplace_back(part.is_string() ? std::string(part.as_string()) : std::string());
+      }
+      keys.insert(std::move(key));
+    }
   }
+  dirty.keys.assign(keys.begin(), keys.end());
   return dirty;
 }
 
-void clear_dirty(pg::Connection& target, const std::vector<DirtyMark>& marks) {
-  if (marks.empty()) return;
+void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows) {
+  if (rows.empty()) return;
   std::vector<std::string> ctids, lsns;
-  for (const auto& mark : marks) {
-    ctids.push_back(mark.ctid);
-    lsns.push_back(mark.marked_lsn);
+  for (const auto& row : rows) {
+    ctids.push_back(row.ctid);
+    lsns.push_back(row.marked_lsn);
   }
   target.exec(
       "DELETE FROM switchyard.dirty_keys WHERE (ctid, marked_lsn) IN "

@@ -74,19 +74,20 @@ struct OpenMismatch {
 };
 std::vector<OpenMismatch> open_mismatches(pg::Connection& target, const std::string& stream);
 
-// Dirty keys (written by the apply loop; see apply_loop.cpp).
-struct DirtyMark {
-  KeyText key;
-  std::string ctid;  // with marked_lsn: which version of the mark was read
+// Dirty keys, written by the apply loop: one row per table and batch
+// (insert-only), or one whole-table row.
+struct DirtyRow {
+  std::string ctid;  // with marked_lsn: exactly the row that was read
   std::string marked_lsn;
 };
 struct DirtySet {
-  bool whole_table = false;  // a change that named no key (truncate, keyless table)
-  std::vector<DirtyMark> marks;
+  bool whole_table = false;   // a change that named no key, or too many keys
+  std::vector<KeyText> keys;  // distinct
+  std::vector<DirtyRow> rows;
 };
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan);
-// Clears exactly the versions read: a key marked again since stays dirty.
-void clear_dirty(pg::Connection& target, const std::vector<DirtyMark>& marks);
+// Clears exactly the rows read: keys marked again since are in newer rows.
+void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows);
 // Clears every mark of the table up to `position` (after a clean full pass).
 void clear_dirty_through(pg::Connection& target, const std::string& stream, const TablePlan& plan,
                          Lsn position);

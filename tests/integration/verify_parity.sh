@@ -82,6 +82,16 @@ log "the servers agree (md5 of every row); verify --once and --dirty-only must t
 "$SY" -c "$cfg" verify --dirty-only >"$WORK/dirty.log" 2>&1 ||
   { tail "$WORK/dirty.log"; fail "verify --dirty-only after the load exited $?"; }
 
+log "a bulk change of more keys than a key-by-key check pays for: --dirty-only makes a full pass"
+pgc_psql SRC -c "UPDATE pgbench_accounts SET filler = 'bulk' WHERE aid % 8 = 0"
+wait_parity 120 public.pgbench_accounts
+"$SY" -c "$cfg" verify --dirty-only --table public.pgbench_accounts --json >"$WORK/bulk.json" 2>"$WORK/bulk.log" ||
+  { tail "$WORK/bulk.log"; fail "dirty-only after a bulk change exited $?"; }
+grep -q "verifying the whole table" "$WORK/bulk.log" || { cat "$WORK/bulk.log"; fail "no full pass after a bulk change"; }
+grep -q '"rows_compared":500000' "$WORK/bulk.json" || fail "bulk dirty-only: $(cat "$WORK/bulk.json")"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.dirty_keys WHERE table_name = 'pgbench_accounts'")" = 0 ] ||
+  fail "marks left after a clean full pass"
+
 log "damage the target behind the replicator's back"
 victim=$(pgc_psql SRC -c "SELECT min(id) FROM all_types")
 pgc_psql TGT -c "UPDATE all_types SET txt = txt || ' (edited)' WHERE id = $victim"

@@ -39,8 +39,8 @@ boost::json::object to_json(const StreamStatus& status) {
     item["copied_at"] =
         table.copied_at ? boost::json::value(*table.copied_at) : boost::json::value(nullptr);
     boost::json::object verify;
-    verify["status"] =
-        table.verify_status ? boost::json::value(*table.verify_status) : boost::json::value(nullptr);
+    verify["status"] = table.verify_status ? boost::json::value(*table.verify_status)
+                                           : boost::json::value(nullptr);
     verify["finished_at"] =
         table.verified_at ? boost::json::value(*table.verified_at) : boost::json::value(nullptr);
     verify["open_mismatches"] = table.open_mismatches;

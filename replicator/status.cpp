@@ -51,17 +51,16 @@ StreamStatus collect_status(const Config& config) {
   pg::Result tables = target.exec(
       std::string("SELECT t.schema_name || '.' || t.table_name, t.created_by_switchyard, "
                   "t.rows_copied, t.copied_at::text") +
-          (has_verify
-               ? ", v.status, v.pass_finished_at::text, "
-                 "(SELECT count(*) FROM switchyard.mismatches m WHERE m.stream = t.stream "
-                 "   AND m.schema_name = t.schema_name AND m.table_name = t.table_name "
-                 "   AND m.resolved_at IS NULL), "
-                 "(SELECT count(*) FROM switchyard.dirty_keys d WHERE d.stream = t.stream "
-                 "   AND d.schema_name = t.schema_name AND d.table_name = t.table_name) "
-                 "FROM switchyard.tables t LEFT JOIN switchyard.verify_tables v "
-                 "  ON v.stream = t.stream AND v.schema_name = t.schema_name "
-                 " AND v.table_name = t.table_name "
-               : " FROM switchyard.tables t ") +
+          (has_verify ? ", v.status, v.pass_finished_at::text, "
+                        "(SELECT count(*) FROM switchyard.mismatches m WHERE m.stream = t.stream "
+                        "   AND m.schema_name = t.schema_name AND m.table_name = t.table_name "
+                        "   AND m.resolved_at IS NULL), "
+                        "(SELECT count(*) FROM switchyard.dirty_keys d WHERE d.stream = t.stream "
+                        "   AND d.schema_name = t.schema_name AND d.table_name = t.table_name) "
+                        "FROM switchyard.tables t LEFT JOIN switchyard.verify_tables v "
+                        "  ON v.stream = t.stream AND v.schema_name = t.schema_name "
+                        " AND v.table_name = t.table_name "
+                      : " FROM switchyard.tables t ") +
           "WHERE t.stream = $1 ORDER BY 1",
       {config.name});
   for (int row = 0; row < tables.rows(); ++row) {

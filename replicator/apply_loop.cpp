@@ -276,8 +276,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
   pg::Result columns = catalog_.exec(
       "SELECT a.attname, a.atttypid, tn.nspname, t.typname, "
       "       pg_catalog.format_type(a.atttypid, a.atttypmod), "
-      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '', "
-      "       pg_catalog.format_type(a.atttypid, NULL) "
+      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '' "
       "  FROM pg_catalog.pg_attribute a "
       "  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
       "  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
@@ -322,7 +321,9 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
                    user_type->second.second == level.get(0, 1));
       level_oid = static_cast<uint32_t>(level.int64(0, 2));
     }
-    state.shape.types.push_back(columns.str(match, 7));
+    // The cast keeps the column's modifier: a bare ::character would be
+    // char(1) and cut 'ab ' to 'a'.
+    state.shape.types.push_back(columns.str(match, 4));
     if (!same_type) {
       throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
                                                state.display + " has another type on the target (" +

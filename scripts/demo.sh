@@ -100,7 +100,7 @@ say "cross-check, independent of switchyard: row count and md5 of every row, by 
 printf '  %-22s %10s %34s %s\n' table rows "md5 (legacy)" verdict
 all_ok=true
 for table in $(pgc_psql LEGACY -c "SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY 1"); do
-  q="SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM public.$table t"
+  q="SELECT count(*) || ' ' || md5(coalesce(string_agg(digest_row::text, E'\n' ORDER BY digest_row::text COLLATE \"C\"), '')) FROM public.$table digest_row"
   a=$(pgc_psql LEGACY -c "$q"); b=$(pgc_psql CLOUD -c "$q")
   verdict="identical"; [ "$a" = "$b" ] || { verdict="DIFFERENT"; all_ok=false; }
   printf '  %-22s %10s %34s %s\n' "$table" "${a%% *}" "${a##* }" "$verdict"

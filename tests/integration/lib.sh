@@ -49,10 +49,11 @@ expect_failure() {
 }
 
 # Independent of switchyard: row count and md5 over every row's text, in a
-# fixed order, computed by each server.
+# fixed order, computed by each server. The alias must not be a column name:
+# with `FROM all_types t`, `t::text` was the time column t, not the row.
 table_digest() {
   local cluster=$1 table=$2
-  pgc_psql "$cluster" 2>/dev/null -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM $table t"
+  pgc_psql "$cluster" 2>/dev/null -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(digest_row::text, E'\n' ORDER BY digest_row::text COLLATE \"C\"), '')) FROM $table digest_row"
 }
 
 # parity_ok TABLE...: 0 if every table has the same digest on SRC and TGT.

@@ -26,6 +26,8 @@ pgc_psql SRC -f "$HERE/types_rows.sql"
 pgc_psql SRC <<'SQL'
 UPDATE all_types SET f8 = f8 * 2, txt = coalesce(txt, '') || '✓' WHERE id % 2 = 0;
 UPDATE all_types SET id = id + 1000 WHERE id = 3;
+-- Regression: a multi-row UPDATE cast char(3) values to bare char (char(1)), cutting 'ab ' to 'a'.
+UPDATE all_types SET flag = NOT flag WHERE ch = 'ab';
 DELETE FROM all_types WHERE id = 1;
 UPDATE "Other Schema"."Mixed Case" SET "Value Text" = NULL, "select" = -1 WHERE "Id" < 5;
 DELETE FROM "Other Schema"."Mixed Case" WHERE "Id" = 20;

@@ -366,11 +366,13 @@ TEST_CASE("decode_canonical refuses an encoding cut short anywhere inside a valu
   // Every cut that is not between two values leaves a value incomplete.
   std::string encoded;
   std::vector<size_t> boundaries{0};
+  // Named: a temporary inside the list below would die before the loop runs.
+  const std::string uuid_bytes(16, '\1');
   for (const Value& value :
        {Value::of_int(ValueType::kBool, 1), Value::of_int(ValueType::kInt, 42),
         Value::of_bytes(ValueType::kText, "abc"), numeric("-0.0500"), numeric("NaN"),
         Value::of_real(1.5), Value::of_int(ValueType::kDate, 19'000),
-        Value::of_bytes(ValueType::kUuid, std::string(16, '\1'))}) {
+        Value::of_bytes(ValueType::kUuid, uuid_bytes)}) {
     append_canonical(encoded, value);
     boundaries.push_back(encoded.size());
   }

@@ -298,8 +298,8 @@ log "repaired aid $VICTIM in $REPAIR_S s"
 
 # ---- 3. dirty-only after scattered updates -----------------------------------
 
-dirty_marks() {  # dirty_marks [LSN]: marks of pgbench_accounts (newer than LSN)
-  pgc_psql TGT -c "SELECT count(*) FROM switchyard.dirty_keys WHERE stream = 'switchyard' AND schema_name = 'public' AND table_name = 'pgbench_accounts'${1:+ AND marked_lsn > '$1'::pg_lsn}"
+dirty_marks() {  # dirty_marks [LSN]: keys marked for pgbench_accounts (in rows newer than LSN)
+  pgc_psql TGT -c "SELECT coalesce(sum(coalesce(array_length(keys, 1), 1)), 0) FROM switchyard.dirty_keys WHERE stream = 'switchyard' AND schema_name = 'public' AND table_name = 'pgbench_accounts'${1:+ AND marked_lsn > '$1'::pg_lsn}"
 }
 DIRTY_BEFORE=$(dirty_marks)
 [ "$DIRTY_BEFORE" = 0 ] || log "note: $DIRTY_BEFORE dirty marks on pgbench_accounts before the first dirty-only run"

@@ -80,6 +80,19 @@ wait_parity() {
   done
 }
 
+# SRC and TGT clusters; SRC holds every column type (types_schema.sql,
+# types_rows.sql, TOASTed rows) and a pgbench -s 5 dataset, the mixed load
+# of types_load.sql plus pgbench's TPC-B-like script.
+start_mixed_workload_clusters() {
+  pgc_start SRC
+  pgc_start TGT
+  pgc_psql SRC -f "$HERE/types_schema.sql"
+  pgc_psql SRC -f "$HERE/types_rows.sql"
+  pgc_psql SRC -c "INSERT INTO toasty SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 400) i), 0 FROM generate_series(1, 5) g"
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 5 -q app >"$WORK/pgbench-init.log" 2>&1
+  pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+}
+
 # All user tables of the source, schema-qualified and quoted.
 source_tables() {
   pgc_psql SRC -c "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables

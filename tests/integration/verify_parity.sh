@@ -11,13 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 LOAD_SECONDS=${LOAD_SECONDS:-130}
 
-pgc_start SRC
-pgc_start TGT
-pgc_psql SRC -f "$HERE/types_schema.sql"
-pgc_psql SRC -f "$HERE/types_rows.sql"
-pgc_psql SRC -c "INSERT INTO toasty SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 400) i), 0 FROM generate_series(1, 5) g"
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 5 -q app >"$WORK/pgbench-init.log" 2>&1
-pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+start_mixed_workload_clusters
 cfg=$WORK/sy.yaml
 write_config "$cfg" "stream: { status_interval: 5s }" \
   "tables: { include: [\"public.*\", \"Other Schema.*\"] }" \

@@ -30,12 +30,7 @@ crash
 restart
 
 log "load for ${LOAD_SECONDS}s: pgbench (TPC-B-like) + mixed types writer"
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" -R 400 app \
-  >"$WORK/pgbench.log" 2>&1 &
-BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -n -c 2 -T "$LOAD_SECONDS" -R 60 \
-  -f "$HERE/types_load.sql" app >"$WORK/types-load.log" 2>&1 &
-TYPES_PID=$!; BACKGROUND+=("$TYPES_PID")
+start_mixed_load "$LOAD_SECONDS" 400
 
 for round in 1 2 3; do
   sleep $(( 6 + RANDOM % 10 )).$(( RANDOM % 10 ))

@@ -93,6 +93,19 @@ start_mixed_workload_clusters() {
   pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
 }
 
+# start_mixed_load SECONDS PGBENCH_RATE: in the background on SRC, pgbench's
+# TPC-B-like script at PGBENCH_RATE tx/s and types_load.sql at 60 tx/s; sets
+# BENCH_PID and TYPES_PID (logs: $WORK/pgbench.log, $WORK/types-load.log).
+start_mixed_load() {
+  local seconds=$1 rate=$2
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -c 4 -j 2 -T "$seconds" -R "$rate" app \
+    >"$WORK/pgbench.log" 2>&1 &
+  BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -n -c 2 -T "$seconds" -R 60 \
+    -f "$HERE/types_load.sql" app >"$WORK/types-load.log" 2>&1 &
+  TYPES_PID=$!; BACKGROUND+=("$TYPES_PID")
+}
+
 # All user tables of the source, schema-qualified and quoted.
 source_tables() {
   pgc_psql SRC -c "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables

@@ -33,12 +33,7 @@ expect_failure 2 "--table public.nosuch: not a table of stream switchyard" -- \
 log "continuous verify under ${LOAD_SECONDS}s of pgbench + mixed-type load"
 "$SY" -c "$cfg" verify >"$vlog" 2>&1 &
 VERIFY_PID=$!; BACKGROUND+=("$VERIFY_PID")
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" -R 300 app \
-  >"$WORK/pgbench.log" 2>&1 &
-BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -n -c 2 -T "$LOAD_SECONDS" -R 60 \
-  -f "$HERE/types_load.sql" app >"$WORK/types-load.log" 2>&1 &
-TYPES_PID=$!; BACKGROUND+=("$TYPES_PID")
+start_mixed_load "$LOAD_SECONDS" 300
 sleep $(( LOAD_SECONDS / 4 ))
 log "kill -9 the continuous verify mid-pass, start it again"
 kill -9 "$VERIFY_PID"; wait "$VERIFY_PID" 2>/dev/null || true

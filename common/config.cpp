@@ -119,6 +119,63 @@ Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::s
   return endpoint;
 }
 
+// router: the keys that apply depend on its kind; a key of another kind is
+// an error, so a half-edited router section never silently does nothing.
+void parse_router(const Validator& v, const YAML::Node& node, RouterSettings& router) {
+  static const std::vector<std::string> kPgbouncerKeys{
+      "admin_conninfo", "database", "databases_file", "source_entry", "target_entry"};
+  static const std::vector<std::string> kCommandKeys{"freeze", "switch", "resume",
+                                                     "command_timeout"};
+  std::vector<std::string> all{"kind"};
+  all.insert(all.end(), kPgbouncerKeys.begin(), kPgbouncerKeys.end());
+  all.insert(all.end(), kCommandKeys.begin(), kCommandKeys.end());
+  v.expect_map(node, "router", std::set<std::string>(all.begin(), all.end()));
+  if (!node["kind"]) v.fail(node, "router.kind", "missing (pgbouncer, command or none)");
+  const std::string kind = v.string(node["kind"], "router.kind");
+  const std::vector<std::string>* required = nullptr;
+  if (kind == "pgbouncer") {
+    router.kind = RouterKind::kPgbouncer;
+    required = &kPgbouncerKeys;
+  } else if (kind == "command") {
+    router.kind = RouterKind::kCommand;
+    required = &kCommandKeys;
+  } else if (kind == "none") {
+    router.kind = RouterKind::kNone;
+  } else {
+    v.fail(node["kind"], "router.kind", "expected pgbouncer, command or none, not '" + kind + "'");
+  }
+  for (const auto& [key, list] :
+       {std::pair{"pgbouncer", &kPgbouncerKeys}, std::pair{"command", &kCommandKeys}}) {
+    if (list == required) continue;
+    for (const auto& other : *list) {
+      if (node[other])
+        v.fail(node[other], "router." + other, std::string("applies to kind: ") + key + " only");
+    }
+  }
+  auto text = [&](const char* key, std::string& out, bool needed) {
+    if (node[key]) {
+      out = v.string(node[key], std::string("router.") + key);
+      if (out.empty()) v.fail(node[key], std::string("router.") + key, "must not be empty");
+    } else if (needed) {
+      v.fail(node, std::string("router.") + key, "missing (needed by kind: " + kind + ")");
+    }
+  };
+  if (router.kind == RouterKind::kPgbouncer) {
+    text("admin_conninfo", router.admin_conninfo, true);
+    text("database", router.database, true);
+    text("databases_file", router.databases_file, true);
+    text("source_entry", router.source_entry, false);
+    text("target_entry", router.target_entry, false);
+  } else if (router.kind == RouterKind::kCommand) {
+    text("freeze", router.freeze_command, true);
+    text("switch", router.switch_command, true);
+    text("resume", router.resume_command, true);
+    if (node["command_timeout"]) {
+      router.command_timeout = v.duration(node["command_timeout"], "router.command_timeout");
+    }
+  }
+}
+
 void check_patterns(const Validator& v, const YAML::Node& node, const std::string& key,
                     const std::vector<std::string>& patterns) {
   static const std::regex kPattern(R"(^[^.]+\.[^.]+$)");
@@ -141,9 +198,9 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
                 origin + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
-  v.expect_map(
-      root, "",
-      {"name", "source", "target", "tables", "snapshot", "apply", "stream", "verify", "log"});
+  v.expect_map(root, "",
+               {"name", "source", "target", "tables", "snapshot", "apply", "stream", "verify",
+                "router", "cutover", "log"});
 
   Config config;
   config.path = origin;
@@ -228,6 +285,24 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
     if (verify["pass_interval"]) {
       config.verify.pass_interval = v.duration(verify["pass_interval"], "verify.pass_interval");
+    }
+  }
+  if (const auto router = root["router"]) parse_router(v, router, config.router);
+  if (const auto cutover = root["cutover"]) {
+    v.expect_map(cutover, "cutover",
+                 {"freeze_budget", "max_lag", "max_transaction_age", "sequence_margin"});
+    if (cutover["freeze_budget"]) {
+      config.cutover.freeze_budget = v.duration(cutover["freeze_budget"], "cutover.freeze_budget");
+    }
+    if (cutover["max_lag"])
+      config.cutover.max_lag_bytes = v.size(cutover["max_lag"], "cutover.max_lag");
+    if (cutover["max_transaction_age"]) {
+      config.cutover.max_transaction_age =
+          v.duration(cutover["max_transaction_age"], "cutover.max_transaction_age");
+    }
+    if (cutover["sequence_margin"]) {
+      config.cutover.sequence_margin = static_cast<int64_t>(
+          v.limit_count(cutover["sequence_margin"], "cutover.sequence_margin"));
     }
   }
   if (const auto log = root["log"]) {

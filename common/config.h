@@ -50,6 +50,35 @@ struct VerifySettings {
   std::chrono::milliseconds pass_interval{60'000};    // continuous: pause between passes
 };
 
+// How applications reach the primary, and how cutover moves them (issue 4).
+enum class RouterKind {
+  kNone,       // no router: freeze by fencing the legacy only
+  kPgbouncer,  // switchyard rewrites a pgbouncer database entry and RELOADs
+  kCommand,    // shell commands freeze, switch and resume (DNS, load balancer)
+};
+
+struct RouterSettings {
+  RouterKind kind = RouterKind::kNone;
+  // kind: pgbouncer
+  std::string admin_conninfo;  // the pgbouncer admin console
+  std::string database;        // the entry applications use
+  std::string databases_file;  // a file switchyard owns, %include-d by pgbouncer.ini
+  std::string source_entry;    // the entry's connection string while the source is primary
+  std::string target_entry;    // ... and once the target is; both derived from conninfo if empty
+  // kind: command
+  std::string freeze_command;
+  std::string switch_command;  // SWITCHYARD_PRIMARY=source|target in its environment
+  std::string resume_command;
+  std::chrono::milliseconds command_timeout{5'000};
+};
+
+struct CutoverSettings {
+  std::chrono::milliseconds freeze_budget{2'000};         // freeze to resume, at most
+  uint64_t max_lag_bytes = 16ull << 20;                   // preflight: target this close
+  std::chrono::milliseconds max_transaction_age{30'000};  // preflight: no older source transaction
+  int64_t sequence_margin = 1'000;                        // added to every synced sequence
+};
+
 struct Config {
   std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
@@ -60,6 +89,8 @@ struct Config {
   ApplySettings apply;
   StreamSettings stream;
   VerifySettings verify;
+  RouterSettings router;
+  CutoverSettings cutover;
   std::string log_level = "info";
 
   std::string slot_name() const { return name; }

@@ -373,3 +373,87 @@ TEST_CASE("Unknown and repeated verify keys are rejected with their line", "[con
     require_rejected(kMinimal + "verify:\n  - chunk_time: 1s\n", {"test.yaml:", "verify"});
   }
 }
+
+// ---- router and cutover (issue 4) -------------------------------------------
+
+TEST_CASE("Without a router section the router is none and cutover keeps its defaults",
+          "[config]") {
+  const Config config = parse(kMinimal);
+  CHECK(config.router.kind == RouterKind::kNone);
+  CHECK(config.cutover.freeze_budget == 2s);
+  CHECK(config.cutover.max_lag_bytes == 16ull << 20);
+  CHECK(config.cutover.max_transaction_age == 30s);
+  CHECK(config.cutover.sequence_margin == 1000);
+}
+
+TEST_CASE("A pgbouncer router reads its four keys and optional entries", "[config]") {
+  const Config config = parse(kMinimal +
+                              "router:\n"
+                              "  kind: pgbouncer\n"
+                              "  admin_conninfo: host=127.0.0.1 port=6432 dbname=pgbouncer\n"
+                              "  database: app\n"
+                              "  databases_file: /etc/pgbouncer/switchyard.ini\n"
+                              "  target_entry: host=10.0.0.9 port=5432 dbname=app\n"
+                              "cutover:\n"
+                              "  freeze_budget: 800ms\n"
+                              "  max_lag: 1MB\n"
+                              "  max_transaction_age: 5s\n"
+                              "  sequence_margin: 0\n");
+  CHECK(config.router.kind == RouterKind::kPgbouncer);
+  CHECK(config.router.admin_conninfo == "host=127.0.0.1 port=6432 dbname=pgbouncer");
+  CHECK(config.router.database == "app");
+  CHECK(config.router.databases_file == "/etc/pgbouncer/switchyard.ini");
+  CHECK(config.router.source_entry.empty());  // derived from source.conninfo later
+  CHECK(config.router.target_entry == "host=10.0.0.9 port=5432 dbname=app");
+  CHECK(config.cutover.freeze_budget == 800ms);
+  CHECK(config.cutover.max_lag_bytes == 1u << 20);
+  CHECK(config.cutover.max_transaction_age == 5s);
+  CHECK(config.cutover.sequence_margin == 0);
+}
+
+TEST_CASE("A command router reads its three commands and timeout", "[config]") {
+  const Config config = parse(kMinimal +
+                              "router:\n"
+                              "  kind: command\n"
+                              "  freeze: ./lb drain\n"
+                              "  switch: ./dns point-at\n"
+                              "  resume: ./lb open\n"
+                              "  command_timeout: 2s\n");
+  CHECK(config.router.kind == RouterKind::kCommand);
+  CHECK(config.router.freeze_command == "./lb drain");
+  CHECK(config.router.switch_command == "./dns point-at");
+  CHECK(config.router.resume_command == "./lb open");
+  CHECK(config.router.command_timeout == 2s);
+}
+
+TEST_CASE("A router section that cannot work is rejected naming the key", "[config][bad-input]") {
+  SECTION("no kind") {
+    require_rejected(kMinimal + "router:\n  database: app\n", {"test.yaml:8:", "router.kind"});
+  }
+  SECTION("an unknown kind") {
+    require_rejected(kMinimal + "router:\n  kind: haproxy\n",
+                     {"test.yaml:8:", "router.kind", "haproxy"});
+  }
+  SECTION("pgbouncer without its databases file") {
+    require_rejected(
+        kMinimal + "router:\n  kind: pgbouncer\n  admin_conninfo: host=a\n  database: app\n",
+        {"router.databases_file", "missing", "kind: pgbouncer"});
+  }
+  SECTION("a key of another kind") {
+    require_rejected(kMinimal + "router:\n  kind: none\n  freeze: ./x\n",
+                     {"test.yaml:9:", "router.freeze", "kind: command only"});
+  }
+  SECTION("an empty command") {
+    require_rejected(
+        kMinimal + "router:\n  kind: command\n  freeze: ''\n  switch: a\n  resume: b\n",
+        {"test.yaml:9:", "router.freeze", "empty"});
+  }
+  SECTION("a cutover key misspelt") {
+    require_rejected(kMinimal + "cutover:\n  freeze_budge: 1s\n",
+                     {"test.yaml:8:", "cutover.freeze_budge"});
+  }
+  SECTION("a negative sequence margin") {
+    require_rejected(kMinimal + "cutover:\n  sequence_margin: -5\n",
+                     {"test.yaml:8:", "cutover.sequence_margin"});
+  }
+}

@@ -30,11 +30,17 @@ echo "$last" | grep -q "switchyard: error: schema drift: column quantity of tabl
   || fail "drift error does not name table and column: $last"
 log "ok: $last"
 [ "$(pgc_psql TGT -c 'SELECT count(*) FROM orders WHERE id = 12')" = 0 ] || fail "half-applied change"
+log "verify refuses too while the target lacks the column (exit 6)"
+expect_failure 6 "schema drift: column quantity of table public.orders exists on the source but not on the target" -- \
+  "$SY" -c "$cfg" verify --once
 
 log "after the DBA adds the column on the target, replicate resumes and catches up"
 pgc_psql TGT -c "ALTER TABLE orders ADD COLUMN quantity int"
 start_replicate "$cfg" "$rlog"
 wait_parity 60 public.orders
+log "verify compares the source's columns; a column only the target has is left out"
+pgc_psql TGT -c "ALTER TABLE orders ADD COLUMN target_only text DEFAULT 'x'"
+"$SY" -c "$cfg" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify after the expand exited $?"; }
 
 log "a type that differs on the target is drift too"
 pgc_psql TGT -c "ALTER TABLE orders ADD COLUMN price text"

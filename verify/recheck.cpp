@@ -27,7 +27,8 @@ SideRead read_keys(Sides& sides, Side side, const TablePlan& plan,
         texts.begin() + static_cast<std::ptrdiff_t>(start),
         texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kKeysPerQuery)));
     SideRead part = sides.read(side, plan, plan.select_keys(side, batch));
-    if (start == 0) all.position = part.position;
+    // Wait for the latest snapshot of the batches: each saw commits up to its own.
+    all.position = std::max(all.position, part.position);
     for (size_t row = 0; row < part.rows.size(); ++row) {
       all.rows.keys.append(part.rows.key(row));
       all.rows.key_end.push_back(all.rows.keys.size());

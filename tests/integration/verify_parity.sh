@@ -83,7 +83,8 @@ grep -q '"rows_compared":500000' "$WORK/bulk.json" || fail "bulk dirty-only: $(c
 
 log "damage the target behind the replicator's back"
 victim=$(pgc_psql SRC -c "SELECT min(id) FROM all_types")
-pgc_psql TGT -c "UPDATE all_types SET txt = txt || ' (edited)' WHERE id = $victim"
+# txt can be NULL in the sample rows: coalesce, or the update would change nothing.
+pgc_psql TGT -c "UPDATE all_types SET txt = coalesce(txt, '') || ' (edited)' WHERE id = $victim"
 pgc_psql TGT -c "DELETE FROM pgbench_accounts WHERE aid = 4242"
 pgc_psql TGT -c "INSERT INTO pgbench_accounts VALUES (9999999, 1, 0, 'not on the source')"
 rc=0

@@ -48,20 +48,8 @@ std::pair<std::string, std::string> repair_sql(pg::Connection& target, const Tab
                                                const std::vector<KeyText>& keys,
                                                const std::vector<TextRow>& rows) {
   const int target_side = static_cast<int>(Side::kTarget);
-  std::string arrays, names, match;
-  for (size_t key_idx = 0; key_idx < plan.key.size(); ++key_idx) {
-    std::string array = "ARRAY[";
-    for (size_t row = 0; row < keys.size(); ++row) {
-      array += (row ? ", " : "") + pg::quote_literal(keys[row][key_idx]);
-    }
-    const auto& column = plan.columns[plan.key[key_idx]];
-    arrays += (key_idx ? ", " : "") + array + "]::" + column.type_name[target_side] + "[]";
-    names += (key_idx ? ", k" : "k") + std::to_string(key_idx);
-    match += (key_idx ? " AND t." : "t.") + pg::quote_ident(column.name) + " = k.k" +
-             std::to_string(key_idx);
-  }
-  std::string del = "DELETE FROM " + plan.qualified + " t USING unnest(" + arrays + ") AS k (" +
-                    names + ") WHERE " + match;
+  const std::string del = "DELETE FROM " + plan.qualified + " t USING " +
+                          plan.key_table(Side::kTarget, keys) + " WHERE " + plan.key_match();
   if (rows.empty()) return {del, ""};
   // Generated columns on the target compute their own values.
   pg::Result generated = target.exec(

@@ -190,21 +190,31 @@ std::string TablePlan::select_keys_as_text(Side side, const std::vector<KeyText>
 // scan of the whole table.
 std::string TablePlan::probe_keys(Side side, const std::vector<KeyText>& keys,
                                   const std::string& list) const {
-  std::string arrays, names, match;
+  return "SELECT r.* FROM " + key_table(side, keys) + " CROSS JOIN LATERAL (SELECT " + list +
+         " FROM " + qualified + " t WHERE " + key_match() + " OFFSET 0) r";
+}
+
+std::string TablePlan::key_table(Side side, const std::vector<KeyText>& keys) const {
+  std::string arrays, names;
   for (size_t key_idx = 0; key_idx < key.size(); ++key_idx) {
     std::string array = "ARRAY[";
     for (size_t row = 0; row < keys.size(); ++row) {
       array += (row ? ", " : "") + pg::quote_literal(keys[row][key_idx]);
     }
-    const auto& column = columns[key[key_idx]];
-    arrays +=
-        (key_idx ? ", " : "") + array + "]::" + column.type_name[static_cast<int>(side)] + "[]";
+    arrays += (key_idx ? ", " : "") + array +
+              "]::" + columns[key[key_idx]].type_name[static_cast<int>(side)] + "[]";
     names += (key_idx ? ", k" : "k") + std::to_string(key_idx);
-    match += (key_idx ? " AND t." : "t.") + pg::quote_ident(column.name) + " = k.k" +
+  }
+  return "unnest(" + arrays + ") AS k (" + names + ")";
+}
+
+std::string TablePlan::key_match() const {
+  std::string match;
+  for (size_t key_idx = 0; key_idx < key.size(); ++key_idx) {
+    match += (key_idx ? " AND t." : "t.") + pg::quote_ident(columns[key[key_idx]].name) + " = k.k" +
              std::to_string(key_idx);
   }
-  return "SELECT r.* FROM unnest(" + arrays + ") AS k (" + names + ") CROSS JOIN LATERAL (SELECT " +
-         list + " FROM " + qualified + " t WHERE " + match + " OFFSET 0) r";
+  return match;
 }
 
 }  // namespace switchyard::verify

@@ -54,6 +54,10 @@ struct TablePlan {
   // The same probes as select_keys, every column in its text form (repair).
   std::string select_keys_as_text(Side side, const std::vector<KeyText>& keys) const;
   std::string key_literal(Side side, size_t key_idx, const std::string& text) const;
+  // `keys` as a relation k (k0, k1, ...) in `side`'s key types, and the
+  // condition matching the table (aliased t) to it.
+  std::string key_table(Side side, const std::vector<KeyText>& keys) const;
+  std::string key_match() const;
 
  private:
   std::string select_list(Side side) const;

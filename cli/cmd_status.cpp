@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/units.h"
+#include "cutover/journal.h"
 #include "replicator/status.h"
 
 namespace switchyard::cli {
@@ -18,6 +19,7 @@ boost::json::value lsn_json(const std::optional<Lsn>& lsn) {
 boost::json::object to_json(const StreamStatus& status) {
   boost::json::object out;
   out["name"] = status.name;
+  out["direction"] = status.direction;
   out["state"] = status.state;
   out["source_lsn"] = lsn_json(status.source_lsn);
   out["applied_lsn"] = lsn_json(status.applied_lsn);
@@ -55,6 +57,9 @@ boost::json::object to_json(const StreamStatus& status) {
 void print_text(const StreamStatus& status) {
   auto lsn = [](const std::optional<Lsn>& value) { return value ? value->to_string() : "-"; };
   std::printf("stream       %s\n", status.name.c_str());
+  std::printf("direction    %s\n", status.direction == "forward"
+                                      ? "forward (source -> target; the source is the primary)"
+                                      : "reverse (target -> source; the target is the primary)");
   std::printf("state        %s\n", status.state.c_str());
   std::printf("source       %s\n", lsn(status.source_lsn).c_str());
   std::printf("applied      %s\n", lsn(status.applied_lsn).c_str());
@@ -80,6 +85,51 @@ void print_text(const StreamStatus& status) {
   }
 }
 
+boost::json::object to_json(const cutover::RunReport& run) {
+  boost::json::object out;
+  out["run_id"] = run.run_id;
+  out["operation"] = run.operation;
+  out["state"] = run.state;
+  out["started_at"] = run.started_at;
+  out["finished_at"] = run.finished_at;
+  out["detail"] = run.detail;
+  out["freeze_ms"] = run.freeze_ms ? boost::json::value(*run.freeze_ms) : nullptr;
+  out["freeze_budget_ms"] = run.freeze_budget_ms;
+  boost::json::array steps;
+  for (const auto& step : run.steps) {
+    boost::json::object item;
+    item["step_no"] = step.step_no;
+    item["step"] = step.step;
+    item["state"] = step.state;
+    item["attempts"] = step.attempts;
+    item["duration_ms"] = step.duration_ms ? boost::json::value(*step.duration_ms) : nullptr;
+    item["detail"] = step.detail;
+    steps.push_back(std::move(item));
+  }
+  out["steps"] = steps;
+  return out;
+}
+
+// Where the last cutover or failback got to, step by step: after a crash
+// this says where it stopped (re-running the command settles it).
+void print_text(const cutover::RunReport& run) {
+  std::printf("last switch  %s run %lld: %s", run.operation.c_str(),
+              static_cast<long long>(run.run_id), run.state.c_str());
+  if (run.freeze_ms) std::printf(", writes frozen %.1f ms", *run.freeze_ms);
+  std::printf(" (budget %.0f ms), started %s\n", run.freeze_budget_ms, run.started_at.c_str());
+  if (run.state == "running") {
+    std::printf("  %-40s (interrupted or in progress: run the same command again to settle it)\n",
+                "");
+  }
+  for (const auto& step : run.steps) {
+    char duration[32] = "-";
+    if (step.duration_ms) std::snprintf(duration, sizeof duration, "%.1f ms", *step.duration_ms);
+    std::printf("  %d %-15s %-8s %10s  %s\n", step.step_no, step.step.c_str(), step.state.c_str(),
+                duration, step.detail.c_str());
+  }
+  if (!run.detail.empty()) std::printf("  %s\n", run.detail.c_str());
+}
+
 }  // namespace
 
 Command add_status(CLI::App& app) {
@@ -89,10 +139,18 @@ Command add_status(CLI::App& app) {
   sub->add_flag("--json", *json, "print one JSON object");
   return {sub, [json](const Config& config) {
             const StreamStatus status = collect_status(config);
+            std::optional<cutover::RunReport> run;
+            {
+              pg::Connection home(config.target.conninfo, "target");
+              run = cutover::last_run(home, config.name);
+            }
             if (*json) {
-              std::cout << boost::json::serialize(to_json(status)) << std::endl;
+              boost::json::object out = to_json(status);
+              out["last_switch"] = run ? boost::json::value(to_json(*run)) : nullptr;
+              std::cout << boost::json::serialize(out) << std::endl;
             } else {
               print_text(status);
+              if (run) print_text(*run);
             }
             return 0;
           }};

@@ -26,5 +26,7 @@ Command add_replicate(CLI::App& app);
 Command add_status(CLI::App& app);
 Command add_teardown(CLI::App& app);
 Command add_verify(CLI::App& app);
+Command add_cutover(CLI::App& app);
+Command add_failback(CLI::App& app);
 
 }  // namespace switchyard::cli

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
 
   std::vector<cli::Command> commands{cli::add_init(app),      cli::add_snapshot(app),
                                      cli::add_replicate(app), cli::add_status(app),
-                                     cli::add_verify(app),    cli::add_teardown(app)};
+                                     cli::add_verify(app),    cli::add_cutover(app),
+                                     cli::add_failback(app),  cli::add_teardown(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchyard {
@@ -92,6 +93,16 @@ struct Config {
   RouterSettings router;
   CutoverSettings cutover;
   std::string log_level = "info";
+
+  // The same stream seen the other way round: source and target swapped.
+  // After a cutover the reverse stream runs on this (the slot and the
+  // publication then live on the target, the origin on the source): the
+  // same names on the other servers, and the same code.
+  Config reversed() const {
+    Config out = *this;
+    std::swap(out.source, out.target);
+    return out;
+  }
 
   std::string slot_name() const { return name; }
   std::string publication_name() const { return name; }

@@ -41,6 +41,8 @@ ExitCode exit_code_for(ErrorKind kind) {
       return ExitCode::kSchemaDrift;
     case ErrorKind::kDatabase:
       return ExitCode::kDatabase;
+    case ErrorKind::kTimeout:
+      return ExitCode::kTimeout;
     case ErrorKind::kInternal:
       return ExitCode::kInternal;
   }
@@ -61,6 +63,8 @@ const char* to_string(ErrorKind kind) {
       return "schema drift";
     case ErrorKind::kDatabase:
       return "database";
+    case ErrorKind::kTimeout:
+      return "timeout";
     case ErrorKind::kInternal:
       return "internal";
   }

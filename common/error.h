@@ -19,6 +19,7 @@ enum class ErrorKind {
   kPrecondition,  // a database is not fit for the job (wal_level, rights, identity)
   kSchemaDrift,   // source and target table definitions disagree
   kDatabase,      // any other error reported by a server
+  kTimeout,       // a bounded wait ran out (a step of a write freeze)
   kInternal,      // a bug in switchyard
 };
 
@@ -34,6 +35,8 @@ enum class ExitCode : int {
   kSchemaDrift = 6,
   kDatabase = 7,
   kInconclusive = 8,  // verify: no mismatch, but some rows kept changing
+  kRolledBack = 9,    // cutover/failback: a step failed inside the freeze; rolled back
+  kTimeout = 10,      // a bounded wait ran out outside a freeze
   kInternal = 70,
   kInterrupted = 130,
 };

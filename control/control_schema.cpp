@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/error.h"
+
 namespace switchyard::control {
 namespace {
 
@@ -20,6 +22,11 @@ CREATE TABLE IF NOT EXISTS switchyard.streams (
   reported_at          timestamptz,
   created_at           timestamptz NOT NULL DEFAULT now()
 );
+-- Which way the stream runs: forward (source -> target) until a cutover,
+-- reverse (target -> source) after it, forward again after a failback.
+-- Authoritative on the target; `replicate` follows it.
+ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS direction text NOT NULL DEFAULT 'forward'
+  CHECK (direction IN ('forward', 'reverse'));
 CREATE TABLE IF NOT EXISTS switchyard.tables (
   stream                text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name           text NOT NULL,
@@ -86,6 +93,31 @@ CREATE TABLE IF NOT EXISTS switchyard.mismatches (
   resolved_at timestamptz,
   resolution  text,
   PRIMARY KEY (stream, schema_name, table_name, key)
+);
+-- Cutover and failback runs, and the journal of their steps (cutover/journal.h).
+CREATE TABLE IF NOT EXISTS switchyard.switch_runs (
+  run_id           bigserial PRIMARY KEY,
+  stream           text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
+  operation        text NOT NULL CHECK (operation IN ('cutover', 'failback')),
+  state            text NOT NULL CHECK (state IN ('running', 'completed', 'rolled_back', 'refused')),
+  freeze_budget_ms double precision NOT NULL,
+  freeze_ms        double precision,
+  started_at       timestamptz NOT NULL DEFAULT now(),
+  finished_at      timestamptz,
+  detail           text
+);
+CREATE TABLE IF NOT EXISTS switchyard.switch_journal (
+  run_id      bigint NOT NULL REFERENCES switchyard.switch_runs ON DELETE CASCADE,
+  operation   text NOT NULL,
+  step_no     integer NOT NULL,
+  step        text NOT NULL,
+  state       text NOT NULL CHECK (state IN ('started', 'done', 'failed')),
+  attempts    integer NOT NULL DEFAULT 1,
+  started_at  timestamptz NOT NULL,
+  finished_at timestamptz,
+  duration_ms double precision,
+  detail      text,
+  PRIMARY KEY (run_id, step_no)
 );
 )SQL";
 
@@ -234,6 +266,25 @@ bool remove_stream(pg::Connection& target, const std::string& name) {
   if (target.exec("SELECT count(*) FROM switchyard.streams").int64(0, 0) > 0) return false;
   target.exec("DROP SCHEMA switchyard CASCADE");
   return true;
+}
+
+Direction read_direction(pg::Connection& target, const std::string& name) {
+  pg::Result rows =
+      target.exec("SELECT direction FROM switchyard.streams WHERE name = $1", {name});
+  if (rows.rows() == 0) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: stream '" + name + "' is not initialised (run init or replicate)");
+  }
+  return rows.get(0, 0) == "reverse" ? Direction::kReverse : Direction::kForward;
+}
+
+void set_direction(pg::Connection& target, const std::string& name, Direction direction) {
+  target.exec("UPDATE switchyard.streams SET direction = $2 WHERE name = $1",
+              {name, std::string(to_string(direction))});
+}
+
+const char* to_string(Direction direction) {
+  return direction == Direction::kForward ? "forward" : "reverse";
 }
 
 void ensure_origin(pg::Connection& target, const std::string& origin) {

@@ -25,6 +25,12 @@ inline constexpr const char* kInitialized = "initialized";  // target prepared, 
 inline constexpr const char* kCopying = "copying";          // initial copy under way
 inline constexpr const char* kStreaming = "streaming";      // copy done; apply from the origin
 
+// Which way changes flow. Forward: source (the legacy) -> target. Reverse,
+// after a cutover: target -> source, with the slot and publication on the
+// target and the origin and a control schema on the source.
+enum class Direction { kForward, kReverse };
+const char* to_string(Direction direction);
+
 struct StreamRow {
   std::string name;
   std::string phase;
@@ -72,6 +78,11 @@ void record_copy(pg::Connection& target, const std::string& stream, const std::s
 // Lag as last reported by a running `replicate`.
 void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn, Lsn applied_lsn,
                 double lag_seconds);
+
+// The stream's direction, from the target's control schema (its home).
+// Throws Error(kPrecondition) if the stream is not initialised.
+Direction read_direction(pg::Connection& target, const std::string& name);
+void set_direction(pg::Connection& target, const std::string& name, Direction direction);
 
 // Removes the stream's rows; drops the schema when no stream is left.
 // Returns true if the schema was dropped.

@@ -147,8 +147,9 @@ void ApplyLoop::handle(pgoutput::Message&& message) {
         } else if constexpr (std::is_same_v<T, pgoutput::Type>) {
           types_[decoded.type_oid] = {decoded.schema, decoded.name};
         } else if constexpr (std::is_same_v<T, pgoutput::Origin>) {
-          // Changes that reached the source through replication themselves.
-          // Nothing to filter yet: the forward stream has one origin.
+          on_origin(decoded);
+        } else if constexpr (std::is_same_v<T, pgoutput::LogicalMessage>) {
+          on_message(decoded);
         } else if (!skipping_) {
           if constexpr (std::is_same_v<T, pgoutput::Insert>) on_insert(std::move(decoded));
           if constexpr (std::is_same_v<T, pgoutput::Update>) on_update(std::move(decoded));
@@ -183,6 +184,28 @@ void ApplyLoop::on_commit(const pgoutput::Commit& commit) {
   batch_commit_time_us_ = commit.commit_time_us;
 }
 
+// A transaction that reached the source through our own stream in the
+// other direction (the reverse stream writes under an origin of the same
+// name) is not sent back: that is the loop protection that lets both
+// directions exist around a cutover. Other origins (the source may itself
+// subscribe to something) are ordinary changes.
+void ApplyLoop::on_origin(const pgoutput::Origin& origin) {
+  if (origin.name != config_.origin_name() || skipping_) return;
+  skipping_ = true;
+  spdlog::debug("skipping transaction committed at {}: it came from this stream's other direction",
+                origin.commit_lsn.to_string());
+}
+
+// Cutover's drain marker (see cutover/switchover.cpp): a transactional
+// message emitted on the frozen source. Its transaction has no rows, so the
+// batch gets a write of its own; that gives the target transaction an xid,
+// and the origin advances past the marker at commit.
+void ApplyLoop::on_message(const pgoutput::LogicalMessage& message) {
+  if (skipping_ || !message.transactional || message.prefix != kDrainMarkerPrefix) return;
+  spdlog::debug("drain marker at {}", message.lsn.to_string());
+  marker_in_batch_ = true;
+}
+
 void ApplyLoop::ensure_target_transaction() {
   if (target_transaction_open_) return;
   pipeline_->command("BEGIN");
@@ -194,6 +217,13 @@ void ApplyLoop::commit_batch() {
   flush_all();
   ensure_target_transaction();
   write_dirty_marks();
+  if (marker_in_batch_) {
+    pipeline_->command("UPDATE switchyard.streams SET applied_lsn = " +
+                       pg::quote_literal(batch_end_.to_string()) +
+                       ", reported_at = pg_catalog.now() WHERE name = " +
+                       pg::quote_literal(config_.name));
+    marker_in_batch_ = false;
+  }
   // pg_replication_origin_xact_setup ties the origin's advance to this commit.
   char setup[160];
   const double commit_seconds = static_cast<double>(batch_commit_time_us_) / 1e6 + 946684800.0;
@@ -223,6 +253,7 @@ void ApplyLoop::rollback_batch() {
     state->run_bytes = 0;
   }
   buffered_bytes_ = 0;
+  marker_in_batch_ = false;
   if (target_transaction_open_) {
     pipeline_->command("ROLLBACK");
     pipeline_->sync();

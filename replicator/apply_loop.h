@@ -41,6 +41,10 @@
 
 namespace switchyard {
 
+// The prefix of the logical message cutover emits on a frozen source to
+// mark "everything before this" (see on_message()).
+inline constexpr const char* kDrainMarkerPrefix = "switchyard";
+
 class ApplyLoop {
  public:
   // `catalog` is a second target session used for schema checks while the
@@ -75,6 +79,8 @@ class ApplyLoop {
 
   void on_begin(const pgoutput::Begin& begin);
   void on_commit(const pgoutput::Commit& commit);
+  void on_origin(const pgoutput::Origin& origin);
+  void on_message(const pgoutput::LogicalMessage& message);
   void on_relation(pgoutput::Relation&& relation);
   void on_insert(pgoutput::Insert&& insert);
   void on_update(pgoutput::Update&& update);
@@ -117,7 +123,8 @@ class ApplyLoop {
 
   Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;
-  bool skipping_ = false;  // inside an already-applied source transaction
+  bool skipping_ = false;  // inside an already-applied (or looped-back) source transaction
+  bool marker_in_batch_ = false;  // a drain marker is in the open batch
   bool in_source_transaction_ = false;
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;

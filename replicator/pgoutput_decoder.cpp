@@ -119,6 +119,15 @@ Message decode(std::string_view payload) {
       in.expect_end();
       return origin;
     }
+    case 'M': {
+      LogicalMessage message;
+      message.transactional = (in.u8() & 1) != 0;
+      message.lsn = in.lsn();
+      message.prefix = in.cstring();
+      message.content = in.bytes(in.u32());
+      in.expect_end();
+      return message;
+    }
     case 'R': {
       Relation relation;
       relation.relation_id = in.u32();

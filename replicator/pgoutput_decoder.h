@@ -91,10 +91,18 @@ struct Truncate {
   std::vector<uint32_t> relation_ids;
 };
 
-// Logical decoding messages (pg_logical_emit_message) are not requested; we
-// still recognise the byte so an unexpected one is reported clearly.
-using Message =
-    std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update, Delete, Truncate>;
+// pg_logical_emit_message(), sent when the stream asks for messages. Cutover
+// emits a transactional one with prefix "switchyard" on the frozen primary
+// to learn when the stream has applied everything before it (apply_loop.h).
+struct LogicalMessage {
+  bool transactional = false;
+  Lsn lsn;  // of the message record
+  std::string prefix;
+  std::string content;
+};
+
+using Message = std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update, Delete,
+                             Truncate, LogicalMessage>;
 
 Message decode(std::string_view payload);
 

@@ -22,27 +22,50 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One connected streaming session. Returns normally on a stop request;
-// throws on any failure (the caller decides whether to retry).
+// How often a streaming session asks the target whether a cutover or a
+// failback has turned the stream round.
+constexpr auto kDirectionCheckInterval = std::chrono::milliseconds(200);
+
+// Which way the stream runs now (forward before any cutover). The target's
+// control schema is the home of that fact in both directions.
+control::Direction current_direction(pg::Connection& home, const std::string& name) {
+  if (!control::schema_exists(home) || !control::read_stream(home, name)) {
+    return control::Direction::kForward;
+  }
+  return control::read_direction(home, name);
+}
+
+// One connected streaming session in one direction. `config` is the
+// stream's configuration seen in that direction (Config::reversed() after a
+// cutover); `home` is the target of the original configuration. run()
+// returns on a stop request or when the direction changes; it throws on any
+// failure (the caller decides whether to retry).
 class StreamSession {
  public:
-  explicit StreamSession(const Config& config)
+  StreamSession(const Config& config, const std::string& home_conninfo,
+                control::Direction direction)
       : config_(config),
-        catalog_(config.target.conninfo, "target"),
+        direction_(direction),
+        home_(home_conninfo, "target", pg::Mode::kNormal, "control"),
+        catalog_(config.target.conninfo, downstream_role()),
         apply_(config, catalog_),
-        replication_(config.source.conninfo, "source", pg::Mode::kReplication),
+        replication_(config.source.conninfo, upstream_role(), pg::Mode::kReplication),
         stream_(replication_) {}
 
   // `progress_made` is set once a batch commits (the caller resets backoff).
-  void run(bool& progress_made) {
+  // Returns true if the session ended because the direction changed.
+  bool run(bool& progress_made) {
     const Lsn start = apply_.resume_position();
+    // messages: cutover's drain marker (ApplyLoop::on_message).
     stream_.start(config_.slot_name(), start,
-                  "proto_version '1', publication_names '" + config_.publication_name() + "'");
-    spdlog::info("streaming from slot {} at {}", config_.slot_name(), start.to_string());
+                  "proto_version '1', publication_names '" + config_.publication_name() +
+                      "', messages 'true'");
+    spdlog::info("streaming {} ({} -> {}) from slot {} at {}", control::to_string(direction_),
+                 upstream_role(), downstream_role(), config_.slot_name(), start.to_string());
     last_status_ = last_feedback_ = Clock::now();
     rate_mark_ = {Clock::now(), apply_.transactions_applied()};
 
-    while (!stop_requested()) {
+    while (!stop_requested() && !direction_changed_) {
       // Wait briefly only when there is nothing to commit; otherwise look
       // at what is already buffered, and commit once the stream runs dry.
       const bool batch_waiting =
@@ -74,6 +97,7 @@ class StreamSession {
       housekeeping(false);
     }
     stop();
+    return direction_changed_;
   }
 
  private:
@@ -92,8 +116,23 @@ class StreamSession {
                  apply_.committed_position().to_string(), apply_.transactions_applied());
   }
 
+  // The original configuration's names for the two ends of this session.
+  const char* upstream_role() const {
+    return direction_ == control::Direction::kForward ? "source" : "target";
+  }
+  const char* downstream_role() const {
+    return direction_ == control::Direction::kForward ? "target" : "source";
+  }
+
   void housekeeping(bool reply_requested) {
     const auto now = Clock::now();
+    if (now - last_direction_check_ >= kDirectionCheckInterval) {
+      last_direction_check_ = now;
+      if (control::read_direction(home_, config_.name) != direction_) {
+        spdlog::info("the stream changed direction (cutover or failback); switching");
+        direction_changed_ = true;
+      }
+    }
     if (reply_requested || now - last_feedback_ >= config_.stream.feedback_interval) {
       send_feedback(false);
       last_feedback_ = now;
@@ -159,6 +198,8 @@ class StreamSession {
   }
 
   const Config& config_;
+  const control::Direction direction_;
+  pg::Connection home_;  // the target's control schema: the stream's direction
   pg::Connection catalog_;
   ApplyLoop apply_;
   pg::Connection replication_;
@@ -169,14 +210,22 @@ class StreamSession {
   Clock::time_point last_data_at_{};
   Clock::time_point last_status_;
   Clock::time_point last_feedback_;
+  Clock::time_point last_direction_check_{};
+  bool direction_changed_ = false;
   std::pair<Clock::time_point, uint64_t> rate_mark_;
 };
 
 }  // namespace
 
 void run_replicate(const Config& config) {
-  // First start: prepare both sides and copy; later starts skip both.
-  run_snapshot(config);
+  // First start: prepare both sides and copy; later starts skip both. After
+  // a cutover there is nothing to copy: the stream runs the other way.
+  {
+    pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "control");
+    if (current_direction(home, config.name) == control::Direction::kForward) {
+      run_snapshot(config);
+    }
+  }
 
   // A slot or origin "in use" (55006) right after a crash is the dead
   // process's backend on its way out; for longer, it is another replicate.
@@ -186,9 +235,18 @@ void run_replicate(const Config& config) {
   while (!stop_requested()) {
     bool progress_made = false;
     try {
-      StreamSession session(config);
-      session.run(progress_made);
-      return;
+      control::Direction direction;
+      {
+        pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "control");
+        direction = current_direction(home, config.name);
+      }
+      const Config directed =
+          direction == control::Direction::kForward ? config : config.reversed();
+      StreamSession session(directed, config.target.conninfo, direction);
+      if (!session.run(progress_made)) return;
+      // Turned round by cutover or failback: stream the other way at once.
+      backoff.reset();
+      continue;
     } catch (const Error& error) {
       if (!error.retryable() || stop_requested()) throw;
       if (error.sqlstate() == "55006") {

@@ -8,12 +8,11 @@
 #include "drivers/pg/sql.h"
 
 namespace switchyard {
-namespace {
 
 void check_target_ready(pg::Connection& target) {
   if (target.exec("SELECT pg_catalog.pg_is_in_recovery()").boolean(0, 0)) {
     throw Error(ErrorKind::kPrecondition,
-                "target: the server is a standby (in recovery); "
+                target.role() + ": the server is a standby (in recovery); "
                 "switchyard needs a writable target");
   }
   pg::Result rights = target.exec(
@@ -21,16 +20,18 @@ void check_target_ready(pg::Connection& target) {
       "       has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')");
   if (!rights.boolean(0, 1)) {
     throw Error(ErrorKind::kPrecondition,
-                "target: role " + rights.str(0, 0) +
+                target.role() + ": role " + rights.str(0, 0) +
                     " may not create schemas (needs CREATE on the database)");
   }
   if (!rights.boolean(0, 2)) {
     throw Error(ErrorKind::kPrecondition,
-                "target: role " + rights.str(0, 0) +
+                target.role() + ": role " + rights.str(0, 0) +
                     " may not create replication origins (needs superuser or "
                     "EXECUTE on pg_replication_origin_* functions)");
   }
 }
+
+namespace {
 
 std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
   std::vector<std::string> out;

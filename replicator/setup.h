@@ -22,6 +22,10 @@ struct InitResult {
   std::optional<ExportedSnapshot> snapshot;
 };
 
+// A writable server (not a standby) on which this role may create the
+// control schema and replication origins. Throws Error(kPrecondition).
+void check_target_ready(pg::Connection& target);
+
 InitResult run_init(const Config& config, bool export_snapshot);
 
 // Removes the slot, the publication, the origin and the control schema.

@@ -6,11 +6,23 @@
 
 namespace switchyard {
 
-StreamStatus collect_status(const Config& config) {
+StreamStatus collect_status(const Config& original) {
   StreamStatus status;
-  status.name = config.name;
-  pg::Connection source(config.source.conninfo, "source");
-  pg::Connection target(config.target.conninfo, "target");
+  status.name = original.name;
+  // After a cutover the stream runs target -> source: report it that way
+  // round (its slot on the target, its origin and control rows on the source).
+  control::Direction direction = control::Direction::kForward;
+  {
+    pg::Connection home(original.target.conninfo, "target");
+    if (control::read_stream(home, original.name)) {
+      direction = control::read_direction(home, original.name);
+    }
+  }
+  status.direction = control::to_string(direction);
+  const bool forward = direction == control::Direction::kForward;
+  const Config config = forward ? original : original.reversed();
+  pg::Connection source(config.source.conninfo, forward ? "source" : "target");
+  pg::Connection target(config.target.conninfo, forward ? "target" : "source");
 
   status.source_lsn =
       Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));

@@ -26,6 +26,7 @@ struct TableStatus {
 
 struct StreamStatus {
   std::string name;
+  std::string direction = "forward";  // forward: source -> target; reverse after a cutover
   std::string state;  // not initialized | initialized | copying | streaming | stopped ...
   std::optional<Lsn> source_lsn;
   std::optional<Lsn> applied_lsn;
@@ -38,6 +39,8 @@ struct StreamStatus {
   std::vector<TableStatus> tables;
 };
 
+// In the stream's current direction: after a cutover, "source" fields
+// describe the target (the primary) and "applied" the source.
 StreamStatus collect_status(const Config& config);
 
 }  // namespace switchyard

@@ -2,6 +2,10 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -121,10 +125,12 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
   PQsetNoticeProcessor(conn_, log_notice, nullptr);
   if (mode == Mode::kNormal) {
     // Sessions of a long-running tool must not inherit a statement or idle
-    // timeout meant for applications.
+    // timeout meant for applications. Cutover fences the old primary with a
+    // read-only default (cutover/fence.h) that binds applications, not
+    // switchyard, which still applies the reverse stream there.
     exec(
         "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-        "SET lock_timeout = 0");
+        "SET lock_timeout = 0; SET default_transaction_read_only = off");
   }
 }
 
@@ -209,6 +215,35 @@ Result Connection::exec(const std::string& sql, const Params& params) {
   return check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                             values.data(), nullptr, nullptr, 0),
                sql);
+}
+
+Result Connection::exec_until(const std::string& sql,
+                              std::chrono::steady_clock::time_point deadline) {
+  if (PQsendQuery(conn_, sql.c_str()) != 1) throw_error(sql);
+  while (PQisBusy(conn_)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      // Ask the server to stop, then collect whatever it answers: the
+      // connection stays usable.
+      if (PGcancel* cancel = PQgetCancel(conn_)) {
+        char reason[256];
+        PQcancel(cancel, reason, sizeof reason);
+        PQfreeCancel(cancel);
+      }
+      while (pg_result* result = PQgetResult(conn_)) PQclear(result);
+      throw Error(ErrorKind::kTimeout, role_ + ": timed out: " + one_line(sql), "", sql);
+    }
+    pollfd waiting{PQsocket(conn_), POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
+    if (ready < 0 && errno != EINTR) throw_error(sql);
+    if (ready > 0 && PQconsumeInput(conn_) != 1) throw_error(sql);
+  }
+  // The last result is the statement's; earlier ones (several statements)
+  // are checked for errors too.
+  Result last;
+  while (pg_result* result = PQgetResult(conn_)) last = check(result, sql);
+  return last;
 }
 
 void Connection::copy_out_start(const std::string& sql) {

@@ -8,6 +8,7 @@
 // thread-safe: use one per thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,7 +48,11 @@ class Result {
 // Positional text parameters; std::nullopt is SQL NULL.
 using Params = std::vector<std::optional<std::string>>;
 
-enum class Mode { kNormal, kReplication };
+enum class Mode {
+  kNormal,       // a PostgreSQL session, set up for a long-running tool (see the constructor)
+  kReplication,  // a walsender session (replication=database)
+  kPooler,       // pgbouncer's admin console: no session settings at all
+};
 
 class Connection {
  public:
@@ -72,6 +77,10 @@ class Connection {
   Result exec(const std::string& sql);
   // One statement with text parameters ($1...).
   Result exec(const std::string& sql, const Params& params);
+  // Like exec(sql), but gives up at `deadline`: the statement is cancelled
+  // and Error(kTimeout) thrown. For the steps of a write freeze, where
+  // waiting is never unbounded.
+  Result exec_until(const std::string& sql, std::chrono::steady_clock::time_point deadline);
 
   // COPY ... TO STDOUT: call copy_out_start, then copy_out_row until it
   // returns false. The view stays valid until the next call.

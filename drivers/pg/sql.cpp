@@ -75,11 +75,17 @@ void validate_conninfo(const std::string& conninfo, const std::string& what) {
 }
 
 std::string describe_conninfo(const std::string& conninfo) {
+  std::string out = conninfo_subset(conninfo, {"host", "hostaddr", "port", "dbname", "user"});
+  return out.empty() ? "(libpq defaults)" : out;
+}
+
+std::string conninfo_subset(const std::string& conninfo,
+                            std::initializer_list<const char*> keywords) {
   std::string error;
   Options options = parse(conninfo, &error);
   if (!options) return "(invalid conninfo)";
   std::string out;
-  for (const char* wanted : {"host", "hostaddr", "port", "dbname", "user"}) {
+  for (const char* wanted : keywords) {
     for (auto* option = options.get(); option->keyword; ++option) {
       if (option->val && *option->val && std::string_view(option->keyword) == wanted) {
         if (!out.empty()) out += ' ';
@@ -87,7 +93,7 @@ std::string describe_conninfo(const std::string& conninfo) {
       }
     }
   }
-  return out.empty() ? "(libpq defaults)" : out;
+  return out;
 }
 
 }  // namespace switchyard::pg

@@ -3,6 +3,7 @@
 // connection needed.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,9 @@ std::string ident_list(const std::vector<std::string>& names);
 void validate_conninfo(const std::string& conninfo, const std::string& what);
 // "host=10.0.0.5 port=5432 dbname=app user=postgres" - never the password.
 std::string describe_conninfo(const std::string& conninfo);
+// The given keywords of a conninfo that are set, as "key=value ..." in that
+// order (values without spaces: host names, ports, database names).
+std::string conninfo_subset(const std::string& conninfo,
+                            std::initializer_list<const char*> keywords);
 
 }  // namespace switchyard::pg

@@ -1,0 +1,61 @@
+#include "cutover/fence.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "drivers/pg/sql.h"
+
+namespace switchyard::cutover {
+namespace {
+
+std::string alter_database(pg::Connection& database) {
+  return "ALTER DATABASE " +
+         pg::quote_ident(database.exec("SELECT pg_catalog.current_database()").get(0, 0));
+}
+
+}  // namespace
+
+FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
+  primary.exec_until(alter_database(primary) + " SET default_transaction_read_only = on",
+                     deadline);
+  // pg_terminate_backend(pid, timeout) waits for the session to exit.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  const std::string wait_ms = std::to_string(std::max<int64_t>(1, left.count()));
+  // A session may end by itself between the scan and the signal
+  // (pg_terminate_backend then says false): only one still there counts.
+  pg::Result ended = primary.exec_until(
+      "WITH victims AS ("
+      "  SELECT pid FROM pg_catalog.pg_stat_activity "
+      "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+      "    AND backend_type = 'client backend' "
+      "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%'), "
+      "signalled AS (SELECT pid, pg_catalog.pg_terminate_backend(pid, " + wait_ms + ") AS gone "
+      "  FROM victims) "
+      "SELECT count(*), count(*) FILTER (WHERE NOT gone AND EXISTS ("
+      "  SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = signalled.pid)) "
+      "FROM signalled",
+      deadline);
+  if (ended.int64(0, 1) > 0) {
+    throw Error(ErrorKind::kTimeout, primary.role() + ": " + ended.str(0, 1) +
+                                         " sessions did not exit in time after being terminated");
+  }
+  return FenceResult{static_cast<int>(ended.int64(0, 0))};
+}
+
+void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {
+  database.exec_until(alter_database(database) + " RESET default_transaction_read_only",
+                      deadline);
+}
+
+bool fenced(pg::Connection& database) {
+  return database
+      .exec(
+          "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s "
+          "  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+          " WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0 "
+          "   AND 'default_transaction_read_only=on' = ANY (s.setconfig))")
+      .boolean(0, 0);
+}
+
+}  // namespace switchyard::cutover

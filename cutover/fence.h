@@ -1,0 +1,31 @@
+// The fence: an old primary must not take writes that bypass the router.
+//
+// fence() sets the database's default to read-only (ALTER DATABASE ... SET
+// default_transaction_read_only = on), so every new session is read-only,
+// then terminates every other client session on that database and waits
+// for each to exit: a session opened before the fence would not see the new
+// default. Replication connections and switchyard's own sessions (named
+// switchyard-*, which set the default off for themselves) are spared: the
+// stream must go on applying. Once fence() returns, only switchyard can
+// write there, so a marker written next is after every application write.
+//
+// unfence() resets the default. A cutover leaves the old primary fenced (it
+// is the replica now) and unfences the new one.
+#pragma once
+
+#include <chrono>
+
+#include "drivers/pg/connection.h"
+
+namespace switchyard::cutover {
+
+struct FenceResult {
+  int terminated = 0;  // sessions ended
+};
+
+FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
+void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline);
+// Whether the database's default is read-only (fenced).
+bool fenced(pg::Connection& database);
+
+}  // namespace switchyard::cutover

@@ -1,0 +1,152 @@
+#include "cutover/journal.h"
+
+#include "common/error.h"
+
+namespace switchyard::cutover {
+namespace {
+
+// Records one step's start: a new row, or one more attempt of a step that
+// an interrupted run had started.
+constexpr const char* kStarted =
+    "INSERT INTO switchyard.switch_journal (run_id, operation, step_no, step, state, started_at) "
+    "VALUES ($1, $2, $3, $4, 'started', pg_catalog.clock_timestamp()) "
+    "ON CONFLICT (run_id, step_no) DO UPDATE SET state = 'started', "
+    "  attempts = switch_journal.attempts + 1, started_at = excluded.started_at, "
+    "  finished_at = NULL, duration_ms = NULL, detail = NULL";
+
+constexpr const char* kFinished =
+    "UPDATE switchyard.switch_journal SET state = $3, finished_at = pg_catalog.clock_timestamp(), "
+    "  duration_ms = $4, detail = NULLIF($5, '') "
+    "WHERE run_id = $1 AND step_no = $2";
+
+std::string step_no(Step step) {
+  return std::to_string(static_cast<int>(step));
+}
+
+}  // namespace
+
+std::optional<RunReport> last_run(pg::Connection& home, const std::string& stream) {
+  if (home.exec("SELECT pg_catalog.to_regclass('switchyard.switch_runs')").is_null(0, 0)) {
+    return std::nullopt;
+  }
+  pg::Result runs = home.exec(
+      "SELECT run_id, operation, state, started_at::text, coalesce(finished_at::text, ''), "
+      "       coalesce(detail, ''), freeze_ms, freeze_budget_ms "
+      "FROM switchyard.switch_runs WHERE stream = $1 ORDER BY run_id DESC LIMIT 1",
+      {stream});
+  if (runs.rows() == 0) return std::nullopt;
+  RunReport report;
+  report.run_id = runs.int64(0, 0);
+  report.operation = runs.str(0, 1);
+  report.state = runs.str(0, 2);
+  report.started_at = runs.str(0, 3);
+  report.finished_at = runs.str(0, 4);
+  report.detail = runs.str(0, 5);
+  if (!runs.is_null(0, 6)) report.freeze_ms = std::stod(runs.str(0, 6));
+  report.freeze_budget_ms = std::stod(runs.str(0, 7));
+  pg::Result steps = home.exec(
+      "SELECT step_no, step, state, attempts, duration_ms, coalesce(detail, '') "
+      "FROM switchyard.switch_journal WHERE run_id = $1 ORDER BY step_no",
+      {std::to_string(report.run_id)});
+  for (int row = 0; row < steps.rows(); ++row) {
+    RunReport::StepRow step;
+    step.step_no = static_cast<int>(steps.int64(row, 0));
+    step.step = steps.str(row, 1);
+    step.state = steps.str(row, 2);
+    step.attempts = static_cast<int>(steps.int64(row, 3));
+    if (!steps.is_null(row, 4)) step.duration_ms = std::stod(steps.str(row, 4));
+    step.detail = steps.str(row, 5);
+    report.steps.push_back(std::move(step));
+  }
+  return report;
+}
+
+Journal::Journal(pg::Connection& home, std::string stream)
+    : home_(home), stream_(std::move(stream)) {
+  home_.exec("SET synchronous_commit = off");
+}
+
+std::optional<RunRecord> Journal::interrupted_run() {
+  pg::Result runs = home_.exec(
+      "SELECT run_id, operation, state FROM switchyard.switch_runs "
+      "WHERE stream = $1 AND state = 'running' ORDER BY run_id DESC LIMIT 1",
+      {stream_});
+  if (runs.rows() == 0) return std::nullopt;
+  RunRecord run;
+  run.run_id = runs.int64(0, 0);
+  run.operation = operation_from_string(runs.str(0, 1)).value_or(Operation::kCutover);
+  run.state = runs.str(0, 2);
+  pg::Result steps = home_.exec(
+      "SELECT step_no, state FROM switchyard.switch_journal WHERE run_id = $1 ORDER BY step_no",
+      {std::to_string(run.run_id)});
+  for (int row = 0; row < steps.rows(); ++row) {
+    auto step = step_from_number(static_cast<int>(steps.int64(row, 0)));
+    auto state = step_state_from_string(steps.str(row, 1));
+    if (step && state) run.entries.push_back({*step, *state});
+  }
+  return run;
+}
+
+void Journal::begin_run(Operation operation, std::chrono::milliseconds freeze_budget) {
+  operation_ = operation;
+  run_id_ = home_
+                .exec(
+                    "INSERT INTO switchyard.switch_runs (stream, operation, state, "
+                    "freeze_budget_ms) VALUES ($1, $2, 'running', $3) RETURNING run_id",
+                    {stream_, std::string(to_string(operation)),
+                     std::to_string(freeze_budget.count())})
+                .int64(0, 0);
+}
+
+void Journal::adopt_run(const RunRecord& run) {
+  run_id_ = run.run_id;
+  operation_ = run.operation;
+}
+
+void Journal::started(Step step) {
+  home_.exec(kStarted, {std::to_string(run_id_), std::string(to_string(operation_)),
+                        step_no(step), std::string(to_string(step))});
+  step_started_ = std::chrono::steady_clock::now();
+}
+
+void Journal::done(Step step, const std::string& detail) {
+  const double ms = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - step_started_)
+                        .count();
+  home_.exec(kFinished,
+             {std::to_string(run_id_), step_no(step), std::string("done"), std::to_string(ms),
+              detail});
+}
+
+void Journal::failed(Step step, const std::string& detail) {
+  const double ms = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - step_started_)
+                        .count();
+  home_.exec(kFinished, {std::to_string(run_id_), step_no(step), std::string("failed"),
+                         std::to_string(ms), detail});
+}
+
+void Journal::pass_point_of_no_return(control::Direction new_direction) {
+  home_.exec("BEGIN");
+  try {
+    home_.exec("SET LOCAL synchronous_commit = on");
+    started(kPointOfNoReturn);
+    control::set_direction(home_, stream_, new_direction);
+    home_.exec("COMMIT");
+  } catch (...) {
+    if (home_.ok()) home_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Journal::finish(const std::string& state, std::optional<double> freeze_ms,
+                     const std::string& detail) {
+  std::optional<std::string> freeze;
+  if (freeze_ms) freeze = std::to_string(*freeze_ms);
+  home_.exec(
+      "UPDATE switchyard.switch_runs SET state = $2, freeze_ms = COALESCE($3::float8, freeze_ms), "
+      "finished_at = pg_catalog.clock_timestamp(), detail = NULLIF($4, '') WHERE run_id = $1",
+      {std::to_string(run_id_), state, freeze, detail});
+}
+
+}  // namespace switchyard::cutover

@@ -1,0 +1,80 @@
+// The cutover journal: one switchyard.switch_runs row per cutover or
+// failback, and one switchyard.switch_journal row per step, written before
+// the step runs (started) and after it (done or failed, with its duration).
+// Both live in the target's control schema (docs/control-schema.md), which
+// is what `status` reads and what a re-run recovers from.
+//
+// Journal writes are asynchronous commits (a step's journal row costs no
+// disk flush inside the freeze) except the one that passes the point of no
+// return, which commits durably together with the new stream direction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/control_schema.h"
+#include "cutover/state_machine.h"
+#include "drivers/pg/connection.h"
+
+namespace switchyard::cutover {
+
+struct RunRecord {
+  int64_t run_id = 0;
+  Operation operation = Operation::kCutover;
+  std::string state;  // running, completed, rolled_back
+  std::vector<JournalEntry> entries;
+};
+
+// The latest run of a stream, for `status`.
+struct RunReport {
+  struct StepRow {
+    int step_no = 0;
+    std::string step, state, detail;
+    int attempts = 1;
+    std::optional<double> duration_ms;
+  };
+  int64_t run_id = 0;
+  std::string operation, state, started_at, finished_at, detail;
+  std::optional<double> freeze_ms;
+  double freeze_budget_ms = 0;
+  std::vector<StepRow> steps;
+};
+std::optional<RunReport> last_run(pg::Connection& home, const std::string& stream);
+
+class Journal {
+ public:
+  // `home` is the target's control-schema session; it must stay open.
+  Journal(pg::Connection& home, std::string stream);
+
+  // The run of this stream still marked running, if any (its process died).
+  std::optional<RunRecord> interrupted_run();
+
+  void begin_run(Operation operation, std::chrono::milliseconds freeze_budget);
+  // Continue a run found by interrupted_run().
+  void adopt_run(const RunRecord& run);
+  int64_t run_id() const { return run_id_; }
+
+  void started(Step step);
+  void done(Step step, const std::string& detail = {});
+  void failed(Step step, const std::string& detail);
+  // Step 7 starts, and the stream's direction flips, in one durable commit.
+  void pass_point_of_no_return(control::Direction new_direction);
+
+  // Ends the run: completed or rolled_back; freeze_ms if known.
+  void finish(const std::string& state, std::optional<double> freeze_ms,
+              const std::string& detail);
+
+ private:
+  std::string step_row_sql() const;
+
+  pg::Connection& home_;
+  std::string stream_;
+  int64_t run_id_ = 0;
+  Operation operation_ = Operation::kCutover;
+  std::chrono::steady_clock::time_point step_started_{};
+};
+
+}  // namespace switchyard::cutover

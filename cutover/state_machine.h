@@ -1,0 +1,79 @@
+// The cutover state machine: the steps of a cutover (or a failback, the
+// same steps in the other direction), their order, which of them run with
+// writes frozen, and what an interrupted run needs: completing or rolling
+// back. Pure logic over journal entries, so every transition is unit-tested;
+// switchover.cpp carries the steps out.
+//
+//   1 preflight        checks only; nothing changes
+//   2 freeze           router PAUSE; fence the old primary         ┐
+//   3 drain            the stream applies everything to the marker │ writes
+//   4 parity gate      dirty-only verify                           │ frozen,
+//   5 sequences        setval on the new primary                   │ within the
+//   6 reverse stream   slot + publication on the new primary       │ freeze
+//   7 switch           ── point of no return ── router to the new  │ budget
+//                      primary, RESUME                             ┘
+//   8 post-checks      the stream follows; the old slot is dropped
+//
+// Before step 7 starts, any failure or the budget running out rolls back:
+// unfence the old primary, RESUME there, drop the new slot; the stream keeps
+// its direction. Once step 7 has started (journaled durably first), the run
+// can only go forward: re-running completes it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchyard::cutover {
+
+enum class Operation { kCutover, kFailback };
+const char* to_string(Operation operation);
+std::optional<Operation> operation_from_string(const std::string& text);
+
+enum class Step {
+  kPreflight = 1,
+  kFreeze = 2,
+  kDrain = 3,
+  kParityGate = 4,
+  kSequences = 5,
+  kReverseStream = 6,
+  kSwitch = 7,
+  kPostChecks = 8,
+};
+inline constexpr Step kFirstStep = Step::kPreflight;
+inline constexpr Step kLastStep = Step::kPostChecks;
+inline constexpr Step kPointOfNoReturn = Step::kSwitch;
+
+const char* to_string(Step step);
+std::optional<Step> step_from_number(int number);
+// Steps 2-7: between PAUSE and RESUME.
+bool inside_freeze(Step step);
+std::optional<Step> next(Step step);
+
+enum class StepState { kStarted, kDone, kFailed };
+const char* to_string(StepState state);
+std::optional<StepState> step_state_from_string(const std::string& text);
+
+// One journal row, as recovery needs it.
+struct JournalEntry {
+  Step step;
+  StepState state;
+};
+
+// What to do about a run that is still marked running (its process died).
+struct Recovery {
+  enum class Action {
+    kNothing,   // no step ever started
+    kRollBack,  // it stopped before the point of no return
+    kComplete,  // it passed the point of no return: finish from `resume_at`
+  };
+  Action action = Action::kNothing;
+  Step resume_at = Step::kSwitch;  // kComplete: the first step to (re)run
+  // kRollBack: what the interrupted run may have changed, to undo.
+  bool unfence_and_resume = false;  // it reached the freeze
+  bool drop_new_slot = false;       // it reached the reverse stream step
+};
+
+Recovery plan_recovery(const std::vector<JournalEntry>& entries);
+
+}  // namespace switchyard::cutover

@@ -93,12 +93,14 @@ int run_shell(const std::string& command, const std::vector<std::string>& extra_
 }  // namespace
 
 void CommandRouter::check(Primary) {
-  for (const auto* key : {&settings_.freeze_command, &settings_.switch_command,
-                          &settings_.resume_command}) {
-    if (key->empty()) {
+  const std::pair<const char*, const std::string*> commands[] = {
+      {"freeze_command", &settings_.freeze_command},
+      {"switch_command", &settings_.switch_command},
+      {"resume_command", &settings_.resume_command}};
+  for (const auto& [key, command] : commands) {
+    if (command->empty()) {
       throw Error(ErrorKind::kPrecondition,
-                  "router: kind command needs freeze_command, switch_command and "
-                  "resume_command");
+                  std::string("router.") + key + " is empty; kind command needs all three");
     }
   }
 }

@@ -1,6 +1,7 @@
 #include "cutover/fence.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "common/error.h"
 #include "drivers/pg/sql.h"
@@ -22,23 +23,34 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   const std::string wait_ms = std::to_string(std::max<int64_t>(1, left.count()));
-  // A session may end by itself between the scan and the signal
-  // (pg_terminate_backend then says false): only one still there counts.
+  // pg_terminate_backend says false both when a session outlives the wait
+  // and when it had already gone (pgbouncer closes its server connections
+  // as PAUSE completes): look again at those, in a fresh statistics
+  // snapshot, until they are gone or the deadline passes.
   pg::Result ended = primary.exec_until(
-      "WITH victims AS ("
-      "  SELECT pid FROM pg_catalog.pg_stat_activity "
+      "SELECT count(*), coalesce(array_agg(pid) FILTER (WHERE NOT gone), '{}')::text FROM ("
+      "  SELECT pid, pg_catalog.pg_terminate_backend(pid, " + wait_ms + ") AS gone "
+      "  FROM pg_catalog.pg_stat_activity "
       "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
       "    AND backend_type = 'client backend' "
-      "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%'), "
-      "signalled AS (SELECT pid, pg_catalog.pg_terminate_backend(pid, " + wait_ms + ") AS gone "
-      "  FROM victims) "
-      "SELECT count(*), count(*) FILTER (WHERE NOT gone AND EXISTS ("
-      "  SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = signalled.pid)) "
-      "FROM signalled",
+      "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') signalled",
       deadline);
-  if (ended.int64(0, 1) > 0) {
-    throw Error(ErrorKind::kTimeout, primary.role() + ": " + ended.str(0, 1) +
-                                         " sessions did not exit in time after being terminated");
+  const std::string unsure = ended.str(0, 1);
+  if (unsure != "{}") {
+    for (;;) {
+      const int64_t left_over =
+          primary
+              .exec("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = ANY ($1::int[])",
+                    {unsure})
+              .int64(0, 0);
+      if (left_over == 0) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw Error(ErrorKind::kTimeout,
+                    primary.role() + ": " + std::to_string(left_over) +
+                        " sessions did not exit in time after being terminated");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
   return FenceResult{static_cast<int>(ended.int64(0, 0))};
 }

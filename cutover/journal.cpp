@@ -103,9 +103,11 @@ void Journal::adopt_run(const RunRecord& run) {
   operation_ = run.operation;
 }
 
-void Journal::started(Step step) {
+void Journal::started(Step step, bool durable) {
+  if (durable) home_.exec("SET synchronous_commit = on");
   home_.exec(kStarted, {std::to_string(run_id_), std::string(to_string(operation_)),
                         step_no(step), std::string(to_string(step))});
+  if (durable) home_.exec("SET synchronous_commit = off");
   step_started_ = std::chrono::steady_clock::now();
 }
 

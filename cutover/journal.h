@@ -57,7 +57,9 @@ class Journal {
   void adopt_run(const RunRecord& run);
   int64_t run_id() const { return run_id_; }
 
-  void started(Step step);
+  // `durable`: commit with a disk flush (the start of the freeze, so that a
+  // crash of the target server itself cannot hide that a freeze began).
+  void started(Step step, bool durable = false);
   void done(Step step, const std::string& detail = {});
   void failed(Step step, const std::string& detail);
   // Step 7 starts, and the stream's direction flips, in one durable commit.

@@ -48,6 +48,17 @@ PgbouncerRouter::PgbouncerRouter(const Config& config)
                                                        : config.router.source_entry),
       target_entry_(config.router.target_entry.empty() ? derived_entry(config.target.conninfo)
                                                        : config.router.target_entry) {
+  // Each entry becomes one line of pgbouncer's file: one line, no quoting
+  // needed, and nothing a conninfo could not parse.
+  for (const auto* entry : {&source_entry_, &target_entry_}) {
+    if (entry->empty() || entry->find_first_of("\n\r'\"") != std::string::npos ||
+        *entry == "(invalid conninfo)") {
+      throw Error(ErrorKind::kUsage, "router: cannot use '" + *entry +
+                                         "' as a pgbouncer database entry; set "
+                                         "router.source_entry / router.target_entry");
+    }
+  }
+  if (settings_.database.empty()) throw Error(ErrorKind::kUsage, "router.database is empty");
   // The admin console takes the name bare (PAUSE app): allow only names it
   // parses as one word.
   for (char c : settings_.database) {
@@ -84,7 +95,13 @@ pg::Connection& PgbouncerRouter::admin() {
 }
 
 void PgbouncerRouter::check(Primary expected) {
-  pg::Result databases = admin().exec("SHOW DATABASES");
+  pg::Result databases;
+  try {
+    databases = admin().exec("SHOW DATABASES");
+  } catch (const Error& error) {
+    throw Error(ErrorKind::kPrecondition,
+                std::string("router unreachable: ") + error.what() + " (router.admin_conninfo)");
+  }
   // Columns: name, host, port, database, ...
   int row = -1;
   for (int row_idx = 0; row_idx < databases.rows(); ++row_idx) {

@@ -39,7 +39,7 @@ uint64_t check_lag(const Config& current, pg::Connection& from, pg::Connection& 
   const uint64_t lag = head > applied ? head.value - applied.value : 0;
   if (lag > current.cutover.max_lag_bytes) {
     refuse(to.role() + " is " + format_bytes(static_cast<double>(lag)) + " behind the " +
-           from.role() + " (cutover.max_lag_bytes is " +
+           from.role() + " (cutover.max_lag is " +
            format_bytes(static_cast<double>(current.cutover.max_lag_bytes)) +
            "); wait for the stream to catch up");
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "control/control_schema.h"
@@ -128,11 +129,18 @@ class Switchover {
   template <typename Work>
   void step(Step which, Work&& work) {
     current_step_ = which;
-    journal_.started(which);
+    journal_.started(which, /*durable=*/which == Step::kFreeze);
     const std::string detail = work();
     journal_.done(which, detail);
-    spdlog::info("  {} {}: {}{}", static_cast<int>(which), to_string(which),
-                 detail.empty() ? "done" : detail, "");
+    spdlog::info("  {} {}: {}", static_cast<int>(which), to_string(which),
+                 detail.empty() ? "done" : detail);
+    crash_point("after", which);
+  }
+
+  // Test crash points (common/failpoint.h): "cutover:after:3" and so on.
+  void crash_point(const char* where, Step which) const {
+    failpoint(std::string(to_string(operation_)) + ":" + where + ":" +
+              std::to_string(static_cast<int>(which)));
   }
 
   void preflight_and_prepare() {
@@ -369,6 +377,7 @@ class Switchover {
   // Step 7, past the point of no return: the new primary takes writes.
   void switch_primary() {
     journal_.pass_point_of_no_return(new_direction());
+    crash_point("in", Step::kSwitch);
     const auto deadline = Clock::now() + std::max(budget_, milliseconds(2000));
     const auto started = Clock::now();
     unfence(to_, deadline);
@@ -382,6 +391,7 @@ class Switchover {
     if (freeze_ms_ > 0) journal_.finish("running", freeze_ms_, {});
     spdlog::info("  7 switch: the {} is the primary (writes frozen {:.1f} ms)", new_role(),
                  freeze_ms_);
+    crash_point("after", Step::kSwitch);
   }
 
   // Step 8: the stream follows the new direction; the old direction's
@@ -431,6 +441,7 @@ class Switchover {
     }
     journal_.done(Step::kPostChecks, detail);
     spdlog::info("  8 post-checks: {}", detail);
+    crash_point("after", Step::kPostChecks);
   }
 
   void print_plan(const PreflightFacts& facts) {

@@ -224,14 +224,26 @@ Result Connection::exec_until(const std::string& sql,
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      // Ask the server to stop, then collect whatever it answers: the
-      // connection stays usable.
+      // Ask the server to stop and give it a moment to answer, so the
+      // connection stays usable. A server that ignores cancels (pgbouncer's
+      // admin console, where PAUSE waits for transactions) gets its
+      // connection closed instead: the deadline is what the caller relies on.
       if (PGcancel* cancel = PQgetCancel(conn_)) {
         char reason[256];
         PQcancel(cancel, reason, sizeof reason);
         PQfreeCancel(cancel);
       }
-      while (pg_result* result = PQgetResult(conn_)) PQclear(result);
+      const auto grace = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      while (PQisBusy(conn_) && std::chrono::steady_clock::now() < grace) {
+        pollfd answer{PQsocket(conn_), POLLIN, 0};
+        if (::poll(&answer, 1, 10) > 0 && PQconsumeInput(conn_) != 1) break;
+      }
+      if (PQisBusy(conn_) || PQstatus(conn_) != CONNECTION_OK) {
+        PQfinish(conn_);
+        conn_ = nullptr;
+      } else {
+        while (pg_result* result = PQgetResult(conn_)) PQclear(result);
+      }
       throw Error(ErrorKind::kTimeout, role_ + ": timed out: " + one_line(sql), "", sql);
     }
     pollfd waiting{PQsocket(conn_), POLLIN, 0};

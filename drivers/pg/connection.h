@@ -79,7 +79,8 @@ class Connection {
   Result exec(const std::string& sql, const Params& params);
   // Like exec(sql), but gives up at `deadline`: the statement is cancelled
   // and Error(kTimeout) thrown. For the steps of a write freeze, where
-  // waiting is never unbounded.
+  // waiting is never unbounded. If the server does not answer the cancel
+  // within 100 ms the connection is closed (ok() is then false).
   Result exec_until(const std::string& sql, std::chrono::steady_clock::time_point deadline);
 
   // COPY ... TO STDOUT: call copy_out_start, then copy_out_row until it

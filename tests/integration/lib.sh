@@ -127,3 +127,43 @@ assert_nothing_created() {
   what=$(pgc_psql TGT -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'switchyard') || '/' || (SELECT count(*) FROM pg_replication_origin) || '/' || (SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema'))")
   [ "$what" = "0/0/0" ] || fail "target keeps schema/origins/tables: $what"
 }
+
+# ---- cutover ------------------------------------------------------------
+
+# The write probe built beside switchyard (bench/write_probe.cpp).
+PROBE=$(cd "$(dirname "$SY")/../bench" 2>/dev/null && pwd)/switchyard-write-probe
+
+# start_probe CONNINFO OUT: one INSERT INTO probe every 5 ms in the
+# background; sets PROBE_PID. Its JSON summary goes to OUT.json at SIGTERM.
+start_probe() {
+  "$PROBE" --conninfo "$1" --table probe --interval-ms 5 --out "$2" >"$2.json" 2>"$2.err" &
+  PROBE_PID=$!; BACKGROUND+=("$PROBE_PID")
+}
+
+# stop_probe: SIGTERM, then wait for its summary.
+stop_probe() {
+  kill -TERM "$PROBE_PID" 2>/dev/null || true
+  wait "$PROBE_PID" 2>/dev/null || true
+}
+
+# max_gap_ms ACKS FROM_US TO_US: the longest time between two successive
+# acknowledged probe inserts that ended inside [FROM_US, TO_US].
+max_gap_ms() {
+  awk -v from="$2" -v to="$3" '
+    { if (prev && $2 >= from && $2 <= to && $2 - prev > gap) gap = $2 - prev; prev = $2 }
+    END { printf "%.1f", gap / 1000 }' "$1"
+}
+
+now_us() { date +%s%6N; }
+
+# missing_acks ACKS CLUSTER: acknowledged probe ids absent from CLUSTER.
+missing_acks() {
+  pgc_psql "$2" -c "SELECT id FROM probe" | sort >"$WORK/present.ids"
+  cut -d" " -f1 "$1" | sort >"$WORK/acked.ids"
+  comm -23 "$WORK/acked.ids" "$WORK/present.ids" | wc -l
+}
+
+# fenced CLUSTER -> "on" if new sessions there start read-only.
+fenced() {
+  pgc_psql "$1" -c "SHOW default_transaction_read_only"
+}

@@ -457,3 +457,113 @@ TEST_CASE("A router section that cannot work is rejected naming the key", "[conf
                      {"test.yaml:8:", "cutover.sequence_margin"});
   }
 }
+
+// ---- Config::reversed() (the reverse stream after a cutover) ----------------
+
+TEST_CASE("reversed() swaps the source and target endpoints", "[config][reversed]") {
+  const Config config = parse(kFull);
+  const Config reversed = config.reversed();
+  CHECK(reversed.source.driver == "postgres");
+  CHECK(reversed.source.conninfo == "postgresql://app@dst.example:6432/app?sslmode=require");
+  CHECK(reversed.target.driver == "postgres");
+  CHECK(reversed.target.conninfo == "host=src.example port=5432 dbname=app user=repl");
+  // It is a copy: the original keeps its direction.
+  CHECK(config.source.conninfo == "host=src.example port=5432 dbname=app user=repl");
+  CHECK(config.target.conninfo == "postgresql://app@dst.example:6432/app?sslmode=require");
+}
+
+TEST_CASE("reversed() twice gives back the original endpoints", "[config][reversed]") {
+  const Config config = parse(kFull);
+  const Config twice = config.reversed().reversed();
+  CHECK(twice.source.conninfo == config.source.conninfo);
+  CHECK(twice.target.conninfo == config.target.conninfo);
+  CHECK(twice.source.driver == config.source.driver);
+  CHECK(twice.target.driver == config.target.driver);
+}
+
+TEST_CASE("reversed() keeps the name, so the slot, publication and origin names",
+          "[config][reversed]") {
+  const Config reversed = parse(kFull).reversed();
+  CHECK(reversed.name == "nightly_move");
+  CHECK(reversed.slot_name() == "nightly_move");
+  CHECK(reversed.publication_name() == "nightly_move");
+  CHECK(reversed.origin_name() == "nightly_move");
+  CHECK(reversed.path == kOrigin);
+}
+
+TEST_CASE("reversed() keeps every section other than the endpoints", "[config][reversed]") {
+  const Config config = parse(kFull +
+                              "verify:\n"
+                              "  max_rows_per_second: 50000\n"
+                              "  max_bytes_per_second: 16MB\n"
+                              "  chunk_time: 2s\n"
+                              "  recheck_timeout: 2min\n"
+                              "  pass_interval: 1h\n"
+                              "router:\n"
+                              "  kind: pgbouncer\n"
+                              "  admin_conninfo: host=127.0.0.1 port=6432 dbname=pgbouncer\n"
+                              "  database: app\n"
+                              "  databases_file: /etc/pgbouncer/switchyard.ini\n"
+                              "  source_entry: host=10.0.0.5 port=5432 dbname=app\n"
+                              "  target_entry: host=10.0.0.9 port=5432 dbname=app\n"
+                              "cutover:\n"
+                              "  freeze_budget: 800ms\n"
+                              "  max_lag: 1MB\n"
+                              "  max_transaction_age: 5s\n"
+                              "  sequence_margin: 7\n");
+  const Config reversed = config.reversed();
+
+  CHECK(reversed.tables.include == std::vector<std::string>{"public.*", "Sales.Order?"});
+  CHECK(reversed.tables.exclude == std::vector<std::string>{"public.tmp_*"});
+
+  CHECK(reversed.snapshot.workers == 8);
+  CHECK(reversed.snapshot.split_tables_larger_than == (1ull << 30));
+
+  CHECK(reversed.apply.batch_transactions == 500);
+  CHECK(reversed.apply.batch_bytes == (32ull << 20));
+  CHECK(reversed.apply.pipeline_bytes == (256ull << 10));
+
+  CHECK(reversed.stream.status_interval == 5s);
+  CHECK(reversed.stream.feedback_interval == 250ms);
+  CHECK(reversed.stream.reconnect_max == 2min);
+
+  CHECK(reversed.verify.max_rows_per_second == 50'000);
+  CHECK(reversed.verify.max_bytes_per_second == (16ull << 20));
+  CHECK(reversed.verify.chunk_time == 2s);
+  CHECK(reversed.verify.recheck_timeout == 2min);
+  CHECK(reversed.verify.pass_interval == 1h);
+
+  // The router describes the applications' side, which does not turn round:
+  // its source and target entries still name the original servers.
+  CHECK(reversed.router.kind == RouterKind::kPgbouncer);
+  CHECK(reversed.router.admin_conninfo == "host=127.0.0.1 port=6432 dbname=pgbouncer");
+  CHECK(reversed.router.database == "app");
+  CHECK(reversed.router.databases_file == "/etc/pgbouncer/switchyard.ini");
+  CHECK(reversed.router.source_entry == "host=10.0.0.5 port=5432 dbname=app");
+  CHECK(reversed.router.target_entry == "host=10.0.0.9 port=5432 dbname=app");
+
+  CHECK(reversed.cutover.freeze_budget == 800ms);
+  CHECK(reversed.cutover.max_lag_bytes == 1u << 20);
+  CHECK(reversed.cutover.max_transaction_age == 5s);
+  CHECK(reversed.cutover.sequence_margin == 7);
+
+  CHECK(reversed.log_level == "debug");
+}
+
+TEST_CASE("reversed() keeps the command router's commands and timeout", "[config][reversed]") {
+  const Config reversed = parse(kMinimal +
+                                "router:\n"
+                                "  kind: command\n"
+                                "  freeze: ./lb drain\n"
+                                "  switch: ./dns point-at\n"
+                                "  resume: ./lb open\n"
+                                "  command_timeout: 2s\n")
+                              .reversed();
+  CHECK(reversed.source.conninfo == "host=dst dbname=app");
+  CHECK(reversed.target.conninfo == "host=src dbname=app");
+  CHECK(reversed.router.kind == RouterKind::kCommand);
+  CHECK(reversed.router.freeze_command == "./lb drain");
+  CHECK(reversed.router.switch_command == "./dns point-at");
+  CHECK(reversed.router.resume_command == "./lb open");
+  CHECK(reversed.router.command_timeout == 2s);
+}

@@ -154,6 +154,21 @@ Payload truncate_message() {
       .u32(16'500);
 }
 
+constexpr uint64_t kMessageLsn = 0x16'B374D7F0;
+
+// A pg_logical_emit_message() record: flags (1 = transactional), the LSN of
+// the message, the prefix, then the content counted by its 32-bit length.
+Payload logical_message(uint8_t flags, std::string_view prefix, std::string_view content) {
+  Payload payload('M');
+  payload.u8(flags).u64(kMessageLsn).cstring(prefix).u32(static_cast<uint32_t>(content.size()));
+  for (char c : content) payload.byte(c);
+  return payload;
+}
+
+Payload logical_message() {
+  return logical_message(1, "switchyard", "drain 42");
+}
+
 }  // namespace
 
 TEST_CASE("Begin decodes final LSN, commit time and xid", "[pgoutput]") {
@@ -339,6 +354,67 @@ TEST_CASE("Truncate decodes options and every relation id", "[pgoutput]") {
   CHECK(plain.relation_ids == std::vector<uint32_t>{3});
 }
 
+TEST_CASE("A transactional logical message decodes its LSN, prefix and content",
+          "[pgoutput][message]") {
+  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message());
+  CHECK(message.transactional);
+  CHECK(message.lsn == Lsn{kMessageLsn});
+  CHECK(message.prefix == "switchyard");
+  CHECK(message.content == "drain 42");
+}
+
+TEST_CASE("A non-transactional logical message is marked as such", "[pgoutput][message]") {
+  const auto message =
+      decode_as<pgoutput::LogicalMessage>(logical_message(0, "audit", "user 7 logged in"));
+  CHECK_FALSE(message.transactional);
+  CHECK(message.lsn == Lsn{kMessageLsn});
+  CHECK(message.prefix == "audit");
+  CHECK(message.content == "user 7 logged in");
+}
+
+TEST_CASE("Only bit 1 of a logical message's flags means transactional", "[pgoutput][message]") {
+  CHECK(decode_as<pgoutput::LogicalMessage>(logical_message(0x03, "p", "x")).transactional);
+  CHECK_FALSE(decode_as<pgoutput::LogicalMessage>(logical_message(0x02, "p", "x")).transactional);
+}
+
+TEST_CASE("A logical message's content is kept byte for byte, NUL bytes included",
+          "[pgoutput][message]") {
+  const std::string content("a\0b\0\0c\xFF\x01\n", 9);
+  REQUIRE(content.size() == 9);
+  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message(1, "bin", content));
+  CHECK(message.prefix == "bin");
+  CHECK(message.content.size() == 9);
+  CHECK(message.content == content);
+}
+
+TEST_CASE("A logical message may have an empty prefix and empty content", "[pgoutput][message]") {
+  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message(1, "", ""));
+  CHECK(message.transactional);
+  CHECK(message.prefix.empty());
+  CHECK(message.content.empty());
+}
+
+TEST_CASE("A logical message content length past the payload is rejected",
+          "[pgoutput][message][malformed]") {
+  // Says 100 bytes, carries 5.
+  const auto short_content =
+      Payload('M').u8(1).u64(kMessageLsn).cstring("switchyard").u32(100).cstring("drai");
+  REQUIRE_THROWS_MATCHES(pgoutput::decode(short_content.str()), Error,
+                         IsError(ErrorKind::kDatabase, {"'M'", "truncated"}));
+  // A length that would wrap a 32-bit offset.
+  const auto huge = Payload('M').u8(0).u64(kMessageLsn).cstring("p").u32(0xFFFFFFFFu).u8(0);
+  REQUIRE_THROWS_MATCHES(pgoutput::decode(huge.str()), Error,
+                         IsError(ErrorKind::kDatabase, {"'M'", "truncated"}));
+}
+
+TEST_CASE("A logical message content shorter than its payload leaves trailing bytes",
+          "[pgoutput][message][malformed]") {
+  const auto long_content =
+      Payload('M').u8(1).u64(kMessageLsn).cstring("switchyard").u32(2).cstring("drain");
+  REQUIRE_THROWS_MATCHES(pgoutput::decode(long_content.str()), Error,
+                         IsError(ErrorKind::kDatabase, {"'M'", "trailing"}));
+}
+
 // ---- malformed input -------------------------------------------------------
 
 namespace {
@@ -355,9 +431,9 @@ TEST_CASE("An empty payload is rejected", "[pgoutput][malformed]") {
 }
 
 TEST_CASE("An unknown message type is rejected, naming the type", "[pgoutput][malformed]") {
-  // 'M' (logical decoding message) is never requested; 'S' is a protocol v2
-  // stream message; 'Z' means nothing.
-  const char type = GENERATE('M', 'S', 'Z');
+  // 'S' and 'E' are protocol v2 stream messages, 'P' a protocol v3 prepare
+  // (none is requested); 'Z' means nothing. ('M' is decoded: see above.)
+  const char type = GENERATE('S', 'E', 'P', 'Z');
   const std::string payload = std::string(1, type) + std::string(16, '\x01');
   REQUIRE_THROWS_MATCHES(pgoutput::decode(payload), Error,
                          IsError(ErrorKind::kDatabase, {quoted(type)}));
@@ -369,7 +445,7 @@ TEST_CASE("Every truncation of a valid message is rejected, naming the type",
       GENERATE(begin_message().str(), commit_message().str(), origin_message().str(),
                relation_message().str(), type_message().str(), insert_message().str(),
                update_message().str(), update_with_old_key_message().str(), delete_message().str(),
-               truncate_message().str());
+               truncate_message().str(), logical_message().str());
   REQUIRE_NOTHROW(pgoutput::decode(valid));
   for (size_t length = 1; length < valid.size(); ++length) {
     CAPTURE(valid[0], length, valid.size());
@@ -384,7 +460,7 @@ TEST_CASE("Trailing bytes after a valid message are rejected, naming the type",
       GENERATE(begin_message().str(), commit_message().str(), origin_message().str(),
                relation_message().str(), type_message().str(), insert_message().str(),
                update_message().str(), update_with_old_key_message().str(), delete_message().str(),
-               truncate_message().str());
+               truncate_message().str(), logical_message().str());
   const std::string trailing = GENERATE(std::string(1, '\0'), std::string("xyz"));
   CAPTURE(valid[0]);
   REQUIRE_THROWS_MATCHES(pgoutput::decode(valid + trailing), Error,

@@ -1,0 +1,227 @@
+// cutover/state_machine: the step order, names, the freeze window, and what
+// recovery does with the journal a killed run left behind.
+
+#include <catch2/catch.hpp>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cutover/state_machine.h"
+
+using namespace switchyard::cutover;
+
+namespace {
+
+constexpr Step kAllSteps[] = {Step::kPreflight,  Step::kFreeze,        Step::kDrain,
+                              Step::kParityGate, Step::kSequences,     Step::kReverseStream,
+                              Step::kSwitch,     Step::kPostChecks};
+
+// A journal: every step up to (not including) `last` done, then `last` in
+// `state`; the rows recovery reads for a run that died there.
+std::vector<JournalEntry> journal_up_to(Step last, StepState state) {
+  std::vector<JournalEntry> entries;
+  for (Step step : kAllSteps) {
+    if (step == last) {
+      entries.push_back({step, state});
+      break;
+    }
+    entries.push_back({step, StepState::kDone});
+  }
+  return entries;
+}
+
+const char* action_name(Recovery::Action action) {
+  switch (action) {
+    case Recovery::Action::kNothing:
+      return "nothing";
+    case Recovery::Action::kRollBack:
+      return "roll back";
+    case Recovery::Action::kComplete:
+      return "complete";
+  }
+  return "?";
+}
+
+void require_roll_back(const Recovery& recovery, bool unfence_and_resume, bool drop_new_slot) {
+  CAPTURE(action_name(recovery.action));
+  REQUIRE(recovery.action == Recovery::Action::kRollBack);
+  CHECK(recovery.unfence_and_resume == unfence_and_resume);
+  CHECK(recovery.drop_new_slot == drop_new_slot);
+}
+
+void require_complete(const Recovery& recovery, Step resume_at) {
+  CAPTURE(action_name(recovery.action));
+  REQUIRE(recovery.action == Recovery::Action::kComplete);
+  CHECK(to_string(recovery.resume_at) == std::string(to_string(resume_at)));
+  // Nothing to undo once the switch has started.
+  CHECK_FALSE(recovery.unfence_and_resume);
+  CHECK_FALSE(recovery.drop_new_slot);
+}
+
+}  // namespace
+
+// ---- names and order --------------------------------------------------------
+
+TEST_CASE("Operations have fixed names that read back to the same operation", "[cutover]") {
+  CHECK(std::string(to_string(Operation::kCutover)) == "cutover");
+  CHECK(std::string(to_string(Operation::kFailback)) == "failback");
+  for (Operation operation : {Operation::kCutover, Operation::kFailback}) {
+    const auto parsed = operation_from_string(to_string(operation));
+    REQUIRE(parsed.has_value());
+    CHECK(*parsed == operation);
+  }
+  for (const char* text : {"", "Cutover", "CUTOVER", "cutover ", "fail back", "rollback"}) {
+    CAPTURE(text);
+    CHECK_FALSE(operation_from_string(text).has_value());
+  }
+}
+
+TEST_CASE("Step states have fixed names that read back to the same state", "[cutover]") {
+  CHECK(std::string(to_string(StepState::kStarted)) == "started");
+  CHECK(std::string(to_string(StepState::kDone)) == "done");
+  CHECK(std::string(to_string(StepState::kFailed)) == "failed");
+  for (StepState state : {StepState::kStarted, StepState::kDone, StepState::kFailed}) {
+    const auto parsed = step_state_from_string(to_string(state));
+    REQUIRE(parsed.has_value());
+    CHECK(*parsed == state);
+  }
+  for (const char* text : {"", "Done", "running", "fail", "started\n"}) {
+    CAPTURE(text);
+    CHECK_FALSE(step_state_from_string(text).has_value());
+  }
+}
+
+TEST_CASE("Steps are named as the journal and the plan print them, numbered 1 to 8",
+          "[cutover]") {
+  const std::vector<std::pair<int, std::string>> expected{
+      {1, "preflight"}, {2, "freeze"},         {3, "drain"},  {4, "parity gate"},
+      {5, "sequences"}, {6, "reverse stream"}, {7, "switch"}, {8, "post-checks"}};
+  for (const auto& [number, name] : expected) {
+    CAPTURE(number);
+    const auto step = step_from_number(number);
+    REQUIRE(step.has_value());
+    CHECK(static_cast<int>(*step) == number);
+    CHECK(to_string(*step) == name);
+  }
+  CHECK(static_cast<int>(kFirstStep) == 1);
+  CHECK(static_cast<int>(kLastStep) == 8);
+  CHECK(kPointOfNoReturn == Step::kSwitch);
+}
+
+TEST_CASE("step_from_number rejects numbers outside 1 to 8", "[cutover]") {
+  const int number = GENERATE(0, 9, -1, 100);
+  CAPTURE(number);
+  CHECK_FALSE(step_from_number(number).has_value());
+}
+
+TEST_CASE("Exactly steps 2 to 7 run with writes frozen", "[cutover]") {
+  for (Step step : kAllSteps) {
+    const int number = static_cast<int>(step);
+    CAPTURE(number);
+    CHECK(inside_freeze(step) == (number >= 2 && number <= 7));
+  }
+  CHECK_FALSE(inside_freeze(Step::kPreflight));
+  CHECK(inside_freeze(Step::kFreeze));
+  CHECK(inside_freeze(Step::kSwitch));
+  CHECK_FALSE(inside_freeze(Step::kPostChecks));
+}
+
+TEST_CASE("next() walks the steps 1 to 8 in order and ends after post-checks", "[cutover]") {
+  std::vector<int> walked;
+  std::optional<Step> step = kFirstStep;
+  while (step) {
+    walked.push_back(static_cast<int>(*step));
+    REQUIRE(walked.size() <= 8);
+    step = next(*step);
+  }
+  CHECK(walked == std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK_FALSE(next(Step::kPostChecks).has_value());
+  REQUIRE(next(Step::kReverseStream).has_value());
+  CHECK(*next(Step::kReverseStream) == Step::kSwitch);
+}
+
+// ---- recovery ----------------------------------------------------------------
+
+TEST_CASE("Recovery of a run with no journal rows does nothing", "[cutover][recovery]") {
+  const Recovery recovery = plan_recovery({});
+  CHECK(recovery.action == Recovery::Action::kNothing);
+  CHECK_FALSE(recovery.unfence_and_resume);
+  CHECK_FALSE(recovery.drop_new_slot);
+}
+
+TEST_CASE("A run that died in preflight rolls back with nothing to unfence or drop",
+          "[cutover][recovery]") {
+  SECTION("preflight started") {
+    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kStarted}}), false, false);
+  }
+  SECTION("preflight done") {
+    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kDone}}), false, false);
+  }
+}
+
+TEST_CASE("A run that reached the freeze rolls back by unfencing and resuming",
+          "[cutover][recovery]") {
+  SECTION("freeze started") {
+    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kStarted)), true,
+                      false);
+  }
+  SECTION("freeze failed") {
+    // The router may have paused before the fence failed: undo both.
+    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kFailed)), true,
+                      false);
+  }
+  SECTION("freeze done, drain started") {
+    require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true,
+                      false);
+  }
+  SECTION("sequences done") {
+    require_roll_back(plan_recovery(journal_up_to(Step::kSequences, StepState::kDone)), true,
+                      false);
+  }
+}
+
+TEST_CASE("A run that failed at the parity gate rolls back, unfencing", "[cutover][recovery]") {
+  require_roll_back(plan_recovery(journal_up_to(Step::kParityGate, StepState::kFailed)), true,
+                    false);
+}
+
+TEST_CASE("A run that reached the reverse stream step also drops the new slot",
+          "[cutover][recovery]") {
+  const StepState state = GENERATE(StepState::kStarted, StepState::kDone, StepState::kFailed);
+  CAPTURE(to_string(state));
+  require_roll_back(plan_recovery(journal_up_to(Step::kReverseStream, state)), true, true);
+}
+
+TEST_CASE("A run past the point of no return is completed from the switch or the post-checks",
+          "[cutover][recovery]") {
+  SECTION("switch started: redo the switch") {
+    require_complete(plan_recovery(journal_up_to(Step::kSwitch, StepState::kStarted)),
+                     Step::kSwitch);
+  }
+  SECTION("switch done, post-checks not started") {
+    require_complete(plan_recovery(journal_up_to(Step::kSwitch, StepState::kDone)),
+                     Step::kPostChecks);
+  }
+  SECTION("switch done, post-checks started") {
+    require_complete(plan_recovery(journal_up_to(Step::kPostChecks, StepState::kStarted)),
+                     Step::kPostChecks);
+  }
+  SECTION("switch done, post-checks done: re-running the post-checks is harmless") {
+    require_complete(plan_recovery(journal_up_to(Step::kPostChecks, StepState::kDone)),
+                     Step::kPostChecks);
+  }
+}
+
+TEST_CASE("Recovery does not depend on the order of the journal rows", "[cutover][recovery]") {
+  // interrupted_run() reads rows back in whatever order the query gives.
+  std::vector<JournalEntry> entries = journal_up_to(Step::kPostChecks, StepState::kStarted);
+  std::vector<JournalEntry> reversed(entries.rbegin(), entries.rend());
+  require_complete(plan_recovery(reversed), Step::kPostChecks);
+
+  entries = journal_up_to(Step::kReverseStream, StepState::kStarted);
+  reversed.assign(entries.rbegin(), entries.rend());
+  require_roll_back(plan_recovery(reversed), true, true);
+}

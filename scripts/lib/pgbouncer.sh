@@ -37,6 +37,10 @@ pgb_start() {
     echo "default_pool_size = 20"
     echo "logfile = $dir/pgbouncer.log"
     echo "pidfile = $dir/pgbouncer.pid"
+    # After a PAUSE closes a server connection that was still logging in,
+    # pgbouncer waits server_login_retry (15 s by default) before opening
+    # any new one: every client would wait that long after RESUME.
+    echo "server_login_retry = 0.1"
     for line in "$@"; do echo "$line"; done
   } >"$dir/pgbouncer.ini"
   [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"

@@ -94,9 +94,9 @@ int run_shell(const std::string& command, const std::vector<std::string>& extra_
 
 void CommandRouter::check(Primary) {
   const std::pair<const char*, const std::string*> commands[] = {
-      {"freeze_command", &settings_.freeze_command},
-      {"switch_command", &settings_.switch_command},
-      {"resume_command", &settings_.resume_command}};
+      {"freeze", &settings_.freeze_command},
+      {"switch", &settings_.switch_command},
+      {"resume", &settings_.resume_command}};
   for (const auto& [key, command] : commands) {
     if (command->empty()) {
       throw Error(ErrorKind::kPrecondition,
@@ -123,7 +123,7 @@ void CommandRouter::run(const std::string& key, const std::string& command,
 
 void CommandRouter::freeze(Clock::time_point deadline) {
   try {
-    run("freeze_command", settings_.freeze_command, deadline);
+    run("freeze", settings_.freeze_command, deadline);
   } catch (const Error&) {
     // All or nothing: whatever the freeze command got to, undo it.
     try {
@@ -136,11 +136,11 @@ void CommandRouter::freeze(Clock::time_point deadline) {
 }
 
 void CommandRouter::switch_to(Primary primary, Clock::time_point deadline) {
-  run("switch_command", settings_.switch_command, deadline, to_string(primary));
+  run("switch", settings_.switch_command, deadline, to_string(primary));
 }
 
 void CommandRouter::resume(Clock::time_point deadline) {
-  run("resume_command", settings_.resume_command, deadline);
+  run("resume", settings_.resume_command, deadline);
 }
 
 }  // namespace switchyard::cutover

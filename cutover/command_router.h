@@ -1,12 +1,12 @@
 // router.kind: command. Three shell commands, run with /bin/sh -c, each
 // bounded by router.command_timeout (and by the freeze deadline):
 //
-//   freeze_command   stop new writes reaching the primary (drain a load
-//                    balancer pool, block a port); exit 0 when done
-//   switch_command   point applications at the new primary; its
-//                    environment has SWITCHYARD_PRIMARY=source|target
-//   resume_command   let writes flow again; must be harmless when nothing
-//                    is frozen (recovery may run it twice)
+//   freeze   stop new writes reaching the primary (drain a load balancer
+//            pool, block a port); exit 0 when done
+//   switch   point applications at the new primary; its environment has
+//            SWITCHYARD_PRIMARY=source|target
+//   resume   let writes flow again; must be harmless when nothing is
+//            frozen (recovery may run it twice)
 //
 // A command that exits non-zero or overruns is a failed step; its last
 // line of output is in the error.

@@ -314,7 +314,7 @@ TEST_CASE("A failing command's error names its key, its exit status and its last
     FAIL("switch_to did not throw");
   } catch (const Error& error) {
     CHECK(error.kind() == ErrorKind::kPrecondition);
-    CHECK(std::string(error.what()) == "router.switch_command exited with status 3: boom");
+    CHECK(std::string(error.what()) == "router.switch exited with status 3: boom");
   }
 }
 
@@ -325,11 +325,11 @@ TEST_CASE("A failing command that printed nothing is reported without a trailing
   settings.resume_command = "exit 42";
   CommandRouter router(settings);
   REQUIRE_THROWS_MATCHES(router.resume(Clock::now() + 5s), Error,
-                         IsError(ErrorKind::kPrecondition, {"router.resume_command"}));
+                         IsError(ErrorKind::kPrecondition, {"router.resume"}));
   try {
     router.resume(Clock::now() + 5s);
   } catch (const Error& error) {
-    CHECK(std::string(error.what()) == "router.resume_command exited with status 42");
+    CHECK(std::string(error.what()) == "router.resume exited with status 42");
   }
 }
 
@@ -341,7 +341,7 @@ TEST_CASE("A freeze command that overruns the deadline is killed, resumed, and t
   CommandRouter router(settings);
   const auto start = Clock::now();
   REQUIRE_THROWS_MATCHES(router.freeze(start + 200ms), Error,
-                         IsError(ErrorKind::kTimeout, {"router.freeze_command", "in time"}));
+                         IsError(ErrorKind::kTimeout, {"router.freeze", "in time"}));
   const double elapsed = seconds_since(start);
   CHECK(elapsed < 3.0);
   CHECK(elapsed >= 0.2);
@@ -358,7 +358,7 @@ TEST_CASE("router.command_timeout bounds a command even when the deadline is far
   CommandRouter router(settings);
   const auto start = Clock::now();
   REQUIRE_THROWS_MATCHES(router.switch_to(Primary::kTarget, start + 60s), Error,
-                         IsError(ErrorKind::kTimeout, {"router.switch_command"}));
+                         IsError(ErrorKind::kTimeout, {"router.switch"}));
   CHECK(seconds_since(start) < 3.0);
   // Only freeze resumes after itself.
   CHECK_FALSE(read_text(dir.file("resume")).has_value());
@@ -372,7 +372,7 @@ TEST_CASE("A freeze command that fails runs the resume command before the error 
   CommandRouter router(settings);
   REQUIRE_THROWS_MATCHES(
       router.freeze(Clock::now() + 5s), Error,
-      IsError(ErrorKind::kPrecondition, {"router.freeze_command", "status 1", "half-drained"}));
+      IsError(ErrorKind::kPrecondition, {"router.freeze", "status 1", "half-drained"}));
   CHECK(contents(dir.file("resume")) == "resumed\n");
 }
 
@@ -383,7 +383,7 @@ TEST_CASE("The freeze error is kept when the resume after it fails too", "[route
   settings.resume_command = "echo cannot-resume; exit 9";
   CommandRouter router(settings);
   REQUIRE_THROWS_MATCHES(router.freeze(Clock::now() + 5s), Error,
-                         IsError(ErrorKind::kPrecondition, {"router.freeze_command", "status 7"}));
+                         IsError(ErrorKind::kPrecondition, {"router.freeze", "status 7"}));
 }
 
 TEST_CASE("The command router's preflight needs all three commands", "[router][command]") {
@@ -395,17 +395,17 @@ TEST_CASE("The command router's preflight needs all three commands", "[router][c
   SECTION("freeze_command empty") {
     settings.freeze_command.clear();
     REQUIRE_THROWS_MATCHES(CommandRouter(settings).check(Primary::kSource), Error,
-                           IsError(ErrorKind::kPrecondition, {"freeze_command"}));
+                           IsError(ErrorKind::kPrecondition, {"router.freeze is empty"}));
   }
   SECTION("switch_command empty") {
     settings.switch_command.clear();
     REQUIRE_THROWS_MATCHES(CommandRouter(settings).check(Primary::kSource), Error,
-                           IsError(ErrorKind::kPrecondition, {"switch_command"}));
+                           IsError(ErrorKind::kPrecondition, {"router.switch is empty"}));
   }
   SECTION("resume_command empty") {
     settings.resume_command.clear();
     REQUIRE_THROWS_MATCHES(CommandRouter(settings).check(Primary::kSource), Error,
-                           IsError(ErrorKind::kPrecondition, {"resume_command"}));
+                           IsError(ErrorKind::kPrecondition, {"router.resume is empty"}));
   }
   // check() only looks at the settings: it runs nothing.
   CHECK_FALSE(read_text(dir.file("freeze")).has_value());

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::cutover {
@@ -61,13 +62,7 @@ void unfence(pg::Connection& database, std::chrono::steady_clock::time_point dea
 }
 
 bool fenced(pg::Connection& database) {
-  return database
-      .exec(
-          "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s "
-          "  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
-          " WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0 "
-          "   AND 'default_transaction_read_only=on' = ANY (s.setconfig))")
-      .boolean(0, 0);
+  return pg::database_read_only_default(database);
 }
 
 }  // namespace switchyard::cutover

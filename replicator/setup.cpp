@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "control/control_schema.h"
+#include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard {
@@ -89,6 +90,12 @@ InitResult run_init(const Config& config, bool export_snapshot) {
                                               system_id +
                                               "); run teardown first or choose another name");
   }
+  if (existing && control::read_direction(target, config.name) == control::Direction::kReverse) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: stream '" + config.name +
+                    "' runs target -> source since a cutover; init and snapshot apply to the "
+                    "forward stream (run failback first)");
+  }
   InitResult result;
   result.tables = list_source_tables(source, config.tables);
   std::vector<bool> missing;
@@ -157,9 +164,32 @@ void run_teardown(const Config& config) {
     drop_publication(source, config.publication_name());
     spdlog::info("source: dropped publication {}", config.publication_name());
   }
+  // What a cutover created for the reverse direction: slot and publication
+  // on the target, origin and control rows on the source.
+  if (find_slot(target, config.slot_name())) {
+    drop_slot(target, config.slot_name());
+    spdlog::info("target: dropped replication slot {} (reverse stream)", config.slot_name());
+  }
+  if (publication_exists(target, config.publication_name())) {
+    drop_publication(target, config.publication_name());
+    spdlog::info("target: dropped publication {} (reverse stream)", config.publication_name());
+  }
+  control::drop_origin(source, config.origin_name());
+  if (control::remove_stream(source, config.name)) {
+    spdlog::info("source: dropped the switchyard control schema (reverse stream)");
+  }
   control::drop_origin(target, config.origin_name());
   if (control::remove_stream(target, config.name)) {
     spdlog::info("target: dropped the switchyard control schema");
+  }
+  // A fence (read-only default) set by cutover or failback stays: it
+  // protects whichever database is no longer the primary.
+  for (auto* database : {&source, &target}) {
+    if (pg::database_read_only_default(*database)) {
+      spdlog::info("{}: stays fenced (new sessions are read-only); lift it with ALTER DATABASE "
+                   "... RESET default_transaction_read_only",
+                   database->role());
+    }
   }
   spdlog::info(
       "teardown of stream {} complete; replicated tables and their data are left in "

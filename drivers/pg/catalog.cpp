@@ -18,4 +18,14 @@ std::vector<std::string> identity_key_columns(Connection& connection,
   return columns;
 }
 
+bool database_read_only_default(Connection& database) {
+  return database
+      .exec(
+          "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s "
+          "  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+          " WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0 "
+          "   AND 'default_transaction_read_only=on' = ANY (s.setconfig))")
+      .boolean(0, 0);
+}
+
 }  // namespace switchyard::pg

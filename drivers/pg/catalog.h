@@ -13,4 +13,9 @@ namespace switchyard::pg {
 // identity index; in index order. Empty if the table has neither.
 std::vector<std::string> identity_key_columns(Connection& connection, const std::string& qualified);
 
+// Whether new sessions on the connected database start read-only (the
+// database-level default_transaction_read_only = on that cutover's fence
+// sets, cutover/fence.h).
+bool database_read_only_default(Connection& database);
+
 }  // namespace switchyard::pg

@@ -1,12 +1,14 @@
 #include "verify/run_verify.h"
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "common/backoff.h"
 #include "common/log.h"
 #include "common/shutdown.h"
 #include "common/units.h"
+#include "control/control_schema.h"
 
 namespace switchyard::verify {
 namespace {
@@ -114,8 +116,10 @@ namespace {
 
 // Passes over `plans` until the request is done: once, or (continuous)
 // until a stop is requested.
+// `turned_round`, if set, is asked between continuous passes: true ends
+// them (the stream changed direction).
 void run_passes(const Config& config, const Request& request, Verifier& verifier,
-                Outcome& outcome) {
+                Outcome& outcome, const std::function<bool()>& turned_round = {}) {
   const std::vector<TablePlan> plans = verifier.plan_tables(request.table);
   for (int pass = 1; !stop_requested(); ++pass) {
     outcome.tables.clear();
@@ -139,12 +143,29 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
         pass, outcome.tables.size(), rows, rechecked, outcome.mismatches(), outcome.in_flight(),
         format_duration(config.verify.pass_interval.count() / 1000.0));
     if (!sleep_unless_stopped(config.verify.pass_interval)) return;
+    if (turned_round && turned_round()) return;
   }
+}
+
+// After a cutover the stream runs target -> source: verify compares that
+// way round, so positions, origin and findings are the reverse stream's.
+control::Direction stream_direction(const Config& original) {
+  pg::Connection home(original.target.conninfo, "target");
+  if (!control::read_stream(home, original.name)) return control::Direction::kForward;
+  return control::read_direction(home, original.name);
+}
+
+Config in_direction(const Config& original, control::Direction direction) {
+  if (direction == control::Direction::kForward) return original;
+  spdlog::info("the target is the primary (cut over): comparing it with the source");
+  return original.reversed();
 }
 
 }  // namespace
 
-Outcome run_verify(const Config& config, const Request& request) {
+Outcome run_verify(const Config& original, const Request& request) {
+  control::Direction direction = stream_direction(original);
+  Config config = in_direction(original, direction);
   const auto started = Clock::now();
   Outcome outcome;
   outcome.mode = request.mode;
@@ -161,9 +182,13 @@ Outcome run_verify(const Config& config, const Request& request) {
     Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
     while (!stop_requested()) {
       try {
+        // A cutover or failback between passes turns the comparison round.
+        direction = stream_direction(original);
+        config = in_direction(original, direction);
         Verifier verifier(config);
         backoff.reset();
-        run_passes(config, request, verifier, outcome);
+        run_passes(config, request, verifier, outcome,
+                   [&] { return stream_direction(original) != direction; });
       } catch (const Error& error) {
         if (!error.retryable() || stop_requested()) throw;
         const auto delay = backoff.next_delay();

@@ -42,28 +42,6 @@ POLL_INTERVAL=0.05
 SY_CONFIG_EXTRA=${SY_CONFIG_EXTRA:-}
 
 declare -A TX TPS_SRC SECS RATE BACKLOG NOTE CPU_SRC CPU_TGT CPU_CLIENT COMMITS CPU_OTHER STEAL LOAD
-POLLS=0
-
-# ---- one persistent psql session for polling (cheaper than a psql per poll)
-
-poll_open() {  # poll_open CLUSTER
-  local port_var="${1}_PORT"
-  coproc POLL { "$PG_BIN/psql" -h 127.0.0.1 -p "${!port_var}" -U postgres -d app -qAtX 2>&1; }
-  BACKGROUND+=("$POLL_PID")
-}
-poll_query() {  # poll_query SQL -> prints the single-line answer
-  local line
-  POLLS=$(( POLLS + 1 ))
-  echo "$1;" >&"${POLL[1]}"
-  read -t 10 -r line <&"${POLL[0]}" || die "polling session did not answer"
-  echo "$line"
-}
-poll_close() {
-  local pid=$POLL_PID
-  # shellcheck disable=SC1083,SC2093  # closes the coprocess's stdin
-  exec {POLL[1]}>&-
-  wait_pid_exit "$pid" 10 || true
-}
 
 # ---- shared steps -------------------------------------------------------
 

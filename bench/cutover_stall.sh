@@ -99,26 +99,6 @@ point_bouncer() {
 }
 ms_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 
-# ---- one persistent psql session for the freeze's catch-up poll ---------
-
-poll_open() {  # poll_open CLUSTER
-  local port_var="${1}_PORT"
-  coproc POLL { "$PG_BIN/psql" -h 127.0.0.1 -p "${!port_var}" -U postgres -d app -qAtX 2>&1; }
-  BACKGROUND+=("$POLL_PID")
-}
-poll_query() {  # poll_query SQL -> prints the single-line answer
-  local line
-  echo "$1;" >&"${POLL[1]}"
-  read -t 10 -r line <&"${POLL[0]}" || die "polling session did not answer"
-  echo "$line"
-}
-poll_close() {
-  local pid=$POLL_PID
-  # shellcheck disable=SC1083,SC2093  # closes the coprocess's stdin
-  exec {POLL[1]}>&-
-  wait_pid_exit "$pid" 10 || true
-}
-
 # ---- shared steps -------------------------------------------------------
 
 # setup_pair CONTENDER: SRC with pgbench data and the probe table, an empty

@@ -133,3 +133,27 @@ machine_summary() {
   echo "commit:   $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (+ uncommitted changes in the work tree)')"
   echo "binary:   $SY"
 }
+
+# ---- one persistent psql session for polling (cheaper than a psql per poll)
+#   poll_open CLUSTER; poll_query SQL (prints the one-line answer; counts
+#   POLLS); poll_close
+
+POLLS=0
+poll_open() {  # poll_open CLUSTER
+  local port_var="${1}_PORT"
+  coproc POLL { "$PG_BIN/psql" -h 127.0.0.1 -p "${!port_var}" -U postgres -d app -qAtX 2>&1; }
+  BACKGROUND+=("$POLL_PID")
+}
+poll_query() {  # poll_query SQL -> prints the single-line answer
+  local line
+  POLLS=$(( POLLS + 1 ))
+  echo "$1;" >&"${POLL[1]}"
+  read -t 10 -r line <&"${POLL[0]}" || die "polling session did not answer"
+  echo "$line"
+}
+poll_close() {
+  local pid=$POLL_PID
+  # shellcheck disable=SC1083,SC2093  # closes the coprocess's stdin
+  exec {POLL[1]}>&-
+  wait_pid_exit "$pid" 10 || true
+}

@@ -253,7 +253,8 @@ class Switchover {
         in_budget();
         return result;
       });
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
+      // Whatever went wrong inside the freeze, the way out is the same.
       journal_.failed(current_step_, error.what());
       roll_back(error.what());
       return false;

@@ -12,23 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
 
-pgc_start SRC
-pgc_start TGT
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 2 -q app >"$WORK/init.log" 2>&1
-pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
-"$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
-pgb_start BNC SRC
-APP="host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres"
-write_config "$WORK/cfg.yaml" "router:" "  kind: pgbouncer" \
-  "  admin_conninfo: \"host=127.0.0.1 port=$BNC_PORT dbname=pgbouncer user=pgbouncer\"" \
-  "  database: app" "  databases_file: $BNC_DATABASES"
-
-start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
-for _ in $(seq 1 120); do
-  "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
-  sleep 0.5
-done
-"$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify not clean"
+setup_cutover_pair 2
 
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$BNC_PORT" -U postgres -n -c 8 -j 2 -R 300 -T 900 app \
   >"$WORK/pgbench.log" 2>&1 &

@@ -11,28 +11,7 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
 
-pgc_start SRC
-pgc_start TGT
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 5 -q app >"$WORK/init.log" 2>&1
-pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
-"$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
-pgb_start BNC SRC
-APP="host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres"
-ROUTER=(
-  "router:"
-  "  kind: pgbouncer"
-  "  admin_conninfo: \"host=127.0.0.1 port=$BNC_PORT dbname=pgbouncer user=pgbouncer\""
-  "  database: app"
-  "  databases_file: $BNC_DATABASES"
-)
-write_config "$WORK/cfg.yaml" "${ROUTER[@]}" "verify: { pass_interval: 1s }"
-
-start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
-for _ in $(seq 1 120); do
-  "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
-  sleep 0.5
-done
-"$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify not clean"
+setup_cutover_pair 5
 
 # Nothing switched: direction forward, source writable, pgbouncer -> source
 # and not paused, no slot on the target.

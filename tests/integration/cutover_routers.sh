@@ -10,12 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
 
-pgc_start SRC
-pgc_start TGT
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 1 -q app >"$WORK/init.log" 2>&1
-pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
-"$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
-pgb_start BNC SRC
+setup_cutover_pair 1
 ADMIN="$PG_BIN/psql -h 127.0.0.1 -p $BNC_PORT -U pgbouncer -d pgbouncer -qAtX"
 cat >"$WORK/switch.sh" <<SH
 #!/bin/sh
@@ -39,15 +34,9 @@ write_config "$WORK/command.yaml" "router:" "  kind: command" \
   "  command_timeout: 3s"
 write_config "$WORK/none.yaml" "router: { kind: none }"
 
-start_replicate "$WORK/command.yaml" "$WORK/replicate.log"
-for _ in $(seq 1 120); do
-  "$SY" -c "$WORK/command.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
-  sleep 0.5
-done
-"$SY" -c "$WORK/command.yaml" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify not clean"
 
 log "kind: command, under the probe through pgbouncer"
-start_probe "host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres" "$WORK/acks"
+start_probe "$APP" "$WORK/acks"
 sleep 1
 "$SY" -c "$WORK/command.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover (command)"; }
 [ "$(tail -n 1 "$WORK/switched")" = target ] || fail "switch command did not get SWITCHYARD_PRIMARY=target"

@@ -167,3 +167,33 @@ missing_acks() {
 fenced() {
   pgc_psql "$1" -c "SHOW default_transaction_read_only"
 }
+
+# setup_cutover_pair SCALE: SRC with a pgbench -s SCALE dataset and the
+# probe table, an empty TGT, pgbouncer BNC in front of SRC (APP is the
+# applications' conninfo through it), $WORK/cfg.yaml with the pgbouncer
+# router (its lines also in ROUTER), and `replicate` streaming with a clean
+# first verify.
+setup_cutover_pair() {
+  pgc_start SRC
+  pgc_start TGT
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s "$1" -q app >"$WORK/init.log" 2>&1
+  pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+  "$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
+  pgb_start BNC SRC
+  APP="host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres"
+  ROUTER=(
+    "router:"
+    "  kind: pgbouncer"
+    "  admin_conninfo: \"host=127.0.0.1 port=$BNC_PORT dbname=pgbouncer user=pgbouncer\""
+    "  database: app"
+    "  databases_file: $BNC_DATABASES"
+  )
+  write_config "$WORK/cfg.yaml" "${ROUTER[@]}"
+  start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
+  local _
+  for _ in $(seq 1 120); do
+    "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
+    sleep 0.5
+  done
+  "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify not clean"
+}

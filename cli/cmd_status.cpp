@@ -58,8 +58,8 @@ void print_text(const StreamStatus& status) {
   auto lsn = [](const std::optional<Lsn>& value) { return value ? value->to_string() : "-"; };
   std::printf("stream       %s\n", status.name.c_str());
   std::printf("direction    %s\n", status.direction == "forward"
-                                      ? "forward (source -> target; the source is the primary)"
-                                      : "reverse (target -> source; the target is the primary)");
+                                       ? "forward (source -> target; the source is the primary)"
+                                       : "reverse (target -> source; the target is the primary)");
   std::printf("state        %s\n", status.state.c_str());
   std::printf("source       %s\n", lsn(status.source_lsn).c_str());
   std::printf("applied      %s\n", lsn(status.applied_lsn).c_str());

@@ -269,8 +269,7 @@ bool remove_stream(pg::Connection& target, const std::string& name) {
 }
 
 Direction read_direction(pg::Connection& target, const std::string& name) {
-  pg::Result rows =
-      target.exec("SELECT direction FROM switchyard.streams WHERE name = $1", {name});
+  pg::Result rows = target.exec("SELECT direction FROM switchyard.streams WHERE name = $1", {name});
   if (rows.rows() == 0) {
     throw Error(ErrorKind::kPrecondition,
                 "target: stream '" + name + "' is not initialised (run init or replicate)");

@@ -18,8 +18,7 @@ std::string alter_database(pg::Connection& database) {
 }  // namespace
 
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
-  primary.exec_until(alter_database(primary) + " SET default_transaction_read_only = on",
-                     deadline);
+  primary.exec_until(alter_database(primary) + " SET default_transaction_read_only = on", deadline);
   // pg_terminate_backend(pid, timeout) waits for the session to exit.
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -30,11 +29,13 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
   // snapshot, until they are gone or the deadline passes.
   pg::Result ended = primary.exec_until(
       "SELECT count(*), coalesce(array_agg(pid) FILTER (WHERE NOT gone), '{}')::text FROM ("
-      "  SELECT pid, pg_catalog.pg_terminate_backend(pid, " + wait_ms + ") AS gone "
-      "  FROM pg_catalog.pg_stat_activity "
-      "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
-      "    AND backend_type = 'client backend' "
-      "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') signalled",
+      "  SELECT pid, pg_catalog.pg_terminate_backend(pid, " +
+          wait_ms +
+          ") AS gone "
+          "  FROM pg_catalog.pg_stat_activity "
+          "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+          "    AND backend_type = 'client backend' "
+          "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') signalled",
       deadline);
   const std::string unsure = ended.str(0, 1);
   if (unsure != "{}") {
@@ -57,8 +58,7 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
 }
 
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {
-  database.exec_until(alter_database(database) + " RESET default_transaction_read_only",
-                      deadline);
+  database.exec_until(alter_database(database) + " RESET default_transaction_read_only", deadline);
 }
 
 bool fenced(pg::Connection& database) {

@@ -89,13 +89,13 @@ std::optional<RunRecord> Journal::interrupted_run() {
 
 void Journal::begin_run(Operation operation, std::chrono::milliseconds freeze_budget) {
   operation_ = operation;
-  run_id_ = home_
-                .exec(
-                    "INSERT INTO switchyard.switch_runs (stream, operation, state, "
-                    "freeze_budget_ms) VALUES ($1, $2, 'running', $3) RETURNING run_id",
-                    {stream_, std::string(to_string(operation)),
-                     std::to_string(freeze_budget.count())})
-                .int64(0, 0);
+  run_id_ =
+      home_
+          .exec(
+              "INSERT INTO switchyard.switch_runs (stream, operation, state, "
+              "freeze_budget_ms) VALUES ($1, $2, 'running', $3) RETURNING run_id",
+              {stream_, std::string(to_string(operation)), std::to_string(freeze_budget.count())})
+          .int64(0, 0);
 }
 
 void Journal::adopt_run(const RunRecord& run) {
@@ -105,25 +105,24 @@ void Journal::adopt_run(const RunRecord& run) {
 
 void Journal::started(Step step, bool durable) {
   if (durable) home_.exec("SET synchronous_commit = on");
-  home_.exec(kStarted, {std::to_string(run_id_), std::string(to_string(operation_)),
-                        step_no(step), std::string(to_string(step))});
+  home_.exec(kStarted, {std::to_string(run_id_), std::string(to_string(operation_)), step_no(step),
+                        std::string(to_string(step))});
   if (durable) home_.exec("SET synchronous_commit = off");
   step_started_ = std::chrono::steady_clock::now();
 }
 
 void Journal::done(Step step, const std::string& detail) {
-  const double ms = std::chrono::duration<double, std::milli>(
-                        std::chrono::steady_clock::now() - step_started_)
-                        .count();
-  home_.exec(kFinished,
-             {std::to_string(run_id_), step_no(step), std::string("done"), std::to_string(ms),
-              detail});
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started_)
+          .count();
+  home_.exec(kFinished, {std::to_string(run_id_), step_no(step), std::string("done"),
+                         std::to_string(ms), detail});
 }
 
 void Journal::failed(Step step, const std::string& detail) {
-  const double ms = std::chrono::duration<double, std::milli>(
-                        std::chrono::steady_clock::now() - step_started_)
-                        .count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started_)
+          .count();
   home_.exec(kFinished, {std::to_string(run_id_), step_no(step), std::string("failed"),
                          std::to_string(ms), detail});
 }

@@ -66,8 +66,7 @@ class Journal {
   void pass_point_of_no_return(control::Direction new_direction);
 
   // Ends the run: completed or rolled_back; freeze_ms if known.
-  void finish(const std::string& state, std::optional<double> freeze_ms,
-              const std::string& detail);
+  void finish(const std::string& state, std::optional<double> freeze_ms, const std::string& detail);
 
  private:
   std::string step_row_sql() const;

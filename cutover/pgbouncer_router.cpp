@@ -82,14 +82,14 @@ std::string PgbouncerRouter::entry_for(Primary primary) const {
 }
 
 std::string PgbouncerRouter::file_text(Primary primary) const {
-  return "; written by switchyard: the primary is the " + std::string(to_string(primary)) +
-         "\n" + settings_.database + " = " + entry_for(primary) + "\n";
+  return "; written by switchyard: the primary is the " + std::string(to_string(primary)) + "\n" +
+         settings_.database + " = " + entry_for(primary) + "\n";
 }
 
 pg::Connection& PgbouncerRouter::admin() {
   if (!admin_ || !admin_->ok()) {
-    admin_ = std::make_unique<pg::Connection>(settings_.admin_conninfo, "pgbouncer",
-                                              pg::Mode::kPooler);
+    admin_ =
+        std::make_unique<pg::Connection>(settings_.admin_conninfo, "pgbouncer", pg::Mode::kPooler);
   }
   return *admin_;
 }
@@ -108,10 +108,9 @@ void PgbouncerRouter::check(Primary expected) {
     if (databases.get(row_idx, 0) == settings_.database) row = row_idx;
   }
   if (row < 0) {
-    throw Error(ErrorKind::kPrecondition, "pgbouncer: no database entry '" + settings_.database +
-                                              "' (router.database); is " +
-                                              settings_.databases_file +
-                                              " %include-d by pgbouncer.ini?");
+    throw Error(ErrorKind::kPrecondition,
+                "pgbouncer: no database entry '" + settings_.database + "' (router.database); is " +
+                    settings_.databases_file + " %include-d by pgbouncer.ini?");
   }
   const std::string host = databases.str(row, 1), port = databases.str(row, 2),
                     database = databases.str(row, 3);
@@ -160,16 +159,14 @@ void PgbouncerRouter::switch_to(Primary primary, Clock::time_point deadline) {
     out << file_text(primary);
     out.flush();
     if (!out) {
-      throw Error(ErrorKind::kPrecondition,
-                  "router.databases_file: cannot write " + temporary);
+      throw Error(ErrorKind::kPrecondition, "router.databases_file: cannot write " + temporary);
     }
   }
   std::error_code failure;
   std::filesystem::rename(temporary, settings_.databases_file, failure);
   if (failure) {
     throw Error(ErrorKind::kPrecondition, "router.databases_file: cannot replace " +
-                                              settings_.databases_file + ": " +
-                                              failure.message());
+                                              settings_.databases_file + ": " + failure.message());
   }
   admin().exec_until("RELOAD", deadline);
   spdlog::info("pgbouncer: database {} now points at the {} ({})", settings_.database,

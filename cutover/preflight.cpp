@@ -47,8 +47,8 @@ uint64_t check_lag(const Config& current, pg::Connection& from, pg::Connection& 
 }
 
 void check_transactions(const Config& current, pg::Connection& from) {
-  const std::string seconds = std::to_string(
-      std::chrono::duration<double>(current.cutover.max_transaction_age).count());
+  const std::string seconds =
+      std::to_string(std::chrono::duration<double>(current.cutover.max_transaction_age).count());
   pg::Result old = from.exec(
       "SELECT pid, coalesce(nullif(application_name, ''), usename::text, '?'), "
       "       round(extract(epoch FROM now() - xact_start)::numeric, 1) "

@@ -15,7 +15,7 @@
 namespace switchyard::cutover {
 
 struct SequenceValue {
-  std::string qualified;            // "schema"."name"
+  std::string qualified;              // "schema"."name"
   std::optional<int64_t> last_value;  // NULL: never used
 };
 

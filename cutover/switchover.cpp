@@ -1,6 +1,7 @@
 #include "cutover/switchover.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "common/failpoint.h"
@@ -224,12 +225,18 @@ class Switchover {
     };
     try {
       step(Step::kFreeze, [&] {
+        const auto pause_started = Clock::now();
         router_->freeze(deadline_);
         froze_ = true;
+        const double pause_ms = ms_since(pause_started);
+        const auto fence_started = Clock::now();
         const FenceResult fenced_off = fence(from_, deadline_);
         in_budget();
-        return "paused; " + std::to_string(fenced_off.terminated) + " sessions on the " +
-               std::string(old_role()) + " ended";
+        char detail[160];
+        std::snprintf(detail, sizeof detail,
+                      "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms",
+                      pause_ms, old_role(), fenced_off.terminated, ms_since(fence_started));
+        return std::string(detail);
       });
       step(Step::kDrain, [&] {
         drain();
@@ -266,9 +273,8 @@ class Switchover {
   // origin has passed it, every write before the freeze is applied.
   void drain() {
     const std::string marker_sql =
-        "SELECT pg_catalog.pg_logical_emit_message(true, " +
-        pg::quote_literal(kDrainMarkerPrefix) + ", " +
-        pg::quote_literal("drain " + std::to_string(journal_.run_id())) + ")::text";
+        "SELECT pg_catalog.pg_logical_emit_message(true, " + pg::quote_literal(kDrainMarkerPrefix) +
+        ", " + pg::quote_literal("drain " + std::to_string(journal_.run_id())) + ")::text";
     const Lsn marker = *Lsn::parse(from_.exec_until(marker_sql, deadline_).get(0, 0));
     for (;;) {
       const Lsn applied =
@@ -278,11 +284,10 @@ class Switchover {
         return;
       }
       if (Clock::now() > deadline_) {
-        throw Error(ErrorKind::kTimeout, "drain: the " + std::string(new_role()) +
-                                             " did not apply the " + old_role() +
-                                             "'s last writes in time (applied " +
-                                             applied.to_string() + ", marker " +
-                                             marker.to_string() + "); is replicate running?");
+        throw Error(ErrorKind::kTimeout,
+                    "drain: the " + std::string(new_role()) + " did not apply the " + old_role() +
+                        "'s last writes in time (applied " + applied.to_string() + ", marker " +
+                        marker.to_string() + "); is replicate running?");
       }
       std::this_thread::sleep_for(milliseconds(1));
     }
@@ -318,10 +323,10 @@ class Switchover {
   // write the new primary takes after the switch is after its start.
   std::string create_new_stream() {
     const Config next = current_.reversed();
-    pg::Result created = replication_->exec_until(
-        "CREATE_REPLICATION_SLOT " + pg::quote_ident(next.slot_name()) +
-            " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-        deadline_);
+    pg::Result created =
+        replication_->exec_until("CREATE_REPLICATION_SLOT " + pg::quote_ident(next.slot_name()) +
+                                     " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                                 deadline_);
     slot_created_ = true;
     const std::string start = created.str(0, 1);
     // The receiving side has everything before the slot's start.
@@ -348,8 +353,8 @@ class Switchover {
     if (froze_) {
       attempt("unfence", [&] {
         if (!from_.ok()) {
-          from_ = pg::Connection(current_.source.conninfo, old_role(), pg::Mode::kNormal,
-                                 "cutover");
+          from_ =
+              pg::Connection(current_.source.conninfo, old_role(), pg::Mode::kNormal, "cutover");
         }
         unfence(from_, deadline);
       });
@@ -435,10 +440,12 @@ class Switchover {
                    old_role());
     }
     if (!fenced(from_)) {
-      throw Error(ErrorKind::kInternal, std::string(old_role()) + " is not fenced after the switch");
+      throw Error(ErrorKind::kInternal,
+                  std::string(old_role()) + " is not fenced after the switch");
     }
     if (fenced(to_)) {
-      throw Error(ErrorKind::kInternal, std::string(new_role()) + " is still fenced after the switch");
+      throw Error(ErrorKind::kInternal,
+                  std::string(new_role()) + " is still fenced after the switch");
     }
     journal_.done(Step::kPostChecks, detail);
     spdlog::info("  8 post-checks: {}", detail);
@@ -506,23 +513,21 @@ ExitCode run_switch(const Config& config, const SwitchOptions& options) {
     // direction, whatever this command asks for.
     pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "cutover");
     if (!control::schema_exists(home) || !control::read_stream(home, config.name)) {
-      throw Error(ErrorKind::kPrecondition, "target: stream '" + config.name +
-                                                "' is not initialised; run replicate first");
+      throw Error(ErrorKind::kPrecondition,
+                  "target: stream '" + config.name + "' is not initialised; run replicate first");
     }
     control::ensure_schema(home);  // the journal tables of this release
     Journal probe(home, config.name);
     if (auto run = probe.interrupted_run()) {
       if (options.dry_run) {
         throw Error(ErrorKind::kPrecondition,
-                    std::string(to_string(run->operation)) + " run " +
-                        std::to_string(run->run_id) +
+                    std::string(to_string(run->operation)) + " run " + std::to_string(run->run_id) +
                         " was interrupted; run the command without --dry-run to settle it");
       }
       Switchover interrupted(config, run->operation, budget);
       interrupted.recover(*run);
       const auto settled = plan_recovery(run->entries);
-      if (run->operation == options.operation &&
-          settled.action == Recovery::Action::kComplete) {
+      if (run->operation == options.operation && settled.action == Recovery::Action::kComplete) {
         return ExitCode::kOk;  // the interrupted run was this one, now complete
       }
     }

@@ -27,7 +27,7 @@ namespace switchyard::cutover {
 
 struct SwitchOptions {
   Operation operation = Operation::kCutover;
-  bool dry_run = false;  // preflight and the plan only
+  bool dry_run = false;                                    // preflight and the plan only
   std::optional<std::chrono::milliseconds> freeze_budget;  // overrides cutover.freeze_budget
 };
 

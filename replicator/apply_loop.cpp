@@ -218,10 +218,9 @@ void ApplyLoop::commit_batch() {
   ensure_target_transaction();
   write_dirty_marks();
   if (marker_in_batch_) {
-    pipeline_->command("UPDATE switchyard.streams SET applied_lsn = " +
-                       pg::quote_literal(batch_end_.to_string()) +
-                       ", reported_at = pg_catalog.now() WHERE name = " +
-                       pg::quote_literal(config_.name));
+    pipeline_->command(
+        "UPDATE switchyard.streams SET applied_lsn = " + pg::quote_literal(batch_end_.to_string()) +
+        ", reported_at = pg_catalog.now() WHERE name = " + pg::quote_literal(config_.name));
     marker_in_batch_ = false;
   }
   // pg_replication_origin_xact_setup ties the origin's advance to this commit.

@@ -123,7 +123,7 @@ class ApplyLoop {
 
   Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;
-  bool skipping_ = false;  // inside an already-applied (or looped-back) source transaction
+  bool skipping_ = false;         // inside an already-applied (or looped-back) source transaction
   bool marker_in_batch_ = false;  // a drain marker is in the open batch
   bool in_source_transaction_ = false;
   bool target_transaction_open_ = false;

@@ -12,9 +12,9 @@ namespace switchyard {
 
 void check_target_ready(pg::Connection& target) {
   if (target.exec("SELECT pg_catalog.pg_is_in_recovery()").boolean(0, 0)) {
-    throw Error(ErrorKind::kPrecondition,
-                target.role() + ": the server is a standby (in recovery); "
-                "switchyard needs a writable target");
+    throw Error(ErrorKind::kPrecondition, target.role() +
+                                              ": the server is a standby (in recovery); "
+                                              "switchyard needs a writable target");
   }
   pg::Result rights = target.exec(
       "SELECT current_user, has_database_privilege(current_database(), 'CREATE'), "
@@ -186,9 +186,10 @@ void run_teardown(const Config& config) {
   // protects whichever database is no longer the primary.
   for (auto* database : {&source, &target}) {
     if (pg::database_read_only_default(*database)) {
-      spdlog::info("{}: stays fenced (new sessions are read-only); lift it with ALTER DATABASE "
-                   "... RESET default_transaction_read_only",
-                   database->role());
+      spdlog::info(
+          "{}: stays fenced (new sessions are read-only); lift it with ALTER DATABASE "
+          "... RESET default_transaction_read_only",
+          database->role());
     }
   }
   spdlog::info(

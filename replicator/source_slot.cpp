@@ -32,9 +32,9 @@ void check_source_ready(pg::Connection& source, const std::string& slot) {
                     pg::quote_ident(user) + " REPLICATION");
   }
   if (!role.boolean(0, 2)) {
-    throw Error(
-        ErrorKind::kPrecondition,
-        source.role() + ": role " + user + " may not create a publication (needs CREATE on the database)");
+    throw Error(ErrorKind::kPrecondition,
+                source.role() + ": role " + user +
+                    " may not create a publication (needs CREATE on the database)");
   }
   if (!find_slot(source, slot)) {
     pg::Result room = source.exec(
@@ -42,8 +42,9 @@ void check_source_ready(pg::Connection& source, const std::string& slot) {
         "(SELECT count(*) FROM pg_catalog.pg_replication_slots)");
     if (room.int64(0, 0) <= 0) {
       throw Error(ErrorKind::kPrecondition,
-                  source.role() + ": all max_replication_slots are in use; raise max_replication_slots or "
-                  "drop an unused slot");
+                  source.role() +
+                      ": all max_replication_slots are in use; raise max_replication_slots or "
+                      "drop an unused slot");
     }
   }
 }

@@ -118,8 +118,8 @@ namespace {
 // until a stop is requested.
 // `turned_round`, if set, is asked between continuous passes: true ends
 // them (the stream changed direction).
-void run_passes(const Config& config, const Request& request, Verifier& verifier,
-                Outcome& outcome, const std::function<bool()>& turned_round = {}) {
+void run_passes(const Config& config, const Request& request, Verifier& verifier, Outcome& outcome,
+                const std::function<bool()>& turned_round = {}) {
   const std::vector<TablePlan> plans = verifier.plan_tables(request.table);
   for (int pass = 1; !stop_requested(); ++pass) {
     outcome.tables.clear();

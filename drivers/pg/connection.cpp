@@ -247,7 +247,8 @@ Result Connection::exec_until(const std::string& sql,
       throw Error(ErrorKind::kTimeout, role_ + ": timed out: " + one_line(sql), "", sql);
     }
     pollfd waiting{PQsocket(conn_), POLLIN, 0};
-    const int ready = ::poll(&waiting, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
+    const int ready =
+        ::poll(&waiting, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
     if (ready < 0 && errno != EINTR) throw_error(sql);
     if (ready > 0 && PQconsumeInput(conn_) != 1) throw_error(sql);
   }

@@ -73,7 +73,7 @@ sleep 0.5
 "$SY" -c "$WORK/none.yaml" cutover >"$WORK/none.log" 2>&1 || { cat "$WORK/none.log"; fail "cutover (none)"; }
 wait "$DIRECT_PID" && fail "the direct session on the old primary survived the fence"
 grep -q "terminating connection" "$WORK/direct.out" || fail "unexpected: $(cat "$WORK/direct.out")"
-grep -Eq "[1-9][0-9]* sessions on the source ended" "$WORK/none.log" || { cat "$WORK/none.log"; fail "fence count"; }
+grep -Eq "source fenced, [1-9][0-9]* sessions ended" "$WORK/none.log" || { cat "$WORK/none.log"; fail "fence count"; }
 out=$(pgc_psql SRC -c "INSERT INTO probe (sent_at, note) VALUES (now(), 'direct')" 2>&1 || true)
 [[ "$out" == *"read-only transaction"* ]] || fail "old primary accepted a direct write: $out"
 pgc_psql TGT -c "INSERT INTO probe (sent_at, note) VALUES (now(), 'on the new primary')" >/dev/null

@@ -15,8 +15,8 @@ using namespace switchyard::cutover;
 
 namespace {
 
-constexpr Step kAllSteps[] = {Step::kPreflight,  Step::kFreeze,        Step::kDrain,
-                              Step::kParityGate, Step::kSequences,     Step::kReverseStream,
+constexpr Step kAllSteps[] = {Step::kPreflight,  Step::kFreeze,    Step::kDrain,
+                              Step::kParityGate, Step::kSequences, Step::kReverseStream,
                               Step::kSwitch,     Step::kPostChecks};
 
 // A journal: every step up to (not including) `last` done, then `last` in
@@ -94,8 +94,7 @@ TEST_CASE("Step states have fixed names that read back to the same state", "[cut
   }
 }
 
-TEST_CASE("Steps are named as the journal and the plan print them, numbered 1 to 8",
-          "[cutover]") {
+TEST_CASE("Steps are named as the journal and the plan print them, numbered 1 to 8", "[cutover]") {
   const std::vector<std::pair<int, std::string>> expected{
       {1, "preflight"}, {2, "freeze"},         {3, "drain"},  {4, "parity gate"},
       {5, "sequences"}, {6, "reverse stream"}, {7, "switch"}, {8, "post-checks"}};
@@ -170,12 +169,10 @@ TEST_CASE("A run that reached the freeze rolls back by unfencing and resuming",
   }
   SECTION("freeze failed") {
     // The router may have paused before the fence failed: undo both.
-    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kFailed)), true,
-                      false);
+    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kFailed)), true, false);
   }
   SECTION("freeze done, drain started") {
-    require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true,
-                      false);
+    require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true, false);
   }
   SECTION("sequences done") {
     require_roll_back(plan_recovery(journal_up_to(Step::kSequences, StepState::kDone)), true,

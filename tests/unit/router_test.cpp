@@ -252,9 +252,7 @@ TEST_CASE("switch_to replaces the databases file before it asks pgbouncer to rel
           "[router][pgbouncer]") {
   TempDir dir;
   const std::string file = dir.file("switchyard.ini");
-  {
-    std::ofstream(file) << "; the source\napp = host=old\n";
-  }
+  { std::ofstream(file) << "; the source\napp = host=old\n"; }
   Config config = pgbouncer_config(file);
   // An admin console that cannot be reached: a Unix socket directory with
   // no socket in it, so the connection fails at once, without a network.

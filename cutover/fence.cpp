@@ -18,7 +18,11 @@ std::string alter_database(pg::Connection& database) {
 }  // namespace
 
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
-  primary.exec_until(alter_database(primary) + " SET default_transaction_read_only = on", deadline);
+  // Committed without waiting for the disk: the drain marker that follows
+  // commits synchronously, and its flush covers this commit too.
+  primary.exec_until("SET LOCAL synchronous_commit = off; " + alter_database(primary) +
+                         " SET default_transaction_read_only = on",
+                     deadline);
   // pg_terminate_backend(pid, timeout) waits for the session to exit.
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());

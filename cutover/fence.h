@@ -9,6 +9,9 @@
 // stream must go on applying. Once fence() returns, only switchyard can
 // write there, so a marker written next is after every application write.
 //
+// The fence's commit does not wait for the disk: the drain marker that the
+// cutover writes next is a synchronous commit, whose flush covers it.
+//
 // unfence() resets the default. A cutover leaves the old primary fenced (it
 // is the replica now) and unfences the new one.
 #pragma once

@@ -41,7 +41,15 @@ sleep 1
 "$SY" -c "$WORK/command.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover (command)"; }
 [ "$(tail -n 1 "$WORK/switched")" = target ] || fail "switch command did not get SWITCHYARD_PRIMARY=target"
 grep -q "port=$TGT_PORT" "$BNC_DATABASES" || fail "router not switched"
+sleep 1
+# replicate killed and restarted after the cutover resumes the reverse
+# stream where its origin on the source says.
+kill -9 "$REPLICATE_PID"
+sleep 1
+start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
 sleep 2
+[ "$(grep -c "streaming reverse (target -> source)" "$WORK/replicate.log")" = 2 ] ||
+  fail "the restarted replicate did not resume the reverse stream"
 "$SY" -c "$WORK/command.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after cutover"
 grep -q "comparing it with the source" "$WORK/verify.log" || fail "verify did not follow the direction"
 log "ok: verify --once after the cutover compares target -> source and is clean"

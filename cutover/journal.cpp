@@ -140,6 +140,11 @@ void Journal::pass_point_of_no_return(control::Direction new_direction) {
   }
 }
 
+void Journal::record_freeze(double freeze_ms) {
+  home_.exec("UPDATE switchyard.switch_runs SET freeze_ms = $2 WHERE run_id = $1",
+             {std::to_string(run_id_), std::to_string(freeze_ms)});
+}
+
 void Journal::finish(const std::string& state, std::optional<double> freeze_ms,
                      const std::string& detail) {
   std::optional<std::string> freeze;

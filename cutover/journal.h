@@ -65,6 +65,9 @@ class Journal {
   // Step 7 starts, and the stream's direction flips, in one durable commit.
   void pass_point_of_no_return(control::Direction new_direction);
 
+  // How long writes were frozen, recorded as soon as RESUME is done.
+  void record_freeze(double freeze_ms);
+
   // Ends the run: completed or rolled_back; freeze_ms if known.
   void finish(const std::string& state, std::optional<double> freeze_ms, const std::string& detail);
 

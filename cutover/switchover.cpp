@@ -56,8 +56,6 @@ class Switchover {
                                              : control::Direction::kForward;
   }
 
-  Journal& journal() { return journal_; }
-
   // ---- the run ------------------------------------------------------
 
   ExitCode run(bool dry_run) {
@@ -394,7 +392,7 @@ class Switchover {
                                      std::to_string(static_cast<int>(ms_since(started))) +
                                      " ms); writes frozen " +
                                      std::to_string(static_cast<int>(freeze_ms_)) + " ms");
-    if (freeze_ms_ > 0) journal_.finish("running", freeze_ms_, {});
+    if (freeze_ms_ > 0) journal_.record_freeze(freeze_ms_);
     spdlog::info("  7 switch: the {} is the primary (writes frozen {:.1f} ms)", new_role(),
                  freeze_ms_);
     crash_point("after", Step::kSwitch);

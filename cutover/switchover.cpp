@@ -301,8 +301,19 @@ class Switchover {
                                  &verifier_->sides().control()}) {
       side->exec(timeout);
     }
+    // One look at which tables have marks saves a query per unchanged table.
+    pg::Result marked = verifier_->sides().control().exec(
+        "SELECT DISTINCT schema_name, table_name FROM switchyard.dirty_keys WHERE stream = $1",
+        {current_.name});
+    auto changed = [&](const verify::TablePlan& plan) {
+      for (int row = 0; row < marked.rows(); ++row) {
+        if (marked.get(row, 0) == plan.schema && marked.get(row, 1) == plan.name) return true;
+      }
+      return false;
+    };
     uint64_t keys = 0;
     for (const auto& plan : plans_) {
+      if (!changed(plan)) continue;
       const verify::TableReport report = verifier_->dirty_pass(plan);
       keys += report.source_rows;
       if (!report.mismatches.empty() || !report.in_flight.empty()) {

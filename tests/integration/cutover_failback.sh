@@ -1,7 +1,7 @@
 # cutover and failback through pgbouncer, under pgbench (8 clients, 300 tx/s,
 # through pgbouncer) and a probe inserting a bigserial row every 5 ms:
-#  - preflight refusals (router unreachable, verify dirty, lag too high)
-#    and --dry-run change nothing;
+#  - preflight refusals (router unreachable, an open mismatch, a changed row
+#    damaged on the target, lag too high) and --dry-run change nothing;
 #  - a transaction holding PAUSE makes the freeze budget run out: the cutover
 #    rolls back within the budget and nothing is lost;
 #  - cutover, then failback: 0 client errors, 0 acknowledged writes lost,
@@ -36,6 +36,16 @@ assert_unchanged
 pgc_psql TGT -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 77"
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 && fail "damage not found"
 expect_failure 5 "open mismatches in public.pgbench_accounts" -- "$SY" -c "$WORK/cfg.yaml" cutover
+assert_unchanged
+"$SY" -c "$WORK/cfg.yaml" verify --repair >>"$WORK/verify.log" 2>&1
+"$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "not clean after repair"
+
+# A row changed by the stream and then damaged on the target: the
+# preflight's dirty-only pass finds it before anything is frozen.
+pgc_psql SRC -c "UPDATE pgbench_accounts SET abalance = abalance + 5 WHERE aid = 4242"
+sleep 1
+pgc_psql TGT -c "UPDATE pgbench_accounts SET filler = 'damaged' WHERE aid = 4242"
+expect_failure 5 "verify: 1 mismatches in public.pgbench_accounts" -- "$SY" -c "$WORK/cfg.yaml" cutover
 assert_unchanged
 "$SY" -c "$WORK/cfg.yaml" verify --repair >>"$WORK/verify.log" 2>&1
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "not clean after repair"

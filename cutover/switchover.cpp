@@ -174,7 +174,9 @@ class Switchover {
     // The new direction's receiving side: control schema, stream, tables
     // and origin on the old primary; publication on the new one.
     const Config next = current_.reversed();
-    const std::string upstream_id = system_id(to_);
+    replication_ = std::make_unique<pg::Connection>(current_.target.conninfo, new_role(),
+                                                    pg::Mode::kReplication, "cutover");
+    const std::string upstream_id = source_system_id(*replication_);
     from_.exec("BEGIN");
     try {
       control::ensure_schema(from_);
@@ -200,13 +202,6 @@ class Switchover {
     }
     publish_tables(to_, next.publication_name(), published);
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
-    replication_ = std::make_unique<pg::Connection>(current_.target.conninfo, new_role(),
-                                                    pg::Mode::kReplication, "cutover");
-  }
-
-  static std::string system_id(pg::Connection& database) {
-    return database.exec("SELECT system_identifier::text FROM pg_catalog.pg_control_system()")
-        .str(0, 0);
   }
 
   // Steps 2-6. Returns false after rolling back.

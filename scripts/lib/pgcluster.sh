@@ -36,14 +36,12 @@ pgc_free_port() {
 
 pgc_start() {
   local name=$1; shift
-  local dir port
+  local dir port attempt
   dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-$name.XXXXXX")
-  port=$(pgc_free_port)
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   pgc_as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
     >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
   {
-    echo "port = $port"
     echo "listen_addresses = '127.0.0.1'"
     echo "unix_socket_directories = '$dir'"
     echo "wal_level = logical"
@@ -66,8 +64,17 @@ pgc_start() {
   cat "$dir/data/pg_hba.conf" >>"$dir/data/pg_hba.conf.new"
   mv "$dir/data/pg_hba.conf.new" "$dir/data/pg_hba.conf"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir/data/pg_hba.conf"
-  pgc_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
-    || { cat "$dir/server.log" >&2; return 1; }
+  # A free port can be taken by someone else before the server binds it
+  # (tests run two at a time): then try another.
+  for attempt in 1 2 3 4 5; do
+    port=$(pgc_free_port)
+    pgc_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 \
+      start >/dev/null && break
+    if [ "$attempt" = 5 ] || ! grep -q "Address already in use" "$dir/server.log"; then
+      cat "$dir/server.log" >&2
+      return 1
+    fi
+  done
   "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtX \
     -c "CREATE DATABASE app" >/dev/null
   printf -v "${name}_PORT" '%s' "$port"

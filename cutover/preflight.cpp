@@ -18,7 +18,8 @@ namespace {
   throw Error(ErrorKind::kPrecondition, why);
 }
 
-void check_stream_running(const Config& current, pg::Connection& from) {
+// Returns the slot, for the lag check.
+SlotInfo check_stream_running(const Config& current, pg::Connection& from) {
   const auto slot = find_slot(from, current.slot_name());
   if (!slot) {
     refuse(from.role() + ": replication slot " + current.slot_name() +
@@ -28,14 +29,14 @@ void check_stream_running(const Config& current, pg::Connection& from) {
     refuse(from.role() + ": nothing is streaming from slot " + current.slot_name() +
            "; start `switchyard replicate` and try again");
   }
+  return *slot;
 }
 
-uint64_t check_lag(const Config& current, pg::Connection& from, pg::Connection& to) {
+uint64_t check_lag(const Config& current, const SlotInfo& slot, pg::Connection& from,
+                   pg::Connection& to) {
   const Lsn head = *Lsn::parse(from.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
   Lsn applied = control::origin_progress(to, current.origin_name(), false).value_or(Lsn{});
-  if (auto slot = find_slot(from, current.slot_name()); slot && slot->confirmed_flush) {
-    applied = std::max(applied, *slot->confirmed_flush);
-  }
+  if (slot.confirmed_flush) applied = std::max(applied, *slot.confirmed_flush);
   const uint64_t lag = head > applied ? head.value - applied.value : 0;
   if (lag > current.cutover.max_lag_bytes) {
     refuse(to.role() + " is " + format_bytes(static_cast<double>(lag)) + " behind the " +
@@ -143,8 +144,8 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
     refuse(to.role() + ": stream '" + current.name +
            "' has not finished its initial copy; run replicate until it streams");
   }
-  check_stream_running(current, from);
-  facts.lag_bytes = check_lag(current, from, to);
+  const SlotInfo slot = check_stream_running(current, from);
+  facts.lag_bytes = check_lag(current, slot, from, to);
   check_transactions(current, from);
   facts.tables = control::read_tables(to, current.name);
   check_verify(current, operation, to, facts.tables);

@@ -13,10 +13,17 @@ void failpoint(std::string_view name) {
     const char* value = std::getenv("SWITCHYARD_FAILPOINT");
     return std::string(value ? value : "");
   }();
-  if (armed.empty() || armed != name) return;
-  spdlog::warn("failpoint {}: killing this process (SIGKILL)", name);
-  spdlog::default_logger()->flush();
-  std::raise(SIGKILL);
+  if (armed.empty() || !armed.starts_with(name)) return;
+  const std::string_view action = std::string_view(armed).substr(name.size());
+  if (action.empty()) {
+    spdlog::warn("failpoint {}: killing this process (SIGKILL)", name);
+    spdlog::default_logger()->flush();
+    std::raise(SIGKILL);
+  } else if (action == "=stop") {
+    spdlog::warn("failpoint {}: stopping this process until SIGCONT", name);
+    spdlog::default_logger()->flush();
+    std::raise(SIGSTOP);
+  }
 }
 
 }  // namespace switchyard

@@ -124,7 +124,7 @@ Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::s
 void parse_router(const Validator& v, const YAML::Node& node, RouterSettings& router) {
   static const std::vector<std::string> kPgbouncerKeys{
       "admin_conninfo", "database", "databases_file", "source_entry", "target_entry"};
-  static const std::vector<std::string> kCommandKeys{"freeze", "switch", "resume",
+  static const std::vector<std::string> kCommandKeys{"freeze", "switch", "check", "resume",
                                                      "command_timeout"};
   std::vector<std::string> all{"kind"};
   all.insert(all.end(), kPgbouncerKeys.begin(), kPgbouncerKeys.end());
@@ -169,6 +169,7 @@ void parse_router(const Validator& v, const YAML::Node& node, RouterSettings& ro
   } else if (router.kind == RouterKind::kCommand) {
     text("freeze", router.freeze_command, true);
     text("switch", router.switch_command, true);
+    text("check", router.check_command, false);
     text("resume", router.resume_command, true);
     if (node["command_timeout"]) {
       router.command_timeout = v.duration(node["command_timeout"], "router.command_timeout");

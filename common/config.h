@@ -69,6 +69,8 @@ struct RouterSettings {
   // kind: command
   std::string freeze_command;
   std::string switch_command;  // SWITCHYARD_PRIMARY=source|target in its environment
+  std::string check_command;   // optional: exit 0 when the router sends applications to
+                               // SWITCHYARD_PRIMARY (after switch, and in the preflight)
   std::string resume_command;
   std::chrono::milliseconds command_timeout{5'000};
 };

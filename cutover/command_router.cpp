@@ -92,7 +92,7 @@ int run_shell(const std::string& command, const std::vector<std::string>& extra_
 
 }  // namespace
 
-void CommandRouter::check(Primary) {
+void CommandRouter::check(Primary expected) {
   const std::pair<const char*, const std::string*> commands[] = {
       {"freeze", &settings_.freeze_command},
       {"switch", &settings_.switch_command},
@@ -102,6 +102,18 @@ void CommandRouter::check(Primary) {
       throw Error(ErrorKind::kPrecondition,
                   std::string("router.") + key + " is empty; kind command needs all three");
     }
+  }
+  // A check that cannot confirm the present route would roll back every
+  // cutover inside its freeze: find out now.
+  if (settings_.check_command.empty()) return;
+  try {
+    run("check", settings_.check_command, Clock::now() + settings_.command_timeout,
+        to_string(expected));
+  } catch (const Error& error) {
+    throw Error(ErrorKind::kPrecondition,
+                std::string("router.check does not confirm that the router sends applications "
+                            "to the ") +
+                    to_string(expected) + ": " + error.what());
   }
 }
 
@@ -135,8 +147,11 @@ void CommandRouter::freeze(Clock::time_point deadline) {
   }
 }
 
-void CommandRouter::switch_to(Primary primary, Clock::time_point deadline) {
+std::string CommandRouter::switch_to(Primary primary, Clock::time_point deadline) {
   run("switch", settings_.switch_command, deadline, to_string(primary));
+  if (settings_.check_command.empty()) return "router.switch exited 0 (no router.check)";
+  run("check", settings_.check_command, deadline, to_string(primary));
+  return "router.check confirmed it";
 }
 
 void CommandRouter::resume(Clock::time_point deadline) {

@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kStarted =
     "INSERT INTO switchyard.switch_journal (run_id, operation, step_no, step, state, started_at) "
     "VALUES ($1, $2, $3, $4, 'started', pg_catalog.clock_timestamp()) "
-    "ON CONFLICT (run_id, step_no) DO UPDATE SET state = 'started', "
+    "ON CONFLICT (run_id, step_no) DO UPDATE SET state = 'started', step = excluded.step, "
     "  attempts = switch_journal.attempts + 1, started_at = excluded.started_at, "
     "  finished_at = NULL, duration_ms = NULL, detail = NULL";
 
@@ -77,10 +77,13 @@ std::optional<RunRecord> Journal::interrupted_run() {
   run.operation = operation_from_string(runs.str(0, 1)).value_or(Operation::kCutover);
   run.state = runs.str(0, 2);
   pg::Result steps = home_.exec(
-      "SELECT step_no, state FROM switchyard.switch_journal WHERE run_id = $1 ORDER BY step_no",
+      "SELECT step_no, state, step FROM switchyard.switch_journal WHERE run_id = $1 "
+      "ORDER BY step_no",
       {std::to_string(run.run_id)});
   for (int row = 0; row < steps.rows(); ++row) {
-    auto step = step_from_number(static_cast<int>(steps.int64(row, 0)));
+    // By name first: before the router step existed, 7 was the switch.
+    auto step = step_from_name(steps.str(row, 2));
+    if (!step) step = step_from_number(static_cast<int>(steps.int64(row, 0)));
     auto state = step_state_from_string(steps.str(row, 1));
     if (step && state) run.entries.push_back({*step, *state});
   }

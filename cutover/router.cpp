@@ -13,7 +13,7 @@ class NoRouter final : public Router {
   std::string describe() const override { return "no router (the fence alone freezes writes)"; }
   void check(Primary) override {}
   void freeze(Clock::time_point) override {}
-  void switch_to(Primary, Clock::time_point) override {}
+  std::string switch_to(Primary, Clock::time_point) override { return "no router to move"; }
   void resume(Clock::time_point) override {}
 };
 

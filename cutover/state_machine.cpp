@@ -28,6 +28,8 @@ const char* to_string(Step step) {
       return "sequences";
     case Step::kReverseStream:
       return "reverse stream";
+    case Step::kRouter:
+      return "router";
     case Step::kSwitch:
       return "switch";
     case Step::kPostChecks:
@@ -41,6 +43,14 @@ std::optional<Step> step_from_number(int number) {
     return std::nullopt;
   }
   return static_cast<Step>(number);
+}
+
+std::optional<Step> step_from_name(const std::string& name) {
+  for (int number = static_cast<int>(kFirstStep); number <= static_cast<int>(kLastStep); ++number) {
+    const Step step = static_cast<Step>(number);
+    if (name == to_string(step)) return step;
+  }
+  return std::nullopt;
 }
 
 bool inside_freeze(Step step) {
@@ -95,6 +105,9 @@ Recovery plan_recovery(const std::vector<JournalEntry>& entries) {
   recovery.action = Recovery::Action::kRollBack;
   recovery.unfence_and_resume = reached(Step::kFreeze);
   recovery.drop_new_slot = reached(Step::kReverseStream);
+  // Started is enough: the file may have been rewritten before the process
+  // died, and pointing the router at the primary it already uses is harmless.
+  recovery.route_back = reached(Step::kRouter);
   return recovery;
 }
 

@@ -6,18 +6,23 @@
 //
 //   1 preflight        checks only; nothing changes
 //   2 freeze           router PAUSE; fence the old primary         ┐
-//   3 drain            the stream applies everything to the marker │ writes
-//   4 parity gate      dirty-only verify                           │ frozen,
-//   5 sequences        setval on the new primary                   │ within the
-//   6 reverse stream   slot + publication on the new primary       │ freeze
-//   7 switch           ── point of no return ── router to the new  │ budget
+//   3 drain            the stream applies everything to the marker │
+//   4 parity gate      dirty-only verify                           │ writes
+//   5 sequences        setval on the new primary                   │ frozen,
+//   6 reverse stream   slot + publication on the new primary       │ within the
+//   7 router           router to the new primary, proven by the    │ freeze
+//                      router itself (pgbouncer: SHOW DATABASES)   │ budget
+//   8 switch           ── point of no return ── unfence the new    │
 //                      primary, RESUME                             ┘
-//   8 post-checks      the stream follows; the old slot is dropped
+//   9 post-checks      the stream follows; the old slot is dropped
 //
-// Before step 7 starts, any failure or the budget running out rolls back:
-// unfence the old primary, RESUME there, drop the new slot; the stream keeps
-// its direction. Once step 7 has started (journaled durably first), the run
-// can only go forward: re-running completes it.
+// Before step 8 starts, any failure or the budget running out rolls back:
+// router back to the old primary, unfence the old primary, RESUME there,
+// drop the new slot; the stream keeps its direction. The router is switched
+// and proven before the point of no return because a router that did not
+// take the switch leaves clients on the fenced old primary: that must still
+// be a rollback, not a success. Once step 8 has started (journaled durably
+// first), the run can only go forward: re-running completes it.
 #pragma once
 
 #include <optional>
@@ -37,8 +42,9 @@ enum class Step {
   kParityGate = 4,
   kSequences = 5,
   kReverseStream = 6,
-  kSwitch = 7,
-  kPostChecks = 8,
+  kRouter = 7,
+  kSwitch = 8,
+  kPostChecks = 9,
 };
 inline constexpr Step kFirstStep = Step::kPreflight;
 inline constexpr Step kLastStep = Step::kPostChecks;
@@ -46,7 +52,10 @@ inline constexpr Step kPointOfNoReturn = Step::kSwitch;
 
 const char* to_string(Step step);
 std::optional<Step> step_from_number(int number);
-// Steps 2-7: between PAUSE and RESUME.
+// By the name the journal keeps: a run journaled by a release that numbered
+// the steps otherwise is still read right.
+std::optional<Step> step_from_name(const std::string& name);
+// Steps 2-8: between PAUSE and RESUME.
 bool inside_freeze(Step step);
 std::optional<Step> next(Step step);
 
@@ -72,6 +81,7 @@ struct Recovery {
   // kRollBack: what the interrupted run may have changed, to undo.
   bool unfence_and_resume = false;  // it reached the freeze
   bool drop_new_slot = false;       // it reached the reverse stream step
+  bool route_back = false;          // it reached the router step: point it at the old primary
 };
 
 Recovery plan_recovery(const std::vector<JournalEntry>& entries);

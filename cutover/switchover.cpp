@@ -51,6 +51,9 @@ class Switchover {
   Primary new_primary() const {
     return operation_ == Operation::kCutover ? Primary::kTarget : Primary::kSource;
   }
+  Primary old_primary() const {
+    return operation_ == Operation::kCutover ? Primary::kSource : Primary::kTarget;
+  }
   control::Direction new_direction() const {
     return operation_ == Operation::kCutover ? control::Direction::kReverse
                                              : control::Direction::kForward;
@@ -93,7 +96,13 @@ class Switchover {
     if (plan.action == Recovery::Action::kComplete) {
       spdlog::warn("{} run {} was interrupted after the point of no return; completing it",
                    to_string(operation_), run.run_id);
-      if (plan.resume_at <= Step::kSwitch) switch_primary();
+      if (plan.resume_at <= Step::kSwitch) {
+        // Proven at step 7 already; pointing it again costs one RELOAD, and
+        // a run journaled by a release that moved the router after the
+        // point of no return needs it.
+        router_->switch_to(new_primary(), Clock::now() + std::max(budget_, milliseconds(2000)));
+        switch_primary();
+      }
       post_checks();
       journal_.finish("completed", std::nullopt, "completed by a later run after an interruption");
       return;
@@ -101,6 +110,8 @@ class Switchover {
     spdlog::warn("{} run {} was interrupted before the point of no return; rolling it back",
                  to_string(operation_), run.run_id);
     const auto deadline = Clock::now() + std::chrono::seconds(10);
+    // Before anything resumes: clients come back to the old primary.
+    if (plan.route_back) router_->switch_back(old_primary(), deadline);
     if (plan.unfence_and_resume) {
       unfence(from_, deadline);
       router_->resume(deadline);
@@ -128,7 +139,7 @@ class Switchover {
   template <typename Work>
   void step(Step which, Work&& work) {
     current_step_ = which;
-    journal_.started(which, /*durable=*/which == Step::kFreeze);
+    journal_.started(which, /*durable=*/which == Step::kFreeze || which == Step::kRouter);
     const std::string detail = work();
     journal_.done(which, detail);
     spdlog::info("  {} {}: {}", static_cast<int>(which), to_string(which),
@@ -204,7 +215,7 @@ class Switchover {
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
   }
 
-  // Steps 2-6. Returns false after rolling back.
+  // Steps 2-7. Returns false after rolling back.
   bool freeze_and_prepare_switch() {
     freeze_started_ = Clock::now();
     const auto budget_end = freeze_started_ + budget_;
@@ -252,6 +263,14 @@ class Switchover {
         const std::string result = create_new_stream();
         in_budget();
         return result;
+      });
+      step(Step::kRouter, [&] {
+        // Set first: a RELOAD that fails after the file was rewritten
+        // still leaves a file to put back.
+        routed_ = true;
+        const std::string proof = router_->switch_to(new_primary(), deadline_);
+        in_budget();
+        return std::string("applications -> ") + new_role() + ": " + proof;
       });
     } catch (const std::exception& error) {
       // Whatever went wrong inside the freeze, the way out is the same.
@@ -347,13 +366,20 @@ class Switchover {
     const auto rollback_started = Clock::now();
     const auto deadline = freeze_started_ + budget_ + milliseconds(500);
     std::vector<std::string> problems;
-    auto attempt = [&](const char* what, auto&& action) {
+    auto attempt = [&](const std::string& what, auto&& action) {
       try {
         action();
-      } catch (const Error& error) {
-        problems.push_back(std::string(what) + ": " + error.what());
+        return true;
+      } catch (const std::exception& error) {
+        problems.push_back(what + ": " + error.what());
+        return false;
       }
     };
+    // Clients are still paused: they must find the router pointing at the
+    // old primary again before anything resumes them.
+    const bool routed_back =
+        !routed_ || attempt("router back to the " + std::string(old_role()),
+                            [&] { router_->switch_back(old_primary(), deadline); });
     if (froze_) {
       attempt("unfence", [&] {
         if (!from_.ok()) {
@@ -362,7 +388,14 @@ class Switchover {
         }
         unfence(from_, deadline);
       });
-      attempt("resume", [&] { router_->resume(deadline); });
+      if (routed_back) {
+        attempt("resume", [&] { router_->resume(deadline); });
+      } else {
+        // Resuming could send writes to the new primary while the stream
+        // still runs towards it.
+        problems.push_back(std::string("clients left frozen: point the router at the ") +
+                           old_role() + ", then resume it");
+      }
     }
     freeze_ms_ = ms_since(freeze_started_);
     if (slot_created_) attempt("drop the new slot", [&] { drop_new_slot(); });
@@ -384,27 +417,27 @@ class Switchover {
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
   }
 
-  // Step 7, past the point of no return: the new primary takes writes.
+  // Step 8, past the point of no return: the new primary takes writes. The
+  // router already sends clients to it (step 7, proven); they are let go.
   void switch_primary() {
     journal_.pass_point_of_no_return(new_direction());
     crash_point("in", Step::kSwitch);
     const auto deadline = Clock::now() + std::max(budget_, milliseconds(2000));
     const auto started = Clock::now();
     unfence(to_, deadline);
-    router_->switch_to(new_primary(), deadline);
     router_->resume(deadline);
     if (freeze_started_ != Clock::time_point{}) freeze_ms_ = ms_since(freeze_started_);
-    journal_.done(Step::kSwitch, std::string("router -> ") + new_role() + " (" +
+    journal_.done(Step::kSwitch, std::string(new_role()) + " unfenced, router resumed (" +
                                      std::to_string(static_cast<int>(ms_since(started))) +
                                      " ms); writes frozen " +
                                      std::to_string(static_cast<int>(freeze_ms_)) + " ms");
     if (freeze_ms_ > 0) journal_.record_freeze(freeze_ms_);
-    spdlog::info("  7 switch: the {} is the primary (writes frozen {:.1f} ms)", new_role(),
+    spdlog::info("  8 switch: the {} is the primary (writes frozen {:.1f} ms)", new_role(),
                  freeze_ms_);
     crash_point("after", Step::kSwitch);
   }
 
-  // Step 8: the stream follows the new direction; the old direction's
+  // Step 9: the stream follows the new direction; the old direction's
   // slot, which nothing will read again, is dropped so it holds no WAL.
   void post_checks() {
     journal_.started(Step::kPostChecks);
@@ -452,7 +485,7 @@ class Switchover {
                   std::string(new_role()) + " is still fenced after the switch");
     }
     journal_.done(Step::kPostChecks, detail);
-    spdlog::info("  8 post-checks: {}", detail);
+    spdlog::info("  9 post-checks: {}", detail);
     crash_point("after", Step::kPostChecks);
   }
 
@@ -504,6 +537,7 @@ class Switchover {
   Clock::time_point deadline_{};
   bool froze_ = false;
   bool slot_created_ = false;
+  bool routed_ = false;  // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;
 };

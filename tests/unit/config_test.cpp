@@ -424,6 +424,19 @@ TEST_CASE("A command router reads its three commands and timeout", "[config]") {
   CHECK(config.router.switch_command == "./dns point-at");
   CHECK(config.router.resume_command == "./lb open");
   CHECK(config.router.command_timeout == 2s);
+  CHECK(config.router.check_command.empty());  // optional
+}
+
+TEST_CASE("A command router reads its optional check command", "[config]") {
+  const Config config = parse(kMinimal +
+                              "router:\n"
+                              "  kind: command\n"
+                              "  freeze: ./lb drain\n"
+                              "  switch: ./dns point-at\n"
+                              "  check: ./dns resolves-to\n"
+                              "  resume: ./lb open\n");
+  CHECK(config.router.check_command == "./dns resolves-to");
+  CHECK(config.reversed().router.check_command == "./dns resolves-to");
 }
 
 TEST_CASE("A router section that cannot work is rejected naming the key", "[config][bad-input]") {
@@ -442,6 +455,24 @@ TEST_CASE("A router section that cannot work is rejected naming the key", "[conf
   SECTION("a key of another kind") {
     require_rejected(kMinimal + "router:\n  kind: none\n  freeze: ./x\n",
                      {"test.yaml:9:", "router.freeze", "kind: command only"});
+  }
+  SECTION("a check command for another kind") {
+    require_rejected(kMinimal +
+                         "router:\n  kind: pgbouncer\n  admin_conninfo: host=a\n"
+                         "  database: app\n  databases_file: /f\n  check: ./x\n",
+                     {"test.yaml:12:", "router.check", "kind: command only"});
+  }
+  SECTION("an empty check command") {
+    require_rejected(kMinimal +
+                         "router:\n  kind: command\n  freeze: a\n  switch: b\n"
+                         "  resume: c\n  check: ''\n",
+                     {"test.yaml:12:", "router.check", "empty"});
+  }
+  SECTION("a check command that is not a string") {
+    require_rejected(kMinimal +
+                         "router:\n  kind: command\n  freeze: a\n  switch: b\n"
+                         "  resume: c\n  check: [a, b]\n",
+                     {"test.yaml:12:", "router.check"});
   }
   SECTION("an empty command") {
     require_rejected(

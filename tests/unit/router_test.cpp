@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -141,6 +142,7 @@ TEST_CASE("make_router builds the router router.kind names", "[router]") {
     CHECK_NOTHROW(router->check(Primary::kSource));
     CHECK_NOTHROW(router->freeze(Clock::now()));
     CHECK_NOTHROW(router->switch_to(Primary::kTarget, Clock::now()));
+    CHECK_NOTHROW(router->switch_back(Primary::kSource, Clock::now()));
     CHECK_NOTHROW(router->resume(Clock::now()));
   }
   SECTION("pgbouncer") {
@@ -266,7 +268,157 @@ TEST_CASE("switch_to replaces the databases file before it asks pgbouncer to rel
   CHECK_FALSE(std::filesystem::exists(file + ".switchyard-new"));
 }
 
+// Sets the process umask for one scope.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+mode_t file_mode(const std::string& path) {
+  struct stat status {};
+  REQUIRE(::stat(path.c_str(), &status) == 0);
+  return status.st_mode & 07777;
+}
+
+TEST_CASE("switch_to keeps the databases file's mode, whatever switchyard's umask",
+          "[router][pgbouncer]") {
+  // pgbouncer often runs as another user than switchyard: a rewritten file
+  // that only switchyard may read makes its RELOAD fail.
+  TempDir dir;
+  const std::string file = dir.file("switchyard.ini");
+  { std::ofstream(file) << "app = host=old\n"; }
+  REQUIRE(::chmod(file.c_str(), 0644) == 0);
+  Config config = pgbouncer_config(file);
+  config.router.admin_conninfo = "host=" + dir.path() + " port=1 dbname=pgbouncer";
+  PgbouncerRouter router(config);
+  {
+    ScopedUmask restrictive(077);
+    CHECK_THROWS_AS(router.switch_to(Primary::kTarget, Clock::now() + 2s), Error);
+  }
+  CHECK(contents(file) == router.file_text(Primary::kTarget));
+  CHECK(file_mode(file) == 0644);
+}
+
+TEST_CASE("switch_back restores the databases file as it was before switch_to",
+          "[router][pgbouncer]") {
+  TempDir dir;
+  const std::string file = dir.file("switchyard.ini");
+  // An operator's entry with settings of its own: a rollback puts back
+  // exactly this, not an entry derived from the conninfo.
+  const std::string before =
+      "; the legacy\napp = host=10.0.0.5 port=5433 dbname=app pool_size=50\n";
+  { std::ofstream(file) << before; }
+  Config config = pgbouncer_config(file);
+  config.router.admin_conninfo = "host=" + dir.path() + " port=1 dbname=pgbouncer";
+  PgbouncerRouter router(config);
+  CHECK_THROWS_AS(router.switch_to(Primary::kTarget, Clock::now() + 2s), Error);
+  REQUIRE(contents(file) == router.file_text(Primary::kTarget));
+  // Neither a second switch_to nor the rollback forgets the original.
+  CHECK_THROWS_AS(router.switch_to(Primary::kTarget, Clock::now() + 2s), Error);
+  CHECK_THROWS_AS(router.switch_back(Primary::kSource, Clock::now() + 2s), Error);
+  CHECK(contents(file) == before);
+  CHECK_FALSE(std::filesystem::exists(file + ".switchyard-new"));
+
+  SECTION("a router that did not switch (a later run, recovering) writes the derived entry") {
+    PgbouncerRouter recovering(config);
+    { std::ofstream(file) << recovering.file_text(Primary::kTarget); }
+    CHECK_THROWS_AS(recovering.switch_back(Primary::kSource, Clock::now() + 2s), Error);
+    CHECK(contents(file) == recovering.file_text(Primary::kSource));
+  }
+}
+
+TEST_CASE("The preflight of a pgbouncer router refuses when its admin console is unreachable",
+          "[router][pgbouncer]") {
+  TempDir dir;
+  const std::string file = dir.file("switchyard.ini");
+  { std::ofstream(file) << "app = host=old\n"; }
+  Config config = pgbouncer_config(file);
+  config.router.admin_conninfo = "host=" + dir.path() + " port=1 dbname=pgbouncer";
+  PgbouncerRouter router(config);
+  REQUIRE_THROWS_MATCHES(router.check(Primary::kSource), Error,
+                         IsError(ErrorKind::kPrecondition, {"router unreachable"}));
+  // Nothing was written: the probe comes after the console answered.
+  CHECK(contents(file) == "app = host=old\n");
+}
+
 // ---- commands ---------------------------------------------------------------
+
+TEST_CASE("router.check runs after router.switch, with SWITCHYARD_PRIMARY", "[router][command]") {
+  TempDir dir;
+  RouterSettings settings = command_settings(dir);
+  const std::string log = sh_quote(dir.file("log"));
+  settings.switch_command = "echo \"switch $SWITCHYARD_PRIMARY\" >> " + log;
+  settings.check_command = "echo \"check $SWITCHYARD_PRIMARY\" >> " + log;
+  CommandRouter router(settings);
+  router.switch_to(Primary::kTarget, Clock::now() + 5s);
+  CHECK(contents(dir.file("log")) == "switch target\ncheck target\n");
+  router.switch_back(Primary::kSource, Clock::now() + 5s);
+  CHECK(contents(dir.file("log")) == "switch target\ncheck target\nswitch source\ncheck source\n");
+}
+
+TEST_CASE("A failing router.check fails the switch, naming the key, status and last line",
+          "[router][command]") {
+  TempDir dir;
+  RouterSettings settings = command_settings(dir);
+  settings.check_command = "[ \"$SWITCHYARD_PRIMARY\" = \"$(cat " + sh_quote(dir.file("switch")) +
+                           ")\" ] || { echo \"load balancer still sends to the source\"; exit 2; }";
+  SECTION("the switch took: proven") {
+    CommandRouter router(settings);
+    CHECK_NOTHROW(router.switch_to(Primary::kTarget, Clock::now() + 5s));
+  }
+  SECTION("the switch did not take") {
+    settings.switch_command = "true";
+    { std::ofstream(dir.file("switch")) << "source\n"; }
+    CommandRouter router(settings);
+    try {
+      router.switch_to(Primary::kTarget, Clock::now() + 5s);
+      FAIL("switch_to did not throw");
+    } catch (const Error& error) {
+      CHECK(error.kind() == ErrorKind::kPrecondition);
+      CHECK(std::string(error.what()) ==
+            "router.check exited with status 2: load balancer still sends to the source");
+    }
+    // The check does not undo anything itself: rolling back is the caller's.
+    CHECK_FALSE(read_text(dir.file("resume")).has_value());
+  }
+}
+
+TEST_CASE("router.check is bounded by router.command_timeout", "[router][command]") {
+  TempDir dir;
+  RouterSettings settings = command_settings(dir);
+  settings.check_command = "sleep 5";
+  settings.command_timeout = 200ms;
+  CommandRouter router(settings);
+  const auto start = Clock::now();
+  REQUIRE_THROWS_MATCHES(router.switch_to(Primary::kTarget, start + 60s), Error,
+                         IsError(ErrorKind::kTimeout, {"router.check", "in time"}));
+  CHECK(seconds_since(start) < 3.0);
+}
+
+TEST_CASE("The preflight runs router.check for the current primary and refuses when it fails",
+          "[router][command]") {
+  TempDir dir;
+  RouterSettings settings = command_settings(dir);
+  settings.check_command =
+      "echo \"$SWITCHYARD_PRIMARY\" > " + sh_quote(dir.file("checked")) +
+      "; [ \"$SWITCHYARD_PRIMARY\" = source ] || { echo 'not there'; exit 1; }";
+  CommandRouter router(settings);
+  CHECK_NOTHROW(router.check(Primary::kSource));
+  CHECK(contents(dir.file("checked")) == "source\n");
+  REQUIRE_THROWS_MATCHES(
+      router.check(Primary::kTarget), Error,
+      IsError(ErrorKind::kPrecondition, {"router.check", "status 1", "not there", "target"}));
+  // Only the check ran: nothing was frozen, switched or resumed.
+  CHECK_FALSE(read_text(dir.file("freeze")).has_value());
+  CHECK_FALSE(read_text(dir.file("switch")).has_value());
+  CHECK_FALSE(read_text(dir.file("resume")).has_value());
+}
 
 TEST_CASE("The command router runs the freeze, switch and resume commands", "[router][command]") {
   TempDir dir;

@@ -7,7 +7,7 @@
 #
 # The kills come from SWITCHYARD_FAILPOINT (common/failpoint.h):
 # "<operation>:after:<step>" right after a step is journaled done, and
-# "<operation>:in:7" right after the point of no return is journaled.
+# "<operation>:in:8" right after the point of no return is journaled.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
@@ -54,7 +54,7 @@ crash_and_settle() {
   log "ok: $operation killed at $point (status: stopped after step $stopped); re-run: ${how#interrupted }"
 }
 
-for step in 1 2 3 4 5 6 in:7 7 8; do
+for step in 1 2 3 4 5 6 7 in:8 8 9; do
   point=$step; [[ $step == in:* ]] || point="after:$step"
   crash_and_settle cutover "$point" TGT SRC reverse
   crash_and_settle failback "$point" SRC TGT forward
@@ -71,5 +71,5 @@ missing=$(missing_acks "$WORK/acks" SRC)
 [ "$missing" = 0 ] || fail "$missing acknowledged probe inserts missing on the source"
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify at the end"
 acked=$(grep -o '"acked":[0-9]*' "$WORK/acks.json" | cut -d: -f2)
-log "ok: 18 kills settled; $acked probe inserts acknowledged, 0 errors, 0 lost; parity"
+log "ok: 20 kills settled; $acked probe inserts acknowledged, 0 errors, 0 lost; parity"
 log "PASS"

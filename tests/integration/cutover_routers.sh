@@ -1,7 +1,9 @@
 # The other two router kinds, and verify after a cutover:
-#  - kind: command — freeze, switch and resume are shell commands (here they
-#    drive pgbouncer's admin console with psql, as a load-balancer script
-#    would drive its own API); switch sees SWITCHYARD_PRIMARY;
+#  - kind: command — freeze, switch, check and resume are shell commands
+#    (here they drive pgbouncer's admin console with psql, as a
+#    load-balancer script would drive its own API); switch and check see
+#    SWITCHYARD_PRIMARY; a switch that does not take is caught by
+#    router.check and rolled back;
 #  - kind: none — applications connect to the primary directly: the fence
 #    ends their sessions on the old primary and new ones there are
 #    read-only, while the reverse stream still applies;
@@ -27,9 +29,23 @@ echo "\$SWITCHYARD_PRIMARY" >> "$WORK/switched"
 $ADMIN -c RELOAD
 SH
 chmod +x "$WORK/switch.sh"
+cat >"$WORK/check.sh" <<SH
+#!/bin/sh
+# A read-only router check: does pgbouncer send app to \$SWITCHYARD_PRIMARY?
+case "\$SWITCHYARD_PRIMARY" in
+  source) want=$SRC_PORT ;;
+  target) want=$TGT_PORT ;;
+  *) echo "unknown primary '\$SWITCHYARD_PRIMARY'"; exit 2 ;;
+esac
+echo "\$SWITCHYARD_PRIMARY" >> "$WORK/checked"
+got=\$($ADMIN -c "SHOW DATABASES" | awk -F'|' '\$1 == "app" { print \$3 }')
+[ "\$got" = "\$want" ] || { echo "pgbouncer sends app to port \$got"; exit 1; }
+SH
+chmod +x "$WORK/check.sh"
 write_config "$WORK/command.yaml" "router:" "  kind: command" \
   "  freeze: \"$ADMIN -c 'PAUSE app'\"" \
   "  switch: \"$WORK/switch.sh\"" \
+  "  check: \"$WORK/check.sh\"" \
   "  resume: \"$ADMIN -c 'RESUME app' || true\"" \
   "  command_timeout: 3s"
 write_config "$WORK/none.yaml" "router: { kind: none }"
@@ -41,6 +57,9 @@ sleep 1
 "$SY" -c "$WORK/command.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover (command)"; }
 [ "$(tail -n 1 "$WORK/switched")" = target ] || fail "switch command did not get SWITCHYARD_PRIMARY=target"
 grep -q "port=$TGT_PORT" "$BNC_DATABASES" || fail "router not switched"
+# Preflight for the source, then the proof for the target.
+[ "$(tr '\n' ' ' <"$WORK/checked")" = "source target " ] ||
+  fail "router.check ran for: $(tr '\n' ' ' <"$WORK/checked")"
 sleep 1
 # replicate killed and restarted after the cutover resumes the reverse
 # stream where its origin on the source says.
@@ -73,6 +92,22 @@ grep -q "router.freeze exited with status 4: load balancer says no" "$WORK/badcm
   { cat "$WORK/badcmd.log"; fail "no reason in the rollback"; }
 [ "$(fenced SRC)" = off ] || fail "source left fenced after the rollback"
 log "ok: rolled back: $(grep -o 'router.freeze exited.*says no' "$WORK/badcmd.log" | head -1)"
+
+log "kind: command, a switch that does not take is caught by router.check and rolled back"
+write_config "$WORK/notaken.yaml" "router:" "  kind: command" \
+  "  freeze: \"$ADMIN -c 'PAUSE app'\"" \
+  "  switch: \"true\"" \
+  "  check: \"$WORK/check.sh\"" \
+  "  resume: \"$ADMIN -c 'RESUME app' || true\""
+rc=0; "$SY" -c "$WORK/notaken.yaml" cutover >"$WORK/notaken.log" 2>&1 || rc=$?
+[ "$rc" = 9 ] || { cat "$WORK/notaken.log"; fail "expected exit 9, got $rc"; }
+grep -q "router.check exited with status 1: pgbouncer sends app to port $SRC_PORT" "$WORK/notaken.log" ||
+  { cat "$WORK/notaken.log"; fail "no reason in the rollback"; }
+[ "$(fenced SRC)" = off ] || fail "source left fenced after the rollback"
+[ "$(pgb_admin BNC -c "SHOW DATABASES" | awk -F'|' '$1 == "app" { print $12 }')" = 0 ] ||
+  fail "pgbouncer left paused"
+"$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
+log "ok: rolled back: $(grep -o 'router.check exited.*' "$WORK/notaken.log" | head -1 | cut -c1-120)"
 
 log "kind: none: a direct session on the old primary is ended, new ones are read-only"
 pgc_psql SRC -c "SELECT pg_sleep(30)" >"$WORK/direct.out" 2>&1 &

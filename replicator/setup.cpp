@@ -7,6 +7,7 @@
 #include "control/control_schema.h"
 #include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
+#include "replicator/schema_dump.h"
 
 namespace switchyard {
 
@@ -41,17 +42,29 @@ std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
 }
 
 // Target side of init, in one transaction: all of it or none of it.
+// Extensions first (column types and functions use them), functions before
+// the tables whose defaults may call them, and what reads the tables after.
 void prepare_target(pg::Connection& target, const Config& config, const std::string& system_id,
                     const std::vector<SourceTable>& tables, const std::vector<bool>& missing,
-                    const SchemaScript& script) {
+                    const SchemaScript& script, const SchemaObjectsScript& objects,
+                    bool copy_done) {
   target.exec("BEGIN");
   try {
     control::ensure_schema(target);
     control::insert_stream(target, config.name, system_id);
-    for (const auto& statement : script.pre_data) {
-      spdlog::info("target: creating {}", statement.object);
-      target.exec(statement.sql);
+    run_schema_statements(target, objects.extensions, false);
+    for (size_t idx = 0; idx < script.pre_data.size(); ++idx) {
+      if (idx == script.first_table) run_schema_statements(target, objects.before_tables, false);
+      spdlog::info("target: creating {}", script.pre_data[idx].object);
+      target.exec(script.pre_data[idx].sql);
     }
+    if (script.first_table >= script.pre_data.size()) {
+      run_schema_statements(target, objects.before_tables, false);
+    }
+    run_schema_statements(target, objects.after_tables, false);
+    run_schema_statements(target, objects.dependent, true);
+    // The copy fills new materialized views; after it, init must.
+    if (copy_done) run_schema_statements(target, objects.refresh_created, false);
     for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
       control::TableRow row;
       row.schema = tables[table_idx].schema;
@@ -115,6 +128,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
     }
   }
   const SchemaScript script = extract_schema(source, target, result.tables, missing);
+  SchemaObjectsScript objects = extract_schema_objects(config, source, target, result.tables);
 
   // 2. Source: publication, then slot. Undo on failure.
   const bool new_publication = !publication_exists(source, config.publication_name());
@@ -134,7 +148,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
       spdlog::info("source: slot {} created at {}", config.slot_name(), at.to_string());
     }
     // 3. Target, in one transaction.
-    prepare_target(target, config, system_id, result.tables, missing, script);
+    prepare_target(target, config, system_id, result.tables, missing, script, objects, copy_done);
   } catch (...) {
     result.snapshot.reset();  // close the slot's connection before dropping it
     try {
@@ -145,10 +159,12 @@ InitResult run_init(const Config& config, bool export_snapshot) {
     }
     throw;
   }
+  result.after_copy = std::move(objects.after_copy);
   spdlog::info(
-      "init: {} tables selected, {} created on the target; publication {} and slot {} "
-      "ready",
+      "init: {} tables selected, {} created on the target, and {} other schema objects; "
+      "publication {} and slot {} ready",
       result.tables.size(), std::count(missing.begin(), missing.end(), true),
+      objects.extensions.size() + objects.before_tables.size() + objects.after_tables.size(),
       config.publication_name(), config.slot_name());
   return result;
 }

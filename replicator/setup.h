@@ -1,6 +1,7 @@
 // `init` and `teardown`: preparing the source (publication, slot) and the
-// target (control schema, origin, missing types/sequences/tables), and
-// removing what init created.
+// target (control schema, origin, missing extensions, types, sequences,
+// tables, and the functions, views, triggers, policies, comments and grants
+// of their schemas), and removing what init created.
 //
 // init checks everything it can before it creates anything, and undoes what
 // it created if a later step fails, so a refused init leaves both databases
@@ -20,6 +21,9 @@ struct InitResult {
   std::vector<SourceTable> tables;
   // Set when the caller asked for one and the initial copy is still to do.
   std::optional<ExportedSnapshot> snapshot;
+  // For the target once the copy and its keys are done (comments on keys,
+  // materialized views' data).
+  std::vector<DdlStatement> after_copy;
 };
 
 // A writable server (not a standby) on which this role may create the

@@ -13,6 +13,7 @@
 #include "common/shutdown.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
+#include "replicator/schema_dump.h"
 #include "replicator/setup.h"
 
 namespace switchyard {
@@ -295,6 +296,10 @@ void run_snapshot(const Config& config) {
                          workers.table_rows(table_idx), workers.table_bytes(table_idx));
   }
   build_post_data(config, target);
+  // Materialized views are filled from the copied rows, once.
+  target.exec("BEGIN");
+  run_schema_statements(target, init.after_copy, true);
+  target.exec("COMMIT");
 
   // The copy is complete: streaming starts at the slot's consistent point.
   target.exec("BEGIN");

@@ -1,7 +1,8 @@
 // The initial copy: every selected table, as of the slot's exported
 // snapshot, copied with COPY by several workers at once; then the deferred
-// keys, indexes and constraints; then the origin is set to the slot's
-// consistent point, so streaming starts exactly where the copy ends.
+// keys, indexes and constraints, and the materialized views are filled;
+// then the origin is set to the slot's consistent point, so streaming
+// starts exactly where the copy ends.
 //
 // Tables larger than snapshot.split_tables_larger_than are copied in ctid
 // ranges by several workers. A copy interrupted by a crash or a stop is

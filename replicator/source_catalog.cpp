@@ -87,7 +87,10 @@ SELECT t.oid, n.nspname, t.typname, t.typtype,
        (SELECT pg_catalog.string_agg('CONSTRAINT ' || pg_catalog.quote_ident(c.conname) || ' ' ||
                                      pg_catalog.pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname)
           FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid),
-       t.typbasetype
+       t.typbasetype,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid = t.oid
+                  AND d.deptype = 'e')
   FROM used u
   JOIN pg_catalog.pg_type t ON t.oid = u.oid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
@@ -120,6 +123,9 @@ void add_types(pg::Connection& source, pg::Connection& target, const std::string
     const char typtype = types.get(row, 3)[0];
     const std::string qualified = pg::qualified(schema, name);
     if (target_has_type(target, schema, name)) continue;
+    // An extension's type comes with the extension (schema_dump creates it,
+    // or refuses naming it).
+    if (types.boolean(row, 10)) continue;
     if (typtype == 'e') {
       schemas.insert(schema);
       enums.push_back({"type " + schema + "." + name,
@@ -435,6 +441,7 @@ SchemaScript extract_schema(pg::Connection& source, pg::Connection& target,
     script.pre_data.push_back(
         {"schema " + schema, "CREATE SCHEMA IF NOT EXISTS " + pg::quote_ident(schema)});
   }
+  script.first_table = script.pre_data.size() + types.size() + sequences.size();
   for (auto* group : {&types, &sequences, &created_tables, &owned_by}) {
     script.pre_data.insert(script.pre_data.end(), group->begin(), group->end());
   }

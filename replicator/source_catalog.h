@@ -58,6 +58,9 @@ struct DdlStatement {
 
 struct SchemaScript {
   std::vector<DdlStatement> pre_data;  // schemas, types, sequences, tables, partitions
+  // Index of the first table in pre_data: functions that column defaults
+  // call are created just before it (see schema_dump).
+  size_t first_table = 0;
   // post_data[table_idx]: keys, indexes, checks, replica identity for that table
   std::vector<std::vector<DdlStatement>> post_data;
   // foreign_keys[table_idx]: to other selected tables, run after all post-data

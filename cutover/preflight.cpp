@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "cutover/fence.h"
+#include "cutover/schema_check.h"
 #include "drivers/pg/sql.h"
 #include "replicator/setup.h"
 #include "replicator/source_slot.h"
@@ -151,6 +152,7 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
   check_verify(current, operation, to, facts.tables);
   router.check(operation == Operation::kCutover ? Primary::kSource : Primary::kTarget);
   check_reverse_path(current, from, to);
+  check_schema_objects(from, to, facts.tables);
 
   for (const auto& table : facts.tables) {
     if (std::find(facts.schemas.begin(), facts.schemas.end(), table.schema) ==

@@ -1,6 +1,7 @@
 #include "control/control_schema.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/error.h"
 
@@ -27,6 +28,11 @@ CREATE TABLE IF NOT EXISTS switchyard.streams (
 -- Authoritative on the target; `replicate` follows it.
 ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS direction text NOT NULL DEFAULT 'forward'
   CHECK (direction IN ('forward', 'reverse'));
+-- Set by a cutover or failback while it prepares: until then the apply
+-- loop marks every changed key, never a whole table, so the gate inside the
+-- freeze compares changed rows only. A time, so that a killed run's
+-- request lapses by itself.
+ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS exact_marks_until timestamptz;
 CREATE TABLE IF NOT EXISTS switchyard.tables (
   stream                text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name           text NOT NULL,
@@ -65,6 +71,9 @@ CREATE TABLE IF NOT EXISTS switchyard.verify_tables (
   in_flight        integer,
   PRIMARY KEY (stream, schema_name, table_name)
 );
+-- A pass under way is noted beside the last completed one, which keeps
+-- counting (for the cutover's preflight) until the new one completes.
+ALTER TABLE switchyard.verify_tables ADD COLUMN IF NOT EXISTS running_since timestamptz;
 CREATE TABLE IF NOT EXISTS switchyard.verify_chunks (
   stream        text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name   text NOT NULL,
@@ -280,6 +289,25 @@ Direction read_direction(pg::Connection& target, const std::string& name) {
 void set_direction(pg::Connection& target, const std::string& name, Direction direction) {
   target.exec("UPDATE switchyard.streams SET direction = $2 WHERE name = $1",
               {name, std::string(to_string(direction))});
+}
+
+void request_exact_marks(pg::Connection& target, const std::string& name,
+                         std::chrono::seconds duration) {
+  target.exec(
+      "UPDATE switchyard.streams SET exact_marks_until = now() + make_interval(secs => $2) "
+      "WHERE name = $1",
+      {name, std::to_string(duration.count())});
+}
+
+void release_exact_marks(pg::Connection& target, const std::string& name) {
+  target.exec("UPDATE switchyard.streams SET exact_marks_until = NULL WHERE name = $1", {name});
+}
+
+bool exact_marks_requested(pg::Connection& target, const std::string& name) {
+  pg::Result rows = target.exec(
+      "SELECT coalesce(exact_marks_until > now(), false) FROM switchyard.streams WHERE name = $1",
+      {name});
+  return rows.rows() > 0 && rows.boolean(0, 0);
 }
 
 const char* to_string(Direction direction) {

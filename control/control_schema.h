@@ -8,6 +8,7 @@
 // Functions take the connection to use; none opens its own.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -83,6 +84,15 @@ void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn,
 // Throws Error(kPrecondition) if the stream is not initialised.
 Direction read_direction(pg::Connection& target, const std::string& name);
 void set_direction(pg::Connection& target, const std::string& name, Direction direction);
+
+// While a cutover prepares its gate, the apply loop marks every changed key
+// and never a whole table (see dirty_key_limit), so that the gate inside
+// the freeze costs what changed, not a full pass. The request lapses after
+// `duration`, should the run that made it die.
+void request_exact_marks(pg::Connection& target, const std::string& name,
+                         std::chrono::seconds duration);
+void release_exact_marks(pg::Connection& target, const std::string& name);
+bool exact_marks_requested(pg::Connection& target, const std::string& name);
 
 // Removes the stream's rows; drops the schema when no stream is left.
 // Returns true if the schema was dropped.

@@ -97,16 +97,18 @@ void check_verify(const Config& current, Operation operation, pg::Connection& to
       }
     }
     const std::string name = table.schema + "." + table.name;
-    if (status == "mismatch" || status == "in_flight") {
-      refuse("verify: the last pass over " + name + " ended " + status +
-             "; run verify --once until it is clean");
+    if (status == "mismatch") {
+      refuse("verify: the last pass over " + name +
+             " found mismatches; run verify --repair, then verify --once");
     }
-    // After a cutover the gate has proven parity and every later change is
-    // marked dirty, so a failback's own gate covers it; a first cutover
-    // needs a complete clean pass of every table.
-    if (operation == Operation::kCutover && status != "clean") {
+    // Rows a pass left in flight are marked dirty: the gate compares them
+    // with writes frozen, where they cannot change. After a cutover the gate
+    // has proven parity and every later change is marked dirty, so a
+    // failback's own gate covers it; a first cutover needs a completed pass
+    // of every table.
+    if (operation == Operation::kCutover && status != "clean" && status != "in_flight") {
       refuse("verify: " + name +
-             " has no clean full pass yet; run verify --once (or keep verify running)");
+             " has no completed full pass yet; run verify --once (or keep verify running)");
     }
   }
 }
@@ -160,8 +162,9 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
       facts.schemas.push_back(table.schema);
     }
   }
-  facts.sequences = read_sequences(from, facts.schemas);
-  check_sequences_exist(to, facts.sequences);
+  // Read here only to check them; their values are read inside the freeze.
+  facts.sequences = read_sequences(from, facts.schemas, Clock::now() + std::chrono::seconds(30));
+  check_sequences(from, to, facts.sequences);
   facts.dirty_key_rows = static_cast<uint64_t>(
       to.exec("SELECT count(*) FROM switchyard.dirty_keys WHERE stream = $1", {current.name})
           .int64(0, 0));

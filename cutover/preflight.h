@@ -8,7 +8,8 @@
 //  - no transaction on the old primary older than
 //    cutover.max_transaction_age, and no prepared transaction;
 //  - verify: no open mismatch and no table whose last pass found one; for
-//    a cutover, every table has a clean full pass;
+//    a cutover, every table has a completed full pass (rows it left in
+//    flight are marked dirty, and compared by the gate with writes frozen);
 //  - the router is reachable and points at the old primary;
 //  - the reverse path is possible: the new primary can be a source
 //    (wal_level = logical, replication rights, a free slot), the old one a

@@ -10,6 +10,7 @@
 #include "control/control_schema.h"
 #include "cutover/fence.h"
 #include "cutover/journal.h"
+#include "cutover/parity_gate.h"
 #include "cutover/preflight.h"
 #include "cutover/router.h"
 #include "cutover/sequences.h"
@@ -159,28 +160,31 @@ class Switchover {
       prepare();
       return "lag " + format_bytes(static_cast<double>(facts_.lag_bytes)) + ", " +
              std::to_string(facts_.tables.size()) + " tables, " +
-             std::to_string(facts_.sequences.size()) + " sequences, pre-gate " +
-             std::to_string(pre_gate_keys_) + " dirty-key rows checked";
+             std::to_string(facts_.sequences.size()) + " sequences; pre-gate " +
+             std::to_string(convergence_.rows_compared) + " changed rows equal in " +
+             std::to_string(convergence_.rounds) + " rounds, " +
+             std::to_string(convergence_.keys_left) + " keys left for the gate";
     });
   }
 
   // Everything that can be made ready before writes stop, so the freeze
   // holds only what must happen inside it.
   void prepare() {
-    // A dirty-only pass now leaves the gate inside the freeze only the
-    // keys changed in the last moments.
-    gate_config_ = current_;
-    gate_config_.verify.recheck_timeout = budget_;
-    verifier_ = std::make_unique<verify::Verifier>(gate_config_);
-    plans_ = verifier_->plan_tables(std::nullopt);
-    pre_gate_keys_ = facts_.dirty_key_rows;
-    for (const auto& plan : plans_) {
-      const verify::TableReport report = verifier_->dirty_pass(plan);
-      if (!report.mismatches.empty()) {
-        throw Error(ErrorKind::kPrecondition,
-                    "verify: " + std::to_string(report.mismatches.size()) + " mismatches in " +
-                        plan.display + "; run verify --repair, then try again");
-      }
+    // Compare what changed, round after round, so that the gate inside the
+    // freeze has only the last moments' changes. First, so that a mismatch
+    // refuses before anything is created for the new direction.
+    gate_ = std::make_unique<ParityGate>(current_);
+    convergence_ = gate_->converge(ParityGate::kMaxRounds);
+    // A keyless table the stream changed is compared whole inside the
+    // freeze: refuse now if that alone would take half the budget.
+    const double half_budget = std::chrono::duration<double>(budget_).count() / 2;
+    if (convergence_.slowest_keyless_seconds > half_budget) {
+      throw Error(ErrorKind::kPrecondition,
+                  convergence_.slowest_keyless + " has no primary key, so the parity gate " +
+                      "compares it whole with writes frozen; that took " +
+                      format_duration(convergence_.slowest_keyless_seconds) +
+                      ", more than half the freeze budget (" + format_duration(half_budget * 2) +
+                      "); give it a primary key, or a larger --freeze-budget");
     }
     // The new direction's receiving side: control schema, stream, tables
     // and origin on the old primary; publication on the new one.
@@ -213,6 +217,11 @@ class Switchover {
     }
     publish_tables(to_, next.publication_name(), published);
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
+    // Once more, for what changed meanwhile: the freeze follows at once.
+    const ParityGate::Convergence last = gate_->converge(1);
+    convergence_.rounds += last.rounds;
+    convergence_.rows_compared += last.rows_compared;
+    convergence_.keys_left = last.keys_left;
   }
 
   // Steps 2-7. Returns false after rolling back.
@@ -253,8 +262,11 @@ class Switchover {
         return result;
       });
       step(Step::kSequences, [&] {
+        // Read now, with the old primary fenced: no value can be drawn there
+        // after this read.
+        const auto sequences = read_sequences(from_, facts_.schemas, deadline_);
         const int count =
-            set_sequences(to_, facts_.sequences, current_.cutover.sequence_margin, deadline_);
+            set_sequences(to_, sequences, current_.cutover.sequence_margin, deadline_);
         in_budget();
         return std::to_string(count) + " set (+" +
                std::to_string(current_.cutover.sequence_margin) + ")";
@@ -305,42 +317,9 @@ class Switchover {
     }
   }
 
-  // Step 4: the keys changed since the pre-gate, compared with writes
+  // Step 4: the rows changed since the pre-gate, compared with writes
   // stopped. Any difference is real now, and stops the cutover.
-  std::string parity_gate() {
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
-    const std::string timeout =
-        "SET statement_timeout = " + std::to_string(std::max<int64_t>(1, left.count()));
-    for (pg::Connection* side : {&verifier_->sides().source(), &verifier_->sides().target(),
-                                 &verifier_->sides().control()}) {
-      side->exec(timeout);
-    }
-    // One look at which tables have marks saves a query per unchanged table.
-    pg::Result marked = verifier_->sides().control().exec(
-        "SELECT DISTINCT schema_name, table_name FROM switchyard.dirty_keys WHERE stream = $1",
-        {current_.name});
-    auto changed = [&](const verify::TablePlan& plan) {
-      for (int row = 0; row < marked.rows(); ++row) {
-        if (marked.get(row, 0) == plan.schema && marked.get(row, 1) == plan.name) return true;
-      }
-      return false;
-    };
-    uint64_t keys = 0;
-    for (const auto& plan : plans_) {
-      if (!changed(plan)) continue;
-      const verify::TableReport report = verifier_->dirty_pass(plan);
-      keys += report.source_rows;
-      if (!report.mismatches.empty() || !report.in_flight.empty()) {
-        const auto& finding =
-            report.mismatches.empty() ? report.in_flight.front() : report.mismatches.front();
-        throw Error(ErrorKind::kPrecondition,
-                    "parity gate: " + plan.display + " differs with writes frozen (" +
-                        std::to_string(report.mismatches.size() + report.in_flight.size()) +
-                        " rows, e.g. key " + boost::json::serialize(finding.key_json) + ")");
-      }
-    }
-    return std::to_string(keys) + " changed rows equal";
-  }
+  std::string parity_gate() { return gate_->run_frozen(deadline_); }
 
   // Step 6: the slot the new direction streams from, created now: every
   // write the new primary takes after the switch is after its start.
@@ -526,10 +505,8 @@ class Switchover {
   Journal journal_;
 
   PreflightFacts facts_;
-  Config gate_config_;
-  std::unique_ptr<verify::Verifier> verifier_;
-  std::vector<verify::TablePlan> plans_;
-  uint64_t pre_gate_keys_ = 0;
+  std::unique_ptr<ParityGate> gate_;
+  ParityGate::Convergence convergence_;
   std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
 
   Step current_step_ = Step::kPreflight;

@@ -655,6 +655,7 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
 namespace {
 
 constexpr auto kDirtyCheckInterval = std::chrono::seconds(30);
+constexpr auto kExactMarksCheckInterval = std::chrono::milliseconds(250);
 
 // Key rows as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
 std::string key_rows_literal(const std::vector<std::string>& values, size_t columns) {
@@ -703,6 +704,13 @@ void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
 // cleared the whole-table mark, keys are marked one by one again.
 void ApplyLoop::check_dirty_mode(RelationState& state) {
   const auto now = std::chrono::steady_clock::now();
+  if (exact_marks_) {
+    if (state.whole_mode) {
+      state.whole_mode = false;
+      spdlog::info("{}: a cutover is preparing; marking changed keys one by one", state.display);
+    }
+    return;
+  }
   if (now < state.next_dirty_check) return;
   state.next_dirty_check = now + kDirtyCheckInterval;
   pg::Result waiting = catalog_.exec(
@@ -734,6 +742,12 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
 // read; a whole-table mark is one row per table, moved forward in place.
 void ApplyLoop::write_dirty_marks() {
   const std::string lsn = batch_end_.to_string();
+  // Asked often: a cutover waits for this before it freezes writes.
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_exact_check_) {
+    next_exact_check_ = now + kExactMarksCheckInterval;
+    exact_marks_ = control::exact_marks_requested(catalog_, config_.name);
+  }
   for (auto& [id, state_ptr] : relations_) {
     RelationState& state = *state_ptr;
     if (!state.dirty_whole && state.dirty_seen.empty()) continue;

@@ -120,6 +120,9 @@ class ApplyLoop {
   std::unordered_map<uint32_t, std::unique_ptr<RelationState>> relations_;
   std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
   uint64_t statement_counter_ = 0;
+  // A cutover is preparing (control::request_exact_marks): no whole-table marks.
+  bool exact_marks_ = false;
+  std::chrono::steady_clock::time_point next_exact_check_{};
 
   Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;

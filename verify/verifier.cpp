@@ -116,6 +116,20 @@ const char* worse(const char* a, const std::string& b) {
   return rank(a) >= rank(b) ? a : (b == "mismatch" ? "mismatch" : "in_flight");
 }
 
+std::vector<KeyText> keys_of(const std::vector<Finding>& findings) {
+  std::vector<KeyText> keys;
+  keys.reserve(findings.size());
+  for (const auto& finding : findings) keys.push_back(finding.key);
+  return keys;
+}
+
+// The newest position among the marks read: keys carried over keep it.
+Lsn max_marked(const store::DirtySet& dirty) {
+  Lsn newest;
+  for (const auto& row : dirty.rows) newest = std::max(newest, *Lsn::parse(row.marked_lsn));
+  return newest;
+}
+
 }  // namespace
 
 Verifier::Verifier(const Config& config) : config_(config), sides_(config) {}
@@ -171,6 +185,7 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
 TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   TableReport report;
   report.table = plan.display;
+  report.whole_table = true;
   const auto started = Clock::now();
   pg::Connection& control = sides_.control();
   const std::string pass_started = store::begin_pass(control, config_.name, plan);
@@ -221,14 +236,19 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   progress.clear();
   report.seconds = seconds_since(started);
   if (!report.completed) return report;
+  pg::Transaction transaction(control);
   store::trim_chunks(control, config_.name, plan, report.chunks);
   store::finish_pass(control, config_.name, plan, status, last_source_position, report.source_rows,
                      report.chunks, report.mismatches.size(), report.in_flight.size());
   if (report.in_flight.empty()) store::resolve_unseen(control, config_.name, plan, pass_started);
-  // Every change applied before the first chunk was read has been compared.
-  if (std::string_view(status) == "clean") {
+  // Every change applied before the first chunk was read has been compared:
+  // equal, recorded as a mismatch, or still in flight and marked again, so
+  // that the next dirty-only pass (or the cutover's gate) settles it.
+  if (report.mismatches.empty()) {
     store::clear_dirty_through(control, config_.name, plan, first_target_position);
+    store::mark_dirty(control, config_.name, plan, keys_of(report.in_flight), last_source_position);
   }
+  transaction.commit();
   return report;
 }
 
@@ -266,10 +286,15 @@ TableReport Verifier::dirty_pass(const TablePlan& plan) {
     }
   }
   if (!candidates.empty()) settle(plan, std::move(candidates), report);
-  // Marks stay until their keys are proven equal; a key marked again since
-  // we read the marks is in a newer row, which stays.
-  if (report.mismatches.empty() && report.in_flight.empty())
+  // Marks stay until their keys are proven equal: the rows read are cleared
+  // and the keys still in flight marked again. A key marked again since we
+  // read the marks is in a newer row, which stays.
+  if (report.mismatches.empty()) {
+    pg::Transaction transaction(control);
     store::clear_dirty(control, dirty.rows);
+    store::mark_dirty(control, config_.name, plan, keys_of(report.in_flight), max_marked(dirty));
+    transaction.commit();
+  }
   report.seconds = seconds_since(started);
   return report;
 }

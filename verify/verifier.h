@@ -37,7 +37,8 @@ struct TableReport {
   std::vector<Finding> mismatches;
   std::vector<Finding> in_flight;
   double seconds = 0;
-  bool completed = true;  // false if stopped by a signal
+  bool completed = true;     // false if stopped by a signal
+  bool whole_table = false;  // a full pass (a dirty-only pass falls back to one)
 };
 
 class Verifier {

@@ -67,13 +67,16 @@ std::optional<std::string> array_or_null(const KeyText* key) {
 }  // namespace
 
 std::string begin_pass(pg::Connection& target, const std::string& stream, const TablePlan& plan) {
+  // The last completed pass stays as it was: only running_since says that
+  // a new one is under way. A table never verified shows 'running'.
   return target
       .exec(
           "INSERT INTO switchyard.verify_tables AS v (stream, schema_name, table_name, status, "
-          "pass_started_at) VALUES ($1, $2, $3, 'running', clock_timestamp()) "
-          "ON CONFLICT (stream, schema_name, table_name) DO UPDATE SET status = 'running', "
-          "pass_started_at = EXCLUDED.pass_started_at, pass_finished_at = NULL "
-          "RETURNING v.pass_started_at::text",
+          "pass_started_at, running_since) "
+          "VALUES ($1, $2, $3, 'running', clock_timestamp(), clock_timestamp()) "
+          "ON CONFLICT (stream, schema_name, table_name) DO UPDATE SET "
+          "running_since = EXCLUDED.running_since "
+          "RETURNING v.running_since::text",
           {stream, plan.schema, plan.name})
       .str(0, 0);
 }
@@ -82,7 +85,9 @@ void finish_pass(pg::Connection& target, const std::string& stream, const TableP
                  const std::string& status, Lsn position, uint64_t rows, int chunks,
                  size_t mismatches, size_t in_flight) {
   target.exec(
-      "UPDATE switchyard.verify_tables SET status = $4, pass_finished_at = clock_timestamp(), "
+      "UPDATE switchyard.verify_tables SET status = $4, "
+      "pass_started_at = coalesce(running_since, pass_started_at), "
+      "pass_finished_at = clock_timestamp(), running_since = NULL, "
       "pass_lsn = $5, rows_compared = $6, chunks = $7, mismatches = $8, in_flight = $9 "
       "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {stream, plan.schema, plan.name, status, position.to_string(), std::to_string(rows),
@@ -184,6 +189,20 @@ DirtySet read_dirty(pg::Connection& target, const std::string& stream, const Tab
   return dirty;
 }
 
+std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream) {
+  pg::Result rows = target.exec(
+      "SELECT schema_name, table_name, coalesce(sum(array_length(keys, 1)), 0), "
+      "       bool_or(keys = '{}') "
+      "FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
+      {stream});
+  std::vector<MarkCount> out;
+  for (int row = 0; row < rows.rows(); ++row) {
+    out.push_back({rows.str(row, 0), rows.str(row, 1), static_cast<uint64_t>(rows.int64(row, 2)),
+                   rows.boolean(row, 3)});
+  }
+  return out;
+}
+
 void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows) {
   if (rows.empty()) return;
   std::vector<std::string> ctids, lsns;
@@ -195,6 +214,19 @@ void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows) {
       "DELETE FROM switchyard.dirty_keys WHERE (ctid, marked_lsn) IN "
       "(SELECT * FROM unnest($1::tid[], $2::pg_lsn[]))",
       {control::text_array_literal(ctids), control::text_array_literal(lsns)});
+}
+
+void mark_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                const std::vector<KeyText>& keys, Lsn position) {
+  if (keys.empty()) return;
+  // One row per key, as the apply loop writes one row per batch: a text[]
+  // of key parts, aggregated into the two-dimensional keys array.
+  std::vector<std::string> rows;
+  for (const auto& key : keys) rows.push_back(control::text_array_literal(key));
+  target.exec(
+      "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn, keys) "
+      "SELECT $1, $2, $3, $4::pg_lsn, array_agg(k::text[]) FROM unnest($5::text[]) k",
+      {stream, plan.schema, plan.name, position.to_string(), control::text_array_literal(rows)});
 }
 
 void clear_dirty_through(pg::Connection& target, const std::string& stream, const TablePlan& plan,

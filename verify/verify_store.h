@@ -34,7 +34,8 @@ Finding make_finding(const TablePlan& plan, const std::string& key, MismatchKind
 
 namespace store {
 
-// Marks the table's pass as running; returns its start time (server clock).
+// Notes that a pass over the table is under way, leaving the last completed
+// pass's result in place; returns the new pass's start time (server clock).
 std::string begin_pass(pg::Connection& target, const std::string& stream, const TablePlan& plan);
 void finish_pass(pg::Connection& target, const std::string& stream, const TablePlan& plan,
                  const std::string& status, Lsn position, uint64_t rows, int chunks,
@@ -86,9 +87,22 @@ struct DirtySet {
   std::vector<DirtyRow> rows;
 };
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan);
+// How many keys wait per table, and whether it is marked as a whole; only
+// tables with marks are listed.
+struct MarkCount {
+  std::string schema, name;
+  uint64_t keys = 0;
+  bool whole_table = false;
+};
+std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream);
 // Clears exactly the rows read: keys marked again since are in newer rows.
 void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows);
-// Clears every mark of the table up to `position` (after a clean full pass).
+// Marks `keys` dirty again at `position`: rows that kept changing while a
+// pass looked at them are compared by the next dirty-only pass, and by the
+// cutover's gate with writes frozen, where they cannot change.
+void mark_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan,
+                const std::vector<KeyText>& keys, Lsn position);
+// Clears every mark of the table up to `position` (after a full pass).
 void clear_dirty_through(pg::Connection& target, const std::string& stream, const TablePlan& plan,
                          Lsn position);
 

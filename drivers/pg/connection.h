@@ -107,4 +107,33 @@ class Connection {
   char* copy_buffer_ = nullptr;  // owned libpq buffer from the last copy_out_row
 };
 
+// A transaction on a connection: BEGIN in the constructor, ROLLBACK in the
+// destructor unless commit() ran (as libpqxx's work does), so an exception
+// between the two never leaves the session inside a failed transaction.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection) : connection_(connection) {
+    connection_.exec("BEGIN");
+  }
+  ~Transaction() {
+    if (open_ && connection_.ok()) {
+      try {
+        connection_.exec("ROLLBACK");
+      } catch (...) {  // the connection is unusable; its owner finds out
+      }
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    connection_.exec("COMMIT");
+    open_ = false;
+  }
+
+ private:
+  Connection& connection_;
+  bool open_ = true;
+};
+
 }  // namespace switchyard::pg

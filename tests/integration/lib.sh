@@ -172,13 +172,16 @@ fenced() {
 # probe table, an empty TGT, pgbouncer BNC in front of SRC (APP is the
 # applications' conninfo through it), $WORK/cfg.yaml with the pgbouncer
 # router (its lines also in ROUTER), and `replicate` streaming with a clean
-# first verify.
+# first verify. Further arguments are more configuration lines; SQL in
+# SETUP_SOURCE_SQL, if set, runs on SRC before init.
 setup_cutover_pair() {
+  local scale=$1; shift
   pgc_start SRC
   pgc_start TGT
-  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s "$1" -q app >"$WORK/init.log" 2>&1
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s "$scale" -q app >"$WORK/init.log" 2>&1
   pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
   "$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
+  [ -z "${SETUP_SOURCE_SQL:-}" ] || pgc_psql SRC -c "$SETUP_SOURCE_SQL"
   pgb_start BNC SRC
   APP="host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres"
   ROUTER=(
@@ -190,7 +193,7 @@ setup_cutover_pair() {
   )
   # A roomy budget: the tests run two at a time on small CI machines, and
   # whether writes stall 40 ms or 400 ms is the benchmark's business.
-  write_config "$WORK/cfg.yaml" "${ROUTER[@]}" "cutover: { freeze_budget: 5s }"
+  write_config "$WORK/cfg.yaml" "${ROUTER[@]}" "cutover: { freeze_budget: 5s }" "$@"
   start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
   local _
   for _ in $(seq 1 120); do

@@ -1,0 +1,143 @@
+#include "cutover/parity_gate.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "control/control_schema.h"
+
+namespace switchyard::cutover {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Converging stops when no more than this many keys wait: the gate then
+// reads them in one round trip per side (verify reads 5000 keys at a time).
+constexpr uint64_t kFewKeys = 2'000;
+// Long enough for any preflight; a killed run's request lapses after it.
+constexpr std::chrono::seconds kExactMarksFor{600};
+
+bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::TablePlan& plan) {
+  return std::any_of(marks.begin(), marks.end(), [&](const auto& mark) {
+    return mark.schema == plan.schema && mark.name == plan.name;
+  });
+}
+
+}  // namespace
+
+ParityGate::ParityGate(const Config& current) : config_(current) {
+  verifier_ = std::make_unique<verify::Verifier>(config_);
+  plans_ = verifier_->plan_tables(std::nullopt);
+}
+
+ParityGate::~ParityGate() {
+  release();
+}
+
+void ParityGate::release() noexcept {
+  if (!requested_) return;
+  try {
+    control::release_exact_marks(verifier_->sides().control(), config_.name);
+    requested_ = false;
+  } catch (const std::exception& error) {
+    spdlog::warn("could not release the exact-marks request (it lapses by itself): {}",
+                 error.what());
+  }
+}
+
+verify::TableReport ParityGate::compare(const verify::TablePlan& plan) {
+  verify::TableReport report = verifier_->dirty_pass(plan);
+  if (!report.mismatches.empty()) {
+    const auto& first = report.mismatches.front();
+    throw Error(ErrorKind::kPrecondition, "verify: " + std::to_string(report.mismatches.size()) +
+                                              " mismatches in " + plan.display + " (e.g. key " +
+                                              boost::json::serialize(first.key_json) +
+                                              "); run verify --repair, then try again");
+  }
+  return report;
+}
+
+ParityGate::Convergence ParityGate::converge(int max_rounds) {
+  pg::Connection& control = verifier_->sides().control();
+  if (!requested_) {
+    control::request_exact_marks(control, config_.name, kExactMarksFor);
+    requested_ = true;
+  }
+  Convergence result;
+  uint64_t previous_left = UINT64_MAX;
+  while (result.rounds < max_rounds) {
+    ++result.rounds;
+    const auto marks = verify::store::count_marks(control, config_.name);
+    for (const auto& plan : plans_) {
+      if (!marked(marks, plan)) continue;
+      const verify::TableReport report = compare(plan);
+      result.rows_compared += report.source_rows;
+      if (plan.keyless()) {
+        result.slowest_keyless_seconds = std::max(result.slowest_keyless_seconds, report.seconds);
+        result.slowest_keyless = plan.display;
+      }
+    }
+    // A keyless table is always marked whole: it has no key to mark by.
+    result.keys_left = 0;
+    result.whole_tables_left = 0;
+    for (const auto& mark : verify::store::count_marks(control, config_.name)) {
+      result.keys_left += mark.keys;
+      const bool keyless = std::any_of(plans_.begin(), plans_.end(), [&](const auto& plan) {
+        return plan.keyless() && plan.schema == mark.schema && plan.name == mark.name;
+      });
+      if (mark.whole_table && !keyless) ++result.whole_tables_left;
+    }
+    // A whole-table mark written before the apply loop saw the request is
+    // gone after one more round; rows changing faster than a round
+    // compares them never get fewer, and the gate takes them as they are.
+    if (result.whole_tables_left == 0 &&
+        (result.keys_left <= kFewKeys || result.keys_left >= previous_left)) {
+      break;
+    }
+    previous_left = result.keys_left;
+  }
+  return result;
+}
+
+std::string ParityGate::run_frozen(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  // Every wait inside the gate is held to the time left: statements, and
+  // the re-check's wait for the target (already drained, so it is short).
+  config_.verify.recheck_timeout = left;
+  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  for (pg::Connection* side : {&verifier_->sides().source(), &verifier_->sides().target(),
+                               &verifier_->sides().control()}) {
+    side->exec(timeout);
+  }
+  const auto marks = verify::store::count_marks(verifier_->sides().control(), config_.name);
+  uint64_t rows = 0;
+  std::vector<std::string> whole;
+  for (const auto& plan : plans_) {
+    if (!marked(marks, plan)) continue;
+    const verify::TableReport report = verifier_->dirty_pass(plan);
+    rows += report.source_rows;
+    if (report.whole_table) whole.push_back(plan.display);
+    if (!report.mismatches.empty() || !report.in_flight.empty()) {
+      const auto& finding =
+          report.mismatches.empty() ? report.in_flight.front() : report.mismatches.front();
+      throw Error(ErrorKind::kPrecondition,
+                  "parity gate: " + plan.display + " differs with writes frozen (" +
+                      std::to_string(report.mismatches.size() + report.in_flight.size()) +
+                      " rows, e.g. key " + boost::json::serialize(finding.key_json) + ")");
+    }
+    if (Clock::now() > deadline) {
+      throw Error(ErrorKind::kTimeout,
+                  "parity gate: the freeze budget ran out comparing " + plan.display);
+    }
+  }
+  std::string detail = std::to_string(rows) + " changed rows equal";
+  if (!whole.empty()) {
+    detail += "; compared whole (no key to mark by):";
+    for (const auto& table : whole) detail += " " + table;
+  }
+  return detail;
+}
+
+}  // namespace switchyard::cutover

@@ -1,0 +1,79 @@
+// The cutover's parity gate (step 4), and the work before the freeze that
+// keeps it small.
+//
+// The gate compares, with writes frozen and the stream drained, every row
+// the stream changed since it was last verified: no difference can then be
+// "in flight", so any difference stops the cutover. Its cost must follow the
+// changes of the last moments, never the size of a table, since clients are
+// waiting. Three things keep it so:
+//
+//  - converge(), before the freeze, asks the apply loop for exact marks
+//    (every changed key, never a whole table; control::request_exact_marks)
+//    and compares the changed rows round after round, while writes still
+//    flow, until few are left or they stop shrinking;
+//  - rows that verify left in flight (hot rows) are marked dirty again, so
+//    they reach the gate, where they cannot change any more;
+//  - run_frozen() compares by key only; a whole-table comparison inside the
+//    freeze happens only for a table the stream could not mark by key (no
+//    key, a TRUNCATE), and runs against the time left in the budget. A
+//    table without a key cannot be probed by row on the source without an
+//    index, so its cost is measured by converge(), and the cutover refuses
+//    up front when it would not fit the budget.
+//
+// Owns a Verifier (three connections); not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "verify/verifier.h"
+
+namespace switchyard::cutover {
+
+class ParityGate {
+ public:
+  // `current` is the stream in its present direction (its target is the
+  // new primary).
+  explicit ParityGate(const Config& current);
+  ~ParityGate();
+  ParityGate(const ParityGate&) = delete;
+  ParityGate& operator=(const ParityGate&) = delete;
+
+  struct Convergence {
+    int rounds = 0;
+    uint64_t rows_compared = 0;
+    uint64_t keys_left = 0;     // marked by key, for the gate
+    int whole_tables_left = 0;  // tables with a key marked as a whole, for the gate
+    // A table without a key is compared whole, by the gate too: how long
+    // that took here, unfrozen, for the slowest one.
+    double slowest_keyless_seconds = 0;
+    std::string slowest_keyless;
+  };
+  static constexpr int kMaxRounds = 8;
+  // Before the freeze, at most `max_rounds` rounds. Throws
+  // Error(kPrecondition) on a mismatch.
+  Convergence converge(int max_rounds);
+
+  // Inside the freeze, by `deadline`. Throws Error(kPrecondition) naming
+  // the first table that differs, Error(kTimeout) when time runs out.
+  // Returns "N changed rows equal" (and how many tables were compared
+  // whole, if any).
+  std::string run_frozen(std::chrono::steady_clock::time_point deadline);
+
+  // Lets the apply loop mark whole tables again. Harmless if never asked.
+  void release() noexcept;
+
+ private:
+  verify::TableReport compare(const verify::TablePlan& plan);
+
+  Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase
+  std::unique_ptr<verify::Verifier> verifier_;
+  std::vector<verify::TablePlan> plans_;
+  bool requested_ = false;
+};
+
+}  // namespace switchyard::cutover

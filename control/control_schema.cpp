@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS switchyard.tables (
   copied_at             timestamptz,
   PRIMARY KEY (stream, schema_name, table_name)
 );
+-- A table that appeared on the source after the initial copy (replicator/
+-- table_sync.h): `adding` while it is created and copied; then the stream
+-- applies its changes committed at or after synced_from_lsn (the copy's
+-- consistent point) and skips the older ones, which the copy holds.
+ALTER TABLE switchyard.tables ADD COLUMN IF NOT EXISTS adding boolean NOT NULL DEFAULT false;
+ALTER TABLE switchyard.tables ADD COLUMN IF NOT EXISTS synced_from_lsn pg_lsn;
 CREATE TABLE IF NOT EXISTS switchyard.dirty_keys (
   stream      text NOT NULL,
   schema_name text NOT NULL,
@@ -203,7 +209,7 @@ void set_phase(pg::Connection& target, const std::string& name, const std::strin
 std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name) {
   pg::Result rows = target.exec(
       "SELECT t.schema_name, t.table_name, t.created_by_switchyard, t.post_data_done, "
-      "       d.kind, d.statement "
+      "       d.kind, d.statement, t.adding, t.synced_from_lsn::text "
       "  FROM switchyard.tables t "
       "  LEFT JOIN LATERAL ("
       "         SELECT 'p' AS kind, p.statement, p.ord FROM unnest(t.post_data) "
@@ -223,6 +229,8 @@ std::vector<TableRow> read_tables(pg::Connection& target, const std::string& nam
       table.name = rows.str(row, 1);
       table.created_by_switchyard = rows.boolean(row, 2);
       table.post_data_done = rows.boolean(row, 3);
+      table.adding = rows.boolean(row, 6);
+      if (!rows.is_null(row, 7)) table.synced_from = Lsn::parse(rows.get(row, 7));
       out.push_back(std::move(table));
     }
     if (rows.is_null(row, 4)) continue;
@@ -235,11 +243,19 @@ std::vector<TableRow> read_tables(pg::Connection& target, const std::string& nam
 void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row) {
   target.exec(
       "INSERT INTO switchyard.tables (stream, schema_name, table_name, created_by_switchyard, "
-      "post_data, foreign_keys, post_data_done) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+      "post_data, foreign_keys, post_data_done, adding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
       "ON CONFLICT (stream, schema_name, table_name) DO NOTHING",
       {stream, row.schema, row.name, std::string(row.created_by_switchyard ? "t" : "f"),
        text_array_literal(row.post_data), text_array_literal(row.foreign_keys),
-       std::string(row.post_data_done ? "t" : "f")});
+       std::string(row.post_data_done ? "t" : "f"), std::string(row.adding ? "t" : "f")});
+}
+
+void finish_adding_table(pg::Connection& target, const std::string& stream,
+                         const std::string& schema, const std::string& table, Lsn synced_from) {
+  target.exec(
+      "UPDATE switchyard.tables SET adding = false, synced_from_lsn = $4::pg_lsn "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      {stream, schema, table, synced_from.to_string()});
 }
 
 void mark_post_data_done(pg::Connection& target, const std::string& stream,

@@ -47,6 +47,10 @@ struct TableRow {
   std::vector<std::string> post_data;     // keys, indexes, checks: run after the copy
   std::vector<std::string> foreign_keys;  // run after every table's post_data
   bool post_data_done = false;
+  // Added after the initial copy (replicator/table_sync.h): being added, and
+  // the position from which the stream applies its changes.
+  bool adding = false;
+  std::optional<Lsn> synced_from;
 };
 
 // Beyond this many keys waiting in switchyard.dirty_keys, comparing them
@@ -71,6 +75,10 @@ void set_phase(pg::Connection& target, const std::string& name, const std::strin
 
 std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name);
 void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row);
+// A table added while streaming is copied: the stream applies its changes
+// committed at or after `synced_from` (see TableRow).
+void finish_adding_table(pg::Connection& target, const std::string& stream,
+                         const std::string& schema, const std::string& table, Lsn synced_from);
 void mark_post_data_done(pg::Connection& target, const std::string& stream,
                          const std::string& schema, const std::string& table);
 void record_copy(pg::Connection& target, const std::string& stream, const std::string& schema,

@@ -10,6 +10,7 @@
 #include "cutover/schema_check.h"
 #include "drivers/pg/sql.h"
 #include "replicator/setup.h"
+#include "replicator/source_catalog.h"
 #include "replicator/source_slot.h"
 
 namespace switchyard::cutover {
@@ -71,6 +72,27 @@ void check_transactions(const Config& current, pg::Connection& from) {
   if (prepared.int64(0, 0) > 0) {
     refuse(from.role() + ": " + prepared.str(0, 0) +
            " prepared transactions wait for COMMIT PREPARED; finish them first");
+  }
+}
+
+// Every table the old primary has that tables.include selects is streamed
+// and copied: one created there during the run that has not joined the
+// stream yet would be left behind.
+void check_tables_complete(const Config& current, pg::Connection& from,
+                           const std::vector<control::TableRow>& tables) {
+  std::vector<std::string> unusable;
+  for (const auto& table : list_source_tables(from, current.tables, unusable)) {
+    const auto row = std::find_if(tables.begin(), tables.end(), [&](const auto& streamed) {
+      return streamed.schema == table.schema && streamed.name == table.name;
+    });
+    if (row == tables.end() || row->adding) {
+      refuse(from.role() + ": table " + table.display_name() +
+             " matches tables.include but is not streamed yet (replicate adds a new table "
+             "within seconds; wait for it)");
+    }
+  }
+  if (!unusable.empty()) {
+    refuse(from.role() + ": " + unusable.front() + "; it matches tables.include");
   }
 }
 
@@ -151,6 +173,7 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
   facts.lag_bytes = check_lag(current, slot, from, to);
   check_transactions(current, from);
   facts.tables = control::read_tables(to, current.name);
+  check_tables_complete(current, from, facts.tables);
   check_verify(current, operation, to, facts.tables);
   router.check(operation == Operation::kCutover ? Primary::kSource : Primary::kTarget);
   check_reverse_path(current, from, to);

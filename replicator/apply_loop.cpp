@@ -84,6 +84,8 @@ struct ApplyLoop::RelationState {
   // a full pass clears that mark. Checked every kDirtyCheckInterval.
   bool whole_mode = false;
   std::chrono::steady_clock::time_point next_dirty_check{};
+  // Added while streaming: transactions committed before this are in its copy.
+  Lsn synced_from;
 
   std::string key_of(const Tuple& row) const {
     std::string key;
@@ -164,6 +166,7 @@ void ApplyLoop::handle(pgoutput::Message&& message) {
 
 void ApplyLoop::on_begin(const pgoutput::Begin& begin) {
   in_source_transaction_ = true;
+  transaction_commit_lsn_ = begin.final_lsn;
   // The commit record of an applied transaction starts before the origin's
   // position (its end); any later transaction's starts at or after it.
   skipping_ = begin.final_lsn < committed_;
@@ -283,6 +286,11 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
     if (column.is_key) state->shape.key_columns.push_back(column_idx);
   }
   check_target_table(*state, relation);
+  pg::Result synced = catalog_.exec(
+      "SELECT synced_from_lsn::text FROM switchyard.tables "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3 AND synced_from_lsn IS NOT NULL",
+      {config_.name, relation.schema, relation.name});
+  if (synced.rows() > 0) state->synced_from = Lsn::parse(synced.get(0, 0)).value_or(Lsn{});
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) {
     // Keys marked earlier in this batch still need writing.
     RelationState& previous = *it->second;
@@ -535,8 +543,15 @@ void ApplyLoop::flush(RelationState& state) {
 
 // ---- changes ----------------------------------------------------------
 
+// A table added while streaming holds, from its copy, every transaction
+// committed before the copy's consistent point (replicator/table_sync.h).
+bool ApplyLoop::in_copy(const RelationState& state) const {
+  return transaction_commit_lsn_ < state.synced_from;
+}
+
 void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
   RelationState& state = relation(insert.relation_id);
+  if (in_copy(state)) return;
   if (insert.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "pgoutput: insert into " + state.display + " has the wrong number of columns");
@@ -548,6 +563,7 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
 
 void ApplyLoop::on_update(pgoutput::Update&& update) {
   RelationState& state = relation(update.relation_id);
+  if (in_copy(state)) return;
   if (update.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "pgoutput: update of " + state.display + " has the wrong number of columns");
@@ -572,6 +588,7 @@ void ApplyLoop::on_update(pgoutput::Update&& update) {
 
 void ApplyLoop::on_delete(pgoutput::Delete&& del) {
   RelationState& state = relation(del.relation_id);
+  if (in_copy(state)) return;
   mark_dirty(state, del.old_tuple);
   if (!state.batched || del.old_kind != 'K') {
     flush(state);
@@ -639,12 +656,15 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
 void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
   flush_all();
   ensure_target_transaction();
-  std::string sql = "TRUNCATE ";
-  for (size_t idx = 0; idx < truncate.relation_ids.size(); ++idx) {
-    RelationState& state = relation(truncate.relation_ids[idx]);
+  std::string list;
+  for (uint32_t relation_id : truncate.relation_ids) {
+    RelationState& state = relation(relation_id);
+    if (in_copy(state)) continue;
     state.dirty_whole = true;
-    sql += (idx ? ", " : "") + state.shape.qualified;
+    list += (list.empty() ? "" : ", ") + state.shape.qualified;
   }
+  if (list.empty()) return;
+  std::string sql = "TRUNCATE " + list;
   if (truncate.options & pgoutput::Truncate::kRestartIdentity) sql += " RESTART IDENTITY";
   if (truncate.options & pgoutput::Truncate::kCascade) sql += " CASCADE";
   pipeline_->command(sql);

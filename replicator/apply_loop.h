@@ -106,6 +106,7 @@ class ApplyLoop {
   void check_dirty_mode(RelationState& state);
   void write_dirty_marks();
   void delete_one(RelationState& state, const pgoutput::Delete& del);
+  bool in_copy(const RelationState& state) const;
 
   // The prepared statement for a statement shape; `render` makes its SQL
   // the first time the shape is seen on this relation.
@@ -129,6 +130,7 @@ class ApplyLoop {
   bool skipping_ = false;         // inside an already-applied (or looped-back) source transaction
   bool marker_in_batch_ = false;  // a drain marker is in the open batch
   bool in_source_transaction_ = false;
+  Lsn transaction_commit_lsn_;  // the source transaction's, from its Begin
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;
   uint64_t batch_bytes_ = 0;     // change data in this batch

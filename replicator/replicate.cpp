@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "common/backoff.h"
 #include "common/error.h"
@@ -15,6 +16,7 @@
 #include "replicator/pgoutput_decoder.h"
 #include "replicator/setup.h"
 #include "replicator/snapshot_copy.h"
+#include "replicator/table_sync.h"
 
 namespace switchyard {
 
@@ -25,6 +27,21 @@ namespace {
 // How often a streaming session asks the target whether a cutover or a
 // failback has turned the stream round.
 constexpr auto kDirectionCheckInterval = std::chrono::milliseconds(200);
+// How often a forward session looks for tables that appeared on the source.
+constexpr auto kNewTableCheckInterval = std::chrono::seconds(5);
+
+// Why a streaming session ended without an error.
+enum class SessionEnd { kStopped, kTurnedRound, kTablesAppeared };
+
+// Tables that cannot be replicated are named once per process, not at
+// every check.
+void warn_unusable(const std::vector<std::string>& unusable, std::set<std::string>& warned) {
+  for (const auto& reason : unusable) {
+    if (warned.insert(reason).second) {
+      spdlog::warn("{}: it matches tables.include but is not replicated until it has one", reason);
+    }
+  }
+}
 
 // Which way the stream runs now (forward before any cutover). The target's
 // control schema is the home of that fact in both directions.
@@ -53,8 +70,8 @@ class StreamSession {
         stream_(replication_) {}
 
   // `progress_made` is set once a batch commits (the caller resets backoff).
-  // Returns true if the session ended because the direction changed.
-  bool run(bool& progress_made) {
+  SessionEnd run(bool& progress_made, std::set<std::string>& warned) {
+    warned_ = &warned;
     const Lsn start = apply_.resume_position();
     // messages: cutover's drain marker (ApplyLoop::on_message).
     stream_.start(config_.slot_name(), start,
@@ -65,7 +82,7 @@ class StreamSession {
     last_status_ = last_feedback_ = Clock::now();
     rate_mark_ = {Clock::now(), apply_.transactions_applied()};
 
-    while (!stop_requested() && !direction_changed_) {
+    while (!stop_requested() && !direction_changed_ && !tables_appeared_) {
       // Wait briefly only when there is nothing to commit; otherwise look
       // at what is already buffered, and commit once the stream runs dry.
       const bool batch_waiting =
@@ -97,7 +114,8 @@ class StreamSession {
       housekeeping(false);
     }
     stop();
-    return direction_changed_;
+    if (direction_changed_) return SessionEnd::kTurnedRound;
+    return tables_appeared_ ? SessionEnd::kTablesAppeared : SessionEnd::kStopped;
   }
 
  private:
@@ -133,6 +151,11 @@ class StreamSession {
         direction_changed_ = true;
       }
     }
+    if (direction_ == control::Direction::kForward &&
+        now - last_table_check_ >= kNewTableCheckInterval) {
+      last_table_check_ = now;
+      look_for_new_tables();
+    }
     if (reply_requested || now - last_feedback_ >= config_.stream.feedback_interval) {
       send_feedback(false);
       last_feedback_ = now;
@@ -141,6 +164,20 @@ class StreamSession {
       report_status(now);
       last_status_ = now;
     }
+  }
+
+  // A selected table the stream lacks ends the session: it joins the stream
+  // while nothing applies (replicator/table_sync.h).
+  void look_for_new_tables() {
+    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, "source");
+    const NewTables found = find_new_tables(*source_sql_, catalog_, config_);
+    warn_unusable(found.unusable, *warned_);
+    if (found.to_add.empty()) return;
+    for (const auto& table : found.to_add) {
+      spdlog::info("{} appeared on the source and matches tables.include; adding it",
+                   table.display_name());
+    }
+    tables_appeared_ = true;
   }
 
   // Nothing received is waiting to be applied.
@@ -211,7 +248,10 @@ class StreamSession {
   Clock::time_point last_status_;
   Clock::time_point last_feedback_;
   Clock::time_point last_direction_check_{};
+  Clock::time_point last_table_check_{};
   bool direction_changed_ = false;
+  bool tables_appeared_ = false;
+  std::set<std::string>* warned_ = nullptr;
   std::pair<Clock::time_point, uint64_t> rate_mark_;
 };
 
@@ -231,6 +271,7 @@ void run_replicate(const Config& config) {
   // process's backend on its way out; for longer, it is another replicate.
   constexpr auto kInUsePatience = std::chrono::seconds(10);
   Clock::time_point in_use_since{};  // epoch: not in use
+  std::set<std::string> warned;      // unreplicable tables already named
   Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
   while (!stop_requested()) {
     bool progress_made = false;
@@ -242,9 +283,19 @@ void run_replicate(const Config& config) {
       }
       const Config directed =
           direction == control::Direction::kForward ? config : config.reversed();
+      if (direction == control::Direction::kForward) {
+        // Tables that appeared while nothing streamed, or whose adding was
+        // interrupted, join before the stream resumes.
+        pg::Connection source(config.source.conninfo, "source");
+        pg::Connection target(config.target.conninfo, "target");
+        const NewTables found = find_new_tables(source, target, config);
+        warn_unusable(found.unusable, warned);
+        if (!found.to_add.empty()) add_tables(config, found.to_add);
+      }
       StreamSession session(directed, config.target.conninfo, direction);
-      if (!session.run(progress_made)) return;
-      // Turned round by cutover or failback: stream the other way at once.
+      const SessionEnd end = session.run(progress_made, warned);
+      if (end == SessionEnd::kStopped) return;
+      // Turned round by cutover or failback, or tables to add: at once.
       backoff.reset();
       continue;
     } catch (const Error& error) {

@@ -35,12 +35,6 @@ void check_target_ready(pg::Connection& target) {
 
 namespace {
 
-std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
-  std::vector<std::string> out;
-  for (const auto& statement : statements) out.push_back(statement.sql);
-  return out;
-}
-
 // Target side of init, in one transaction: all of it or none of it.
 // Extensions first (column types and functions use them), functions before
 // the tables whose defaults may call them, and what reads the tables after.

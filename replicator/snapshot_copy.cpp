@@ -204,8 +204,29 @@ class CopyWorkers {
   std::vector<std::atomic<uint64_t>> per_table_bytes_;
 };
 
-// Keys and indexes for tables switchyard created, several tables at once;
-// then foreign keys, which need the referenced keys to exist.
+}  // namespace
+
+void copy_tables(const Config& config, pg::Connection& target,
+                 const std::vector<SourceTable>& tables, const std::string& snapshot_name) {
+  std::vector<CopyPart> parts =
+      plan_parts(tables, config.snapshot.split_tables_larger_than, config.snapshot.workers);
+  // Tables not truncated by their (single) copy worker are emptied up front.
+  std::string truncate;
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    const bool by_worker = std::any_of(parts.begin(), parts.end(), [&](const CopyPart& part) {
+      return part.table_idx == table_idx && part.freeze;
+    });
+    if (!by_worker) truncate += (truncate.empty() ? "" : ", ") + tables[table_idx].qualified_name();
+  }
+  if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
+  CopyWorkers workers(config, tables, std::move(parts), snapshot_name);
+  workers.run();
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    control::record_copy(target, config.name, tables[table_idx].schema, tables[table_idx].name,
+                         workers.table_rows(table_idx), workers.table_bytes(table_idx));
+  }
+}
+
 void build_post_data(const Config& config, pg::Connection& target) {
   std::vector<control::TableRow> rows = control::read_tables(target, config.name);
   std::vector<const control::TableRow*> todo;
@@ -232,8 +253,6 @@ void build_post_data(const Config& config, pg::Connection& target) {
     for (const auto& sql : row->foreign_keys) target.exec(sql);
   }
 }
-
-}  // namespace
 
 void run_snapshot(const Config& config) {
   {
@@ -275,26 +294,9 @@ void run_snapshot(const Config& config) {
   }
   control::set_phase(target, config.name, control::kCopying);
 
-  std::vector<CopyPart> parts =
-      plan_parts(tables, config.snapshot.split_tables_larger_than, config.snapshot.workers);
-  // Tables not truncated by their (single) copy worker are emptied up front.
-  std::string truncate;
-  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
-    const bool by_worker = std::any_of(parts.begin(), parts.end(), [&](const CopyPart& part) {
-      return part.table_idx == table_idx && part.freeze;
-    });
-    if (!by_worker) truncate += (truncate.empty() ? "" : ", ") + tables[table_idx].qualified_name();
-  }
-  if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
-
-  spdlog::info("snapshot: copying {} tables in {} parts with {} workers, as of {}", tables.size(),
-               parts.size(), config.snapshot.workers, snapshot->consistent_point.to_string());
-  CopyWorkers workers(config, tables, std::move(parts), snapshot->snapshot_name);
-  workers.run();
-  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
-    control::record_copy(target, config.name, tables[table_idx].schema, tables[table_idx].name,
-                         workers.table_rows(table_idx), workers.table_bytes(table_idx));
-  }
+  spdlog::info("snapshot: copying {} tables with {} workers, as of {}", tables.size(),
+               config.snapshot.workers, snapshot->consistent_point.to_string());
+  copy_tables(config, target, tables, snapshot->snapshot_name);
   build_post_data(config, target);
   // Materialized views are filled from the copied rows, once.
   target.exec("BEGIN");

@@ -331,6 +331,21 @@ void add_post_data(pg::Connection& source, uint32_t oid, const std::string& disp
 
 std::vector<SourceTable> list_source_tables(pg::Connection& source,
                                             const TableSelection& selection) {
+  std::vector<std::string> unusable;
+  std::vector<SourceTable> tables = list_source_tables(source, selection, unusable);
+  if (!unusable.empty()) throw Error(ErrorKind::kPrecondition, unusable.front());
+  if (tables.empty()) {
+    std::string patterns;
+    for (const auto& pattern : selection.include)
+      patterns += (patterns.empty() ? "" : ", ") + pattern;
+    throw Error(ErrorKind::kPrecondition,
+                "tables.include (" + patterns + ") matches no table on the source");
+  }
+  return tables;
+}
+
+std::vector<SourceTable> list_source_tables(pg::Connection& source, const TableSelection& selection,
+                                            std::vector<std::string>& unusable) {
   std::vector<SourceTable> tables;
   pg::Result candidates = source.exec(kListTables);
   for (int row = 0; row < candidates.rows(); ++row) {
@@ -347,11 +362,11 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
                         table.replica_identity == 'f' ||
                         (table.replica_identity == 'i' && has_identity_index);
     if (!usable) {
-      throw Error(ErrorKind::kPrecondition,
-                  "table " + table.display_name() +
-                      " has no primary key and no replica identity; add a primary key or run "
-                      "ALTER TABLE " +
-                      table.qualified_name() + " REPLICA IDENTITY FULL");
+      unusable.push_back("table " + table.display_name() +
+                         " has no primary key and no replica identity; add a primary key or run "
+                         "ALTER TABLE " +
+                         table.qualified_name() + " REPLICA IDENTITY FULL");
+      continue;
     }
     const std::string oid_text = std::to_string(table.oid);
     pg::Result columns = source.exec(kReplicatedColumns, {oid_text});
@@ -367,14 +382,13 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
     }
     tables.push_back(std::move(table));
   }
-  if (tables.empty()) {
-    std::string patterns;
-    for (const auto& pattern : selection.include)
-      patterns += (patterns.empty() ? "" : ", ") + pattern;
-    throw Error(ErrorKind::kPrecondition,
-                "tables.include (" + patterns + ") matches no table on the source");
-  }
   return tables;
+}
+
+std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
+  std::vector<std::string> out;
+  for (const auto& statement : statements) out.push_back(statement.sql);
+  return out;
 }
 
 SchemaScript extract_schema(pg::Connection& source, pg::Connection& target,

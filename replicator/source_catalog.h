@@ -50,11 +50,19 @@ struct SourceTable {
 // key nor a usable replica identity, or if nothing matches.
 std::vector<SourceTable> list_source_tables(pg::Connection& source,
                                             const TableSelection& selection);
+// The same, for a stream already running: a table that cannot be replicated
+// goes into `unusable` (with the reason) instead of throwing, and an empty
+// selection is no error.
+std::vector<SourceTable> list_source_tables(pg::Connection& source, const TableSelection& selection,
+                                            std::vector<std::string>& unusable);
 
 struct DdlStatement {
   std::string object;  // what it creates, for logs: "table public.film"
   std::string sql;
 };
+
+// The statements' SQL alone, as the control schema keeps it.
+std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements);
 
 struct SchemaScript {
   std::vector<DdlStatement> pre_data;  // schemas, types, sequences, tables, partitions

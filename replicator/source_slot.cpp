@@ -90,14 +90,29 @@ std::optional<SlotInfo> find_slot(pg::Connection& source, const std::string& slo
   return info;
 }
 
-ExportedSnapshot create_slot_exporting_snapshot(pg::Connection replication,
-                                                const std::string& slot) {
-  pg::Result created = replication.exec("CREATE_REPLICATION_SLOT " + pg::quote_ident(slot) +
-                                        " LOGICAL pgoutput EXPORT_SNAPSHOT");
+namespace {
+
+ExportedSnapshot exporting_slot(pg::Connection replication, const std::string& slot,
+                                bool temporary) {
+  pg::Result created =
+      replication.exec("CREATE_REPLICATION_SLOT " + pg::quote_ident(slot) +
+                       (temporary ? " TEMPORARY" : "") + " LOGICAL pgoutput EXPORT_SNAPSHOT");
   auto consistent = Lsn::parse(created.get(0, 1));
   if (!consistent) throw Error(ErrorKind::kInternal, "source: bad consistent_point from slot");
   std::string snapshot = created.str(0, 2);
   return ExportedSnapshot{std::move(replication), std::move(snapshot), *consistent};
+}
+
+}  // namespace
+
+ExportedSnapshot create_slot_exporting_snapshot(pg::Connection replication,
+                                                const std::string& slot) {
+  return exporting_slot(std::move(replication), slot, false);
+}
+
+ExportedSnapshot create_temporary_slot_exporting_snapshot(pg::Connection replication,
+                                                          const std::string& slot) {
+  return exporting_slot(std::move(replication), slot, true);
 }
 
 Lsn create_slot(pg::Connection& replication, const std::string& slot) {

@@ -49,6 +49,10 @@ std::optional<SlotInfo> find_slot(pg::Connection& source, const std::string& slo
 // a snapshot, and hands the connection over to the result.
 ExportedSnapshot create_slot_exporting_snapshot(pg::Connection replication,
                                                 const std::string& slot);
+// A temporary slot (gone with its connection) exporting a snapshot: the
+// consistent point and snapshot for copying a table added while streaming.
+ExportedSnapshot create_temporary_slot_exporting_snapshot(pg::Connection replication,
+                                                          const std::string& slot);
 // Creates the slot without a snapshot (init on its own).
 Lsn create_slot(pg::Connection& replication, const std::string& slot);
 // Throws Error(kPrecondition) if another process is streaming from it.

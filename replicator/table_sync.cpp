@@ -1,0 +1,115 @@
+#include "replicator/table_sync.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "control/control_schema.h"
+#include "replicator/snapshot_copy.h"
+#include "replicator/source_slot.h"
+
+namespace switchyard {
+NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config) {
+  NewTables found;
+  std::map<std::string, bool> known;  // schema.name -> still being added
+  for (const auto& row : control::read_tables(target, config.name)) {
+    known[row.schema + "." + row.name] = row.adding;
+  }
+  for (auto& table : list_source_tables(source, config.tables, found.unusable)) {
+    const auto it = known.find(table.display_name());
+    if (it == known.end() || it->second) found.to_add.push_back(std::move(table));
+  }
+  // Only what the stream lacks: a table already streamed that lost its key
+  // is for drift handling, not for adding.
+  std::erase_if(found.unusable, [&](const std::string& reason) {
+    return std::any_of(known.begin(), known.end(), [&](const auto& entry) {
+      return reason.rfind("table " + entry.first + " ", 0) == 0;
+    });
+  });
+  return found;
+}
+
+void add_tables(const Config& config, const std::vector<SourceTable>& requested) {
+  pg::Connection source(config.source.conninfo, "source");
+  pg::Connection target(config.target.conninfo, "target");
+  std::map<std::string, control::TableRow> rows;
+  for (auto& row : control::read_tables(target, config.name)) {
+    rows[row.schema + "." + row.name] = std::move(row);
+  }
+
+  // A target table someone else created and filled is not ours to empty.
+  std::vector<SourceTable> tables;
+  std::vector<bool> missing;
+  std::string refused;
+  for (const auto& table : requested) {
+    const bool absent =
+        target.exec("SELECT pg_catalog.to_regclass($1)", {table.qualified_name()}).is_null(0, 0);
+    const auto row = rows.find(table.display_name());
+    const bool ours = row != rows.end() && row->second.created_by_switchyard;
+    if (!absent && !ours &&
+        target.exec("SELECT 1 FROM " + table.qualified_name() + " LIMIT 1").rows() > 0) {
+      refused = "target: table " + table.display_name() +
+                " appeared on the source but already holds rows on the target; empty it (or "
+                "drop it) so that it can be copied";
+      continue;
+    }
+    tables.push_back(table);
+    missing.push_back(absent);
+  }
+  if (!tables.empty()) {
+    // 2. The tables on the target, recorded as being added, in one transaction.
+    const SchemaScript script = extract_schema(source, target, tables, missing);
+    {
+      pg::Transaction transaction(target);
+      for (const auto& statement : script.pre_data) {
+        spdlog::info("target: creating {}", statement.object);
+        target.exec(statement.sql);
+      }
+      for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+        control::TableRow row;
+        row.schema = tables[table_idx].schema;
+        row.name = tables[table_idx].name;
+        row.created_by_switchyard = missing[table_idx];
+        row.post_data = sql_of(script.post_data[table_idx]);
+        row.foreign_keys = sql_of(script.foreign_keys[table_idx]);
+        row.post_data_done = !missing[table_idx];
+        row.adding = true;
+        control::upsert_table(target, config.name, row);
+      }
+      transaction.commit();
+    }
+    // 3. The publication: every table of the stream, and these.
+    std::vector<SourceTable> published = tables;
+    for (const auto& [display, row] : rows) {
+      if (std::none_of(tables.begin(), tables.end(),
+                       [&](const SourceTable& table) { return table.display_name() == display; })) {
+        SourceTable table;
+        table.schema = row.schema;
+        table.name = row.name;
+        published.push_back(std::move(table));
+      }
+    }
+    publish_tables(source, config.publication_name(), published);
+    // 4. The copy, as of a temporary slot's consistent point.
+    ExportedSnapshot snapshot = create_temporary_slot_exporting_snapshot(
+        pg::Connection(config.source.conninfo, "source", pg::Mode::kReplication),
+        config.slot_name() + "_add");
+    spdlog::info("adding {} tables to the stream, copied as of {}", tables.size(),
+                 snapshot.consistent_point.to_string());
+    copy_tables(config, target, tables, snapshot.snapshot_name);
+    // 5. Keys and indexes, then the position the stream takes over from.
+    build_post_data(config, target);
+    pg::Transaction transaction(target);
+    for (const auto& table : tables) {
+      control::finish_adding_table(target, config.name, table.schema, table.name,
+                                   snapshot.consistent_point);
+      spdlog::info("{} joined the stream: its changes from {} on are applied", table.display_name(),
+                   snapshot.consistent_point.to_string());
+    }
+    transaction.commit();
+  }
+  if (!refused.empty()) throw Error(ErrorKind::kPrecondition, refused);
+}
+
+}  // namespace switchyard

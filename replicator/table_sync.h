@@ -1,0 +1,46 @@
+// Tables that appear on the source while the stream runs (an application
+// release during weeks of parallel validation): found, created on the
+// target, copied and streamed, without stopping the stream for long or
+// copying any other table again.
+//
+// How a table joins a running stream exactly once, the way PostgreSQL's own
+// table synchronisation does it:
+//  1. the streaming session ends (the slot keeps its position), so nothing
+//     applies changes while the table joins;
+//  2. the table is created on the target and recorded as `adding`;
+//  3. it is added to the publication: transactions committed from then on
+//     carry its changes in the stream;
+//  4. a temporary slot exports a snapshot at its consistent point P, and the
+//     table is copied as of that snapshot: every transaction committed
+//     before P is in the copy;
+//  5. keys and indexes are built, and P is recorded as the table's
+//     synced_from position; the next session applies the table's changes
+//     from transactions committed at or after P and skips the older ones.
+// A crash anywhere leaves the table `adding`; the next run copies it again
+// from the start (its rows are switchyard's own until then).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "drivers/pg/connection.h"
+#include "replicator/source_catalog.h"
+
+namespace switchyard {
+
+struct NewTables {
+  std::vector<SourceTable> to_add;    // selected, not (yet completely) in the stream
+  std::vector<std::string> unusable;  // selected but not replicable, with the reason
+};
+
+// Compares the selected source tables with the stream's (`target` holds
+// the control schema).
+NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config);
+
+// Steps 2-5 above. REQUIRES: no session streams the slot's changes to the
+// target meanwhile. Throws Error(kPrecondition) for a pre-existing target
+// table that already holds rows, leaving the others added.
+void add_tables(const Config& config, const std::vector<SourceTable>& tables);
+
+}  // namespace switchyard

@@ -25,7 +25,7 @@
 # and `failback`, their per-step timings from switchyard.switch_journal).
 #
 # Environment: SCALE (10), CLIENTS (8), THREADS (2), RATE (300 tx/s),
-# LOAD_SECONDS (20 per operation), OP_DELAY (4 s of load before the
+# LOAD_SECONDS (20 per operation; 60 busy), OP_DELAY (4 s of load before the
 # operation), AFTER (3 s of load after it), PROBE_INTERVAL_MS (5),
 # CONTENDERS ("peer switchyard"), PEER_FAILBACK (yes; no = the peer only cuts
 # over, with no reverse subscription in its freeze), PEER_SUB_OPTIONS (extra
@@ -34,6 +34,14 @@
 # pgbouncer.ini lines separated by ";", e.g. "server_login_retry = 0.1";
 # empty = scripts/lib/pgbouncer.sh's settings), PROBE (the probe binary;
 # default <switchyard's build dir>/../bench/switchyard-write-probe).
+#
+# PROFILE=busy adds, for both contenders, what a production database does
+# to a cutover (issue 9): RATE defaults to 1000 tx/s of pgbench's standard
+# script (hot pgbench_branches rows; pgbench_history, keyless, appended at
+# every transaction), a loader inserting 100-row batches into a bigserial
+# table at LOADER_ROWS rows/s (20000; duplicate keys after a switch mean a
+# stale sequence), and for switchyard continuous `verify` running the whole
+# time. Its errors and duplicate keys are counted in their own columns.
 #
 # pgbouncer 1.18 caveat: a PAUSE that closes a server connection still
 # logging in marks the pool's last connect as failed, and pgbouncer then opens
@@ -44,11 +52,15 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=../scripts/lib/pgbouncer.sh
 source "$ROOT/scripts/lib/pgbouncer.sh"
 
+PROFILE=${PROFILE:-quiet}
+case $PROFILE in quiet | busy) ;; *) die "PROFILE must be quiet or busy, not $PROFILE" ;; esac
 SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
-RATE=${RATE:-300}
-LOAD_SECONDS=${LOAD_SECONDS:-20}
+if [ "$PROFILE" = busy ]; then RATE=${RATE:-1000}; else RATE=${RATE:-300}; fi
+LOADER_ROWS=${LOADER_ROWS:-20000}
+# A busy database's preflight compares more before the freeze: more load time.
+if [ "$PROFILE" = busy ]; then LOAD_SECONDS=${LOAD_SECONDS:-60}; else LOAD_SECONDS=${LOAD_SECONDS:-20}; fi
 OP_DELAY=${OP_DELAY:-4}
 AFTER=${AFTER:-3}
 PROBE_INTERVAL_MS=${PROBE_INTERVAL_MS:-5}
@@ -66,7 +78,7 @@ FREEZE_POLL=0.01
 # kills its processes by that pattern machine-wide.
 SY_CFG=$WORK/cutover-bench.yaml
 
-declare -A OP_EXIT OPSECS GAP GAP_END PGB_LAT PGB_TX PGB_ERR PROBE_ERR ACKED MISSING NOTE
+declare -A OP_EXIT OPSECS GAP GAP_END PGB_LAT PGB_TX PGB_ERR PROBE_ERR ACKED MISSING NOTE LOADER_ERR DUPS
 RESULTS=()  # "contender operation" in the order run
 
 # pgbouncers are not known to lib.sh's exit handler: stop them as well,
@@ -116,6 +128,10 @@ setup_pair() {
   # needs one for pgbench_history only if it were updated. Same for both.
   pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
   "$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create || die "cannot create the probe table"
+  if [ "$PROFILE" = busy ]; then
+    pgc_psql SRC -c "CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), payload text)"
+    echo "INSERT INTO events (payload) SELECT md5(random()::text) FROM generate_series(1, 100);" >"$WORK/loader.sql"
+  fi
 }
 
 # operation CONTENDER OP OLD NEW -- command...: runs the command under a fresh
@@ -134,6 +150,13 @@ operation() {
     -h 127.0.0.1 -p "$BNC_PORT" -U postgres app >"$WORK/$tag-pgbench.log" 2>&1 &
   pgb_pid=$!
   BACKGROUND+=("$pgb_pid")
+  local loader_pid=""
+  if [ "$PROFILE" = busy ]; then
+    pgbench -n -c 2 -j 1 -R $(( LOADER_ROWS / 100 )) -T "$LOAD_SECONDS" -f "$WORK/loader.sql" \
+      -h 127.0.0.1 -p "$BNC_PORT" -U postgres app >"$WORK/$tag-loader.log" 2>&1 &
+    loader_pid=$!
+    BACKGROUND+=("$loader_pid")
+  fi
   "$PROBE" --conninfo "$(bnc_conninfo)" --table probe --interval-ms "$PROBE_INTERVAL_MS" \
     --out "$WORK/$tag-acks.txt" >"$WORK/$tag-probe.json" 2>"$WORK/$tag-probe.err" &
   probe_pid=$!
@@ -165,6 +188,17 @@ operation() {
   fi
   wait_pid_exit "$pgb_pid" $(( LOAD_SECONDS + 60 )) || pgb_rc=$?
   [ "$pgb_rc" = 0 ] || NOTE[$tag]="${NOTE[$tag]:-} pgbench exited $pgb_rc"
+  if [ -n "$loader_pid" ]; then
+    wait_pid_exit "$loader_pid" $(( LOAD_SECONDS + 60 )) || true
+    local loader_failed loader_aborted
+    loader_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/$tag-loader.log")
+    loader_aborted=$(grep -c "aborted in command" "$WORK/$tag-loader.log" || true)
+    LOADER_ERR[$tag]=$(( ${loader_failed:-0} + loader_aborted ))
+    DUPS[$tag]=$(cat "$WORK/$tag-pgbench.log" "$WORK/$tag-loader.log" "$WORK/$tag-probe.err" | grep -c "duplicate key" || true)
+    local loader_tx
+    loader_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/$tag-loader.log")
+    NOTE[$tag]="${NOTE[$tag]:-} loader $(( ${loader_tx:-0} * 100 / LOAD_SECONDS )) rows/s"
+  fi
   measure "$tag" "$t0" "$t1" "$stop" "$primary"
 }
 
@@ -319,7 +353,7 @@ run_switchyard() {
   setup_pair switchyard
   write_config "$SY_CFG" \
     "router: { kind: pgbouncer, admin_conninfo: \"host=127.0.0.1 port=$BNC_PORT dbname=pgbouncer user=pgbouncer\", database: app, databases_file: \"$BNC_DATABASES\" }" \
-    "cutover: { freeze_budget: 2s }"
+    "cutover: { freeze_budget: 2s }" "verify: { pass_interval: 5s }"
   log "switchyard: replicate (init + copy + stream)"
   "$SY" -c "$SY_CFG" replicate >"$WORK/switchyard-replicate.log" 2>&1 &
   local sy_pid=$!
@@ -338,6 +372,13 @@ run_switchyard() {
   log "switchyard: verify --once"
   timeout 600 "$SY" -c "$SY_CFG" verify --once >"$WORK/switchyard-verify.log" 2>&1 \
     || { tail -20 "$WORK/switchyard-verify.log" >&2; die "switchyard verify --once failed before the cutover"; }
+  local verify_pid=""
+  if [ "$PROFILE" = busy ]; then
+    log "switchyard: continuous verify, running through both operations"
+    "$SY" -c "$SY_CFG" verify >"$WORK/switchyard-verify-continuous.log" 2>&1 &
+    verify_pid=$!
+    BACKGROUND+=("$verify_pid")
+  fi
 
   operation switchyard cutover SRC TGT -- sy_op cutover
   if [ "$OP_RC" = 0 ]; then
@@ -350,6 +391,7 @@ run_switchyard() {
     sy_journal cutover
     log "switchyard: cutover failed, no failback"
   fi
+  [ -z "$verify_pid" ] || { kill -TERM "$verify_pid" 2>/dev/null; wait_pid_exit "$verify_pid" 60 || true; }
   kill -TERM "$sy_pid" 2>/dev/null || true
   wait_pid_exit "$sy_pid" 60 || true
   stop_bouncer switchyard
@@ -369,26 +411,28 @@ for contender in $CONTENDERS; do
 done
 
 {
-  echo "== cutover stall: pgbench -s $SCALE, load -c $CLIENTS -j $THREADS -R $RATE through pgbouncer (transaction pooling) + probe every ${PROBE_INTERVAL_MS} ms =="
+  echo "== cutover stall ($PROFILE): pgbench -s $SCALE, load -c $CLIENTS -j $THREADS -R $RATE through pgbouncer (transaction pooling) + probe every ${PROBE_INTERVAL_MS} ms =="
+  [ "$PROFILE" = quiet ] || echo "busy: + loader of 100-row batches into a bigserial table at $LOADER_ROWS rows/s; switchyard: continuous verify running"
   machine_summary
   echo "probe:    $PROBE"
   echo "pgbouncer: $(pgbouncer --version | head -1)${BOUNCER_CONF:+, with: $BOUNCER_CONF}"
   if [ -n "$PEER_SUB_OPTIONS" ]; then echo "peer subscriptions: WITH ($PEER_SUB_OPTIONS)"; fi
   echo
-  printf '%-10s %-8s %7s %9s %8s %9s %7s %6s %6s %7s  %s\n' contender operation "op s" "max gap" "gap end" \
-    "pgb lat" "pgb tx" "pgb er" "prb er" "missing" notes
+  printf '%-10s %-8s %7s %9s %8s %9s %7s %6s %6s %6s %5s %7s  %s\n' contender operation "op s" "max gap" "gap end" \
+    "pgb lat" "pgb tx" "pgb er" "prb er" "ld er" "dup" "missing" notes
   for result in "${RESULTS[@]}"; do
     read -r name op <<<"$result"
     tag="$name-$op"
-    printf '%-10s %-8s %7s %9s %8s %9s %7s %6s %6s %7s  %s\n' "$name" "$op" "${OPSECS[$tag]:--}" "${GAP[$tag]:--}" \
+    printf '%-10s %-8s %7s %9s %8s %9s %7s %6s %6s %6s %5s %7s  %s\n' "$name" "$op" "${OPSECS[$tag]:--}" "${GAP[$tag]:--}" \
       "${GAP_END[$tag]:--}" "${PGB_LAT[$tag]:--}" "${PGB_TX[$tag]:--}" "${PGB_ERR[$tag]:--}" "${PROBE_ERR[$tag]:--}" \
-      "${MISSING[$tag]:--}/${ACKED[$tag]:--}" "${NOTE[$tag]:-}"
+      "${LOADER_ERR[$tag]:--}" "${DUPS[$tag]:--}" "${MISSING[$tag]:--}/${ACKED[$tag]:--}" "${NOTE[$tag]:-}"
   done
   echo "op s: wall time of the operation (peer: its psql recipe; switchyard: the command). max gap: longest"
   echo "time in ms between two successive acknowledged probe inserts overlapping [start - 1 s, end + 1 s];"
   echo "gap end: when it ended, in s from the operation's start (open = no ack after it). pgb lat: longest"
   echo "pgbench latency in ms (from the scheduled start) in that window. pgb er: failed transactions +"
-  echo "aborted clients; prb er: probe errors. missing: acknowledged probe ids absent on the new primary /"
+  echo "aborted clients; prb er: probe errors; ld er: the busy loader's failed transactions; dup: duplicate-key"
+  echo "errors seen by any client. missing: acknowledged probe ids absent on the new primary /"
   echo "acknowledged."
   for tag in peer-cutover peer-failback; do
     [ -z "${PHASES[$tag]:-}" ] || echo "$tag phases (ms): ${PHASES[$tag]}"

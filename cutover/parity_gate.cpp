@@ -15,6 +15,9 @@ using std::chrono::milliseconds;
 // Converging stops when no more than this many keys wait: the gate then
 // reads them in one round trip per side (verify reads 5000 keys at a time).
 constexpr uint64_t kFewKeys = 2'000;
+// Rounds stop after this long whatever is left: a table changing faster
+// than it can be compared leaves its rows to the gate (and its budget).
+constexpr auto kConvergeAtMost = std::chrono::seconds(60);
 // Long enough for any preflight; a killed run's request lapses after it.
 constexpr std::chrono::seconds kExactMarksFor{600};
 
@@ -66,7 +69,8 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   }
   Convergence result;
   uint64_t previous_left = UINT64_MAX;
-  while (result.rounds < max_rounds) {
+  const auto give_up_at = Clock::now() + kConvergeAtMost;
+  while (result.rounds < max_rounds && Clock::now() < give_up_at) {
     ++result.rounds;
     const auto marks = verify::store::count_marks(control, config_.name);
     for (const auto& plan : plans_) {

@@ -236,6 +236,16 @@ class Switchover {
                                              ") ran out after " + to_string(current_step_));
       }
     };
+    // The journal's writes inside the freeze are held to the budget too: a
+    // control schema that stalls must not keep clients queued past it.
+    auto journal_timeout = [&](std::chrono::milliseconds limit) {
+      try {
+        home_.exec("SET statement_timeout = " + std::to_string(limit.count()));
+      } catch (const Error& error) {
+        spdlog::warn("journal session: {}", error.what());
+      }
+    };
+    journal_timeout(budget_);
     try {
       step(Step::kFreeze, [&] {
         const auto pause_started = Clock::now();
@@ -286,10 +296,16 @@ class Switchover {
       });
     } catch (const std::exception& error) {
       // Whatever went wrong inside the freeze, the way out is the same.
-      journal_.failed(current_step_, error.what());
+      journal_timeout(milliseconds(0));
+      try {
+        journal_.failed(current_step_, error.what());
+      } catch (const Error& journal_error) {  // clients wait: roll back regardless
+        spdlog::error("journal: {}", journal_error.what());
+      }
       roll_back(error.what());
       return false;
     }
+    journal_timeout(milliseconds(0));
     return true;
   }
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The switchyard demo: two throwaway PostgreSQL 15 clusters on loopback
 # play the legacy primary and the cloud replica. The legacy one gets the
-# Chinook sample database and a pgbench dataset; switchyard copies it and
-# streams every change while pgbench writes and `verify` compares both
-# sides pass after pass; then verify --once, and a row damaged on the
-# replica found and repaired. Then, with pgbench and a probe inserting a row
-# every 5 ms through pgbouncer: cutover to the replica, failback, and the
-# longest write stall each caused; last, a row-by-row cross-check computed
-# by both servers.
+# Chinook sample database with a record store's application objects
+# (scripts/demo/store-schema.sql: a function that records a sale, triggers
+# that fill invoices and bump per-genre counters, two views) and a pgbench
+# dataset; switchyard copies it all and streams every change while pgbench
+# writes (TPC-B, and the store's sales from scripts/demo/store-sale.pgbench,
+# whose genre counters are hot rows) and `verify` compares both sides pass
+# after pass; then verify --once, and a row damaged on the replica found and
+# repaired. Then, with that load and a probe inserting a row every 5 ms
+# through pgbouncer: cutover to the replica, failback, the longest write
+# stall each caused and the errors the application saw; last, a row-by-row
+# cross-check and the store's books, computed by both servers.
 #
 #   scripts/demo.sh            (DEMO_SECONDS=60 to write for longer)
 set -euo pipefail
@@ -30,7 +34,7 @@ REPLICATE_PID= VERIFY_PID= LOAD_PID= PROBE_PID=
 cleanup() {
   local pid
   for pid in "$REPLICATE_PID" "$VERIFY_PID" "$LOAD_PID" "$PROBE_PID"; do
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    [ -n "$pid" ] && { kill -9 "$pid" 2>/dev/null || true; }
   done
   pgb_stop_all
   pgc_stop_all
@@ -39,6 +43,18 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# The store application's functions, triggers and views in a database.
+app_objects() {
+  pgc_psql "$1" -c "SELECT string_agg(o, ', ' ORDER BY k, o) FROM (
+      SELECT 1, 'function ' || p.oid::regprocedure FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace
+      UNION ALL SELECT 2, 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass FROM pg_trigger t
+       WHERE NOT t.tgisinternal
+      UNION ALL SELECT 3, 'view ' || c.relname FROM pg_class c
+       WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace) s(k, o)" | fold -s -w 76
+}
+# Counted in a pgbench log: lines that report an error or an aborted client.
+pgbench_errors() { grep -Eci 'error|abort' "$1" || true; }
 
 say "starting the legacy primary and the cloud replica (PostgreSQL 15, loopback)"
 pgc_start LEGACY
@@ -46,11 +62,16 @@ pgc_start CLOUD
 echo "legacy: $(pgc_conninfo LEGACY)"
 echo "cloud:  $(pgc_conninfo CLOUD)"
 
-say "loading Chinook and a pgbench dataset into the legacy primary"
+say "loading Chinook, the store's application objects and a pgbench dataset into the legacy primary"
 # The Chinook sample (MIT licence, scripts/data/chinook/LICENSE.md); its
 # CREATE DATABASE / \c lines are dropped so it loads into "app".
 zcat scripts/data/chinook/Chinook_PostgreSql.sql.gz \
   | sed '/^DROP DATABASE/d; /^CREATE DATABASE/d; /^\\c /d' | pgc_psql LEGACY >/dev/null
+pgc_psql LEGACY -f scripts/demo/store-schema.sql >/dev/null
+app_objects LEGACY | sed 's/^/  /'
+echo "  genre_sales: $(pgc_psql LEGACY -c "SELECT count(*) || ' counter rows, bumped by every track sold (Rock by '
+  || (SELECT round(100.0 * count(*) FILTER (WHERE genre_id = 1) / count(*)) FROM track) || '% of them)'
+  FROM genre_sales")"
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$LEGACY_PORT" -U postgres -i -s 10 -q app 2>&1 | tail -1
 # pgbench_history has no primary key. REPLICA IDENTITY FULL would do for
 # replication, but the cutover's parity gate compares a keyless table whole
@@ -63,6 +84,9 @@ say "starting pgbouncer in front of the legacy primary (transaction pooling)"
 pgb_start BOUNCER LEGACY
 APP="host=127.0.0.1 port=$BOUNCER_PORT dbname=app user=postgres"
 echo "applications connect to: $APP"
+# The load: pgbench through pgbouncer running two scripts, TPC-B and the store's sales.
+APP_LOAD=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -c 8 -j 2
+  -b tpcb-like@1 -f scripts/demo/store-sale.pgbench@1 --verbose-errors)
 echo "pgbouncer's database entry lives in $BOUNCER_DATABASES: $(cat "$BOUNCER_DATABASES")"
 
 cat >"$WORK/switchyard.yaml" <<YAML
@@ -87,15 +111,22 @@ REPLICATE_PID=$!
 for _ in $(seq 1 120); do
   state=$("$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep -o '"state":"[a-z ]*"' || true)
   [ "$state" = '"state":"streaming"' ] && break
+  kill -0 "$REPLICATE_PID" 2>/dev/null || { REPLICATE_PID=; say "demo: switchyard replicate stopped"; exit 1; }
   sleep 0.5
 done
+[ "$state" = '"state":"streaming"' ] || { say "demo: switchyard replicate is not streaming after 60s"; exit 1; }
+echo "  init brought the store's objects over; the replica has:"
+app_objects CLOUD | sed 's/^/    /'
 
-say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s while switchyard streams and verifies"
+say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s (TPC-B and store sales, 1000 tx/s) while switchyard streams and verifies"
 "$SY" -c "$WORK/switchyard.yaml" verify \
   2> >(grep --line-buffered -E 'pass [0-9]+ done|mismatch:|kept changing' | sed -u 's/^/  [verify] /') &
 VERIFY_PID=$!
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -c 8 -j 2 -T "$DEMO_SECONDS" -R 1000 \
-  -P 5 app 2>&1 | grep --line-buffered -E '^progress|processed|tps' | sed -u 's/^/  [pgbench] /'
+{ "${APP_LOAD[@]}" -T "$DEMO_SECONDS" -R 1000 -P 5 app 2>&1 || true; } | tee "$WORK/pgbench-stream.log" \
+  | grep --line-buffered -E '^progress|processed|^tps|^SQL script| transactions \(|failed' \
+  | sed -u 's/^/  [pgbench] /'
+stream_errors=$(pgbench_errors "$WORK/pgbench-stream.log")
+echo "  pgbench: $stream_errors errors"
 pgc_psql LEGACY -c "UPDATE track SET name = name || ' (remastered)' WHERE track_id % 50 = 0"
 
 say "waiting for the replica to catch up"
@@ -121,9 +152,9 @@ echo "  (exit code $rc: 1 = mismatches found)"
 "$SY" -c "$WORK/switchyard.yaml" verify --repair 2>&1 | sed 's/^/  [switchyard] /'
 "$SY" -c "$WORK/switchyard.yaml" verify --once --table public.artist 2>&1 | sed 's/^/  [switchyard] /'
 
-say "cutover and failback under load: pgbench (8 clients, 300 tx/s) and a probe inserting every 5 ms, through pgbouncer"
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -n -c 8 -j 2 -R 300 -T 600 app \
-  >"$WORK/pgbench.log" 2>&1 &
+say "cutover and failback under load: pgbench (8 clients, 300 tx/s: TPC-B and store sales) and a probe inserting every 5 ms, through pgbouncer"
+last_invoice=$(pgc_psql LEGACY -c "SELECT max(invoice_id) FROM invoice")
+"${APP_LOAD[@]}" -n -R 300 -T 600 app >"$WORK/pgbench.log" 2>&1 &
 LOAD_PID=$!
 "$PROBE" --conninfo "$APP" --table probe --interval-ms 5 --out "$WORK/acks" >"$WORK/probe.json" \
   2>"$WORK/probe.err" &
@@ -138,6 +169,9 @@ echo "  pgbouncer's entry is now: $(cat "$BOUNCER_DATABASES" | tail -n 1)"
 "$SY" -c "$WORK/switchyard.yaml" status 2>/dev/null | grep -E '^(direction|state|lag|last switch|  [0-9] )' \
   | sed 's/^/  /'
 echo "  the replica takes the writes; the legacy receives them through the reverse stream"
+echo "  the store reads its view through pgbouncer, answered by port $("$PG_BIN/psql" "$APP" -qAtX \
+  -c "SELECT inet_server_port()") (the replica): best sellers $("$PG_BIN/psql" "$APP" -qAtX \
+  -c "SELECT string_agg(genre || ' ' || tracks_sold, ', ' ORDER BY rank, genre) FROM genre_leaderboard WHERE rank <= 3")"
 sleep 5
 t2=$(now_us)
 "$SY" -c "$WORK/switchyard.yaml" failback 2>&1 | sed 's/^/  [failback] /'
@@ -159,12 +193,14 @@ cut -d' ' -f1 "$WORK/acks" | sort >"$WORK/acked.ids"
 pgc_psql LEGACY -c "SELECT id FROM probe" | sort >"$WORK/legacy.ids"
 lost=$(comm -23 "$WORK/acked.ids" "$WORK/legacy.ids" | wc -l)
 errors=$(grep -o '"errors":[0-9]*' "$WORK/probe.json" | cut -d: -f2)
-pgbench_errors=$(grep -Eci 'error|abort' "$WORK/pgbench.log" || true)
+pgbench_errors=$(pgbench_errors "$WORK/pgbench.log")
+sales=$(pgc_psql LEGACY -c "SELECT count(*) FROM invoice WHERE invoice_id > $last_invoice")
 printf '  %-10s %s\n' "cutover" "longest write stall $(max_gap "$t0" "$((t1 + 1000000))") ms"
 printf '  %-10s %s\n' "failback" "longest write stall $(max_gap "$t2" "$((t3 + 1000000))") ms"
 echo "  probe: $(wc -l <"$WORK/acks") inserts acknowledged, $errors errors, $lost missing on the legacy primary"
-echo "  pgbench: $pgbench_errors errors"
-[ "$lost" = 0 ] && [ "$errors" = 0 ] && [ "$pgbench_errors" = 0 ] || { say "demo: writes failed or were lost"; exit 1; }
+echo "  pgbench: $pgbench_errors errors; the store recorded $sales sales (record_sale, its triggers, the views read back)"
+[ "$lost" = 0 ] && [ "$errors" = 0 ] && [ "$pgbench_errors" = 0 ] && [ "$stream_errors" = 0 ] \
+  || { say "demo: writes failed or were lost"; exit 1; }
 for _ in $(seq 1 100); do
   "$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep -q '"lag_bytes":0,' && break
   sleep 0.1
@@ -180,8 +216,25 @@ for table in $(pgc_psql LEGACY -c "SELECT relname FROM pg_stat_user_tables WHERE
   printf '  %-22s %10s %34s %s\n' "$table" "${a%% *}" "${a##* }" "$verdict"
 done
 
+say "the store's books, by each server: each invoice's total is the sum of its lines, each genre counter the sum of its genre's lines"
+books="SELECT (SELECT count(*) FROM invoice) || ' ' ||
+  (SELECT count(*) FROM (SELECT FROM invoice i JOIN invoice_line l ON l.invoice_id = i.invoice_id
+                         GROUP BY i.invoice_id HAVING i.total <> sum(l.unit_price * l.quantity)) x) || ' ' ||
+  (SELECT count(*) FROM genre_sales s LEFT JOIN (
+     SELECT t.genre_id, sum(l.quantity) AS n, sum(l.unit_price * l.quantity) AS r
+       FROM invoice_line l JOIN track t ON t.track_id = l.track_id GROUP BY t.genre_id) b
+     ON b.genre_id = s.genre_id
+   WHERE (s.tracks_sold, s.revenue) IS DISTINCT FROM (coalesce(b.n, 0), coalesce(b.r, 0)))"
+printf '  %-8s %10s %12s %20s\n' server invoices "totals off" "genre counters off"
+for server in LEGACY CLOUD; do
+  read -r n totals_off counters_off <<<"$(pgc_psql "$server" -c "$books")"
+  printf '  %-8s %10s %12s %20s\n' "${server,,}" "$n" "$totals_off" "$counters_off"
+  [ "$totals_off" = 0 ] && [ "$counters_off" = 0 ] || all_ok=false
+done
+
 say "stopping switchyard (SIGTERM: clean stop, final position confirmed to the slot)"
 kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" || true
 REPLICATE_PID=
 "$SY" -c "$WORK/switchyard.yaml" teardown --yes 2>&1 | sed 's/^/  [switchyard] /'
-$all_ok && say "demo done: every table identical on both sides" || { say "demo: parity FAILED"; exit 1; }
+$all_ok && say "demo done: every table identical on both sides, the store's books balance on both" \
+  || { say "demo: parity FAILED"; exit 1; }

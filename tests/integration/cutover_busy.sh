@@ -24,6 +24,19 @@ SETUP_SOURCE_SQL="CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz 
 # takes seconds, so one is under way whenever the cutover starts.
 setup_cutover_pair 5 "verify: { pass_interval: 1s, max_rows_per_second: 100000 }"
 
+log "rows verify could not settle (in flight) are carried to the gate, not refused"
+kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" 2>/dev/null || true
+pgc_psql SRC -c "UPDATE pgbench_accounts SET abalance = abalance + 7 WHERE aid IN (11, 22, 33)"
+write_config "$WORK/stopped.yaml" "${ROUTER[@]}" "verify: { recheck_timeout: 1s }"
+rc=0; "$SY" -c "$WORK/stopped.yaml" verify --once >"$WORK/verify-stopped.log" 2>&1 || rc=$?
+[ "$rc" = 8 ] || { tail "$WORK/verify-stopped.log"; fail "verify with the stream stopped: expected exit 8 (in flight), got $rc"; }
+carried=$(pgc_psql TGT -c "SELECT coalesce(sum(array_length(keys, 1)), 0) FROM switchyard.dirty_keys WHERE table_name = 'pgbench_accounts'")
+[ "$carried" -ge 3 ] || fail "the in-flight keys are not marked dirty ($carried)"
+start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
+sleep 2
+"$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/dry-run.out" 2>&1 || { cat "$WORK/dry-run.out"; fail "preflight refused rows left in flight"; }
+log "ok: verify ended in flight (exit 8), the keys wait in dirty_keys, the preflight passes"
+
 cat >"$WORK/loader.sql" <<'EOF'
 INSERT INTO events (payload) SELECT md5(random()::text) FROM generate_series(1, 100);
 EOF

@@ -219,6 +219,17 @@ void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows) {
 void mark_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan,
                 const std::vector<KeyText>& keys, Lsn position) {
   if (keys.empty()) return;
+  if (plan.keyless()) {
+    // Its "keys" are whole rows: the table is marked as a whole, as the
+    // apply loop marks it.
+    target.exec(
+        "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn, keys) "
+        "VALUES ($1, $2, $3, $4::pg_lsn, '{}') "
+        "ON CONFLICT (stream, schema_name, table_name) WHERE keys = '{}' "
+        "DO UPDATE SET marked_lsn = greatest(dirty_keys.marked_lsn, EXCLUDED.marked_lsn)",
+        {stream, plan.schema, plan.name, position.to_string()});
+    return;
+  }
   // One row per key, as the apply loop writes one row per batch: a text[]
   // of key parts, aggregated into the two-dimensional keys array.
   std::vector<std::string> rows;

@@ -99,7 +99,8 @@ std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& st
 void clear_dirty(pg::Connection& target, const std::vector<DirtyRow>& rows);
 // Marks `keys` dirty again at `position`: rows that kept changing while a
 // pass looked at them are compared by the next dirty-only pass, and by the
-// cutover's gate with writes frozen, where they cannot change.
+// cutover's gate with writes frozen, where they cannot change. A table
+// without a key is marked as a whole.
 void mark_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan,
                 const std::vector<KeyText>& keys, Lsn position);
 // Clears every mark of the table up to `position` (after a full pass).

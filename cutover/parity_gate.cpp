@@ -77,8 +77,8 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
       if (!marked(marks, plan)) continue;
       const verify::TableReport report = compare(plan);
       result.rows_compared += report.source_rows;
-      if (plan.keyless()) {
-        result.slowest_keyless_seconds = std::max(result.slowest_keyless_seconds, report.seconds);
+      if (plan.keyless() && report.seconds > result.slowest_keyless_seconds) {
+        result.slowest_keyless_seconds = report.seconds;
         result.slowest_keyless = plan.display;
       }
     }

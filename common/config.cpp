@@ -252,7 +252,9 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
   }
   if (const auto stream = root["stream"]) {
-    v.expect_map(stream, "stream", {"status_interval", "feedback_interval", "reconnect_max"});
+    v.expect_map(
+        stream, "stream",
+        {"status_interval", "feedback_interval", "reconnect_max", "large_object_interval"});
     if (stream["status_interval"]) {
       config.stream.status_interval =
           v.duration(stream["status_interval"], "stream.status_interval");
@@ -263,6 +265,10 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
     if (stream["reconnect_max"]) {
       config.stream.reconnect_max = v.duration(stream["reconnect_max"], "stream.reconnect_max");
+    }
+    if (stream["large_object_interval"]) {
+      config.stream.large_object_interval =
+          v.duration(stream["large_object_interval"], "stream.large_object_interval");
     }
   }
   if (const auto verify = root["verify"]) {

@@ -39,6 +39,10 @@ struct StreamSettings {
   std::chrono::milliseconds status_interval{10'000};   // lag log line period
   std::chrono::milliseconds feedback_interval{1'000};  // standby status to the source
   std::chrono::milliseconds reconnect_max{30'000};     // backoff ceiling
+  // How often replicate looks for changed large objects (which logical
+  // decoding does not carry); a look that finds nothing changed reads no
+  // object (control/large_objects.h).
+  std::chrono::milliseconds large_object_interval{5'000};
 };
 
 struct VerifySettings {

@@ -13,6 +13,7 @@
 #include "control/control_schema.h"
 #include "drivers/pg/replication_stream.h"
 #include "replicator/apply_loop.h"
+#include "replicator/large_object_sync.h"
 #include "replicator/pgoutput_decoder.h"
 #include "replicator/setup.h"
 #include "replicator/snapshot_copy.h"
@@ -266,6 +267,9 @@ void run_replicate(const Config& config) {
       run_snapshot(config);
     }
   }
+  // Large objects are not streamed: a thread of their own follows them, in
+  // the stream's direction (replicator/large_object_sync.h).
+  LargeObjectFollower large_objects(config);
 
   // A slot or origin "in use" (55006) right after a crash is the dead
   // process's backend on its way out; for longer, it is another replicate.

@@ -13,6 +13,7 @@
 #include "common/shutdown.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
+#include "replicator/large_object_sync.h"
 #include "replicator/schema_dump.h"
 #include "replicator/setup.h"
 
@@ -297,6 +298,8 @@ void run_snapshot(const Config& config) {
   spdlog::info("snapshot: copying {} tables with {} workers, as of {}", tables.size(),
                config.snapshot.workers, snapshot->consistent_point.to_string());
   copy_tables(config, target, tables, snapshot->snapshot_name);
+  // Large objects, as of the same snapshot: logical decoding does not carry them.
+  copy_large_objects(config, snapshot->snapshot_name);
   build_post_data(config, target);
   // Materialized views are filled from the copied rows, once.
   target.exec("BEGIN");

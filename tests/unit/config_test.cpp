@@ -48,6 +48,7 @@ stream:
   status_interval: 5s
   feedback_interval: 250ms
   reconnect_max: 2min
+  large_object_interval: 30s
 log:
   level: debug
 )";
@@ -96,6 +97,7 @@ TEST_CASE("A complete configuration is read into every field", "[config]") {
   CHECK(config.stream.status_interval == 5s);
   CHECK(config.stream.feedback_interval == 250ms);
   CHECK(config.stream.reconnect_max == 2min);
+  CHECK(config.stream.large_object_interval == 30s);
 
   CHECK(config.log_level == "debug");
 }
@@ -116,6 +118,7 @@ TEST_CASE("Optional sections and keys take their documented defaults", "[config]
   CHECK(config.stream.status_interval == 10s);
   CHECK(config.stream.feedback_interval == 1s);
   CHECK(config.stream.reconnect_max == 30s);
+  CHECK(config.stream.large_object_interval == 5s);
   CHECK(config.log_level == "info");
 }
 

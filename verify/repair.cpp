@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "control/large_objects.h"
 #include "drivers/pg/sql.h"
 #include "verify/verify_store.h"
 
@@ -92,6 +93,8 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
   std::map<std::string, std::vector<store::OpenMismatch>> by_table;
   for (auto& open : store::open_mismatches(sides.control(), config.name)) {
     const std::string name = open.schema + "." + open.name;
+    // Large objects are repaired by object (repair_large_objects).
+    if (name == control::large_objects::kDisplayName) continue;
     if (!table || *table == name) by_table[name].push_back(std::move(open));
   }
   std::vector<RepairReport> reports;

@@ -9,6 +9,7 @@
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
+#include "verify/large_objects.h"
 
 namespace switchyard::verify {
 namespace {
@@ -131,6 +132,10 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
       log_table(report);
       outcome.tables.push_back(std::move(report));
     }
+    // Large objects are compared by object, beside the tables (verify/large_objects.h).
+    if (!request.table && request.mode != Mode::kDirtyOnly && !stop_requested()) {
+      outcome.tables.push_back(verify_large_objects(config));
+    }
     if (request.mode != Mode::kContinuous) return;
     uint64_t rows = 0, rechecked = 0;
     for (const auto& table : outcome.tables) {
@@ -173,6 +178,7 @@ Outcome run_verify(const Config& original, const Request& request) {
   if (request.mode == Mode::kRepair) {
     Verifier verifier(config);
     outcome.repairs = repair_mismatches(config, verifier, request.table);
+    if (!request.table) outcome.repairs.push_back(repair_large_objects(config));
   } else if (request.mode != Mode::kContinuous) {
     Verifier verifier(config);
     run_passes(config, request, verifier, outcome);

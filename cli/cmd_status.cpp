@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/units.h"
+#include "control/large_objects.h"
 #include "cutover/journal.h"
 #include "replicator/status.h"
 
@@ -85,6 +86,22 @@ void print_text(const StreamStatus& status) {
   }
 }
 
+boost::json::object to_json(const control::large_objects::SyncState& objects) {
+  boost::json::object out;
+  out["objects"] = objects.objects;
+  out["bytes"] = objects.bytes;
+  out["synced_at"] = objects.synced_at ? boost::json::value(*objects.synced_at) : nullptr;
+  out["checked_at"] = objects.checked_at ? boost::json::value(*objects.checked_at) : nullptr;
+  return out;
+}
+
+void print_text(const control::large_objects::SyncState& objects) {
+  std::printf("large objects %lld, last synced %s (checked %s), %s\n",
+              static_cast<long long>(objects.objects), objects.synced_at.value_or("-").c_str(),
+              objects.checked_at.value_or("-").c_str(),
+              format_bytes(static_cast<double>(objects.bytes)).c_str());
+}
+
 boost::json::object to_json(const cutover::RunReport& run) {
   boost::json::object out;
   out["run_id"] = run.run_id;
@@ -144,12 +161,22 @@ Command add_status(CLI::App& app) {
               pg::Connection home(config.target.conninfo, "target");
               run = cutover::last_run(home, config.name);
             }
+            // Large objects: the last sync pass, kept by the receiving side.
+            std::optional<control::large_objects::SyncState> objects;
+            {
+              const bool forward = status.direction == "forward";
+              pg::Connection receiving(forward ? config.target.conninfo : config.source.conninfo,
+                                       forward ? "target" : "source");
+              objects = control::large_objects::read_state(receiving, config.name);
+            }
             if (*json) {
               boost::json::object out = to_json(status);
               out["last_switch"] = run ? boost::json::value(to_json(*run)) : nullptr;
+              out["large_objects"] = objects ? boost::json::value(to_json(*objects)) : nullptr;
               std::cout << boost::json::serialize(out) << std::endl;
             } else {
               print_text(status);
+              if (objects) print_text(*objects);
               if (run) print_text(*run);
             }
             return 0;

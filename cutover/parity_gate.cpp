@@ -4,13 +4,16 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "control/control_schema.h"
+#include "control/large_objects.h"
 
 namespace switchyard::cutover {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+namespace lo = control::large_objects;
 
 // Converging stops when no more than this many keys wait: the gate then
 // reads them in one round trip per side (verify reads 5000 keys at a time).
@@ -32,6 +35,10 @@ bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::Ta
 ParityGate::ParityGate(const Config& current) : config_(current) {
   verifier_ = std::make_unique<verify::Verifier>(config_);
   plans_ = verifier_->plan_tables(std::nullopt);
+  lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, "source",
+                                                pg::Mode::kNormal, "cutover");
+  lo_target_ = std::make_unique<pg::Connection>(config_.target.conninfo, "target",
+                                                pg::Mode::kNormal, "cutover");
 }
 
 ParityGate::~ParityGate() {
@@ -101,7 +108,53 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     }
     previous_left = result.keys_left;
   }
+  // Large objects: the first time against the new primary's actual objects
+  // (which also rebuilds the record a reverse stream left stale), then what
+  // changed since. The freeze is left with the last moments' changes.
+  lo::SyncOptions options;
+  options.against_target = !lo_against_target_done_;
+  const lo::SyncReport objects = lo::sync(*lo_source_, *lo_target_, config_.name, options);
+  lo_against_target_done_ = true;
+  spdlog::info("parity gate: {} before the freeze, in {}", objects.summary(),
+               format_duration(objects.seconds));
   return result;
+}
+
+// With writes frozen: sync what changed since converge() (the stamp tells
+// whether anything did), then prove that both sides hold the same objects
+// with the same owners, and the record agrees (a catalog read, no bytes).
+std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  lo_source_->exec(timeout);
+  lo_target_->exec(timeout);
+  lo::SyncOptions options;
+  options.deadline = deadline;
+  const lo::SyncReport synced = lo::sync(*lo_source_, *lo_target_, config_.name, options);
+  const lo::Objects source = lo::read_objects(*lo_source_, false);
+  const lo::Objects target = lo::read_objects(*lo_target_, false);
+  lo::Objects recorded_owners = lo::read_records(*lo_target_, config_.name).objects;
+  for (auto& [oid, object] : recorded_owners) object.md5.clear();
+  const lo::Objects& recorded = recorded_owners;
+  for (const auto* other : {&target, &recorded}) {
+    const auto differences = lo::compare(source, *other);
+    if (!differences.empty()) {
+      throw Error(ErrorKind::kPrecondition,
+                  "parity gate: large object " + std::to_string(differences.front().oid) +
+                      " differs with writes frozen (" + lo::to_string(differences.front().kind) +
+                      (other == &target ? "" : " in the record") + ")");
+    }
+  }
+  for (pg::Connection* side : {lo_source_.get(), lo_target_.get()}) {
+    side->exec("SET statement_timeout = 0");
+  }
+  std::string detail = std::to_string(source.size()) + " large objects equal";
+  if (synced.digested) {
+    detail += " (" + std::to_string(synced.copied + synced.owners + synced.unlinked) +
+              " synced in the freeze)";
+  }
+  return detail;
 }
 
 std::string ParityGate::run_frozen(Clock::time_point deadline) {
@@ -137,6 +190,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
     }
   }
   std::string detail = std::to_string(rows) + " changed rows equal";
+  detail += "; " + large_objects_frozen(deadline);
   if (!whole.empty()) {
     detail += "; compared whole (no key to mark by):";
     for (const auto& table : whole) detail += " " + table;

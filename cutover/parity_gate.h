@@ -20,6 +20,11 @@
 //    index, so its cost is measured by converge(), and the cutover refuses
 //    up front when it would not fit the budget.
 //
+// Large objects are not streamed (control/large_objects.h): converge()
+// syncs them against the new primary's actual objects, and run_frozen()
+// syncs what changed since (nothing, as a rule: one statistics query tells)
+// and proves that both sides hold the same objects with the same owners.
+//
 // Owns a Verifier (three connections); not thread-safe.
 #pragma once
 
@@ -69,11 +74,16 @@ class ParityGate {
 
  private:
   verify::TableReport compare(const verify::TablePlan& plan);
+  std::string large_objects_frozen(std::chrono::steady_clock::time_point deadline);
 
   Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase
   std::unique_ptr<verify::Verifier> verifier_;
   std::vector<verify::TablePlan> plans_;
   bool requested_ = false;
+  // Large objects: their own sessions (named switchyard-*, so the fence
+  // leaves them), and whether converge() has compared with the target.
+  std::unique_ptr<pg::Connection> lo_source_, lo_target_;
+  bool lo_against_target_done_ = false;
 };
 
 }  // namespace switchyard::cutover

@@ -173,7 +173,8 @@ fenced() {
 # applications' conninfo through it), $WORK/cfg.yaml with the pgbouncer
 # router (its lines also in ROUTER), and `replicate` streaming with a clean
 # first verify. Further arguments are more configuration lines; SQL in
-# SETUP_SOURCE_SQL, if set, runs on SRC before init.
+# SETUP_SOURCE_SQL, if set, runs on SRC before init (SETUP_TARGET_SQL on TGT:
+# roles, which are not copied).
 setup_cutover_pair() {
   local scale=$1; shift
   pgc_start SRC
@@ -182,6 +183,7 @@ setup_cutover_pair() {
   pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
   "$PROBE" --conninfo "$(pgc_conninfo SRC)" --table probe --create
   [ -z "${SETUP_SOURCE_SQL:-}" ] || pgc_psql SRC -c "$SETUP_SOURCE_SQL"
+  [ -z "${SETUP_TARGET_SQL:-}" ] || pgc_psql TGT -c "$SETUP_TARGET_SQL"
   pgb_start BNC SRC
   APP="host=127.0.0.1 port=$BNC_PORT dbname=app user=postgres"
   ROUTER=(

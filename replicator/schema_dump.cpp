@@ -192,9 +192,10 @@ void check_roles(pg::Connection& source, pg::Connection& target,
 
 TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
                       const std::vector<std::string>& schemas,
-                      const std::vector<SourceTable>& tables,
-                      const std::vector<TocEntry>& entries) {
+                      const std::vector<SourceTable>& tables, const std::vector<TocEntry>& entries,
+                      const std::vector<TocEntry>& post_data) {
   TocFacts facts;
+  for (const auto& entry : post_data) facts.post_data.insert(entry.dump_id);
   // Already on the target: the same kind and identity.
   std::set<std::string> present;
   for (const auto& object : read_schema_objects(target, schemas)) {
@@ -217,6 +218,17 @@ TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
     const auto relation = static_cast<uint32_t>(edges.int64(row, 2));
     facts.relations[key].push_back(relation);
     referenced.insert(relation);
+  }
+  // What needs a constraint (a primary key that a query groups by): switchyard
+  // builds keys after the copy.
+  pg::Result keyed = source.exec(
+      "SELECT DISTINCT d.classid, d.objid FROM pg_catalog.pg_depend d "
+      "WHERE d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass "
+      "AND d.deptype = 'n' AND d.objid = ANY($1::oid[])",
+      {oid_array(oids)});
+  for (int row = 0; row < keyed.rows(); ++row) {
+    facts.need_key.insert(
+        {static_cast<uint32_t>(keyed.int64(row, 0)), static_cast<uint32_t>(keyed.int64(row, 1))});
   }
   std::vector<uint32_t> selected;
   for (const auto& table : tables) selected.push_back(table.oid);
@@ -272,8 +284,12 @@ SchemaObjectsScript extract_schema_objects(const Config& config, pg::Connection&
   run_program(pg_dump, "/dev/null", dir.file("pg_dump.err"));
   run_program({"pg_restore", "--list", dump}, dir.file("toc"), dir.file("pg_restore.err"));
   const std::vector<TocEntry> entries = parse_toc(read_file(dir.file("toc")));
+  run_program({"pg_restore", "--list", "--section=post-data", dump}, dir.file("post-data"),
+              dir.file("pg_restore.err"));
+  const std::vector<TocEntry> post_data = parse_toc(read_file(dir.file("post-data")));
 
-  const TocPlan plan = plan_toc(entries, gather_facts(source, target, schemas, tables, entries));
+  const TocPlan plan =
+      plan_toc(entries, gather_facts(source, target, schemas, tables, entries, post_data));
   for (size_t idx : plan.unavailable) {
     spdlog::warn("{} is not created on the target: it needs a table outside tables.include",
                  describe(entries[idx]));
@@ -305,10 +321,11 @@ SchemaObjectsScript extract_schema_objects(const Config& config, pg::Connection&
   };
   script.before_tables = statements(plan.before_tables, false);
   script.after_tables = statements(plan.after_tables, false);
+  script.after_keys = statements(plan.after_keys, false);
   // Keys and indexes of the tables switchyard creates exist only after the
-  // copy: their comments wait for them.
+  // copy: their comments wait for them, as do those on what needs them.
   script.dependent = statements(plan.dependent, true);
-  script.after_copy = statements(plan.after_copy, false);
+  script.after_keys_dependent = statements(plan.after_copy, false);
   const std::set<size_t> created(plan.restore.begin(), plan.restore.end());
   for (size_t idx : plan.refresh) {
     const TocEntry& entry = entries[idx];
@@ -323,7 +340,7 @@ SchemaObjectsScript extract_schema_objects(const Config& config, pg::Connection&
                          // The session's own search_path: functions the view calls may
                          // rely on it, as they do when the application refreshes it.
                          "SET LOCAL search_path TO DEFAULT; REFRESH MATERIALIZED VIEW " + name};
-    script.after_copy.push_back(refresh);
+    script.refresh.push_back(refresh);
     if (created.count(idx)) script.refresh_created.push_back(refresh);
   }
   return script;

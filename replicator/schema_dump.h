@@ -30,9 +30,16 @@ struct SchemaObjectsScript {
   std::vector<DdlStatement> before_tables;  // functions that column defaults may call
   std::vector<DdlStatement> after_tables;   // views, matviews (empty), triggers, rules, policies
   std::vector<DdlStatement> dependent;      // comments and grants, last
-  // Once the copy and the deferred keys are done: comments on keys and
-  // indexes, then REFRESH of every materialized view.
-  std::vector<DdlStatement> after_copy;
+  // Once the keys exist (switchyard builds them after the copy): what
+  // pg_dump orders after them, e.g. the real definition of a view that
+  // groups by a primary key (a dummy view stands in for it until then), a
+  // materialized view or function body doing so, policies needing a key.
+  std::vector<DdlStatement> after_keys;
+  // Then comments on keys and indexes and on those, and their grants
+  // (each may find its object absent).
+  std::vector<DdlStatement> after_keys_dependent;
+  // Then, once the data is there: REFRESH of every populated materialized view.
+  std::vector<DdlStatement> refresh;
   // REFRESH of the materialized views this init creates, for a target
   // whose copy is already done (a second init on a streaming pair).
   std::vector<DdlStatement> refresh_created;

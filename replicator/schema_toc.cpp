@@ -175,14 +175,16 @@ TocPlan plan_toc(const std::vector<TocEntry>& entries, const TocFacts& facts) {
     if (entry.desc == "MATERIALIZED VIEW") matviews.insert(entry.object_oid);
   }
   TocPlan plan;
-  std::set<uint32_t> views;  // views and matviews that will exist, for those built on them
+  std::set<uint32_t> views;       // views and matviews that will exist, for those built on them
+  std::set<uint32_t> after_keys;  // those of them created only once the keys exist
   for (size_t idx = 0; idx < entries.size(); ++idx) {
     const TocEntry& entry = entries[idx];
     const ObjectKey key{entry.catalog_oid, entry.object_oid};
     if (entry.desc == "COMMENT" || entry.desc == "ACL") {
       plan.dependent.push_back(idx);
-      if (entry.desc == "COMMENT" &&
-          (starts_with(entry.tag, "INDEX ") || starts_with(entry.tag, "CONSTRAINT "))) {
+      if (facts.post_data.count(entry.dump_id) ||
+          (entry.desc == "COMMENT" &&
+           (starts_with(entry.tag, "INDEX ") || starts_with(entry.tag, "CONSTRAINT ")))) {
         plan.after_copy.push_back(idx);
       }
       plan.restore.push_back(idx);
@@ -215,7 +217,18 @@ TocPlan plan_toc(const std::vector<TocEntry>& entries, const TocFacts& facts) {
     }
     if (kViews.count(entry.desc)) views.insert(entry.object_oid);
     if (entry.desc == "MATERIALIZED VIEW") plan.refresh.push_back(idx);
-    if (kFunctions.count(entry.desc) && relations.empty()) {
+    // A view's separate _RETURN rule is its real definition, replacing
+    // the dummy view created before (which stays available to others).
+    const bool postponed = (entry.desc == "RULE" && entry.tag.size() > 8 &&
+                            entry.tag.compare(entry.tag.size() - 8, 8, " _RETURN") == 0) ||
+                           ((kFunctions.count(entry.desc) || kViews.count(entry.desc)) &&
+                            facts.post_data.count(entry.dump_id));
+    if (postponed || facts.need_key.count(key) ||
+        std::any_of(relations.begin(), relations.end(),
+                    [&](uint32_t oid) { return after_keys.count(oid); })) {
+      if (kViews.count(entry.desc)) after_keys.insert(entry.object_oid);
+      plan.after_keys.push_back(idx);
+    } else if (kFunctions.count(entry.desc) && relations.empty()) {
       plan.before_tables.push_back(idx);
     } else {
       plan.after_tables.push_back(idx);

@@ -57,17 +57,33 @@ struct TocFacts {
   // Relations that will exist on the target whatever is restored: the
   // selected tables and their partitions, and what the target already has.
   std::set<uint32_t> available;
+  // The dump ids pg_dump put in its post-data section (`pg_restore -l
+  // --section=post-data`): besides keys, indexes, triggers, rules and
+  // policies, what needs a key or index to be valid, which pg_dump
+  // postpones there: the real definition of a view grouping by a table's
+  // primary key (a dummy view stands in for it in pre-data, listed as RULE
+  // "view _RETURN" by pg_dump 15, as VIEW by others), a materialized view
+  // or a SQL-standard function body doing so, and their comments and grants.
+  std::set<int> post_data;
+  // Objects that depend on a constraint (pg_depend): a policy or rule whose
+  // subquery groups by a primary key, for instance.
+  std::set<ObjectKey> need_key;
 };
 
 struct TocPlan {
   // Indexes into the entries, each list in archive (dependency) order.
   std::vector<size_t> before_tables;  // functions whose signatures need no table
   std::vector<size_t> after_tables;   // the rest: views, matviews, triggers, rules, policies...
-  std::vector<size_t> dependent;      // COMMENT and ACL: run last, each may find its object absent
-  std::vector<size_t> after_copy;     // comments on keys and indexes built after the copy
-  std::vector<size_t> refresh;        // materialized views to fill once the data is there
-  std::vector<size_t> unavailable;    // skipped: they need a relation the target will not have
-  std::vector<size_t> restore;        // everything restore needs to print (for the -L list)
+  // What needs the tables' keys (switchyard builds them after the copy):
+  // see TocFacts::post_data and need_key, and what is created on those.
+  std::vector<size_t> after_keys;
+  std::vector<size_t> dependent;  // COMMENT and ACL: run last, each may find its object absent
+  // Those of `dependent` that wait for the keys too: comments on keys and
+  // indexes, and the comments and grants pg_dump puts in post-data.
+  std::vector<size_t> after_copy;
+  std::vector<size_t> refresh;      // materialized views to fill once the data is there
+  std::vector<size_t> unavailable;  // skipped: they need a relation the target will not have
+  std::vector<size_t> restore;      // everything restore needs to print (for the -L list)
 };
 
 // Entries switchyard leaves to pg_dump (the rest is its own or not for the

@@ -35,7 +35,8 @@ void check_target_ready(pg::Connection& target) {
 
 namespace {
 
-// Target side of init, in one transaction: all of it or none of it.
+// Target side of init, in one transaction: all of it or none of it (what
+// needs the keys switchyard builds after the copy waits for the copy).
 // Extensions first (column types and functions use them), functions before
 // the tables whose defaults may call them, and what reads the tables after.
 void prepare_target(pg::Connection& target, const Config& config, const std::string& system_id,
@@ -57,8 +58,13 @@ void prepare_target(pg::Connection& target, const Config& config, const std::str
     }
     run_schema_statements(target, objects.after_tables, false);
     run_schema_statements(target, objects.dependent, true);
-    // The copy fills new materialized views; after it, init must.
-    if (copy_done) run_schema_statements(target, objects.refresh_created, false);
+    // The copy builds the keys, then creates what needs them and fills new
+    // materialized views; after it, init must.
+    if (copy_done) {
+      run_schema_statements(target, objects.after_keys, false);
+      run_schema_statements(target, objects.after_keys_dependent, true);
+      run_schema_statements(target, objects.refresh_created, false);
+    }
     for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
       control::TableRow row;
       row.schema = tables[table_idx].schema;
@@ -153,12 +159,22 @@ InitResult run_init(const Config& config, bool export_snapshot) {
     }
     throw;
   }
-  result.after_copy = std::move(objects.after_copy);
+  const size_t created_objects = objects.extensions.size() + objects.before_tables.size() +
+                                 objects.after_tables.size() + objects.after_keys.size();
+  size_t later = 0;
+  if (!copy_done) {
+    later = objects.after_keys.size();
+    result.after_keys = std::move(objects.after_keys);
+    result.after_copy = std::move(objects.after_keys_dependent);
+    result.after_copy.insert(result.after_copy.end(), objects.refresh.begin(),
+                             objects.refresh.end());
+  }
   spdlog::info(
-      "init: {} tables selected, {} created on the target, and {} other schema objects; "
+      "init: {} tables selected, {} created on the target, and {} other schema objects{}; "
       "publication {} and slot {} ready",
-      result.tables.size(), std::count(missing.begin(), missing.end(), true),
-      objects.extensions.size() + objects.before_tables.size() + objects.after_tables.size(),
+      result.tables.size(), std::count(missing.begin(), missing.end(), true), created_objects,
+      later ? " (" + std::to_string(later) + " need the keys: created after the copy)"
+            : std::string(),
       config.publication_name(), config.slot_name());
   return result;
 }

@@ -21,8 +21,11 @@ struct InitResult {
   std::vector<SourceTable> tables;
   // Set when the caller asked for one and the initial copy is still to do.
   std::optional<ExportedSnapshot> snapshot;
-  // For the target once the copy and its keys are done (comments on keys,
-  // materialized views' data).
+  // For the target once the copy and its keys are done, in one
+  // transaction: what needs the keys (views grouping by a primary key...),
+  // each must succeed; then comments on keys and those objects, and the
+  // materialized views' data, which may find their object absent.
+  std::vector<DdlStatement> after_keys;
   std::vector<DdlStatement> after_copy;
 };
 

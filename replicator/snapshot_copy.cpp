@@ -301,8 +301,10 @@ void run_snapshot(const Config& config) {
   // Large objects, as of the same snapshot: logical decoding does not carry them.
   copy_large_objects(config, snapshot->snapshot_name);
   build_post_data(config, target);
-  // Materialized views are filled from the copied rows, once.
+  // What needs the keys is created now, and materialized views are filled
+  // from the copied rows, once.
   target.exec("BEGIN");
+  run_schema_statements(target, init.after_keys, false);
   run_schema_statements(target, init.after_copy, true);
   target.exec("COMMIT");
 

@@ -5,6 +5,9 @@
 #    hstore only on the source), SQL and plpgsql functions, a procedure,
 #    triggers (one fills a NOT NULL tsvector column), a view, a materialized
 #    view with an index, a rule, a policy, comments and grants to app_user;
+#    a view, a materialized view, a function body and a policy that are
+#    valid only once a primary key exists (GROUP BY the key), and a
+#    materialized view reading that view;
 #  - the target was prepared by hand: citext, one of the tables and one of
 #    the functions already exist;
 #  - init refuses, naming it and creating nothing, an extension the target
@@ -84,10 +87,15 @@ for query in \
   "SELECT has_table_privilege('app_user', 'public.rental', 'INSERT') AND has_table_privilege('app_user', 'public.film_stats', 'SELECT')" \
   "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.rental'::regclass" \
   "SELECT tgenabled FROM pg_trigger WHERE tgname = 'inventory_audit'" \
-  "SELECT count(*) || ' ' || sum(films) FROM film_stats"; do
+  "SELECT count(*) || ' ' || sum(films) FROM film_stats" \
+  "SELECT count(*) || ' ' || sum(rentals) || ' ' || max(title) FROM film_rentals" \
+  "SELECT count(*) || ' ' || sum(rentals) || ' ' || obj_description('public.film_rental_counts'::regclass, 'pg_class') FROM film_rental_counts" \
+  "SELECT count(*) || ' ' || count(title) || ' ' || has_table_privilege('app_user', 'public.popular_films', 'SELECT') FROM popular_films" \
+  "SELECT film_rentals_of(3)"; do
   [ "$(pgc_psql SRC -c "$query")" = "$(pgc_psql TGT -c "$query")" ] || fail "differs on the target: $query"
 done
 log "ok: functions, procedure, triggers, view, materialized view (populated), rule, policy, comments, grants and extensions on the target"
+log "ok: a view, a materialized view, a function and a policy that need a primary key, and a materialized view on that view (filled from its real definition)"
 
 # Triggers do not fire for the apply session: the audit trigger's rows
 # arrive once, from the source.

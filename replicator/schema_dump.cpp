@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -59,11 +60,24 @@ std::string read_file(const std::string& path) {
 }
 
 // Runs a client program found on PATH, its stdout into `stdout_path`;
-// throws with the last line it printed on stderr when it fails.
+// throws with the last line it printed on stderr when it fails. `password`,
+// if not empty, is its PGPASSWORD (never an argument: ps shows those).
 // (posix_spawnp and waitpid, as the command router does: a process
 // library for two calls would pull in Boost.Filesystem's link for nothing.)
 void run_program(std::vector<std::string> argv, const std::string& stdout_path,
-                 const std::string& stderr_path) {
+                 const std::string& stderr_path, const std::string& password = {}) {
+  std::string password_variable;
+  std::vector<char*> env;
+  for (char** variable = environ; *variable; ++variable) {
+    if (password.empty() || std::string_view(*variable).substr(0, 11) != "PGPASSWORD=") {
+      env.push_back(*variable);
+    }
+  }
+  if (!password.empty()) {
+    password_variable = "PGPASSWORD=" + password;
+    env.push_back(password_variable.data());
+  }
+  env.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -76,7 +90,7 @@ void run_program(std::vector<std::string> argv, const std::string& stdout_path,
   args.push_back(nullptr);
   pid_t pid = 0;
   const int spawned =
-      ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+      ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     throw Error(ErrorKind::kPrecondition,
@@ -280,8 +294,11 @@ SchemaObjectsScript extract_schema_objects(const Config& config, pg::Connection&
       "--no-tablespaces",  "--file=" + dump};
   // A quoted pattern matches the name exactly (no wildcards, any case).
   for (const auto& schema : schemas) pg_dump.push_back("--schema=" + pg::quote_ident(schema));
-  pg_dump.push_back("--dbname=" + config.source.conninfo);
-  run_program(pg_dump, "/dev/null", dir.file("pg_dump.err"));
+  // The password goes by the environment: the command line is public.
+  const pg::ConninfoForCommandLine connection =
+      pg::conninfo_for_command_line(config.source.conninfo, "source.conninfo");
+  pg_dump.push_back("--dbname=" + connection.conninfo);
+  run_program(pg_dump, "/dev/null", dir.file("pg_dump.err"), connection.password);
   run_program({"pg_restore", "--list", dump}, dir.file("toc"), dir.file("pg_restore.err"));
   const std::vector<TocEntry> entries = parse_toc(read_file(dir.file("toc")));
   run_program({"pg_restore", "--list", "--section=post-data", dump}, dir.file("post-data"),

@@ -79,6 +79,30 @@ std::string describe_conninfo(const std::string& conninfo) {
   return out.empty() ? "(libpq defaults)" : out;
 }
 
+ConninfoForCommandLine conninfo_for_command_line(const std::string& conninfo,
+                                                 const std::string& what) {
+  std::string error;
+  Options options = parse(conninfo, &error);
+  if (!options) throw Error(ErrorKind::kUsage, what + ": invalid connection string: " + error);
+  ConninfoForCommandLine out;
+  for (auto* option = options.get(); option->keyword; ++option) {
+    if (!option->val) continue;
+    const std::string_view keyword = option->keyword;
+    if (keyword == "password") {
+      out.password = option->val;
+      continue;
+    }
+    std::string value = "'";
+    for (const char* c = option->val; *c; ++c) {
+      if (*c == '\\' || *c == '\'') value += '\\';
+      value += *c;
+    }
+    if (!out.conninfo.empty()) out.conninfo += ' ';
+    out.conninfo += std::string(keyword) + "=" + value + "'";
+  }
+  return out;
+}
+
 std::string conninfo_subset(const std::string& conninfo,
                             std::initializer_list<const char*> keywords) {
   std::string error;

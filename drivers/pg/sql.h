@@ -24,6 +24,19 @@ std::string ident_list(const std::vector<std::string>& names);
 void validate_conninfo(const std::string& conninfo, const std::string& what);
 // "host=10.0.0.5 port=5432 dbname=app user=postgres" - never the password.
 std::string describe_conninfo(const std::string& conninfo);
+// A conninfo for a client program's command line, which `ps` shows to
+// every user of the machine: every parameter set but the password, as
+// key='value' (a URI too), and the password apart, for the program's
+// environment (PGPASSWORD, which only its user can read). No password
+// (unset or empty): libpq's defaults (PGPASSWORD, ~/.pgpass) apply, as for
+// switchyard. Throws Error(kUsage) naming `what` if it does not parse,
+// without echoing it.
+struct ConninfoForCommandLine {
+  std::string conninfo;
+  std::string password;  // empty when none
+};
+ConninfoForCommandLine conninfo_for_command_line(const std::string& conninfo,
+                                                 const std::string& what);
 // The given keywords of a conninfo that are set, as "key=value ..." in that
 // order (values without spaces: host names, ports, database names).
 std::string conninfo_subset(const std::string& conninfo,

@@ -55,8 +55,23 @@ expect_failure 5 "role auditor .*does not exist on the target" -- "$SY" -c "$WOR
 assert_target_as_prepared
 pgc_psql SRC -c "REVOKE SELECT ON audit_log FROM auditor; DROP ROLE auditor"
 
-log "init, twice, then the initial copy"
-"$SY" -c "$WORK/cfg.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init"; }
+log "init, twice (first as a source role with a password), then the initial copy"
+# pg_dump must get the password without it on its command line, which ps
+# shows to every user: a pg_dump first on PATH records its command line.
+# The role `secured` needs its password (scram-sha-256, see pgcluster.sh).
+SECRET="pg-dump-secret-$RANDOM$RANDOM"
+pgc_psql SRC -c "CREATE ROLE secured LOGIN SUPERUSER PASSWORD '$SECRET'"
+mkdir -p "$WORK/bin"
+printf '#!/bin/bash\ntr "\\0" "\\n" </proc/$$/cmdline >>"%s"\nexec "%s" "$@"\n' \
+  "$WORK/pg_dump.cmdline" "$PG_BIN/pg_dump" >"$WORK/bin/pg_dump"
+chmod +x "$WORK/bin/pg_dump"
+sed "1s/user=postgres\"/user=secured password=$SECRET\"/" "$WORK/cfg.yaml" >"$WORK/cfg-secured.yaml"
+grep -q "^source: .*user=secured password=" "$WORK/cfg-secured.yaml" || fail "no password in the source conninfo"
+PATH="$WORK/bin:$PATH" "$SY" -c "$WORK/cfg-secured.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init"; }
+grep -Eq "user='?secured" "$WORK/pg_dump.cmdline" || { cat "$WORK/pg_dump.cmdline"; fail "pg_dump did not run as secured"; }
+if grep -q -- "$SECRET" "$WORK/pg_dump.cmdline"; then fail "the password is on pg_dump's command line"; fi
+if grep -q -- "$SECRET" "$WORK/init.log"; then fail "init logged the password"; fi
+log "ok: pg_dump authenticated with the password, which was not on its command line"
 "$SY" -c "$WORK/cfg.yaml" init >>"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "second init"; }
 start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
 for _ in $(seq 1 120); do

@@ -99,3 +99,48 @@ TEST_CASE("describe_conninfo does not echo a malformed conninfo", "[sql][conninf
   const std::string described = describe_conninfo("host=x password=secret port");
   CHECK_THAT(described, !Catch::Contains("secret"));
 }
+
+TEST_CASE("conninfo_for_command_line takes the password out, keeping the rest", "[sql][conninfo]") {
+  struct Case {
+    std::string conninfo;
+    std::string password;
+  };
+  const Case item = GENERATE(
+      Case{"host=db.example port=5432 dbname=app user=repl password=s3cret sslmode=require",
+           "s3cret"},
+      Case{
+          R"(password='it\'s a \\ s3cret' host=db.example port=5432 user=repl dbname=app sslmode=require)",
+          R"(it's a \ s3cret)"},
+      Case{"postgresql://repl:s3cret@db.example:5432/app?sslmode=require", "s3cret"},
+      Case{"postgresql://repl@db.example:5432/app?password=s3cret&sslmode=require", "s3cret"});
+  CAPTURE(item.conninfo);
+  const auto split = conninfo_for_command_line(item.conninfo, "source.conninfo");
+  CHECK(split.password == item.password);
+  CHECK_THAT(split.conninfo, !Catch::Contains("s3cret") && !Catch::Contains("password"));
+  // The rest is a conninfo of its own, with the same settings.
+  CHECK_NOTHROW(validate_conninfo(split.conninfo, "split"));
+  CHECK(conninfo_subset(split.conninfo, {"host", "port", "dbname", "user", "sslmode"}) ==
+        "host=db.example port=5432 dbname=app user=repl sslmode=require");
+}
+
+TEST_CASE("conninfo_for_command_line quotes values that need it", "[sql][conninfo]") {
+  const auto split = conninfo_for_command_line(
+      R"(host='my host' dbname='it\'s' application_name='a\\b c' user=repl)", "source.conninfo");
+  CHECK(split.password.empty());  // none: libpq's PGPASSWORD or ~/.pgpass apply, as before
+  CHECK(conninfo_subset(split.conninfo, {"dbname"}) == "dbname=it's");
+  CHECK(conninfo_subset(split.conninfo, {"application_name"}) == R"(application_name=a\b c)");
+  CHECK(conninfo_subset(split.conninfo, {"host", "user"}) == "host=my host user=repl");
+  CHECK(conninfo_for_command_line("", "source.conninfo").conninfo.empty());
+}
+
+TEST_CASE("conninfo_for_command_line refuses a malformed conninfo without echoing it",
+          "[sql][conninfo]") {
+  REQUIRE_THROWS_MATCHES(
+      conninfo_for_command_line("host=x password=s3cret port", "source.conninfo"), Error,
+      IsError(ErrorKind::kUsage, {"source.conninfo"}));
+  try {
+    conninfo_for_command_line("host=x password=s3cret port", "source.conninfo");
+  } catch (const Error& error) {
+    CHECK_THAT(std::string(error.what()), !Catch::Contains("s3cret"));
+  }
+}

@@ -80,16 +80,17 @@ void check_transactions(const Config& current, pg::Connection& from) {
 // stream yet would be left behind.
 void check_tables_complete(const Config& current, pg::Connection& from,
                            const std::vector<control::TableRow>& tables) {
-  std::vector<std::string> unusable;
-  for (const auto& table : list_source_tables(from, current.tables, unusable)) {
-    const auto row = std::find_if(tables.begin(), tables.end(), [&](const auto& streamed) {
-      return streamed.schema == table.schema && streamed.name == table.name;
+  auto lacking = [&](const std::string& schema, const std::string& name) {
+    return std::none_of(tables.begin(), tables.end(), [&](const auto& streamed) {
+      return streamed.schema == schema && streamed.name == name && !streamed.adding;
     });
-    if (row == tables.end() || row->adding) {
-      refuse(from.role() + ": table " + table.display_name() +
-             " matches tables.include but is not streamed yet (replicate adds a new table "
-             "within seconds; wait for it)");
-    }
+  };
+  std::vector<std::string> unusable;
+  const auto missing = list_source_tables(from, current.tables, unusable, lacking);
+  if (!missing.empty()) {
+    refuse(from.role() + ": table " + missing.front().display_name() +
+           " matches tables.include but is not streamed yet (replicate adds a new table "
+           "within seconds; wait for it)");
   }
   if (!unusable.empty()) {
     refuse(from.role() + ": " + unusable.front() + "; it matches tables.include");

@@ -345,7 +345,8 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
 }
 
 std::vector<SourceTable> list_source_tables(pg::Connection& source, const TableSelection& selection,
-                                            std::vector<std::string>& unusable) {
+                                            std::vector<std::string>& unusable,
+                                            const TableWanted& wanted) {
   std::vector<SourceTable> tables;
   pg::Result candidates = source.exec(kListTables);
   for (int row = 0; row < candidates.rows(); ++row) {
@@ -353,6 +354,7 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source, const TableS
     table.schema = candidates.str(row, 1);
     table.name = candidates.str(row, 2);
     if (!table_selected(selection, table.schema, table.name)) continue;
+    if (wanted && !wanted(table.schema, table.name)) continue;
     table.oid = static_cast<uint32_t>(candidates.int64(row, 0));
     table.partitioned = candidates.boolean(row, 3);
     table.replica_identity = candidates.get(row, 4)[0];

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,13 @@ std::vector<SourceTable> list_source_tables(pg::Connection& source,
                                             const TableSelection& selection);
 // The same, for a stream already running: a table that cannot be replicated
 // goes into `unusable` (with the reason) instead of throwing, and an empty
-// selection is no error.
+// selection is no error. `wanted(schema, name)`, if given, skips the other
+// selected tables before their columns and partitions are read, so that a
+// frequent look for new tables costs one catalog query.
+using TableWanted = std::function<bool(const std::string& schema, const std::string& name)>;
 std::vector<SourceTable> list_source_tables(pg::Connection& source, const TableSelection& selection,
-                                            std::vector<std::string>& unusable);
+                                            std::vector<std::string>& unusable,
+                                            const TableWanted& wanted = {});
 
 struct DdlStatement {
   std::string object;  // what it creates, for logs: "table public.film"

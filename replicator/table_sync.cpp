@@ -16,17 +16,13 @@ NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const 
   for (const auto& row : control::read_tables(target, config.name)) {
     known[row.schema + "." + row.name] = row.adding;
   }
-  for (auto& table : list_source_tables(source, config.tables, found.unusable)) {
-    const auto it = known.find(table.display_name());
-    if (it == known.end() || it->second) found.to_add.push_back(std::move(table));
-  }
-  // Only what the stream lacks: a table already streamed that lost its key
-  // is for drift handling, not for adding.
-  std::erase_if(found.unusable, [&](const std::string& reason) {
-    return std::any_of(known.begin(), known.end(), [&](const auto& entry) {
-      return reason.rfind("table " + entry.first + " ", 0) == 0;
-    });
-  });
+  // Only what the stream lacks (a streamed table that lost its key is for
+  // drift handling, not for adding); the others cost no further query.
+  auto lacking = [&](const std::string& schema, const std::string& name) {
+    const auto it = known.find(schema + "." + name);
+    return it == known.end() || it->second;
+  };
+  found.to_add = list_source_tables(source, config.tables, found.unusable, lacking);
   return found;
 }
 

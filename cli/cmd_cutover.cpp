@@ -36,8 +36,9 @@ Command add_switch(CLI::App& app, cutover::Operation operation, const std::strin
 
 Command add_cutover(CLI::App& app) {
   return add_switch(app, cutover::Operation::kCutover,
-                    "Make the target the primary: freeze writes at the router, drain, verify, "
-                    "sync sequences, start the reverse stream, switch. Rolls back by itself "
+                    "Make the target the primary: freeze writes at the router, drain, verify "
+                    "the changed rows, sync sequences, start the reverse stream, switch the "
+                    "router and prove it took the switch, resume. Rolls back by itself "
                     "within the freeze budget if any step fails. Exit 0 = done, 5 = refused by "
                     "preflight (nothing changed), 9 = rolled back.");
 }

@@ -80,6 +80,7 @@ class ParityGate {
   std::unique_ptr<verify::Verifier> verifier_;
   std::vector<verify::TablePlan> plans_;
   bool requested_ = false;
+  bool keyless_compared_ = false;  // by an earlier converge()
   // Large objects: their own sessions (named switchyard-*, so the fence
   // leaves them), and whether converge() has compared with the target.
   std::unique_ptr<pg::Connection> lo_source_, lo_target_;

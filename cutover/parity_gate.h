@@ -17,8 +17,9 @@
 //    freeze happens only for a table the stream could not mark by key (no
 //    key, a TRUNCATE), and runs against the time left in the budget. A
 //    table without a key cannot be probed by row on the source without an
-//    index, so its cost is measured by converge(), and the cutover refuses
-//    up front when it would not fit the budget.
+//    index: it is compared whole, and converge() reports how long that took
+//    (a measure taken while writes flow, so it errs long; the budget itself
+//    decides, rolling back if it runs out).
 //
 // Large objects are not streamed (control/large_objects.h): converge()
 // syncs them against the new primary's actual objects, and run_frozen()

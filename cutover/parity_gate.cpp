@@ -177,7 +177,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   std::vector<std::string> whole;
   for (const auto& plan : plans_) {
     if (!marked(marks, plan)) continue;
-    const verify::TableReport report = verifier_->dirty_pass(plan);
+    const verify::TableReport report = verifier_->dirty_pass(plan, /*by_key_always=*/true);
     rows += report.source_rows;
     if (report.whole_table) whole.push_back(plan.display);
     if (!report.mismatches.empty() || !report.in_flight.empty()) {

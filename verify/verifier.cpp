@@ -257,7 +257,7 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   return report;
 }
 
-TableReport Verifier::dirty_pass(const TablePlan& plan) {
+TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   constexpr size_t kKeysPerRead = 5000;
   TableReport report;
   report.table = plan.display;
@@ -266,7 +266,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan) {
   const store::DirtySet dirty = store::read_dirty(control, config_.name, plan);
   if (dirty.rows.empty()) return report;
   if (dirty.whole_table || plan.keyless() ||
-      dirty.keys.size() > control::dirty_key_limit(plan.estimated_rows)) {
+      (!by_key_always && dirty.keys.size() > control::dirty_key_limit(plan.estimated_rows))) {
     spdlog::info("{}: {} changed since the last pass; verifying the whole table", plan.display,
                  dirty.whole_table || plan.keyless() ? std::string("rows without a key")
                                                      : std::to_string(dirty.keys.size()) + " keys");

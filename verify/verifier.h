@@ -51,7 +51,10 @@ class Verifier {
   std::vector<TablePlan> plan_tables(const std::optional<std::string>& only);
 
   TableReport full_pass(const TablePlan& plan, bool rate_limited);
-  TableReport dirty_pass(const TablePlan& plan);
+  // Falls back to a full pass for a table marked as a whole, a keyless
+  // one, or more keys than a key-by-key check is worth; `by_key_always`
+  // (the cutover's gate) compares any number of keys by key instead.
+  TableReport dirty_pass(const TablePlan& plan, bool by_key_always = false);
 
   Sides& sides() { return sides_; }
 

@@ -66,14 +66,7 @@ void prepare_target(pg::Connection& target, const Config& config, const std::str
       run_schema_statements(target, objects.refresh_created, false);
     }
     for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
-      control::TableRow row;
-      row.schema = tables[table_idx].schema;
-      row.name = tables[table_idx].name;
-      row.created_by_switchyard = missing[table_idx];
-      row.post_data = sql_of(script.post_data[table_idx]);
-      row.foreign_keys = sql_of(script.foreign_keys[table_idx]);
-      row.post_data_done = !missing[table_idx];
-      control::upsert_table(target, config.name, row);
+      control::upsert_table(target, config.name, table_row(tables, table_idx, missing, script));
     }
     control::ensure_origin(target, config.origin_name());
     target.exec("COMMIT");

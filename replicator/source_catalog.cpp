@@ -393,6 +393,18 @@ std::vector<std::string> sql_of(const std::vector<DdlStatement>& statements) {
   return out;
 }
 
+control::TableRow table_row(const std::vector<SourceTable>& tables, size_t table_idx,
+                            const std::vector<bool>& missing, const SchemaScript& script) {
+  control::TableRow row;
+  row.schema = tables[table_idx].schema;
+  row.name = tables[table_idx].name;
+  row.created_by_switchyard = missing[table_idx];
+  row.post_data = sql_of(script.post_data[table_idx]);
+  row.foreign_keys = sql_of(script.foreign_keys[table_idx]);
+  row.post_data_done = !missing[table_idx];
+  return row;
+}
+
 SchemaScript extract_schema(pg::Connection& source, pg::Connection& target,
                             const std::vector<SourceTable>& tables,
                             const std::vector<bool>& missing) {

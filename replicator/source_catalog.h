@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "control/control_schema.h"
 #include "drivers/pg/connection.h"
 
 namespace switchyard {
@@ -79,6 +80,11 @@ struct SchemaScript {
   // foreign_keys[table_idx]: to other selected tables, run after all post-data
   std::vector<std::vector<DdlStatement>> foreign_keys;
 };
+
+// The control schema's row for tables[table_idx] of `script`: created by
+// switchyard if it was missing, its deferred DDL still to run if so.
+control::TableRow table_row(const std::vector<SourceTable>& tables, size_t table_idx,
+                            const std::vector<bool>& missing, const SchemaScript& script);
 
 // DDL for those of `tables` that the target lacks (`missing[table_idx]`).
 // Types and sequences are emitted only if the target lacks them too.

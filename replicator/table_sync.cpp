@@ -63,13 +63,7 @@ void add_tables(const Config& config, const std::vector<SourceTable>& requested)
         target.exec(statement.sql);
       }
       for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
-        control::TableRow row;
-        row.schema = tables[table_idx].schema;
-        row.name = tables[table_idx].name;
-        row.created_by_switchyard = missing[table_idx];
-        row.post_data = sql_of(script.post_data[table_idx]);
-        row.foreign_keys = sql_of(script.foreign_keys[table_idx]);
-        row.post_data_done = !missing[table_idx];
+        control::TableRow row = table_row(tables, table_idx, missing, script);
         row.adding = true;
         control::upsert_table(target, config.name, row);
       }

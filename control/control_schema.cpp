@@ -142,6 +142,15 @@ uint64_t dirty_key_limit(double table_rows) {
   return static_cast<uint64_t>(std::max(20'000.0, table_rows / 10));
 }
 
+std::string oid_array_literal(const std::vector<uint32_t>& oids) {
+  std::string out = "{";
+  for (uint32_t oid : oids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(oid);
+  }
+  return out + "}";
+}
+
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string array = "{";
   for (const auto& item : items) {

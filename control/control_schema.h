@@ -61,6 +61,8 @@ uint64_t dirty_key_limit(double table_rows);
 
 // {"a","b\"c"}: a text[] literal, for a parameter.
 std::string text_array_literal(const std::vector<std::string>& items);
+// {1,2,3}: an oid[] literal, for a parameter.
+std::string oid_array_literal(const std::vector<uint32_t>& oids);
 
 // Creates the schema and its tables if missing. Idempotent; run inside the
 // caller's transaction.

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "control/control_schema.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::control::large_objects {
@@ -36,15 +37,6 @@ CREATE TABLE IF NOT EXISTS switchyard.large_object_sync (
   checked_at   timestamptz NOT NULL
 );
 )SQL";
-
-std::string oid_array(const std::vector<uint32_t>& oids) {
-  std::string out = "{";
-  for (uint32_t oid : oids) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(oid);
-  }
-  return out + "}";
-}
 
 uint32_t parse_oid(std::string_view text) {
   return static_cast<uint32_t>(std::stoul(std::string(text)));
@@ -207,7 +199,7 @@ void rewrite_records(pg::Connection& target, const std::string& stream, const Ob
   }
   if (!gone.empty()) {
     target.exec("DELETE FROM switchyard.large_objects WHERE stream = $1 AND loid = ANY($2::oid[])",
-                {stream, oid_array(gone)});
+                {stream, oid_array_literal(gone)});
   }
 }
 
@@ -331,7 +323,8 @@ Objects read_objects(pg::Connection& side, bool digests, const std::vector<uint3
                             : "SELECT m.oid::text, m.lomowner::regrole::text, '', 0 "
                               "FROM pg_catalog.pg_largeobject_metadata m";
   pg::Result rows =
-      only ? side.exec(sql + " WHERE m.oid = ANY($1::oid[])", {oid_array(*only)}) : side.exec(sql);
+      only ? side.exec(sql + " WHERE m.oid = ANY($1::oid[])", {oid_array_literal(*only)})
+           : side.exec(sql);
   Objects out;
   for (int row = 0; row < rows.rows(); ++row) {
     Object object;
@@ -378,7 +371,7 @@ TargetView read_target(pg::Connection& target, const std::string& stream,
   const std::string filter_m = only ? " WHERE oid = ANY($2::oid[])" : "";
   const std::string filter_r = only ? " AND loid = ANY($2::oid[])" : "";
   pg::Params params{stream};
-  if (only) params.push_back(oid_array(*only));
+  if (only) params.push_back(oid_array_literal(*only));
   // One statement, one snapshot: the objects, their records and whether a
   // pass has completed.
   pg::Result rows = target.exec(

@@ -143,15 +143,6 @@ SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, d.objid,
    AND coalesce(nullif(t.typrelid, 0), e.typrelid, 0) <> 0
 )SQL";
 
-std::string oid_array(const std::vector<uint32_t>& oids) {
-  std::string out = "{";
-  for (uint32_t oid : oids) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(oid);
-  }
-  return out + "}";
-}
-
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -225,7 +216,7 @@ TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
     if (entry.object_oid) oids.push_back(entry.object_oid);
   }
   std::set<uint32_t> referenced;
-  pg::Result edges = source.exec(kRelationsNeeded, {oid_array(oids)});
+  pg::Result edges = source.exec(kRelationsNeeded, {control::oid_array_literal(oids)});
   for (int row = 0; row < edges.rows(); ++row) {
     const ObjectKey key{static_cast<uint32_t>(edges.int64(row, 0)),
                         static_cast<uint32_t>(edges.int64(row, 1))};
@@ -239,7 +230,7 @@ TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
       "SELECT DISTINCT d.classid, d.objid FROM pg_catalog.pg_depend d "
       "WHERE d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass "
       "AND d.deptype = 'n' AND d.objid = ANY($1::oid[])",
-      {oid_array(oids)});
+      {control::oid_array_literal(oids)});
   for (int row = 0; row < keyed.rows(); ++row) {
     facts.need_key.insert(
         {static_cast<uint32_t>(keyed.int64(row, 0)), static_cast<uint32_t>(keyed.int64(row, 1))});
@@ -249,7 +240,7 @@ TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
   pg::Result tree = source.exec(
       "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[]) "
       "OR (c.relispartition AND pg_catalog.pg_partition_root(c.oid) = ANY($1::oid[]))",
-      {oid_array(selected)});
+      {control::oid_array_literal(selected)});
   for (int row = 0; row < tree.rows(); ++row) {
     facts.available.insert(static_cast<uint32_t>(tree.int64(row, 0)));
   }
@@ -262,7 +253,7 @@ TocFacts gather_facts(pg::Connection& source, pg::Connection& target,
       "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) "
       "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "WHERE c.oid = ANY($1::oid[]) AND c.relkind NOT IN ('v', 'm')",
-      {oid_array(others)});
+      {control::oid_array_literal(others)});
   for (int row = 0; row < names.rows(); ++row) {
     if (!target.exec("SELECT pg_catalog.to_regclass($1)", {names.str(row, 1)}).is_null(0, 0)) {
       facts.available.insert(static_cast<uint32_t>(names.int64(row, 0)));

@@ -33,6 +33,10 @@ ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS direction text NOT NULL 
 -- freeze compares changed rows only. A time, so that a killed run's
 -- request lapses by itself.
 ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS exact_marks_until timestamptz;
+-- While exact marks are requested, the apply loop also logs the rows it
+-- writes to tables without a key (cutover/keyless_proof.h), and notes here
+-- the position from which every such change is logged.
+ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS keyless_images_since pg_lsn;
 CREATE TABLE IF NOT EXISTS switchyard.tables (
   stream                text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name           text NOT NULL,
@@ -63,6 +67,21 @@ CREATE INDEX IF NOT EXISTS dirty_keys_table
   ON switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn);
 CREATE UNIQUE INDEX IF NOT EXISTS dirty_keys_whole_table
   ON switchyard.dirty_keys (stream, schema_name, table_name) WHERE keys = '{}';
+-- The rows a batch wrote to a table without a key, as the stream sent them:
+-- sign 1 for rows added, -1 for rows removed (an update is both), 0 for a
+-- change the target could not take exactly (a row to remove was not found,
+-- a TRUNCATE). `images` is two-dimensional, one row of column texts per
+-- change, `lsns` the source commit position of each.
+CREATE TABLE IF NOT EXISTS switchyard.keyless_images (
+  stream      text NOT NULL,
+  schema_name text NOT NULL,
+  table_name  text NOT NULL,
+  sign        smallint NOT NULL CHECK (sign IN (-1, 0, 1)),
+  lsns        pg_lsn[] NOT NULL,
+  images      text[]
+);
+CREATE INDEX IF NOT EXISTS keyless_images_table
+  ON switchyard.keyless_images (stream, schema_name, table_name, sign);
 CREATE TABLE IF NOT EXISTS switchyard.verify_tables (
   stream           text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name      text NOT NULL,
@@ -316,23 +335,43 @@ void set_direction(pg::Connection& target, const std::string& name, Direction di
               {name, std::string(to_string(direction))});
 }
 
+// A request starts the row log afresh: the apply loop notes a new
+// keyless_images_since once it logs every change.
 void request_exact_marks(pg::Connection& target, const std::string& name,
                          std::chrono::seconds duration) {
+  target.exec("DELETE FROM switchyard.keyless_images WHERE stream = $1", {name});
   target.exec(
-      "UPDATE switchyard.streams SET exact_marks_until = now() + make_interval(secs => $2) "
-      "WHERE name = $1",
+      "UPDATE switchyard.streams SET exact_marks_until = now() + make_interval(secs => $2), "
+      "       keyless_images_since = NULL "
+      " WHERE name = $1",
       {name, std::to_string(duration.count())});
 }
 
 void release_exact_marks(pg::Connection& target, const std::string& name) {
-  target.exec("UPDATE switchyard.streams SET exact_marks_until = NULL WHERE name = $1", {name});
+  target.exec(
+      "UPDATE switchyard.streams SET exact_marks_until = NULL, keyless_images_since = NULL "
+      " WHERE name = $1",
+      {name});
+  target.exec("DELETE FROM switchyard.keyless_images WHERE stream = $1", {name});
 }
 
-bool exact_marks_requested(pg::Connection& target, const std::string& name) {
+ExactMarksRequest read_exact_marks_request(pg::Connection& target, const std::string& name) {
   pg::Result rows = target.exec(
-      "SELECT coalesce(exact_marks_until > now(), false) FROM switchyard.streams WHERE name = $1",
+      "SELECT coalesce(exact_marks_until > now(), false), keyless_images_since::text "
+      "  FROM switchyard.streams WHERE name = $1",
       {name});
-  return rows.rows() > 0 && rows.boolean(0, 0);
+  ExactMarksRequest request;
+  if (rows.rows() == 0) return request;
+  request.requested = rows.boolean(0, 0);
+  if (!rows.is_null(0, 1)) request.images_since = Lsn::parse(rows.get(0, 1));
+  return request;
+}
+
+void note_images_since(pg::Connection& target, const std::string& name, Lsn since) {
+  target.exec(
+      "UPDATE switchyard.streams SET keyless_images_since = $2::pg_lsn "
+      " WHERE name = $1 AND keyless_images_since IS NULL AND exact_marks_until > now()",
+      {name, since.to_string()});
 }
 
 const char* to_string(Direction direction) {

@@ -102,7 +102,19 @@ void set_direction(pg::Connection& target, const std::string& name, Direction di
 void request_exact_marks(pg::Connection& target, const std::string& name,
                          std::chrono::seconds duration);
 void release_exact_marks(pg::Connection& target, const std::string& name);
-bool exact_marks_requested(pg::Connection& target, const std::string& name);
+
+// What the apply loop reads of a request, every 250 ms: whether one is
+// active, and from which source position the rows written to tables
+// without a key are logged in switchyard.keyless_images (none yet: the
+// apply loop starts logging and notes it).
+struct ExactMarksRequest {
+  bool requested = false;
+  std::optional<Lsn> images_since;
+};
+ExactMarksRequest read_exact_marks_request(pg::Connection& target, const std::string& name);
+// Every change committed on the source at or after `since` is logged from
+// now on. Does nothing if a position is already noted (or no request).
+void note_images_since(pg::Connection& target, const std::string& name, Lsn since);
 
 // Removes the stream's rows; drops the schema when no stream is left.
 // Returns true if the schema was dropped.

@@ -7,6 +7,7 @@
 #include "common/units.h"
 #include "control/control_schema.h"
 #include "control/large_objects.h"
+#include "cutover/keyless_proof.h"
 
 namespace switchyard::cutover {
 namespace {
@@ -35,6 +36,7 @@ bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::Ta
 ParityGate::ParityGate(const Config& current) : config_(current) {
   verifier_ = std::make_unique<verify::Verifier>(config_);
   plans_ = verifier_->plan_tables(std::nullopt);
+  keyless_ = std::make_unique<KeylessProof>(verifier_->sides(), config_);
   lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, "source",
                                                 pg::Mode::kNormal, "cutover");
   lo_target_ = std::make_unique<pg::Connection>(config_.target.conninfo, "target",
@@ -83,10 +85,21 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     ++result.rounds;
     const auto marks = verify::store::count_marks(control, config_.name);
     for (const auto& plan : plans_) {
-      if (!marked(marks, plan)) continue;
-      // A keyless table is compared whole, once: more rounds cannot make
-      // what the gate has left of it any smaller.
-      if (plan.keyless() && (result.rounds > 1 || keyless_compared_)) continue;
+      // A table without a key, once: proven by the stream's row log, which
+      // covers every later change (cutover/keyless_proof.h), or else
+      // compared whole, as the gate will again. Every such table, marked
+      // or not: a change in the last moments would otherwise leave a whole
+      // table to the freeze.
+      if (plan.keyless()) {
+        if (result.rounds > 1 || keyless_compared_) continue;
+        if (keyless_->prove(plan)) {
+          proven_keyless_.insert(plan.display);
+          continue;
+        }
+        if (!marked(marks, plan)) continue;
+      } else if (!marked(marks, plan)) {
+        continue;
+      }
       const verify::TableReport report = compare(plan);
       result.rows_compared += report.source_rows;
       if (plan.keyless() && report.seconds > result.slowest_keyless_seconds) {
@@ -114,6 +127,7 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     previous_left = result.keys_left;
   }
   keyless_compared_ = true;
+  result.keyless_proven.assign(proven_keyless_.begin(), proven_keyless_.end());
   // Large objects: the first time against the new primary's actual objects
   // (which also rebuilds the record a reverse stream left stale), then what
   // changed since. The freeze is left with the last moments' changes.
@@ -176,8 +190,12 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   }
   const auto marks = verify::store::count_marks(verifier_->sides().control(), config_.name);
   uint64_t rows = 0;
-  std::vector<std::string> whole;
+  std::vector<std::string> whole, proven;
   for (const auto& plan : plans_) {
+    if (plan.keyless() && proven_keyless_.count(plan.display) && keyless_->still_holds(plan)) {
+      proven.push_back(plan.display);
+      continue;
+    }
     if (!marked(marks, plan)) continue;
     const verify::TableReport report = verifier_->dirty_pass(plan, /*by_key_always=*/true);
     rows += report.source_rows;
@@ -197,6 +215,10 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   }
   std::string detail = std::to_string(rows) + " changed rows equal";
   detail += "; " + large_objects_frozen(deadline);
+  if (!proven.empty()) {
+    detail += "; proven by the stream's row log (no key):";
+    for (const auto& table : proven) detail += " " + table;
+  }
   if (!whole.empty()) {
     detail += "; compared whole (no key to mark by):";
     for (const auto& table : whole) detail += " " + table;

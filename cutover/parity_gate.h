@@ -13,13 +13,16 @@
 //    flow, until few are left or they stop shrinking;
 //  - rows that verify left in flight (hot rows) are marked dirty again, so
 //    they reach the gate, where they cannot change any more;
-//  - run_frozen() compares by key only; a whole-table comparison inside the
-//    freeze happens only for a table the stream could not mark by key (no
-//    key, a TRUNCATE), and runs against the time left in the budget. A
-//    table without a key cannot be probed by row on the source without an
-//    index: it is compared whole, and converge() reports how long that took
-//    (a measure taken while writes flow, so it errs long; the budget itself
-//    decides, rolling back if it runs out).
+//  - run_frozen() compares by key only. A table without a key cannot be
+//    probed by row: converge() proves it equal by digests and the stream's
+//    log of the rows it wrote (cutover/keyless_proof.h), and run_frozen()
+//    only checks that the log still covers every change. Where that proof
+//    fails (replicate not running, a TRUNCATE, a real difference), the
+//    table is compared whole, in converge() and again inside the freeze,
+//    against the time left in the budget; converge() reports how long it
+//    took (measured while writes flow, so it errs long; the budget decides,
+//    rolling back if it runs out). A keyed table marked whole (a TRUNCATE)
+//    is compared whole inside the freeze too.
 //
 // Large objects are not streamed (control/large_objects.h): converge()
 // syncs them against the new primary's actual objects, and run_frozen()
@@ -32,10 +35,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
+#include "cutover/keyless_proof.h"
 #include "verify/verifier.h"
 
 namespace switchyard::cutover {
@@ -54,10 +59,13 @@ class ParityGate {
     uint64_t rows_compared = 0;
     uint64_t keys_left = 0;     // marked by key, for the gate
     int whole_tables_left = 0;  // tables with a key marked as a whole, for the gate
-    // A table without a key is compared whole, by the gate too: how long
-    // that took here, unfrozen, for the slowest one.
+    // A table without a key not proven by the stream's log is compared
+    // whole, by the gate too: how long that took here, unfrozen, for the
+    // slowest one.
     double slowest_keyless_seconds = 0;
     std::string slowest_keyless;
+    // Tables without a key proven equal by the stream's row log.
+    std::vector<std::string> keyless_proven;
   };
   static constexpr int kMaxRounds = 8;
   // Before the freeze, at most `max_rounds` rounds. Throws
@@ -82,6 +90,8 @@ class ParityGate {
   std::vector<verify::TablePlan> plans_;
   bool requested_ = false;
   bool keyless_compared_ = false;  // by an earlier converge()
+  std::unique_ptr<KeylessProof> keyless_;
+  std::set<std::string> proven_keyless_;  // by display name
   // Large objects: their own sessions (named switchyard-*, so the fence
   // leaves them), and whether converge() has compared with the target.
   std::unique_ptr<pg::Connection> lo_source_, lo_target_;

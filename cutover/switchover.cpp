@@ -163,13 +163,21 @@ class Switchover {
              std::to_string(facts_.sequences.size()) + " sequences; pre-gate " +
              std::to_string(convergence_.rows_compared) + " changed rows equal in " +
              std::to_string(convergence_.rounds) + " rounds, " +
-             std::to_string(convergence_.keys_left) + " keys left for the gate" +
+             std::to_string(convergence_.keys_left) + " keys left for the gate" + keyless_proven() +
              (convergence_.slowest_keyless.empty()
                   ? std::string()
                   : "; " + convergence_.slowest_keyless + " (no key) compared whole in " +
                         format_duration(convergence_.slowest_keyless_seconds) +
                         ", as the gate will again");
     });
+  }
+
+  std::string keyless_proven() const {
+    std::string detail;
+    for (const auto& table : convergence_.keyless_proven) {
+      detail += (detail.empty() ? "; no key, proven by the stream's row log: " : ", ") + table;
+    }
+    return detail;
   }
 
   // Everything that can be made ready before writes stop, so the freeze

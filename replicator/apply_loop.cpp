@@ -86,6 +86,12 @@ struct ApplyLoop::RelationState {
   std::chrono::steady_clock::time_point next_dirty_check{};
   // Added while streaming: transactions committed before this are in its copy.
   Lsn synced_from;
+  // No key, REPLICA IDENTITY FULL: while a cutover prepares, the rows
+  // written are logged (switchyard.keyless_images). Rows inserted in this
+  // batch wait here: their commit positions and a text[] literal body.
+  bool log_images = false;
+  std::string inserted_lsns;
+  std::string inserted_images;
 
   std::string key_of(const Tuple& row) const {
     std::string key;
@@ -117,6 +123,9 @@ ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
                     " has no position; the initial copy has not completed (run snapshot)");
   }
   committed_ = *Lsn::parse(progress.get(0, 0));
+  // A cutover already preparing: log from the first batch (the last
+  // process's log ends where its commits did, so the log stays whole).
+  refresh_request(/*between_batches=*/true);
   pipeline_ = std::make_unique<pg::Pipeline>(
       session_, config_.apply.pipeline_bytes, [this](uint64_t tag, uint64_t affected) {
         const char op = static_cast<char>((tag >> 24) & 0xff);
@@ -219,6 +228,7 @@ void ApplyLoop::commit_batch() {
   if (batch_transactions_ == 0) return;
   flush_all();
   ensure_target_transaction();
+  write_images();
   write_dirty_marks();
   if (marker_in_batch_) {
     pipeline_->command(
@@ -253,6 +263,8 @@ void ApplyLoop::rollback_batch() {
     state->run_rows.clear();
     state->run_keys.clear();
     state->run_bytes = 0;
+    state->inserted_lsns.clear();
+    state->inserted_images.clear();
   }
   buffered_bytes_ = 0;
   marker_in_batch_ = false;
@@ -296,6 +308,8 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
     RelationState& previous = *it->second;
     state->whole_mode = previous.whole_mode;
     state->next_dirty_check = previous.next_dirty_check;
+    state->inserted_lsns = std::move(previous.inserted_lsns);
+    state->inserted_images = std::move(previous.inserted_images);
     if (previous.verify_key == state->verify_key) {
       state->dirty_seen = std::move(previous.dirty_seen);
       state->dirty_keys = std::move(previous.dirty_keys);
@@ -399,6 +413,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
     verify_key.push_back(static_cast<size_t>(found - names.begin()));
   }
   state.verify_key = std::move(verify_key);
+  state.log_images = state.verify_key.empty() && relation.replica_identity == 'f';
 }
 
 ApplyLoop::RelationState& ApplyLoop::relation(uint32_t relation_id) {
@@ -557,6 +572,7 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
                 "pgoutput: insert into " + state.display + " has the wrong number of columns");
   }
   mark_dirty(state, insert.new_tuple);
+  if (log_images_ && state.log_images) log_inserted(state, insert.new_tuple);
   buffer_row(state, 'I', std::move(insert.new_tuple));
   if (!state.batched) flush(state);
 }
@@ -635,10 +651,37 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   const bool full = update.old_kind == 'O';
   const std::string key_mask =
       add_key_params(state, update.old_kind ? update.old_tuple : update.new_tuple, full);
+  batch_bytes_ += tuple_bytes(update.new_tuple);
+  if (log_images_ && state.log_images && full) {
+    // The row removed and the row added; the new image takes an unchanged
+    // TOASTed value from the old one, which REPLICA IDENTITY FULL sends whole.
+    std::vector<const std::string*> old_row, new_row;
+    for (size_t column_idx = 0; column_idx < shape.columns.size(); ++column_idx) {
+      const Datum& before = update.old_tuple[column_idx];
+      const Datum& after = update.new_tuple[column_idx];
+      old_row.push_back(before.kind == DatumKind::kNull ? nullptr : &before.bytes);
+      new_row.push_back(after.kind == DatumKind::kUnchanged ? old_row.back()
+                        : after.kind == DatumKind::kNull    ? nullptr
+                                                            : &after.bytes);
+    }
+    std::vector<Datum> log(6);
+    log[0] = {DatumKind::kText, config_.name};
+    log[1] = {DatumKind::kText, state.schema};
+    log[2] = {DatumKind::kText, state.name};
+    log[3] = {DatumKind::kText, transaction_commit_lsn_.to_string()};
+    log[4].kind = log[5].kind = DatumKind::kText;
+    append_image_literal(log[4].bytes, old_row);
+    append_image_literal(log[5].bytes, new_row);
+    for (const Datum& datum : log) params_.push_back(&datum);
+    const auto& name = statement(state, "U1" + set_mask + "|L" + key_mask,
+                                 [&] { return logged_update_one_sql(shape, set_mask, key_mask); });
+    execute(name, params_, 0);  // a miss is logged as a 0, for the cutover to see
+    return;
+  }
   const auto& name = statement(state, "U1" + set_mask + (full ? "|F" : "|K") + key_mask,
                                [&] { return update_one_sql(shape, set_mask, key_mask, full); });
-  batch_bytes_ += tuple_bytes(update.new_tuple);
   execute(name, params_, statement_tag(state.id, 'U', 1));
+  if (log_images_ && state.log_images) log_unapplied(state);
 }
 
 void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
@@ -647,10 +690,29 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
   params_.clear();
   const bool full = del.old_kind == 'O';
   const std::string key_mask = add_key_params(state, del.old_tuple, full);
+  batch_bytes_ += tuple_bytes(del.old_tuple);
+  if (log_images_ && state.log_images && full) {
+    std::vector<const std::string*> old_row;
+    for (const Datum& before : del.old_tuple) {
+      old_row.push_back(before.kind == DatumKind::kNull ? nullptr : &before.bytes);
+    }
+    std::vector<Datum> log(5);
+    log[0] = {DatumKind::kText, config_.name};
+    log[1] = {DatumKind::kText, state.schema};
+    log[2] = {DatumKind::kText, state.name};
+    log[3] = {DatumKind::kText, transaction_commit_lsn_.to_string()};
+    log[4].kind = DatumKind::kText;
+    append_image_literal(log[4].bytes, old_row);
+    for (const Datum& datum : log) params_.push_back(&datum);
+    const auto& name =
+        statement(state, "D1L" + key_mask, [&] { return logged_delete_one_sql(shape, key_mask); });
+    execute(name, params_, 0);  // a miss is logged as a 0, for the cutover to see
+    return;
+  }
   const auto& name = statement(state, std::string("D1") + (full ? "F" : "K") + key_mask,
                                [&] { return delete_one_sql(shape, key_mask, full); });
-  batch_bytes_ += tuple_bytes(del.old_tuple);
   execute(name, params_, statement_tag(state.id, 'D', 1));
+  if (log_images_ && state.log_images) log_unapplied(state);
 }
 
 void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
@@ -661,6 +723,7 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
     RelationState& state = relation(relation_id);
     if (in_copy(state)) continue;
     state.dirty_whole = true;
+    if (log_images_ && state.log_images) log_unapplied(state);
     list += (list.empty() ? "" : ", ") + state.shape.qualified;
   }
   if (list.empty()) return;
@@ -763,11 +826,7 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
 void ApplyLoop::write_dirty_marks() {
   const std::string lsn = batch_end_.to_string();
   // Asked often: a cutover waits for this before it freezes writes.
-  const auto now = std::chrono::steady_clock::now();
-  if (now >= next_exact_check_) {
-    next_exact_check_ = now + kExactMarksCheckInterval;
-    exact_marks_ = control::exact_marks_requested(catalog_, config_.name);
-  }
+  if (std::chrono::steady_clock::now() >= next_exact_check_) refresh_request(false);
   for (auto& [id, state_ptr] : relations_) {
     RelationState& state = *state_ptr;
     if (!state.dirty_whole && state.dirty_seen.empty()) continue;
@@ -797,6 +856,88 @@ void ApplyLoop::write_dirty_marks() {
     state.dirty_seen.clear();
     state.dirty_keys.clear();
     state.dirty_whole = false;
+  }
+}
+
+// ---- the row log of tables without a key ----------------------------------
+//
+// A table without a key cannot be probed by key, so the cutover proves it
+// equal by its digest instead (cutover/keyless_proof.h): the digest of both
+// sides read once before the freeze, and the rows the stream wrote since,
+// which it logs here. Logging runs while exact marks are requested; the
+// position from which it is complete is noted in
+// streams.keyless_images_since.
+
+// Every kExactMarksCheckInterval. Logging turns on between batches, so the
+// batch after this one is the first logged whole; once it has been on for a
+// whole batch (or now, between batches), every change after committed_ is
+// in the log, and that is the position noted.
+void ApplyLoop::refresh_request(bool between_batches) {
+  next_exact_check_ = std::chrono::steady_clock::now() + kExactMarksCheckInterval;
+  const control::ExactMarksRequest request =
+      control::read_exact_marks_request(catalog_, config_.name);
+  exact_marks_ = request.requested;
+  if (!request.requested) {
+    log_images_ = false;
+    return;
+  }
+  const bool logged_whole_batch = log_images_ || between_batches;
+  log_images_ = true;
+  if (logged_whole_batch && !request.images_since) {
+    control::note_images_since(catalog_, config_.name, committed_);
+  }
+}
+
+void ApplyLoop::poll_requests() {
+  if (in_source_transaction_ || batch_transactions_ > 0 || target_transaction_open_) return;
+  if (std::chrono::steady_clock::now() >= next_exact_check_) refresh_request(true);
+}
+
+void ApplyLoop::log_inserted(RelationState& state, const Tuple& row) {
+  std::vector<const std::string*> texts;
+  texts.reserve(row.size());
+  for (const Datum& datum : row) {
+    texts.push_back(datum.kind == DatumKind::kNull ? nullptr : &datum.bytes);
+  }
+  if (!state.inserted_lsns.empty()) {
+    state.inserted_lsns += ',';
+    state.inserted_images += ',';
+  }
+  state.inserted_lsns += transaction_commit_lsn_.to_string();
+  append_image_literal(state.inserted_images, texts);
+}
+
+// A change the log cannot describe (a TRUNCATE, an old row not sent whole):
+// a 0 tells the cutover that this table must be compared whole.
+void ApplyLoop::log_unapplied(RelationState& state) {
+  ensure_target_transaction();
+  const std::vector<Datum> log{{DatumKind::kText, config_.name},
+                               {DatumKind::kText, state.schema},
+                               {DatumKind::kText, state.name},
+                               {DatumKind::kText, "0"},
+                               {DatumKind::kText, "{" + transaction_commit_lsn_.to_string() + "}"},
+                               {DatumKind::kNull, {}}};
+  params_.clear();
+  for (const Datum& datum : log) params_.push_back(&datum);
+  execute(statement(state, "log-images", [] { return log_images_sql(); }), params_, 0);
+}
+
+// The rows inserted in this batch, one statement per table.
+void ApplyLoop::write_images() {
+  for (auto& [id, state_ptr] : relations_) {
+    RelationState& state = *state_ptr;
+    if (state.inserted_lsns.empty()) continue;
+    const std::vector<Datum> log{{DatumKind::kText, config_.name},
+                                 {DatumKind::kText, state.schema},
+                                 {DatumKind::kText, state.name},
+                                 {DatumKind::kText, "1"},
+                                 {DatumKind::kText, "{" + state.inserted_lsns + "}"},
+                                 {DatumKind::kText, "{" + state.inserted_images + "}"}};
+    params_.clear();
+    for (const Datum& datum : log) params_.push_back(&datum);
+    execute(statement(state, "log-images", [] { return log_images_sql(); }), params_, 0);
+    state.inserted_lsns.clear();
+    state.inserted_images.clear();
   }
 }
 

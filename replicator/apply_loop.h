@@ -67,6 +67,9 @@ class ApplyLoop {
 
   // Commits the open batch. REQUIRES: !in_source_transaction().
   void commit_batch();
+  // Between batches, with nothing to commit: looks (every 250 ms) whether a
+  // cutover asks for exact marks, so that a quiet stream answers too.
+  void poll_requests();
   // Drops the uncommitted batch (stop in the middle of a source transaction).
   void rollback_batch();
 
@@ -105,6 +108,11 @@ class ApplyLoop {
   void mark_dirty(RelationState& state, const Tuple& tuple);
   void check_dirty_mode(RelationState& state);
   void write_dirty_marks();
+  // The row log of tables without a key (switchyard.keyless_images).
+  void refresh_request(bool between_batches);
+  void log_inserted(RelationState& state, const Tuple& row);
+  void log_unapplied(RelationState& state);
+  void write_images();
   void delete_one(RelationState& state, const pgoutput::Delete& del);
   bool in_copy(const RelationState& state) const;
 
@@ -124,6 +132,8 @@ class ApplyLoop {
   // A cutover is preparing (control::request_exact_marks): no whole-table marks.
   bool exact_marks_ = false;
   std::chrono::steady_clock::time_point next_exact_check_{};
+  // ... and the rows written to tables without a key are logged.
+  bool log_images_ = false;
 
   Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;

@@ -1,5 +1,7 @@
 #include "replicator/apply_statements.h"
 
+#include <algorithm>
+
 #include "drivers/pg/sql.h"
 
 namespace switchyard {
@@ -117,6 +119,60 @@ std::string update_one_sql(const TableShape& table, std::string_view set_mask,
 
 std::string delete_one_sql(const TableShape& table, std::string_view key_mask, bool full_identity) {
   return "DELETE FROM " + table.qualified + where_one(table, key_mask, full_identity, 1);
+}
+
+// ---- the row log of tables without a key ----------------------------------
+
+namespace {
+
+constexpr const char* kLogColumns =
+    "INSERT INTO switchyard.keyless_images (stream, schema_name, table_name, sign, lsns, images) ";
+
+size_t sent_count(std::string_view mask, char sent) {
+  return static_cast<size_t>(std::count(mask.begin(), mask.end(), sent));
+}
+
+}  // namespace
+
+std::string log_images_sql() {
+  return std::string(kLogColumns) + "VALUES ($1, $2, $3, $4, $5::pg_lsn[], $6::text[])";
+}
+
+std::string logged_update_one_sql(const TableShape& table, std::string_view set_mask,
+                                  std::string_view key_mask) {
+  const size_t next = sent_count(set_mask, 's') + sent_count(key_mask, 'k') + 1;
+  return "WITH changed AS (" + update_one_sql(table, set_mask, key_mask, true) + " RETURNING 1) " +
+         kLogColumns + "SELECT " + param(next) + ", " + param(next + 1) + ", " + param(next + 2) +
+         ", CASE WHEN EXISTS (SELECT FROM changed) THEN x.sign ELSE 0 END, " + "ARRAY[" +
+         param(next + 3) + "::pg_lsn], ARRAY[x.image] FROM (VALUES (-1::smallint, " +
+         param(next + 4) + "::text[]), (1::smallint, " + param(next + 5) +
+         "::text[])) AS x (sign, image)";
+}
+
+std::string logged_delete_one_sql(const TableShape& table, std::string_view key_mask) {
+  const size_t next = sent_count(key_mask, 'k') + 1;
+  return "WITH changed AS (" + delete_one_sql(table, key_mask, true) + " RETURNING 1) " +
+         kLogColumns + "SELECT " + param(next) + ", " + param(next + 1) + ", " + param(next + 2) +
+         ", CASE WHEN EXISTS (SELECT FROM changed) THEN -1 ELSE 0 END, ARRAY[" + param(next + 3) +
+         "::pg_lsn], ARRAY[" + param(next + 4) + "::text[]]";
+}
+
+void append_image_literal(std::string& out, const std::vector<const std::string*>& row) {
+  out += '{';
+  for (size_t column_idx = 0; column_idx < row.size(); ++column_idx) {
+    if (column_idx) out += ',';
+    if (!row[column_idx]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *row[column_idx]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
 }
 
 }  // namespace switchyard

@@ -43,4 +43,21 @@ std::string update_one_sql(const TableShape& table, std::string_view set_mask,
                            std::string_view key_mask, bool full_identity);
 std::string delete_one_sql(const TableShape& table, std::string_view key_mask, bool full_identity);
 
+// ---- the row log of tables without a key (switchyard.keyless_images) -------
+// While a cutover prepares, the apply loop logs what it writes to a table
+// without a key, so that the cutover can prove it equal by what changed
+// (cutover/keyless_proof.h). Parameters: stream, schema, table, sign,
+// lsns (pg_lsn[]), images (two-dimensional text[]).
+std::string log_images_sql();
+// update_one_sql / delete_one_sql (REPLICA IDENTITY FULL) that also log the
+// row removed (-1) and the row added (+1), or a 0 when no row matched.
+// After the statement's own parameters: stream, schema, table, lsn, then
+// the old image (and for an update the new one), each a text[] literal.
+std::string logged_update_one_sql(const TableShape& table, std::string_view set_mask,
+                                  std::string_view key_mask);
+std::string logged_delete_one_sql(const TableShape& table, std::string_view key_mask);
+// Appends one row of column texts as a text[] literal, {"a",NULL,...}, to
+// `out`; a null pointer is SQL NULL.
+void append_image_literal(std::string& out, const std::vector<const std::string*>& row);
+
 }  // namespace switchyard

@@ -94,6 +94,8 @@ class StreamSession {
         if (batch_waiting) {
           apply_.commit_batch();
           progress_made = true;
+        } else {
+          apply_.poll_requests();
         }
         housekeeping(false);
         continue;

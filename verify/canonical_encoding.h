@@ -65,6 +65,17 @@ struct ChunkDigest {
     ++rows;
     sum += (static_cast<unsigned __int128>(row.high) << 64) | row.low;
   }
+  // The digest of a multiset plus or minus another's: rows added, rows removed.
+  ChunkDigest& operator+=(const ChunkDigest& other) {
+    rows += other.rows;
+    sum += other.sum;
+    return *this;
+  }
+  ChunkDigest& operator-=(const ChunkDigest& other) {
+    rows -= other.rows;
+    sum -= other.sum;
+    return *this;
+  }
   bool operator==(const ChunkDigest&) const = default;
   // "rows:32 hex digits", as stored in the control schema.
   std::string to_string() const;

@@ -163,7 +163,11 @@ std::string TablePlan::select_keys(Side side, const std::vector<KeyText>& keys) 
 }
 
 std::string TablePlan::select_all(Side side) const {
-  return "SELECT " + select_list(side) + " FROM " + qualified + " t";
+  return select_from(side, qualified);
+}
+
+std::string TablePlan::select_from(Side side, const std::string& relation) const {
+  return "SELECT " + select_list(side) + " FROM " + relation + " t";
 }
 
 std::string TablePlan::split_point(const KeyText* lower, uint64_t rows) const {

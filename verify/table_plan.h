@@ -48,6 +48,9 @@ struct TablePlan {
   std::string select_range(Side side, const KeyText* lower, const KeyText* upper) const;
   std::string select_keys(Side side, const std::vector<KeyText>& keys) const;
   std::string select_all(Side side) const;
+  // Every column as `side` reads it, from `relation`, which must have the
+  // table's column names (a subquery, say); aliased t.
+  std::string select_from(Side side, const std::string& relation) const;
   // The source's key after `lower` that ends a chunk of `rows` rows, as text.
   std::string split_point(const KeyText* lower, uint64_t rows) const;
 

@@ -75,3 +75,41 @@ TEST_CASE("REPLICA IDENTITY FULL matches one row on every sent column, json as t
         "WHERE \"id\" IS NOT DISTINCT FROM $1 AND \"note\"::text IS NOT DISTINCT FROM $2::text "
         "LIMIT 1)");
 }
+
+TEST_CASE("A logged update logs the old and new rows, or a 0 when no row matched",
+          "[apply_statements]") {
+  // Three columns set ($1-$3), two matched (the 'u' is left out): the log
+  // takes $6 on.
+  CHECK(switchyard::logged_update_one_sql(orders(), "sss", "kuk") ==
+        "WITH changed AS (UPDATE \"public\".\"orders\" SET \"id\" = $1, \"Item Name\" = $2, "
+        "\"note\" = $3 WHERE ctid = (SELECT ctid FROM \"public\".\"orders\" WHERE \"id\" IS NOT "
+        "DISTINCT FROM $4 AND \"note\"::text IS NOT DISTINCT FROM $5::text LIMIT 1) RETURNING 1) "
+        "INSERT INTO switchyard.keyless_images (stream, schema_name, table_name, sign, lsns, "
+        "images) SELECT $6, $7, $8, CASE WHEN EXISTS (SELECT FROM changed) THEN x.sign ELSE 0 END, "
+        "ARRAY[$9::pg_lsn], ARRAY[x.image] FROM (VALUES (-1::smallint, $10::text[]), "
+        "(1::smallint, $11::text[])) AS x (sign, image)");
+}
+
+TEST_CASE("A logged delete logs the row removed, or a 0 when no row matched",
+          "[apply_statements]") {
+  CHECK(switchyard::logged_delete_one_sql(orders(), "kkk") ==
+        "WITH changed AS (DELETE FROM \"public\".\"orders\" WHERE ctid = (SELECT ctid FROM "
+        "\"public\".\"orders\" WHERE \"id\" IS NOT DISTINCT FROM $1 AND \"Item Name\" IS NOT "
+        "DISTINCT FROM $2 AND \"note\"::text IS NOT DISTINCT FROM $3::text LIMIT 1) RETURNING 1) "
+        "INSERT INTO switchyard.keyless_images (stream, schema_name, table_name, sign, lsns, "
+        "images) SELECT $4, $5, $6, CASE WHEN EXISTS (SELECT FROM changed) THEN -1 ELSE 0 END, "
+        "ARRAY[$7::pg_lsn], ARRAY[$8::text[]]");
+}
+
+TEST_CASE("A row image is a text[] literal: values quoted and escaped, NULL bare",
+          "[apply_statements]") {
+  const std::string plain = "42", quoted = "say \"hi\"", backslash = "C:\\dir", null_word = "NULL",
+                    empty;
+  std::string literal;
+  switchyard::append_image_literal(literal,
+                                   {&plain, nullptr, &quoted, &backslash, &null_word, &empty});
+  CHECK(literal == "{\"42\",NULL,\"say \\\"hi\\\"\",\"C:\\\\dir\",\"NULL\",\"\"}");
+  // Rows follow one another: the caller joins them into {{...},{...}}.
+  switchyard::append_image_literal(literal, {nullptr});
+  CHECK(literal.substr(literal.size() - 6) == "{NULL}");
+}

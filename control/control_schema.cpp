@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include "common/error.h"
+#include "drivers/pg/sql.h"
 
 namespace switchyard::control {
 namespace {
@@ -184,8 +186,25 @@ std::string text_array_literal(const std::vector<std::string>& items) {
   return array + "}";
 }
 
+// The DDL's own fingerprint, noted as the schema's comment once it has run:
+// a schema already at this release is left alone. Running it again would
+// not change anything, but it takes a SHARE lock on each table with an
+// index, for the length of its transaction, and a running apply loop
+// writing two of them in the other order deadlocks with it.
+constexpr uint64_t fingerprint(std::string_view text) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return hash;
+}
+
 void ensure_schema(pg::Connection& target) {
-  target.exec(kCreate);
+  const std::string version = "switchyard control schema " + std::to_string(fingerprint(kCreate));
+  pg::Result current = target.exec(
+      "SELECT pg_catalog.obj_description(n.oid, 'pg_namespace') FROM pg_catalog.pg_namespace n "
+      " WHERE n.nspname = 'switchyard'");
+  if (current.rows() > 0 && !current.is_null(0, 0) && current.get(0, 0) == version) return;
+  target.exec(std::string(kCreate) + "COMMENT ON SCHEMA switchyard IS " +
+              pg::quote_literal(version) + ";");
 }
 
 bool schema_exists(pg::Connection& target) {

@@ -252,9 +252,9 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
   }
   if (const auto stream = root["stream"]) {
-    v.expect_map(
-        stream, "stream",
-        {"status_interval", "feedback_interval", "reconnect_max", "large_object_interval"});
+    v.expect_map(stream, "stream",
+                 {"status_interval", "feedback_interval", "reconnect_max", "large_object_interval",
+                  "receive_timeout"});
     if (stream["status_interval"]) {
       config.stream.status_interval =
           v.duration(stream["status_interval"], "stream.status_interval");
@@ -265,6 +265,10 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     }
     if (stream["reconnect_max"]) {
       config.stream.reconnect_max = v.duration(stream["reconnect_max"], "stream.reconnect_max");
+    }
+    if (stream["receive_timeout"]) {
+      config.stream.receive_timeout =
+          v.duration(stream["receive_timeout"], "stream.receive_timeout");
     }
     if (stream["large_object_interval"]) {
       config.stream.large_object_interval =

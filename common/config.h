@@ -39,6 +39,11 @@ struct StreamSettings {
   std::chrono::milliseconds status_interval{10'000};   // lag log line period
   std::chrono::milliseconds feedback_interval{1'000};  // standby status to the source
   std::chrono::milliseconds reconnect_max{30'000};     // backoff ceiling
+  // A replication connection on which nothing arrives for this long, even
+  // after asking the server for a reply at half of it, is taken for dead
+  // (a firewall that dropped its state, a VM migrated) and reconnected.
+  // 0 = never.
+  std::chrono::milliseconds receive_timeout{30'000};
   // How often replicate looks for changed large objects (which logical
   // decoding does not carry); a look that finds nothing changed reads no
   // object (control/large_objects.h).

@@ -39,6 +39,9 @@ ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS exact_marks_until timest
 -- writes to tables without a key (cutover/keyless_proof.h), and notes here
 -- the position from which every such change is logged.
 ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS keyless_images_since pg_lsn;
+-- Prepared statements the apply session holds, with the lag report: it
+-- must stay bounded however often the source re-sends a table's shape.
+ALTER TABLE switchyard.streams ADD COLUMN IF NOT EXISTS apply_statements integer;
 CREATE TABLE IF NOT EXISTS switchyard.tables (
   stream                text NOT NULL REFERENCES switchyard.streams (name) ON DELETE CASCADE,
   schema_name           text NOT NULL,
@@ -322,11 +325,12 @@ void record_copy(pg::Connection& target, const std::string& stream, const std::s
 }
 
 void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn, Lsn applied_lsn,
-                double lag_seconds) {
+                double lag_seconds, uint64_t apply_statements) {
   target.exec(
       "UPDATE switchyard.streams SET source_lsn = $2, applied_lsn = $3, lag_seconds = $4, "
-      "reported_at = now() WHERE name = $1",
-      {name, source_lsn.to_string(), applied_lsn.to_string(), std::to_string(lag_seconds)});
+      "apply_statements = $5, reported_at = now() WHERE name = $1",
+      {name, source_lsn.to_string(), applied_lsn.to_string(), std::to_string(lag_seconds),
+       std::to_string(apply_statements)});
 }
 
 bool remove_stream(pg::Connection& target, const std::string& name) {

@@ -86,9 +86,10 @@ void mark_post_data_done(pg::Connection& target, const std::string& stream,
 void record_copy(pg::Connection& target, const std::string& stream, const std::string& schema,
                  const std::string& table, uint64_t rows, uint64_t bytes);
 
-// Lag as last reported by a running `replicate`.
+// Lag as last reported by a running `replicate`, with the number of
+// prepared statements its apply session holds.
 void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn, Lsn applied_lsn,
-                double lag_seconds);
+                double lag_seconds, uint64_t apply_statements);
 
 // The stream's direction, from the target's control schema (its home).
 // Throws Error(kPrecondition) if the stream is not initialised.

@@ -40,6 +40,25 @@ size_t tuple_bytes(const Tuple& tuple) {
   return bytes;
 }
 
+// What a buffered row really costs in memory: its values, each Datum and
+// the vector, and for an update its entry in the run's key map. A narrow
+// row costs three or four times its change data.
+size_t buffered_row_memory(const Tuple& tuple, char kind) {
+  size_t bytes = sizeof(Tuple) + tuple.capacity() * sizeof(Datum);
+  for (const Datum& datum : tuple) {
+    // Short strings live inside the Datum; longer ones on the heap.
+    if (datum.bytes.capacity() > 15) bytes += datum.bytes.capacity() + 1;
+  }
+  if (kind == 'U') bytes += 96;  // run_keys: node, key string, bucket
+  return bytes;
+}
+
+// Rows are buffered to send them as multi-row statements, and a run of
+// 256 rows fills the largest; beyond that, buffering buys little. Held to
+// this much memory, whatever apply.batch_bytes says (that bounds how much
+// change data one target transaction commits, not what waits here).
+constexpr size_t kMaxBufferedMemory = 8u << 20;
+
 // Splits `rows` into statement sizes (256, 32, 4, 1 rows), keeping each
 // statement under the parameter limit, so a handful of prepared statements
 // per table serve any run length.
@@ -310,6 +329,17 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
     state->next_dirty_check = previous.next_dirty_check;
     state->inserted_lsns = std::move(previous.inserted_lsns);
     state->inserted_images = std::move(previous.inserted_images);
+    // pgoutput sends a table's Relation again after any invalidation of it
+    // (VACUUM, ANALYZE, a DDL elsewhere on it): the same shape keeps its
+    // statements; another frees them, or they would pile up for weeks.
+    if (previous.shape == state->shape) {
+      state->statements = std::move(previous.statements);
+    } else {
+      for (const auto& [shape, name] : previous.statements) {
+        pipeline_->command("DEALLOCATE " + name);
+        --prepared_statements_;
+      }
+    }
     if (previous.verify_key == state->verify_key) {
       state->dirty_seen = std::move(previous.dirty_seen);
       state->dirty_keys = std::move(previous.dirty_keys);
@@ -434,6 +464,7 @@ const std::string& ApplyLoop::statement(RelationState& state, const std::string&
   if (it != state.statements.end()) return it->second;
   std::string name = "sy" + std::to_string(++statement_counter_);
   pipeline_->prepare(name, render());
+  ++prepared_statements_;
   return state.statements.emplace(shape, std::move(name)).first->second;
 }
 
@@ -458,10 +489,10 @@ void ApplyLoop::execute(const std::string& name, const std::vector<const Datum*>
 void ApplyLoop::buffer_row(RelationState& state, char kind, Tuple&& row) {
   if (state.run_kind != kind) flush(state);
   state.run_kind = kind;
-  const size_t bytes = tuple_bytes(row);
-  state.run_bytes += bytes;
-  buffered_bytes_ += bytes;
-  batch_bytes_ += bytes;
+  const size_t memory = buffered_row_memory(row, kind);
+  state.run_bytes += memory;
+  buffered_bytes_ += memory;
+  batch_bytes_ += tuple_bytes(row);
   if (kind == 'U') {
     auto [it, fresh] = state.run_keys.try_emplace(state.key_of(row), state.run_rows.size());
     if (!fresh) {
@@ -479,7 +510,9 @@ void ApplyLoop::buffer_row(RelationState& state, char kind, Tuple&& row) {
   }
   state.run_rows.push_back(std::move(row));
   // A very large source transaction is sent in pieces; it still commits once.
-  if (buffered_bytes_ >= config_.apply.batch_bytes) flush_all();
+  if (buffered_bytes_ >= std::min<uint64_t>(config_.apply.batch_bytes, kMaxBufferedMemory)) {
+    flush_all();
+  }
 }
 
 void ApplyLoop::flush_all() {
@@ -738,6 +771,9 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
 namespace {
 
 constexpr auto kDirtyCheckInterval = std::chrono::seconds(30);
+// Keys one batch may mark per table (about 5 MB): beyond, the table is
+// marked whole, so memory does not follow a transaction's size.
+constexpr size_t kMaxKeysPerBatch = 50'000;
 constexpr auto kExactMarksCheckInterval = std::chrono::milliseconds(250);
 
 // Key rows as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
@@ -780,6 +816,22 @@ void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
   }
   if (!state.dirty_seen.insert(std::move(encoded)).second) return;
   for (size_t column_idx : state.verify_key) state.dirty_keys.push_back(tuple[column_idx].bytes);
+  if (state.dirty_seen.size() > kMaxKeysPerBatch) {
+    // One huge transaction (a 2M-row UPDATE) would otherwise hold every key
+    // it changed until its commit: mark the table whole now, and keep it so
+    // until a full pass (a cutover preparing takes the whole mark for this
+    // batch only, and compares the table whole).
+    state.dirty_whole = true;
+    std::unordered_set<std::string>().swap(state.dirty_seen);
+    std::vector<std::string>().swap(state.dirty_keys);
+    if (!exact_marks_ && !state.whole_mode) {
+      state.whole_mode = true;
+      spdlog::info(
+          "{}: more than {} keys changed in one batch; marking the table as a whole until "
+          "verify's next full pass",
+          state.display, kMaxKeysPerBatch);
+    }
+  }
 }
 
 // Every kDirtyCheckInterval, on the catalog session: too many keys waiting

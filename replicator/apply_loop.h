@@ -76,6 +76,8 @@ class ApplyLoop {
   Lsn committed_position() const { return committed_; }
   int64_t committed_commit_time_us() const { return committed_time_us_; }
   uint64_t transactions_applied() const { return transactions_applied_; }
+  // Prepared statements the apply session holds now.
+  uint64_t prepared_statements() const { return prepared_statements_; }
 
  private:
   struct RelationState;
@@ -129,6 +131,7 @@ class ApplyLoop {
   std::unordered_map<uint32_t, std::unique_ptr<RelationState>> relations_;
   std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
   uint64_t statement_counter_ = 0;
+  uint64_t prepared_statements_ = 0;
   // A cutover is preparing (control::request_exact_marks): no whole-table marks.
   bool exact_marks_ = false;
   std::chrono::steady_clock::time_point next_exact_check_{};
@@ -144,7 +147,7 @@ class ApplyLoop {
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;
   uint64_t batch_bytes_ = 0;     // change data in this batch
-  uint64_t buffered_bytes_ = 0;  // ... of which still in runs, not sent
+  uint64_t buffered_bytes_ = 0;  // memory held by rows still in runs, not sent
   Lsn batch_end_;
   int64_t batch_commit_time_us_ = 0;
   uint64_t transactions_applied_ = 0;

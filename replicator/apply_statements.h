@@ -28,6 +28,9 @@ struct TableShape {
   std::vector<std::string> types;     // the target column's type, per column, for casts
   std::vector<size_t> key_columns;    // replica identity columns
   std::vector<bool> compare_as_text;  // type has no usable '=' (json, geometric)
+
+  // Equal shapes render every statement alike.
+  bool operator==(const TableShape&) const = default;
 };
 
 // set_mask / key_mask: one char per column (per key column for key_mask):

@@ -80,7 +80,7 @@ class StreamSession {
                       "', messages 'true'");
     spdlog::info("streaming {} ({} -> {}) from slot {} at {}", control::to_string(direction_),
                  upstream_role(), downstream_role(), config_.slot_name(), start.to_string());
-    last_status_ = last_feedback_ = Clock::now();
+    last_status_ = last_feedback_ = last_received_at_ = Clock::now();
     rate_mark_ = {Clock::now(), apply_.transactions_applied()};
 
     while (!stop_requested() && !direction_changed_ && !tables_appeared_) {
@@ -91,6 +91,7 @@ class StreamSession {
       auto message = stream_.read(batch_waiting ? std::chrono::milliseconds(0)
                                                 : std::chrono::milliseconds(100));
       if (!message) {
+        check_silence();
         if (batch_waiting) {
           apply_.commit_batch();
           progress_made = true;
@@ -100,6 +101,8 @@ class StreamSession {
         housekeeping(false);
         continue;
       }
+      last_received_at_ = Clock::now();
+      ping_sent_at_.reset();
       if (message->wal_end > sent_end_) sent_end_ = message->wal_end;
       if (message->kind == pg::StreamMessage::Kind::kKeepalive) {
         housekeeping(message->reply_requested);
@@ -169,6 +172,32 @@ class StreamSession {
     }
   }
 
+  // Called when a read found nothing. A server that has nothing to send
+  // stays silent as long as our feedback keeps it content, so silence is
+  // tested by asking: half-way through stream.receive_timeout a status
+  // update requests a reply, which a live walsender sends at once. Nothing
+  // for the other half (measured from the request, so time spent applying
+  // a long batch never counts) and the connection is dead.
+  void check_silence() {
+    const auto timeout = config_.stream.receive_timeout;
+    if (timeout.count() == 0) return;
+    const auto now = Clock::now();
+    if (!ping_sent_at_) {
+      if (now - last_received_at_ < timeout / 2) return;
+      send_feedback(true);
+      last_feedback_ = now;
+      ping_sent_at_ = now;
+      return;
+    }
+    if (now - *ping_sent_at_ < timeout / 2) return;
+    throw Error(
+        ErrorKind::kConnection,
+        std::string(upstream_role()) + ": nothing received on the replication connection for " +
+            format_duration(std::chrono::duration<double>(now - last_received_at_).count()) +
+            ", not even the reply to a status request (stream.receive_timeout); taking it "
+            "for dead");
+  }
+
   // A selected table the stream lacks ends the session: it joins the stream
   // while nothing applies (replicator/table_sync.h).
   void look_for_new_tables() {
@@ -234,7 +263,8 @@ class StreamSession {
     rate_mark_ = {now, apply_.transactions_applied()};
     spdlog::info("lag {} ({}), source at {}, applied {}, {:.0f} tx/s", format_bytes(behind),
                  format_duration(lag_seconds), source_now.to_string(), applied.to_string(), rate);
-    control::report_lag(catalog_, config_.name, source_now, applied, lag_seconds);
+    control::report_lag(catalog_, config_.name, source_now, applied, lag_seconds,
+                        apply_.prepared_statements());
   }
 
   const Config& config_;
@@ -248,6 +278,8 @@ class StreamSession {
   Lsn received_;
   Lsn sent_end_;  // the walsender's sent position (keepalives)
   Clock::time_point last_data_at_{};
+  Clock::time_point last_received_at_{};           // any message, keepalives too
+  std::optional<Clock::time_point> ping_sent_at_;  // a reply requested, none yet
   Clock::time_point last_status_;
   Clock::time_point last_feedback_;
   Clock::time_point last_direction_check_{};

@@ -47,10 +47,9 @@ const char* to_string(Side side) {
 }
 
 void prepare_session(pg::Connection& connection) {
-  connection.exec(
-      "SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; "
-      "SET extra_float_digits = 3; SET bytea_output = hex; SET client_encoding = 'UTF8'; "
-      "SET statement_timeout = 0; SET search_path = pg_catalog");
+  // The text settings are every session's (pg::kTextSettings); verify also
+  // renders timestamps in UTC and names every object qualified.
+  connection.exec("SET TimeZone = 'UTC'; SET statement_timeout = 0; SET search_path = pg_catalog");
 }
 
 TablePlan plan_table(pg::Connection& source, pg::Connection& target, const std::string& schema,

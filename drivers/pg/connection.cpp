@@ -100,11 +100,20 @@ uint64_t Result::affected_rows() const {
 Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
                        const std::string& purpose)
     : role_(std::move(role)) {
+  // A conninfo that does not parse is named, never echoed (validate_conninfo).
+  validate_conninfo(conninfo, role_ + " conninfo");
   const std::string application_name = "switchyard-" + (purpose.empty() ? role_ : purpose);
   // Defaults first: the expanded conninfo (dbname) overrides them, and the
-  // replication flag, last, overrides it.
-  std::vector<const char*> keywords{"application_name", "connect_timeout", "dbname"};
-  std::vector<const char*> values{application_name.c_str(), "10", conninfo.c_str()};
+  // replication flag, last, overrides it. TCP keepalives and a user timeout
+  // find a peer that vanished without closing (a firewall that dropped its
+  // state, a VM migrated) in about 30 s, idle or sending, instead of the
+  // kernel's two hours; the replication stream also tests for silence
+  // itself (stream.receive_timeout).
+  std::vector<const char*> keywords{
+      "application_name",    "connect_timeout",  "keepalives",       "keepalives_idle",
+      "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname"};
+  std::vector<const char*> values{application_name.c_str(), "10", "1", "15", "5", "3", "30000",
+                                  conninfo.c_str()};
   if (mode == Mode::kReplication) {
     keywords.push_back("replication");
     values.push_back("database");
@@ -123,6 +132,14 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
                 role_ + " (" + where + "): " + message);
   }
   PQsetNoticeProcessor(conn_, log_notice, nullptr);
+  if (mode != Mode::kPooler) {
+    // How values travel as text, whatever the server's defaults (a legacy
+    // primary with DateStyle 'SQL, DMY' or extra_float_digits 0, say): the
+    // copy's text COPY, the stream's pgoutput text (the walsender's output
+    // functions run under these too), the apply session's parameters,
+    // verify's and repair's literals.
+    exec(kTextSettings);
+  }
   if (mode == Mode::kNormal) {
     // Sessions of a long-running tool must not inherit a statement or idle
     // timeout meant for applications. Cutover fences the old primary with a

@@ -48,6 +48,13 @@ class Result {
 // Positional text parameters; std::nullopt is SQL NULL.
 using Params = std::vector<std::optional<std::string>>;
 
+// The settings every switchyard session pins (except pgbouncer's console),
+// so that values read and written as text mean one thing on both sides.
+inline constexpr const char* kTextSettings =
+    "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+    "SET bytea_output = hex; SET standard_conforming_strings = on; "
+    "SET client_encoding = 'UTF8'";
+
 enum class Mode {
   kNormal,       // a PostgreSQL session, set up for a long-running tool (see the constructor)
   kReplication,  // a walsender session (replication=database)

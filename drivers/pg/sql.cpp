@@ -52,15 +52,32 @@ struct OptionsDeleter {
 };
 using Options = std::unique_ptr<PQconninfoOption, OptionsDeleter>;
 
+// libpq's parse errors quote the text they stumbled on (missing "=" after
+// "s3cret" in connection info string), which may be a password typed in
+// the wrong place: every quoted fragment is left out.
+std::string without_quoted_text(std::string_view message) {
+  std::string out;
+  bool quoted = false;
+  for (char c : message) {
+    if (c == '"') {
+      if (!quoted) out += "\"…\"";
+      quoted = !quoted;
+      continue;
+    }
+    if (!quoted) out += c;
+  }
+  return out;
+}
+
 Options parse(const std::string& conninfo, std::string* error) {
   char* errmsg = nullptr;
   Options options(PQconninfoParse(conninfo.c_str(), &errmsg));
   if (!options) {
-    std::string message = errmsg ? errmsg : "out of memory";
+    std::string message = errmsg ? without_quoted_text(errmsg) : "out of memory";
     if (errmsg) PQfreemem(errmsg);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
       message.pop_back();
-    *error = message;
+    *error = message + " (quoted text not shown: it may be a password)";
   }
   return options;
 }

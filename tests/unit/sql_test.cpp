@@ -75,6 +75,23 @@ TEST_CASE("validate_conninfo rejects a malformed conninfo as a usage error namin
                          IsError(ErrorKind::kUsage, {"target.conninfo"}));
 }
 
+TEST_CASE("validate_conninfo never echoes the text it stumbled on", "[sql][conninfo]") {
+  // A password typed where a keyword belongs, a stray token in a URI: libpq
+  // quotes it in its message; ours leaves it out.
+  const std::string conninfo =
+      GENERATE("host=db user=repl S3cretPass!", "host=db S3cretPass!=x",
+               "postgresql://repl@db/app?S3cretPass!=1", "postgresql://repl:%zzS3cretPass!@db/app");
+  CAPTURE(conninfo);
+  try {
+    validate_conninfo(conninfo, "source.conninfo");
+    FAIL("accepted");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    CHECK_THAT(message, Catch::Contains("source.conninfo"));
+    CHECK_THAT(message, !Catch::Contains("S3cret"));
+  }
+}
+
 TEST_CASE("describe_conninfo shows where we connect", "[sql][conninfo]") {
   CHECK(describe_conninfo("host=10.0.0.5 port=5432 dbname=app user=postgres") ==
         "host=10.0.0.5 port=5432 dbname=app user=postgres");

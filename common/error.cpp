@@ -43,6 +43,8 @@ ExitCode exit_code_for(ErrorKind kind) {
       return ExitCode::kDatabase;
     case ErrorKind::kTimeout:
       return ExitCode::kTimeout;
+    case ErrorKind::kInterrupted:
+      return ExitCode::kInterrupted;
     case ErrorKind::kInternal:
       return ExitCode::kInternal;
   }
@@ -65,6 +67,8 @@ const char* to_string(ErrorKind kind) {
       return "database";
     case ErrorKind::kTimeout:
       return "timeout";
+    case ErrorKind::kInterrupted:
+      return "interrupted";
     case ErrorKind::kInternal:
       return "internal";
   }

@@ -20,6 +20,7 @@ enum class ErrorKind {
   kSchemaDrift,   // source and target table definitions disagree
   kDatabase,      // any other error reported by a server
   kTimeout,       // a bounded wait ran out (a step of a write freeze)
+  kInterrupted,   // a stop signal ended work that cannot stop half-way and resume
   kInternal,      // a bug in switchyard
 };
 

@@ -31,6 +31,24 @@ void check_target_ready(pg::Connection& target) {
                     " may not create replication origins (needs superuser or "
                     "EXECUTE on pg_replication_origin_* functions)");
   }
+  // The apply session writes with session_replication_role = replica (no
+  // triggers, no foreign key checks: the source ran them). Tried, not
+  // inferred: superusers may, and on PostgreSQL 15 roles granted SET on the
+  // parameter.
+  target.exec("BEGIN");
+  try {
+    target.exec("SET LOCAL session_replication_role = replica");
+    target.exec("ROLLBACK");
+  } catch (const Error&) {
+    if (target.ok()) target.exec("ROLLBACK");
+    const std::string user = pg::quote_ident(rights.str(0, 0));
+    throw Error(ErrorKind::kPrecondition,
+                target.role() + ": role " + rights.str(0, 0) +
+                    " may not set session_replication_role, which the apply session needs "
+                    "(superuser, or on PostgreSQL 15: GRANT SET ON PARAMETER "
+                    "session_replication_role TO " +
+                    user + ")");
+  }
 }
 
 namespace {

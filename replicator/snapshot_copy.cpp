@@ -22,6 +22,12 @@ namespace {
 
 constexpr int64_t kPageSize = 8192;
 
+Error interrupted() {
+  return Error(ErrorKind::kInterrupted,
+               "the initial copy was stopped by a signal; it cannot resume half-way: run "
+               "snapshot (or replicate) again to copy afresh");
+}
+
 // One COPY: a leaf relation, or a ctid range of one.
 struct CopyPart {
   size_t table_idx;
@@ -139,7 +145,7 @@ class CopyWorkers {
     target.exec("SET session_replication_role = replica; SET synchronous_commit = off");
     for (;;) {
       if (failed_) return;
-      if (stop_requested()) throw Error(ErrorKind::kInternal, "copy interrupted by a stop request");
+      if (stop_requested()) throw interrupted();
       const size_t part_idx = next_part_++;
       if (part_idx >= parts_.size()) break;
       copy_part(source, target, parts_[part_idx]);
@@ -181,8 +187,9 @@ class CopyWorkers {
         totals_.bytes += bytes;
         per_table_bytes_[part.table_idx] += bytes;
         bytes = 0;
-        if (failed_ || stop_requested()) {
-          throw Error(ErrorKind::kInternal, "copy of " + table.display_name() + " interrupted");
+        if (stop_requested()) throw interrupted();
+        if (failed_) {
+          throw Error(ErrorKind::kInternal, "copy of " + table.display_name() + " abandoned");
         }
       }
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "control/large_objects.h"
 #include "drivers/pg/sql.h"
@@ -44,45 +45,93 @@ std::pair<std::vector<TextRow>, Lsn> read_source(pg::Connection& source, const T
   return {std::move(rows), position};
 }
 
-// DELETE the keys' rows, INSERT the source's images: one statement each.
-std::pair<std::string, std::string> repair_sql(pg::Connection& target, const TablePlan& plan,
-                                               const std::vector<KeyText>& keys,
-                                               const std::vector<TextRow>& rows) {
-  const int target_side = static_cast<int>(Side::kTarget);
-  const std::string del = "DELETE FROM " + plan.qualified + " t USING " +
-                          plan.key_table(Side::kTarget, keys) + " WHERE " + plan.key_match();
-  if (rows.empty()) return {del, ""};
-  // Generated columns on the target compute their own values.
+// The target's writable columns (generated ones compute their own values).
+std::vector<bool> writable_columns(pg::Connection& target, const TablePlan& plan) {
   pg::Result generated = target.exec(
       "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass($1) "
       "AND attgenerated <> ''",
       {plan.qualified});
   std::vector<bool> writable;
-  std::string columns;
   for (const auto& column : plan.columns) {
     bool is_generated = false;
-    for (int row = 0; row < generated.rows(); ++row)
+    for (int row = 0; row < generated.rows(); ++row) {
       is_generated |= generated.get(row, 0) == column.name;
-    writable.push_back(!is_generated);
-    if (!is_generated) columns += (columns.empty() ? "" : ", ") + pg::quote_ident(column.name);
-  }
-  std::string insert =
-      "INSERT INTO " + plan.qualified + " (" + columns + ") OVERRIDING SYSTEM VALUE VALUES ";
-  for (size_t row = 0; row < rows.size(); ++row) {
-    insert += row ? ", (" : "(";
-    bool first = true;
-    for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
-      if (!writable[column_idx]) continue;
-      const auto& value = rows[row][column_idx];
-      insert += first ? "" : ", ";
-      insert +=
-          value ? pg::quote_literal(*value) + "::" + plan.columns[column_idx].type_name[target_side]
-                : std::string("NULL");
-      first = false;
     }
-    insert += ")";
+    writable.push_back(!is_generated);
   }
-  return {del, insert};
+  return writable;
+}
+
+// A row's key columns, as the server printed them: the same text on both
+// sides for the same value, so rows pair up by it.
+KeyText key_of(const TablePlan& plan, const TextRow& row) {
+  KeyText key;
+  for (size_t column_idx : plan.key) key.push_back(row[column_idx].value_or(""));
+  return key;
+}
+
+std::string value_sql(const TablePlan& plan, const TextRow& row, size_t column_idx) {
+  const auto& value = row[column_idx];
+  return value ? pg::quote_literal(*value) +
+                     "::" + plan.columns[column_idx].type_name[static_cast<int>(Side::kTarget)]
+               : std::string("NULL");
+}
+
+std::string key_condition(const TablePlan& plan, const KeyText& key) {
+  std::string condition;
+  for (size_t key_idx = 0; key_idx < plan.key.size(); ++key_idx) {
+    condition += (key_idx ? " AND " : "") + pg::quote_ident(plan.columns[plan.key[key_idx]].name) +
+                 " = " + plan.key_literal(Side::kTarget, key_idx, key[key_idx]);
+  }
+  return condition;
+}
+
+// The statements that turn the target's rows into the source's, row by
+// row: an UPDATE in place where both sides have the key, an INSERT where
+// the target lacks it, a DELETE where the source does. In place matters:
+// an apply statement waiting on the row's lock goes on to the repaired row
+// when the repair commits. A DELETE and INSERT would leave it the deleted
+// version, and its change would be lost ("matched no row").
+std::vector<std::string> repair_statements(const TablePlan& plan, const std::vector<bool>& writable,
+                                           const std::vector<TextRow>& source_rows,
+                                           const std::vector<TextRow>& target_rows) {
+  std::map<KeyText, const TextRow*> on_target;
+  for (const auto& row : target_rows) on_target[key_of(plan, row)] = &row;
+  std::vector<std::string> statements;
+  for (const auto& row : source_rows) {
+    const KeyText key = key_of(plan, row);
+    auto found = on_target.find(key);
+    if (found == on_target.end()) {
+      std::string columns, values;
+      for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
+        if (!writable[column_idx]) continue;
+        columns += (columns.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name);
+        values += (values.empty() ? "" : ", ") + value_sql(plan, row, column_idx);
+      }
+      statements.push_back("INSERT INTO " + plan.qualified + " (" + columns +
+                           ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")");
+      continue;
+    }
+    const bool same = *found->second == row;
+    on_target.erase(found);
+    if (same) continue;
+    std::string set;
+    for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
+      if (!writable[column_idx] ||
+          std::find(plan.key.begin(), plan.key.end(), column_idx) != plan.key.end()) {
+        continue;
+      }
+      set += (set.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name) + " = " +
+             value_sql(plan, row, column_idx);
+    }
+    if (set.empty()) continue;  // nothing but the key: equal already
+    statements.push_back("UPDATE " + plan.qualified + " SET " + set + " WHERE " +
+                         key_condition(plan, key));
+  }
+  for (const auto& [key, row] : on_target) {
+    statements.push_back("DELETE FROM " + plan.qualified + " WHERE " + key_condition(plan, key));
+  }
+  return statements;
 }
 
 }  // namespace
@@ -117,25 +166,40 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
     }
     std::vector<KeyText> keys;
     for (const auto& mismatch : mismatches) keys.push_back(mismatch.key);
+    const std::vector<bool> writable = writable_columns(sides.control(), plan);
     bool done = false;
     for (int attempt = 1; attempt <= kAttempts && !done; ++attempt) {
       auto [rows, position] = read_source(sides.source(), plan, keys);
       if (!sides.wait_applied(position, config.verify.recheck_timeout)) break;
-      auto [del, insert] = repair_sql(sides.control(), plan, keys, rows);
       pg::Connection& target = sides.control();
       target.exec("BEGIN");
       target.exec("SET LOCAL session_replication_role = replica");
-      const uint64_t deleted = target.exec(del).affected_rows();
-      const uint64_t inserted = insert.empty() ? 0 : target.exec(insert).affected_rows();
+      const auto statements = repair_statements(plan, writable, rows,
+                                                read_text_rows(target, plan, Side::kTarget, keys));
+      for (const auto& statement : statements) target.exec(statement);
       if (read_source(sides.source(), plan, keys).first != rows) {
         target.exec("ROLLBACK");
         spdlog::info("{}: the source changed during repair; trying again", name);
         continue;
       }
+      failpoint("repair:before_commit");  // tests make the stream race the commit here
       target.exec("COMMIT");
+      // A change the source committed after that last look may have reached
+      // the apply loop before our commit and found no row where we inserted
+      // one: the rows are compared once more, position-tied, and repaired
+      // again if they differ.
+      auto [after, settled_at] = read_source(sides.source(), plan, keys);
+      if (!sides.wait_applied(settled_at, config.verify.recheck_timeout)) break;
+      const auto target_now = read_text_rows(sides.control(), plan, Side::kTarget, keys);
+      // Equal to the source at that position, or to the source now (the
+      // stream moved both on).
+      if (target_now != after && target_now != read_source(sides.source(), plan, keys).first) {
+        spdlog::info("{}: the stream changed repaired rows as the repair committed; again", name);
+        continue;
+      }
       done = true;
-      spdlog::info("{}: repaired {} row(s): {} target row(s) removed, {} copied from the source",
-                   name, mismatches.size(), deleted, inserted);
+      spdlog::info("{}: repaired {} row(s) with {} statement(s)", name, mismatches.size(),
+                   statements.size());
     }
     for (const auto& mismatch : mismatches) {
       std::string shown;

@@ -25,6 +25,13 @@ source: { driver: postgres, conninfo: "host=127.0.0.1 port" }
 target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
 YAML
 expect_failure 2 "source.conninfo: invalid connection string" -- "$SY" -c "$WORK/conninfo.yaml" init
+# A password typed where a keyword belongs: libpq's message quotes it; ours must not.
+cat >"$WORK/conninfo-secret.yaml" <<YAML
+source: { driver: postgres, conninfo: "host=127.0.0.1 user=app Tr0ub4dor-3" }
+target: { driver: postgres, conninfo: "$(pgc_conninfo TGT)" }
+YAML
+expect_failure 2 "source.conninfo: invalid connection string" -- "$SY" -c "$WORK/conninfo-secret.yaml" init
+grep -q "Tr0ub4dor" "$WORK/err" && fail "the error echoes the password: $(cat "$WORK/err")"
 expect_failure 2 "confirm with --yes" -- "$SY" -c "$cfg" teardown
 expect_failure 2 "subcommand" -- "$SY" -c "$cfg" frobnicate
 assert_nothing_created
@@ -68,6 +75,15 @@ YAML
 expect_failure 5 "source: role plain may not create a replication slot" -- "$SY" -c "$WORK/norepl.yaml" init
 assert_nothing_created
 
+log "target role that may not set session_replication_role (exit 5, at init, not at replicate)"
+pgc_psql TGT -c "CREATE ROLE applier LOGIN; GRANT CREATE ON DATABASE app TO applier; GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text) TO applier"
+cat >"$WORK/nosrr.yaml" <<YAML
+source: { driver: postgres, conninfo: "$(pgc_conninfo SRC)" }
+target: { driver: postgres, conninfo: "host=127.0.0.1 port=$TGT_PORT dbname=app user=applier" }
+YAML
+expect_failure 5 "target: role applier may not set session_replication_role.*GRANT SET ON PARAMETER session_replication_role TO .applier." -- "$SY" -c "$WORK/nosrr.yaml" init
+assert_nothing_created
+
 log "source with wal_level = replica (exit 5)"
 pgc_start OLD "wal_level = replica"
 pgc_psql OLD -c "CREATE TABLE accounts (id int PRIMARY KEY)"
@@ -91,4 +107,24 @@ expect_failure 5 "has not finished its initial copy \(phase initialized\); run s
 "$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"
 pgc_psql TGT -c "DROP TABLE accounts"
 assert_nothing_created
+
+log "SIGINT during the initial copy: exit 130 with one line, and a re-run copies afresh"
+pgc_psql SRC -c "INSERT INTO accounts SELECT g FROM generate_series(1, 3000000) g"
+"$SY" -c "$cfg" init 2>>"$WORK/init.log"
+"$SY" -c "$cfg" snapshot >"$WORK/out" 2>"$WORK/err" &
+pid=$!
+for _ in $(seq 1 200); do
+  [ "$(pgc_psql TGT -c "SELECT count(*) FROM pg_stat_progress_copy")" -gt 0 ] && break
+  sleep 0.05
+done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] || { cat "$WORK/err"; fail "SIGINT during the copy: expected exit 130, got $rc"; }
+last=$(tail -n 1 "$WORK/err")
+[[ "$last" == "switchyard: error: "*"the initial copy was stopped by a signal"* ]] || fail "no one-line error: $last"
+log "ok: exit 130: ${last#switchyard: error: }"
+"$SY" -c "$cfg" snapshot 2>>"$WORK/init.log" || { tail -5 "$WORK/init.log"; fail "snapshot after the interrupted one"; }
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM accounts")" = "$(pgc_psql SRC -c "SELECT count(*) FROM accounts")" ] ||
+  fail "the re-run copy differs"
+"$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"
 echo "bad_input: all cases passed"

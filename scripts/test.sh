@@ -2,7 +2,8 @@
 # Installs what is needed, builds switchyard twice (release, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in both:
 # Catch2 unit tests and integration tests against real PostgreSQL 15
-# clusters started on loopback. Exit code 0 only if everything passed.
+# clusters started on loopback; then fuzzes the decoders for a bounded time
+# (scripts/fuzz.sh). Exit code 0 only if everything passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,7 @@ cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j 2 --timeout 900)
-echo "== all tests passed (release and sanitizer builds)"
+
+echo "== fuzzing the decoders (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+scripts/fuzz.sh build/tests/unit/switchyard_unit_tests
+echo "== all tests passed (release and sanitizer builds, fuzzing)"

@@ -172,6 +172,9 @@ Value decode_field(WireType wire, std::string_view bytes, std::string& scratch) 
       if (micros == kInfinity || micros == kMinusInfinity) {
         return Value::of_int(ValueType::kTimestamp, micros);
       }
+      // PostgreSQL's timestamps end in 294276 AD; a value that would
+      // overflow on moving the epoch is not one (found by fuzzing).
+      if (micros > INT64_MAX - kPostgresEpochMicros) malformed("timestamp (out of range)");
       return Value::of_int(ValueType::kTimestamp, micros + kPostgresEpochMicros);
     }
     case WireType::kText:
@@ -208,16 +211,22 @@ bool BinaryCopyReader::next(std::vector<Field>& fields) {
     message.remove_prefix(19 + extension);
     header_seen_ = true;
   }
-  if (message.size() < 2) malformed("tuple");
-  const int64_t count = read_int(message.substr(0, 2), 2, "tuple");
-  message.remove_prefix(2);
-  if (count == -1) {
+  if (!split_tuple(message, fields)) {
     // The trailer; the server ends the COPY right after it.
     std::string_view rest;
     while (connection_.copy_out_row(rest)) {
     }
     return false;
   }
+  return true;
+}
+
+bool split_tuple(std::string_view message, std::vector<Field>& fields) {
+  if (message.size() < 2) malformed("tuple");
+  const int64_t count = read_int(message.substr(0, 2), 2, "tuple");
+  message.remove_prefix(2);
+  if (count == -1) return false;
+  if (count < 0) malformed("tuple (field count)");
   fields.resize(static_cast<size_t>(count));
   for (auto& field : fields) {
     if (message.size() < 4) malformed("field length");

@@ -61,6 +61,11 @@ struct Field {
   bool null = false;
 };
 
+// Splits one binary COPY tuple (after the header) into its fields, which
+// view `message`. False for the trailer (field count -1). Throws
+// Error(kDatabase) on a malformed tuple.
+bool split_tuple(std::string_view message, std::vector<Field>& fields);
+
 class BinaryCopyReader {
  public:
   explicit BinaryCopyReader(Connection& connection) : connection_(connection) {}

@@ -10,11 +10,13 @@
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "drivers/pg/binary_copy.h"
 #include "drivers/typed_value.h"
 #include "error_matchers.h"
+#include "fuzz_seeds.h"
 
 using switchyard::Error;
 using switchyard::ErrorKind;
@@ -25,6 +27,9 @@ using switchyard::Value;
 using switchyard::ValueType;
 using switchyard::pg::column_read;
 using switchyard::pg::decode_field;
+using switchyard::pg::Field;
+using switchyard::pg::split_tuple;
+namespace test = switchyard::test;
 using switchyard::pg::numeric_to_text;
 using switchyard::pg::WireType;
 using switchyard::test::IsError;
@@ -63,8 +68,11 @@ std::string numeric_text(const std::string& bytes) {
   return out;
 }
 
+// decode_field, with the field kept as a fuzzing seed: its wire type in
+// the first byte, as the fuzzer reads it.
 Value decode(WireType wire, const std::string& bytes) {
   static std::string scratch;
+  test::fuzz_seed("binary_copy", static_cast<char>(wire) + bytes);
   return decode_field(wire, bytes, scratch);
 }
 
@@ -287,4 +295,54 @@ TEST_CASE("column_read picks a send format per type and reads the rest as text",
   // Types without a decoder (here interval) go through their text form.
   CHECK(column_read("\"c\"", 1186).wire == WireType::kText);
   CHECK(column_read("\"c\"", 1186).expression == "\"c\"::text");
+}
+
+// ---- split_tuple --------------------------------------------------------------------------------
+
+namespace {
+
+// split_tuple, with the tuple kept as a fuzzing seed (first byte 0xff: a
+// tuple, not a field, for the fuzzer).
+bool split(const std::string& tuple, std::vector<Field>& fields) {
+  test::fuzz_seed("binary_copy", "\xff" + tuple);
+  return split_tuple(tuple, fields);
+}
+
+}  // namespace
+
+TEST_CASE("split_tuple splits fields, NULLs apart, and knows the trailer", "[binary_copy]") {
+  std::vector<Field> fields;
+  const std::string tuple = std::string("\x00\x03", 2) + std::string("\x00\x00\x00\x02", 4) + "hi" +
+                            std::string("\xff\xff\xff\xff", 4) + std::string("\x00\x00\x00\x00", 4);
+  REQUIRE(split(tuple, fields));
+  REQUIRE(fields.size() == 3);
+  CHECK(fields[0].bytes == "hi");
+  CHECK(fields[1].null);
+  CHECK_FALSE(fields[2].null);
+  CHECK(fields[2].bytes.empty());
+  CHECK_FALSE(split(std::string("\xff\xff", 2), fields));
+}
+
+TEST_CASE("split_tuple rejects malformed tuples instead of trusting their counts",
+          "[binary_copy]") {
+  std::vector<Field> fields;
+  const std::string bad = GENERATE(std::string("\x00", 1),                        // no count
+                                   std::string("\xff\xfe", 2),                    // count -2
+                                   std::string("\x80\x00", 2),                    // count -32768
+                                   std::string("\x00\x01\x00\x00", 4),            // short length
+                                   std::string("\x00\x01\x00\x00\x00\x05hi", 8),  // short field
+                                   std::string("\x00\x01\xff\xff\xff\xfe", 6),    // length -2
+                                   std::string("\x00\x00x", 3));                  // trailing bytes
+  CAPTURE(bad);
+  REQUIRE_THROWS_MATCHES(split(bad, fields), Error, IsError(ErrorKind::kDatabase, {"binary COPY"}));
+}
+
+TEST_CASE("decode_field refuses a timestamp that would overflow on moving the epoch",
+          "[binary_copy]") {
+  // Found by fuzz/binary_copy_fuzzer: signed overflow, undefined behaviour.
+  std::string bytes(8, '\0');
+  bytes[0] = 0x7f;
+  for (int idx = 1; idx < 8; ++idx) bytes[static_cast<size_t>(idx)] = static_cast<char>(0xfe);
+  REQUIRE_THROWS_MATCHES(decode(WireType::kTimestamp, bytes), Error,
+                         IsError(ErrorKind::kDatabase, {"timestamp"}));
 }

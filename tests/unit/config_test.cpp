@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "error_matchers.h"
+#include "fuzz_seeds.h"
 
 using namespace std::chrono_literals;
 using namespace switchyard;
@@ -54,6 +55,7 @@ log:
 )";
 
 Config parse(const std::string& yaml) {
+  test::fuzz_seed("config", yaml);
   return parse_config(yaml, kOrigin);
 }
 
@@ -181,6 +183,10 @@ TEST_CASE("Values of the wrong type are rejected with their key and line", "[con
   }
   SECTION("a document that is not a mapping") {
     require_rejected("- source\n- target\n", {"test.yaml:1:"});
+  }
+  SECTION("a key that is not a plain name (found by fuzz/config_fuzzer)") {
+    require_rejected("[source, target]: x\n", {"test.yaml:1:", "a key must be a plain name"});
+    require_rejected(kMinimal + "stream: { {a: 1}: 2 }\n", {"test.yaml:7:", "stream"});
   }
 }
 

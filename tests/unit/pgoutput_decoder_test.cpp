@@ -10,12 +10,19 @@
 
 #include "common/error.h"
 #include "error_matchers.h"
+#include "fuzz_seeds.h"
 #include "replicator/pgoutput_decoder.h"
 
 using namespace switchyard;
 using switchyard::test::IsError;
 
 namespace {
+
+// pgoutput::decode, with the payload kept as a fuzzing seed.
+pgoutput::Message decode(std::string_view payload) {
+  test::fuzz_seed("pgoutput", payload);
+  return pgoutput::decode(payload);
+}
 
 // Appends big-endian fields to a pgoutput payload, starting with its type byte.
 class Payload {
@@ -62,7 +69,7 @@ class Payload {
 
 template <typename T>
 T decode_as(const Payload& payload) {
-  const pgoutput::Message message = pgoutput::decode(payload.str());
+  const pgoutput::Message message = decode(payload.str());
   REQUIRE(std::holds_alternative<T>(message));
   return std::get<T>(message);
 }
@@ -399,11 +406,11 @@ TEST_CASE("A logical message content length past the payload is rejected",
   // Says 100 bytes, carries 5.
   const auto short_content =
       Payload('M').u8(1).u64(kMessageLsn).cstring("switchyard").u32(100).cstring("drai");
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(short_content.str()), Error,
+  REQUIRE_THROWS_MATCHES(decode(short_content.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'M'", "truncated"}));
   // A length that would wrap a 32-bit offset.
   const auto huge = Payload('M').u8(0).u64(kMessageLsn).cstring("p").u32(0xFFFFFFFFu).u8(0);
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(huge.str()), Error,
+  REQUIRE_THROWS_MATCHES(decode(huge.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'M'", "truncated"}));
 }
 
@@ -411,7 +418,7 @@ TEST_CASE("A logical message content shorter than its payload leaves trailing by
           "[pgoutput][message][malformed]") {
   const auto long_content =
       Payload('M').u8(1).u64(kMessageLsn).cstring("switchyard").u32(2).cstring("drain");
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(long_content.str()), Error,
+  REQUIRE_THROWS_MATCHES(decode(long_content.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'M'", "trailing"}));
 }
 
@@ -427,7 +434,7 @@ std::string quoted(char type) {
 }  // namespace
 
 TEST_CASE("An empty payload is rejected", "[pgoutput][malformed]") {
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(""), Error, IsError(ErrorKind::kDatabase, {"empty"}));
+  REQUIRE_THROWS_MATCHES(decode(""), Error, IsError(ErrorKind::kDatabase, {"empty"}));
 }
 
 TEST_CASE("An unknown message type is rejected, naming the type", "[pgoutput][malformed]") {
@@ -435,8 +442,7 @@ TEST_CASE("An unknown message type is rejected, naming the type", "[pgoutput][ma
   // (none is requested); 'Z' means nothing. ('M' is decoded: see above.)
   const char type = GENERATE('S', 'E', 'P', 'Z');
   const std::string payload = std::string(1, type) + std::string(16, '\x01');
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(payload), Error,
-                         IsError(ErrorKind::kDatabase, {quoted(type)}));
+  REQUIRE_THROWS_MATCHES(decode(payload), Error, IsError(ErrorKind::kDatabase, {quoted(type)}));
 }
 
 TEST_CASE("Every truncation of a valid message is rejected, naming the type",
@@ -446,10 +452,10 @@ TEST_CASE("Every truncation of a valid message is rejected, naming the type",
                relation_message().str(), type_message().str(), insert_message().str(),
                update_message().str(), update_with_old_key_message().str(), delete_message().str(),
                truncate_message().str(), logical_message().str());
-  REQUIRE_NOTHROW(pgoutput::decode(valid));
+  REQUIRE_NOTHROW(decode(valid));
   for (size_t length = 1; length < valid.size(); ++length) {
     CAPTURE(valid[0], length, valid.size());
-    REQUIRE_THROWS_MATCHES(pgoutput::decode(std::string_view(valid).substr(0, length)), Error,
+    REQUIRE_THROWS_MATCHES(decode(std::string_view(valid).substr(0, length)), Error,
                            IsError(ErrorKind::kDatabase, {quoted(valid[0])}));
   }
 }
@@ -463,50 +469,45 @@ TEST_CASE("Trailing bytes after a valid message are rejected, naming the type",
                truncate_message().str(), logical_message().str());
   const std::string trailing = GENERATE(std::string(1, '\0'), std::string("xyz"));
   CAPTURE(valid[0]);
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(valid + trailing), Error,
+  REQUIRE_THROWS_MATCHES(decode(valid + trailing), Error,
                          IsError(ErrorKind::kDatabase, {quoted(valid[0]), "trailing"}));
 }
 
 TEST_CASE("An unknown column kind is rejected, naming the message type", "[pgoutput][malformed]") {
   const auto insert = Payload('I').u32(1).byte('N').columns(2).text_column("1").byte('x');
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(insert.str()), Error,
+  REQUIRE_THROWS_MATCHES(decode(insert.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'I'", "column kind"}));
 
   const auto del = Payload('D').u32(1).byte('K').columns(1).byte('?');
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(del.str()), Error,
+  REQUIRE_THROWS_MATCHES(decode(del.str()), Error,
                          IsError(ErrorKind::kDatabase, {"'D'", "column kind"}));
 }
 
 TEST_CASE("A negative column length is rejected", "[pgoutput][malformed]") {
   const auto insert = Payload('I').u32(1).byte('N').columns(1).byte('t').i32(-1);
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(insert.str()), Error,
-                         IsError(ErrorKind::kDatabase, {"'I'"}));
+  REQUIRE_THROWS_MATCHES(decode(insert.str()), Error, IsError(ErrorKind::kDatabase, {"'I'"}));
 }
 
 TEST_CASE("A missing or wrong tuple marker is rejected", "[pgoutput][malformed]") {
   SECTION("Insert without 'N'") {
     const auto insert = Payload('I').u32(1).byte('K').columns(1).text_column("1");
-    REQUIRE_THROWS_MATCHES(pgoutput::decode(insert.str()), Error,
-                           IsError(ErrorKind::kDatabase, {"'I'"}));
+    REQUIRE_THROWS_MATCHES(decode(insert.str()), Error, IsError(ErrorKind::kDatabase, {"'I'"}));
   }
   SECTION("Update with an old tuple but no 'N'") {
     const auto update =
         Payload('U').u32(1).byte('K').columns(1).text_column("1").byte('K').columns(1).text_column(
             "2");
-    REQUIRE_THROWS_MATCHES(pgoutput::decode(update.str()), Error,
-                           IsError(ErrorKind::kDatabase, {"'U'"}));
+    REQUIRE_THROWS_MATCHES(decode(update.str()), Error, IsError(ErrorKind::kDatabase, {"'U'"}));
   }
   SECTION("Delete with 'N' instead of 'K' or 'O'") {
     const auto del = Payload('D').u32(1).byte('N').columns(1).text_column("1");
-    REQUIRE_THROWS_MATCHES(pgoutput::decode(del.str()), Error,
-                           IsError(ErrorKind::kDatabase, {"'D'"}));
+    REQUIRE_THROWS_MATCHES(decode(del.str()), Error, IsError(ErrorKind::kDatabase, {"'D'"}));
   }
 }
 
 TEST_CASE("A column length running past the payload is rejected", "[pgoutput][malformed]") {
   const auto insert = Payload('I').u32(1).byte('N').columns(1).byte('t').i32(100).cstring("short");
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(insert.str()), Error,
-                         IsError(ErrorKind::kDatabase, {"'I'"}));
+  REQUIRE_THROWS_MATCHES(decode(insert.str()), Error, IsError(ErrorKind::kDatabase, {"'I'"}));
 }
 
 TEST_CASE("A column count larger than the columns present is rejected", "[pgoutput][malformed]") {
@@ -520,10 +521,8 @@ TEST_CASE("A column count larger than the columns present is rejected", "[pgoutp
                             .cstring("id")
                             .u32(23)
                             .i32(-1);
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(relation.str()), Error,
-                         IsError(ErrorKind::kDatabase, {"'R'"}));
+  REQUIRE_THROWS_MATCHES(decode(relation.str()), Error, IsError(ErrorKind::kDatabase, {"'R'"}));
 
   const auto truncate = Payload('T').u32(3).u8(0).u32(1);
-  REQUIRE_THROWS_MATCHES(pgoutput::decode(truncate.str()), Error,
-                         IsError(ErrorKind::kDatabase, {"'T'"}));
+  REQUIRE_THROWS_MATCHES(decode(truncate.str()), Error, IsError(ErrorKind::kDatabase, {"'T'"}));
 }

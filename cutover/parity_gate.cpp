@@ -78,6 +78,17 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     control::request_exact_marks(control, config_.name, kExactMarksFor);
     requested_ = true;
   }
+  // Large objects first, so that the last round of rows is the last thing
+  // before the freeze: the first time against the new primary's actual
+  // objects (which also rebuilds the record a reverse stream left stale),
+  // then what changed since. The freeze is left with the last moments'
+  // changes.
+  lo::SyncOptions options;
+  options.against_target = !lo_against_target_done_;
+  const lo::SyncReport objects = lo::sync(*lo_source_, *lo_target_, config_.name, options);
+  lo_against_target_done_ = true;
+  spdlog::info("parity gate: {} before the freeze, in {}", objects.summary(),
+               format_duration(objects.seconds));
   Convergence result;
   uint64_t previous_left = UINT64_MAX;
   const auto give_up_at = Clock::now() + kConvergeAtMost;
@@ -128,15 +139,6 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   }
   keyless_compared_ = true;
   result.keyless_proven.assign(proven_keyless_.begin(), proven_keyless_.end());
-  // Large objects: the first time against the new primary's actual objects
-  // (which also rebuilds the record a reverse stream left stale), then what
-  // changed since. The freeze is left with the last moments' changes.
-  lo::SyncOptions options;
-  options.against_target = !lo_against_target_done_;
-  const lo::SyncReport objects = lo::sync(*lo_source_, *lo_target_, config_.name, options);
-  lo_against_target_done_ = true;
-  spdlog::info("parity gate: {} before the freeze, in {}", objects.summary(),
-               format_duration(objects.seconds));
   return result;
 }
 

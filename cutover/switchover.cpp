@@ -219,8 +219,10 @@ class Switchover {
     }
     publish_tables(to_, next.publication_name(), published);
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
-    // Once more, for what changed meanwhile: the freeze follows at once.
-    const ParityGate::Convergence last = gate_->converge(1);
+    // Again, for what changed meanwhile, round after round until few keys
+    // are left (a loader keeps adding them while a round compares): the
+    // freeze follows at once, and every key left is compared inside it.
+    const ParityGate::Convergence last = gate_->converge(ParityGate::kMaxRounds);
     convergence_.rounds += last.rounds;
     convergence_.rows_compared += last.rows_compared;
     convergence_.keys_left = last.keys_left;

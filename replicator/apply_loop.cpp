@@ -17,6 +17,13 @@ namespace switchyard {
 namespace {
 
 constexpr uint32_t kFirstUserOid = 16384;
+// Keys one batch may mark per table (about 5 MB): beyond, the table is
+// marked whole, so memory does not follow a transaction's size.
+constexpr size_t kMaxKeysPerBatch = 50'000;
+// A batch ends at the next commit once it has marked this many keys: many
+// small transactions (a loader) never reach kMaxKeysPerBatch together, and
+// only a single transaction larger than that makes a whole-table mark.
+constexpr uint64_t kKeysToEndBatch = 20'000;
 constexpr size_t kMaxParams = 65535;  // the protocol's limit per statement
 
 // Types without a usable '=' (json, xml, geometric): REPLICA IDENTITY FULL
@@ -161,7 +168,7 @@ ApplyLoop::~ApplyLoop() = default;
 
 bool ApplyLoop::batch_full() const {
   return batch_transactions_ >= config_.apply.batch_transactions ||
-         batch_bytes_ >= config_.apply.batch_bytes;
+         batch_bytes_ >= config_.apply.batch_bytes || batch_marked_keys_ >= kKeysToEndBatch;
 }
 
 void ApplyLoop::handle(pgoutput::Message&& message) {
@@ -271,6 +278,7 @@ void ApplyLoop::commit_batch() {
   transactions_applied_ += static_cast<uint64_t>(batch_transactions_);
   batch_transactions_ = 0;
   batch_bytes_ = 0;
+  batch_marked_keys_ = 0;
 }
 
 void ApplyLoop::rollback_batch() {
@@ -294,6 +302,7 @@ void ApplyLoop::rollback_batch() {
   }
   batch_transactions_ = 0;
   batch_bytes_ = 0;
+  batch_marked_keys_ = 0;
   in_source_transaction_ = false;
   skipping_ = false;
 }
@@ -771,9 +780,6 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
 namespace {
 
 constexpr auto kDirtyCheckInterval = std::chrono::seconds(30);
-// Keys one batch may mark per table (about 5 MB): beyond, the table is
-// marked whole, so memory does not follow a transaction's size.
-constexpr size_t kMaxKeysPerBatch = 50'000;
 constexpr auto kExactMarksCheckInterval = std::chrono::milliseconds(250);
 
 // Key rows as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
@@ -815,6 +821,7 @@ void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
     encoded.append(datum.bytes);
   }
   if (!state.dirty_seen.insert(std::move(encoded)).second) return;
+  ++batch_marked_keys_;
   for (size_t column_idx : state.verify_key) state.dirty_keys.push_back(tuple[column_idx].bytes);
   if (state.dirty_seen.size() > kMaxKeysPerBatch) {
     // One huge transaction (a 2M-row UPDATE) would otherwise hold every key

@@ -62,7 +62,8 @@ class ApplyLoop {
   bool in_source_transaction() const { return in_source_transaction_; }
   // Complete source transactions applied but not yet committed on the target.
   int pending_transactions() const { return batch_transactions_; }
-  // The batch reached apply.batch_transactions or apply.batch_bytes.
+  // The batch reached apply.batch_transactions or apply.batch_bytes, or
+  // marked so many changed keys that it should commit them.
   bool batch_full() const;
 
   // Commits the open batch. REQUIRES: !in_source_transaction().
@@ -146,8 +147,9 @@ class ApplyLoop {
   Lsn transaction_commit_lsn_;  // the source transaction's, from its Begin
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;
-  uint64_t batch_bytes_ = 0;     // change data in this batch
-  uint64_t buffered_bytes_ = 0;  // memory held by rows still in runs, not sent
+  uint64_t batch_bytes_ = 0;        // change data in this batch
+  uint64_t batch_marked_keys_ = 0;  // distinct keys marked dirty in this batch
+  uint64_t buffered_bytes_ = 0;     // memory held by rows still in runs, not sent
   Lsn batch_end_;
   int64_t batch_commit_time_us_ = 0;
   uint64_t transactions_applied_ = 0;

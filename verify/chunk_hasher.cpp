@@ -5,7 +5,7 @@
 
 namespace switchyard::verify {
 
-ChunkRows ChunkHasher::read(const std::string& select) {
+ChunkRows ChunkHasher::read(const std::string& select, bool digest_only) {
   ChunkRows rows;
   pg::BinaryCopyReader reader(connection_);
   reader.start(select);
@@ -29,6 +29,7 @@ ChunkRows ChunkHasher::read(const std::string& select) {
     for (size_t column_idx = 0; column_idx < fields_.size(); ++column_idx) append(column_idx);
     const Hash128 hash = hash128(encoded_);
     rows.digest.add(hash);
+    if (digest_only) continue;
     rows.hashes.push_back(hash);
     rows.keys.append(encoded_, 0, plan_.keyless() ? encoded_.size() : key_size);
     rows.key_end.push_back(rows.keys.size());

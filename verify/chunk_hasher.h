@@ -44,8 +44,10 @@ class ChunkHasher {
       : connection_(connection), plan_(plan), side_(side) {}
 
   // Runs `select` (one of the plan's SELECTs for this side). For a table
-  // without a key, a row's "key" is its whole encoding.
-  ChunkRows read(const std::string& select);
+  // without a key, a row's "key" is its whole encoding. With `digest_only`
+  // the rows are not kept, only the digest (memory stays flat whatever the
+  // table's size).
+  ChunkRows read(const std::string& select, bool digest_only = false);
 
  private:
   pg::Connection& connection_;

@@ -18,7 +18,8 @@ Sides::Sides(const Config& config)
   prepare_session(control_);
 }
 
-SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select) {
+SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select,
+                     bool digest_only) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   SideRead result;
   if (side == Side::kTarget) {
@@ -36,7 +37,7 @@ SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select
               connection.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").get(0, 0))
               .value_or(Lsn{});
     }
-    result.rows = ChunkHasher(connection, plan, side).read(select);
+    result.rows = ChunkHasher(connection, plan, side).read(select, digest_only);
     connection.exec("COMMIT");
   } catch (...) {
     if (connection.ok()) connection.exec("ROLLBACK");

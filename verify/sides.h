@@ -37,7 +37,9 @@ class Sides {
   pg::Connection& target() { return target_; }
   pg::Connection& control() { return control_; }
 
-  SideRead read(Side side, const TablePlan& plan, const std::string& select);
+  // `digest_only`: see ChunkHasher::read.
+  SideRead read(Side side, const TablePlan& plan, const std::string& select,
+                bool digest_only = false);
   // Both sides at once: source on this thread, target on another.
   std::pair<SideRead, SideRead> read_both(const TablePlan& plan, const std::string& source_select,
                                           const std::string& target_select);

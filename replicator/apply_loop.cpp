@@ -86,8 +86,9 @@ struct ApplyLoop::RelationState {
   TableShape shape;
   std::string schema, name;  // as on the source
   std::string display;       // schema.name, for messages
-  // Key identity and no other unique index on the target: changes are
-  // buffered into runs. Otherwise each row is applied in source order.
+  // Key identity and no other unique index on the target: updates and
+  // deletes are buffered into runs too (inserts always are). Otherwise each
+  // is applied in source order.
   bool batched = false;
   std::unordered_map<std::string, std::string> statements;  // shape -> prepared name
 
@@ -615,8 +616,12 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
   }
   mark_dirty(state, insert.new_tuple);
   if (log_images_ && state.log_images) log_inserted(state, insert.new_tuple);
+  // Inserts are buffered into runs for every table, with a key or not,
+  // with other unique indexes or not: rows inserted one after another
+  // coexisted on the source, so one multi-row INSERT is what they were. An
+  // update or delete of the table flushes the run first (order within the
+  // table is kept), and so does any change of kind.
   buffer_row(state, 'I', std::move(insert.new_tuple));
-  if (!state.batched) flush(state);
 }
 
 void ApplyLoop::on_update(pgoutput::Update&& update) {

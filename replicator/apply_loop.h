@@ -16,8 +16,11 @@
 //    collapse into the last image. This is safe because the apply session
 //    runs with session_replication_role = replica (no triggers, no FK
 //    checks: the source enforced them), order is kept within each table,
-//    and tables with another unique index (whose checks are order-sensitive)
-//    or REPLICA IDENTITY FULL are applied row by row in source order;
+//    and updates and deletes of tables with another unique index (whose
+//    checks are order-sensitive) or REPLICA IDENTITY FULL are applied row
+//    by row in source order. Inserts are buffered so for every table (a
+//    keyless log table too): rows inserted one after another coexisted on
+//    the source, so no unique index can tell them apart from one INSERT;
 //  - statements are prepared and pipelined (apply.pipeline_bytes in flight);
 //  - synchronous_commit = off: durability is tracked through the origin's
 //    flushed progress, which is all the source slot is ever told.

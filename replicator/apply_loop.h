@@ -68,6 +68,8 @@ class ApplyLoop {
   // The batch reached apply.batch_transactions or apply.batch_bytes, or
   // marked so many changed keys that it should commit them.
   bool batch_full() const;
+  // A cutover's drain marker is in the open batch: commit without delay.
+  bool drain_marker_waiting() const { return marker_in_batch_; }
 
   // Commits the open batch. REQUIRES: !in_source_transaction().
   void commit_batch();

@@ -84,12 +84,20 @@ class StreamSession {
     rate_mark_ = {Clock::now(), apply_.transactions_applied()};
 
     while (!stop_requested() && !direction_changed_ && !tables_appeared_) {
-      // Wait briefly only when there is nothing to commit; otherwise look
-      // at what is already buffered, and commit once the stream runs dry.
+      // Wait up to 100 ms when there is nothing to commit. With a batch
+      // waiting, commit once the stream runs dry: at once if a cutover's
+      // drain marker is in it, else after 1 ms without a message. During a
+      // catch-up the walsender shares the cores with the target and us, and
+      // its socket runs dry for a moment now and then; committing at each
+      // such moment made batches of ~185 transactions, waiting a
+      // millisecond makes them several times larger (fewer commits, and
+      // more repeated updates of a row collapse within a run).
       const bool batch_waiting =
           apply_.pending_transactions() > 0 && !apply_.in_source_transaction();
-      auto message = stream_.read(batch_waiting ? std::chrono::milliseconds(0)
-                                                : std::chrono::milliseconds(100));
+      const auto wait = !batch_waiting                  ? std::chrono::milliseconds(100)
+                        : apply_.drain_marker_waiting() ? std::chrono::milliseconds(0)
+                                                        : std::chrono::milliseconds(1);
+      auto message = stream_.read(wait);
       if (!message) {
         check_silence();
         if (batch_waiting) {

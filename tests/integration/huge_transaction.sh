@@ -14,6 +14,7 @@ cfg=$WORK/sy.yaml
 write_config "$cfg"
 "$SY" -c "$cfg" init 2>>"$WORK/replicate.log"
 start_replicate "$cfg" "$WORK/replicate.log"
+wait_streaming "$cfg"
 wait_parity 120 public.ledger
 "$SY" -c "$cfg" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify"
 

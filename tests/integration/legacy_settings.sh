@@ -54,6 +54,7 @@ write_config "$cfg" "verify: { recheck_timeout: 5s }"
 log "init and copy from a source with DMY dates, sql_standard intervals, extra_float_digits 0, escape bytea, standard_conforming_strings off"
 "$SY" -c "$cfg" init 2>>"$WORK/replicate.log" || { tail -5 "$WORK/replicate.log"; fail "init"; }
 start_replicate "$cfg" "$WORK/replicate.log"
+wait_streaming "$cfg"
 wait_parity 60 public.readings || { tail -5 "$WORK/replicate.log"; fail "the copy differs"; }
 log "ok: the copy is exact"
 

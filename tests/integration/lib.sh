@@ -119,6 +119,18 @@ start_replicate() {
   BACKGROUND+=("$REPLICATE_PID")
 }
 
+# wait_streaming CONFIG: until `status` says the stream is past its initial
+# copy (the rows can all be there while the keys are still being built, and
+# verify refuses to run before then).
+wait_streaming() {
+  local _
+  for _ in $(seq 1 600); do
+    "$SY" -c "$1" status 2>/dev/null | grep -q "^state        streaming" && return 0
+    sleep 0.2
+  done
+  fail "the stream did not reach streaming in 120 s"
+}
+
 # Nothing of switchyard's on either side (after a refused init or a teardown).
 assert_nothing_created() {
   local what

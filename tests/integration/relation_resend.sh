@@ -15,6 +15,7 @@ cfg=$WORK/sy.yaml
 write_config "$cfg" "stream: { status_interval: 1s }"
 "$SY" -c "$cfg" init 2>>"$WORK/replicate.log"
 start_replicate "$cfg" "$WORK/replicate.log"
+wait_streaming "$cfg"
 wait_parity 60 public.counters
 
 cat >"$WORK/resend.sql" <<'SQL'

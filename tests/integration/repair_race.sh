@@ -17,6 +17,7 @@ cfg=$WORK/sy.yaml
 write_config "$cfg" "verify: { recheck_timeout: 5s }"
 "$SY" -c "$cfg" init 2>>"$WORK/replicate.log"
 start_replicate "$cfg" "$WORK/replicate.log"
+wait_streaming "$cfg"
 wait_parity 60 public.accounts
 
 log "the target diverges: row 10 different, row 20 missing, row 5000 extra"

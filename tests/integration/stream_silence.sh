@@ -12,6 +12,7 @@ cfg=$WORK/sy.yaml
 write_config "$cfg" "stream: { receive_timeout: 4s, reconnect_max: 1s }"
 "$SY" -c "$cfg" init 2>>"$WORK/replicate.log"
 start_replicate "$cfg" "$WORK/replicate.log"
+wait_streaming "$cfg"
 pgc_psql SRC -c "INSERT INTO notes VALUES (1, 'before')"
 wait_parity 60 public.notes
 

@@ -70,18 +70,28 @@ KeyText key_of(const TablePlan& plan, const TextRow& row) {
   return key;
 }
 
-std::string value_sql(const TablePlan& plan, const TextRow& row, size_t column_idx) {
-  const auto& value = row[column_idx];
-  return value ? pg::quote_literal(*value) +
-                     "::" + plan.columns[column_idx].type_name[static_cast<int>(Side::kTarget)]
-               : std::string("NULL");
+// A repair statement: user data travels as parameters, never as literals.
+struct Statement {
+  std::string sql;
+  pg::Params params;
+
+  // "$n::type" for the next parameter, `value` (NULL when empty).
+  std::string bind(const std::optional<std::string>& value, const std::string& type) {
+    params.push_back(value);
+    return "$" + std::to_string(params.size()) + "::" + type;
+  }
+};
+
+const std::string& target_type(const TablePlan& plan, size_t column_idx) {
+  return plan.columns[column_idx].type_name[static_cast<int>(Side::kTarget)];
 }
 
-std::string key_condition(const TablePlan& plan, const KeyText& key) {
+std::string key_condition(const TablePlan& plan, const KeyText& key, Statement& statement) {
   std::string condition;
   for (size_t key_idx = 0; key_idx < plan.key.size(); ++key_idx) {
-    condition += (key_idx ? " AND " : "") + pg::quote_ident(plan.columns[plan.key[key_idx]].name) +
-                 " = " + plan.key_literal(Side::kTarget, key_idx, key[key_idx]);
+    const size_t column_idx = plan.key[key_idx];
+    condition += (key_idx ? " AND " : "") + pg::quote_ident(plan.columns[column_idx].name) + " = " +
+                 statement.bind(key[key_idx], target_type(plan, column_idx));
   }
   return condition;
 }
@@ -92,24 +102,27 @@ std::string key_condition(const TablePlan& plan, const KeyText& key) {
 // an apply statement waiting on the row's lock goes on to the repaired row
 // when the repair commits. A DELETE and INSERT would leave it the deleted
 // version, and its change would be lost ("matched no row").
-std::vector<std::string> repair_statements(const TablePlan& plan, const std::vector<bool>& writable,
-                                           const std::vector<TextRow>& source_rows,
-                                           const std::vector<TextRow>& target_rows) {
+std::vector<Statement> repair_statements(const TablePlan& plan, const std::vector<bool>& writable,
+                                         const std::vector<TextRow>& source_rows,
+                                         const std::vector<TextRow>& target_rows) {
   std::map<KeyText, const TextRow*> on_target;
   for (const auto& row : target_rows) on_target[key_of(plan, row)] = &row;
-  std::vector<std::string> statements;
+  std::vector<Statement> statements;
   for (const auto& row : source_rows) {
     const KeyText key = key_of(plan, row);
     auto found = on_target.find(key);
+    Statement statement;
     if (found == on_target.end()) {
       std::string columns, values;
       for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
         if (!writable[column_idx]) continue;
         columns += (columns.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name);
-        values += (values.empty() ? "" : ", ") + value_sql(plan, row, column_idx);
+        values += (values.empty() ? "" : ", ") +
+                  statement.bind(row[column_idx], target_type(plan, column_idx));
       }
-      statements.push_back("INSERT INTO " + plan.qualified + " (" + columns +
-                           ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")");
+      statement.sql = "INSERT INTO " + plan.qualified + " (" + columns +
+                      ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")";
+      statements.push_back(std::move(statement));
       continue;
     }
     const bool same = *found->second == row;
@@ -122,14 +135,18 @@ std::vector<std::string> repair_statements(const TablePlan& plan, const std::vec
         continue;
       }
       set += (set.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name) + " = " +
-             value_sql(plan, row, column_idx);
+             statement.bind(row[column_idx], target_type(plan, column_idx));
     }
     if (set.empty()) continue;  // nothing but the key: equal already
-    statements.push_back("UPDATE " + plan.qualified + " SET " + set + " WHERE " +
-                         key_condition(plan, key));
+    statement.sql = "UPDATE " + plan.qualified + " SET " + set + " WHERE ";
+    statement.sql += key_condition(plan, key, statement);
+    statements.push_back(std::move(statement));
   }
   for (const auto& [key, row] : on_target) {
-    statements.push_back("DELETE FROM " + plan.qualified + " WHERE " + key_condition(plan, key));
+    Statement statement;
+    statement.sql = "DELETE FROM " + plan.qualified + " WHERE ";
+    statement.sql += key_condition(plan, key, statement);
+    statements.push_back(std::move(statement));
   }
   return statements;
 }
@@ -176,7 +193,7 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
       target.exec("SET LOCAL session_replication_role = replica");
       const auto statements = repair_statements(plan, writable, rows,
                                                 read_text_rows(target, plan, Side::kTarget, keys));
-      for (const auto& statement : statements) target.exec(statement);
+      for (const auto& statement : statements) target.exec(statement.sql, statement.params);
       if (read_source(sides.source(), plan, keys).first != rows) {
         target.exec("ROLLBACK");
         spdlog::info("{}: the source changed during repair; trying again", name);

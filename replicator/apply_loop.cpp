@@ -41,6 +41,16 @@ uint64_t statement_tag(uint32_t relation_id, char op, size_t rows) {
          (rows & 0xffffff);
 }
 
+// A row's values for a text[] literal (append_image_literal): null for NULL.
+std::vector<const std::string*> row_texts(const Tuple& row) {
+  std::vector<const std::string*> texts;
+  texts.reserve(row.size());
+  for (const Datum& datum : row) {
+    texts.push_back(datum.kind == DatumKind::kNull ? nullptr : &datum.bytes);
+  }
+  return texts;
+}
+
 size_t tuple_bytes(const Tuple& tuple) {
   size_t bytes = 0;
   for (const Datum& datum : tuple) bytes += datum.bytes.size() + 8;
@@ -615,7 +625,7 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
                 "pgoutput: insert into " + state.display + " has the wrong number of columns");
   }
   mark_dirty(state, insert.new_tuple);
-  if (log_images_ && state.log_images) log_inserted(state, insert.new_tuple);
+  if (logging(state)) log_inserted(state, insert.new_tuple);
   // Inserts are buffered into runs for every table, with a key or not,
   // with other unique indexes or not: rows inserted one after another
   // coexisted on the source, so one multi-row INSERT is what they were. An
@@ -699,24 +709,18 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   const std::string key_mask =
       add_key_params(state, update.old_kind ? update.old_tuple : update.new_tuple, full);
   batch_bytes_ += tuple_bytes(update.new_tuple);
-  if (log_images_ && state.log_images && full) {
+  if (logging(state) && full) {
     // The row removed and the row added; the new image takes an unchanged
     // TOASTed value from the old one, which REPLICA IDENTITY FULL sends whole.
-    std::vector<const std::string*> old_row, new_row;
-    for (size_t column_idx = 0; column_idx < shape.columns.size(); ++column_idx) {
-      const Datum& before = update.old_tuple[column_idx];
-      const Datum& after = update.new_tuple[column_idx];
-      old_row.push_back(before.kind == DatumKind::kNull ? nullptr : &before.bytes);
-      new_row.push_back(after.kind == DatumKind::kUnchanged ? old_row.back()
-                        : after.kind == DatumKind::kNull    ? nullptr
-                                                            : &after.bytes);
+    const auto old_row = row_texts(update.old_tuple);
+    auto new_row = row_texts(update.new_tuple);
+    for (size_t column_idx = 0; column_idx < new_row.size(); ++column_idx) {
+      if (update.new_tuple[column_idx].kind == DatumKind::kUnchanged) {
+        new_row[column_idx] = old_row[column_idx];
+      }
     }
-    std::vector<Datum> log(6);
-    log[0] = {DatumKind::kText, config_.name};
-    log[1] = {DatumKind::kText, state.schema};
-    log[2] = {DatumKind::kText, state.name};
-    log[3] = {DatumKind::kText, transaction_commit_lsn_.to_string()};
-    log[4].kind = log[5].kind = DatumKind::kText;
+    std::vector<Datum> log = logged_change_params(state);
+    log.resize(6, {DatumKind::kText, {}});
     append_image_literal(log[4].bytes, old_row);
     append_image_literal(log[5].bytes, new_row);
     for (const Datum& datum : log) params_.push_back(&datum);
@@ -728,7 +732,7 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   const auto& name = statement(state, "U1" + set_mask + (full ? "|F" : "|K") + key_mask,
                                [&] { return update_one_sql(shape, set_mask, key_mask, full); });
   execute(name, params_, statement_tag(state.id, 'U', 1));
-  if (log_images_ && state.log_images) log_unapplied(state);
+  if (logging(state)) log_unapplied(state);
 }
 
 void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
@@ -738,18 +742,10 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
   const bool full = del.old_kind == 'O';
   const std::string key_mask = add_key_params(state, del.old_tuple, full);
   batch_bytes_ += tuple_bytes(del.old_tuple);
-  if (log_images_ && state.log_images && full) {
-    std::vector<const std::string*> old_row;
-    for (const Datum& before : del.old_tuple) {
-      old_row.push_back(before.kind == DatumKind::kNull ? nullptr : &before.bytes);
-    }
-    std::vector<Datum> log(5);
-    log[0] = {DatumKind::kText, config_.name};
-    log[1] = {DatumKind::kText, state.schema};
-    log[2] = {DatumKind::kText, state.name};
-    log[3] = {DatumKind::kText, transaction_commit_lsn_.to_string()};
-    log[4].kind = DatumKind::kText;
-    append_image_literal(log[4].bytes, old_row);
+  if (logging(state) && full) {
+    std::vector<Datum> log = logged_change_params(state);
+    log.resize(5, {DatumKind::kText, {}});
+    append_image_literal(log[4].bytes, row_texts(del.old_tuple));
     for (const Datum& datum : log) params_.push_back(&datum);
     const auto& name =
         statement(state, "D1L" + key_mask, [&] { return logged_delete_one_sql(shape, key_mask); });
@@ -759,7 +755,7 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
   const auto& name = statement(state, std::string("D1") + (full ? "F" : "K") + key_mask,
                                [&] { return delete_one_sql(shape, key_mask, full); });
   execute(name, params_, statement_tag(state.id, 'D', 1));
-  if (log_images_ && state.log_images) log_unapplied(state);
+  if (logging(state)) log_unapplied(state);
 }
 
 void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
@@ -770,7 +766,7 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
     RelationState& state = relation(relation_id);
     if (in_copy(state)) continue;
     state.dirty_whole = true;
-    if (log_images_ && state.log_images) log_unapplied(state);
+    if (logging(state)) log_unapplied(state);
     list += (list.empty() ? "" : ", ") + state.shape.qualified;
   }
   if (list.empty()) return;
@@ -940,14 +936,9 @@ void ApplyLoop::refresh_request(bool between_batches) {
   next_exact_check_ = std::chrono::steady_clock::now() + kExactMarksCheckInterval;
   const control::ExactMarksRequest request =
       control::read_exact_marks_request(catalog_, config_.name);
+  const bool logged_whole_batch = exact_marks_ || between_batches;
   exact_marks_ = request.requested;
-  if (!request.requested) {
-    log_images_ = false;
-    return;
-  }
-  const bool logged_whole_batch = log_images_ || between_batches;
-  log_images_ = true;
-  if (logged_whole_batch && !request.images_since) {
+  if (request.requested && logged_whole_batch && !request.images_since) {
     control::note_images_since(catalog_, config_.name, committed_);
   }
 }
@@ -957,18 +948,27 @@ void ApplyLoop::poll_requests() {
   if (std::chrono::steady_clock::now() >= next_exact_check_) refresh_request(true);
 }
 
+// While a cutover prepares (exact marks), for a keyless FULL-identity table.
+bool ApplyLoop::logging(const RelationState& state) const {
+  return exact_marks_ && state.log_images;
+}
+
+// The parameters of a logged change before its images: stream, schema,
+// table, the source transaction's commit position.
+std::vector<Datum> ApplyLoop::logged_change_params(const RelationState& state) const {
+  return {{DatumKind::kText, config_.name},
+          {DatumKind::kText, state.schema},
+          {DatumKind::kText, state.name},
+          {DatumKind::kText, transaction_commit_lsn_.to_string()}};
+}
+
 void ApplyLoop::log_inserted(RelationState& state, const Tuple& row) {
-  std::vector<const std::string*> texts;
-  texts.reserve(row.size());
-  for (const Datum& datum : row) {
-    texts.push_back(datum.kind == DatumKind::kNull ? nullptr : &datum.bytes);
-  }
   if (!state.inserted_lsns.empty()) {
     state.inserted_lsns += ',';
     state.inserted_images += ',';
   }
   state.inserted_lsns += transaction_commit_lsn_.to_string();
-  append_image_literal(state.inserted_images, texts);
+  append_image_literal(state.inserted_images, row_texts(row));
 }
 
 // A change the log cannot describe (a TRUNCATE, an old row not sent whole):

@@ -118,6 +118,8 @@ class ApplyLoop {
   void write_dirty_marks();
   // The row log of tables without a key (switchyard.keyless_images).
   void refresh_request(bool between_batches);
+  bool logging(const RelationState& state) const;
+  std::vector<Datum> logged_change_params(const RelationState& state) const;
   void log_inserted(RelationState& state, const Tuple& row);
   void log_unapplied(RelationState& state);
   void write_images();
@@ -138,11 +140,10 @@ class ApplyLoop {
   std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
   uint64_t statement_counter_ = 0;
   uint64_t prepared_statements_ = 0;
-  // A cutover is preparing (control::request_exact_marks): no whole-table marks.
+  // A cutover is preparing (control::request_exact_marks): no whole-table
+  // marks, and the rows written to tables without a key are logged.
   bool exact_marks_ = false;
   std::chrono::steady_clock::time_point next_exact_check_{};
-  // ... and the rows written to tables without a key are logged.
-  bool log_images_ = false;
 
   Lsn committed_;  // origin progress as of our last commit
   int64_t committed_time_us_ = 0;

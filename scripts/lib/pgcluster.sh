@@ -21,10 +21,16 @@ pgc_as_owner() {
   fi
 }
 
+# Ports are drawn below the kernel's ephemeral range: a port in that range
+# can be the local end of any client connection at the moment a server tries
+# to bind it.
 pgc_free_port() {
-  local port
+  local port low=32768 span
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$(( low - 10000 ))
+  [ "$span" -ge 1000 ] || span=20000
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( 10000 + RANDOM % span ))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
       echo "$port"
       return 0

@@ -19,21 +19,29 @@
 # MiB/s = source table data (sum of pg_table_size of the pgbench tables,
 # the same figure for every contender) / wall-clock seconds.
 #
-# Environment: SCALE (85), WORKERS (4), COPY_TIMEOUT (3600 s),
-# CONTENDERS ("switchyard pgcopydb pgcopydb_split pipe").
+# Environment: SCALE (85), WORKERS (4), RUNS (3: every contender once per
+# run, in turn), COPY_TIMEOUT (3600 s), SPLIT and MWM (switchyard's
+# snapshot.split_tables_larger_than and snapshot.maintenance_work_mem;
+# empty: its defaults), CONTENDERS ("switchyard pgcopydb pgcopydb_split
+# pipe"). Every figure is kept per run with the 1-minute load average at its
+# end; the summary gives each run and the medians.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 SCALE=${SCALE:-85}
 WORKERS=${WORKERS:-4}
 SPLIT=${SPLIT:-}   # switchyard's snapshot.split_tables_larger_than; empty: its default
+MWM=${MWM:-}       # switchyard's snapshot.maintenance_work_mem; empty: its default
+RUNS=${RUNS:-3}
 COPY_TIMEOUT=${COPY_TIMEOUT:-3600}
 CONTENDERS=${CONTENDERS:-"switchyard pgcopydb pgcopydb_split pipe"}
 MIN_BYTES=${MIN_BYTES:-$((1 << 30))}
 CONF=("max_wal_size = 8GB" "checkpoint_timeout = 30min")
 TABLES=(pgbench_accounts pgbench_branches pgbench_history pgbench_tellers)
 
+# Per run: SECS[contender] etc. hold the current run; ALL_*[contender,run] all of them.
 declare -A SECS COPY_SECS POST_SECS RSS CPU NOTE
+declare -A ALL_SECS ALL_COPY ALL_POST ALL_LOAD
 
 # ---- source ---------------------------------------------------------------
 
@@ -89,7 +97,7 @@ log_time() {
 run_switchyard() {
   fresh_target switchyard
   local cfg=$WORK/switchyard.yaml t0 t1 rc=0
-  write_config "$cfg" "snapshot: { workers: $WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT} }"
+  write_config "$cfg" "snapshot: { workers: $WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT}${MWM:+, maintenance_work_mem: $MWM} }"
   log "switchyard: snapshot ($WORKERS workers)"
   t0=$(now)
   /usr/bin/time -v -o "$WORK/switchyard-time.txt" timeout "$COPY_TIMEOUT" "$SY" -c "$cfg" snapshot \
@@ -178,19 +186,52 @@ run_pipe() {
 
 # ---- main -----------------------------------------------------------------
 
+# median VALUES...: the median (mean of the middle two for an even count).
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "%.3f\n", m }'
+}
+
+for run in $(seq 1 "$RUNS"); do
+  for contender in $CONTENDERS; do
+    SECS[$contender]=""; COPY_SECS[$contender]=""; POST_SECS[$contender]=""
+    case $contender in
+      switchyard) run_switchyard ;;
+      pgcopydb) run_pgcopydb pgcopydb ;;
+      pgcopydb_split) run_pgcopydb pgcopydb_split --split-tables-larger-than 256MB ;;
+      pipe) run_pipe ;;
+      *) die "unknown contender $contender" ;;
+    esac
+    ALL_SECS[$contender,$run]=${SECS[$contender]}
+    ALL_COPY[$contender,$run]=${COPY_SECS[$contender]:--}
+    ALL_POST[$contender,$run]=${POST_SECS[$contender]:--}
+    ALL_LOAD[$contender,$run]=$(cut -d' ' -f1 /proc/loadavg)
+  done
+done
+
+# values_of ARRAY CONTENDER: that contender's figure in every run.
+values_of() {
+  local -n array=$1
+  local run
+  for run in $(seq 1 "$RUNS"); do
+    [ "${array[$2,$run]:--}" = - ] || echo "${array[$2,$run]}"
+  done
+}
 for contender in $CONTENDERS; do
-  case $contender in
-    switchyard) run_switchyard ;;
-    pgcopydb) run_pgcopydb pgcopydb ;;
-    pgcopydb_split) run_pgcopydb pgcopydb_split --split-tables-larger-than 256MB ;;
-    pipe) run_pipe ;;
-    *) die "unknown contender $contender" ;;
-  esac
+  mapfile -t values < <(values_of ALL_SECS "$contender")
+  SECS[$contender]=$(median "${values[@]}")
+  mapfile -t values < <(values_of ALL_COPY "$contender")
+  [ "${#values[@]}" = 0 ] || COPY_SECS[$contender]=$(median "${values[@]}")
+  mapfile -t values < <(values_of ALL_POST "$contender")
+  [ "${#values[@]}" = 0 ] || POST_SECS[$contender]=$(median "${values[@]}")
 done
 
 {
   echo "== Snapshot copy: pgbench -s $SCALE, $WORKERS workers/jobs =="
   machine_summary
+  echo "runs:     $RUNS, contenders in turn ($CONTENDERS); figures below are medians"
   echo "source:   table data $(div "$DATA_BYTES" 1048576) MiB (pg_table_size; heap $(div "$HEAP_BYTES" 1048576) MiB), database $(div "$DB_BYTES" 1048576) MiB; $SRC_COUNTS"
   echo
   printf '%-15s %10s %10s %10s %10s %12s %10s %10s  %s\n' contender "total s" "MiB/s" "copy s" "keys s" "vs pgcopydb" "peak RSS" "CPU s" notes
@@ -202,6 +243,16 @@ done
       "$(if [ -n "${SECS[pgcopydb]:-}" ]; then div "${SECS[pgcopydb]}" "${SECS[$contender]}" 2; else echo -; fi)" \
       "$(if [ -n "$local_rss" ]; then echo "$(div "$local_rss" 1024 0)MiB"; else echo -; fi)" \
       "${CPU[$contender]:--}" "${NOTE[$contender]:-}"
+  done
+  echo
+  echo "per run: total s (copy / keys), vs pgcopydb of the same run, 1-minute load average after it"
+  for run in $(seq 1 "$RUNS"); do
+    for contender in $CONTENDERS; do
+      ratio=-
+      [ -n "${ALL_SECS[pgcopydb,$run]:-}" ] && ratio=$(div "${ALL_SECS[pgcopydb,$run]}" "${ALL_SECS[$contender,$run]}" 2)
+      printf '  run %d %-15s %8s s (%s / %s)  %5s  load %s\n' "$run" "$contender" "${ALL_SECS[$contender,$run]}" \
+        "${ALL_COPY[$contender,$run]}" "${ALL_POST[$contender,$run]}" "$ratio" "${ALL_LOAD[$contender,$run]}"
+    done
   done
   echo
   echo "vs pgcopydb = pgcopydb seconds / contender seconds (> 1 means faster than pgcopydb)."

@@ -222,13 +222,22 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
     }
   }
   if (const auto snapshot = root["snapshot"]) {
-    v.expect_map(snapshot, "snapshot", {"workers", "split_tables_larger_than"});
+    v.expect_map(snapshot, "snapshot",
+                 {"workers", "split_tables_larger_than", "maintenance_work_mem"});
     if (snapshot["workers"]) {
       config.snapshot.workers = v.positive_int(snapshot["workers"], "snapshot.workers", 64);
     }
     if (snapshot["split_tables_larger_than"]) {
       config.snapshot.split_tables_larger_than =
           v.size(snapshot["split_tables_larger_than"], "snapshot.split_tables_larger_than");
+    }
+    if (snapshot["maintenance_work_mem"]) {
+      config.snapshot.maintenance_work_mem =
+          v.size(snapshot["maintenance_work_mem"], "snapshot.maintenance_work_mem");
+      if (config.snapshot.maintenance_work_mem < (1u << 20)) {
+        v.fail(snapshot["maintenance_work_mem"], "snapshot.maintenance_work_mem",
+               "must be at least 1MB");
+      }
     }
   }
   if (const auto apply = root["apply"]) {

@@ -27,6 +27,7 @@ struct TableSelection {
 struct SnapshotSettings {
   int workers = 4;                                   // tables (or table parts) copied at once
   uint64_t split_tables_larger_than = 256ull << 20;  // copy bigger tables in ctid ranges
+  uint64_t maintenance_work_mem = 512ull << 20;      // per session building keys
 };
 
 struct ApplySettings {

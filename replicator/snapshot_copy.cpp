@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -95,30 +97,52 @@ void run_workers(int count, std::atomic<bool>& failed, const std::function<void(
   if (first_error) std::rethrow_exception(first_error);
 }
 
+// Copies the parts, and builds each table's keys and indexes as soon as its
+// last part is in, while other tables still copy: the key build of one table
+// overlaps the copy of the next instead of waiting for all of them.
 class CopyWorkers {
  public:
   CopyWorkers(const Config& config, const std::vector<SourceTable>& tables,
-              std::vector<CopyPart> parts, const std::string& snapshot_name)
+              std::vector<CopyPart> parts, const std::string& snapshot_name,
+              std::vector<const control::TableRow*> post_data)
       : config_(config),
         tables_(tables),
         parts_(std::move(parts)),
         snapshot_(snapshot_name),
+        post_data_(std::move(post_data)),
         per_table_rows_(tables.size()),
-        per_table_bytes_(tables.size()) {}
+        per_table_bytes_(tables.size()),
+        parts_left_(tables.size()) {
+    for (const auto& part : parts_) ++parts_left_[part.table_idx];
+    // A partitioned table without partitions has nothing to copy.
+    for (size_t table_idx = 0; table_idx < tables_.size(); ++table_idx) {
+      if (parts_left_[table_idx] == 0 && post_data_[table_idx]) ready_.push_back(table_idx);
+    }
+    keys_total_ = keys_left_ = static_cast<int>(
+        std::count_if(post_data_.begin(), post_data_.end(), [](auto* row) { return row; }));
+  }
 
-  // Copies every part; returns when all are done. Reports progress meanwhile.
+  // Copies every part and builds the keys of every copied table; returns
+  // when all are done. Reports progress meanwhile.
   void run() {
     uint64_t total = 0;
     for (const auto& part : parts_) total += static_cast<uint64_t>(part.estimated_bytes);
-    const int worker_count =
-        std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()));
+    const int worker_count = std::max(
+        1, std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()) + keys_left_));
     ProgressMeter meter("copy", total);
     std::atomic<bool> finished{false};
     std::thread reporter([&] {
-      while (!finished) {
+      while (!finished && !copied_) {
         meter.update(totals_.rows, totals_.bytes, totals_.parts_done,
                      static_cast<int>(parts_.size()));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!copied_) return;
+      meter.finish(totals_.rows, totals_.bytes, static_cast<int>(parts_.size()));
+      std::lock_guard lock(mutex_);
+      if (keys_left_ > 0) {
+        spdlog::info("target: copy complete; building keys and indexes: {} of {} tables left",
+                     keys_left_, keys_total_);
       }
     });
     try {
@@ -130,7 +154,6 @@ class CopyWorkers {
     }
     finished = true;
     reporter.join();
-    meter.finish(totals_.rows, totals_.bytes, static_cast<int>(parts_.size()));
   }
 
   uint64_t table_rows(size_t table_idx) const { return per_table_rows_[table_idx]; }
@@ -141,17 +164,74 @@ class CopyWorkers {
     pg::Connection source(config_.source.conninfo, "source");
     source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     source.exec("SET TRANSACTION SNAPSHOT " + pg::quote_literal(snapshot_));
+    bool reading = true;
     pg::Connection target(config_.target.conninfo, "target");
     target.exec("SET session_replication_role = replica; SET synchronous_commit = off");
+    target.exec(
+        "SET maintenance_work_mem = " +
+        pg::quote_literal(std::to_string(config_.snapshot.maintenance_work_mem >> 10) + "kB"));
     for (;;) {
       if (failed_) return;
       if (stop_requested()) throw interrupted();
+      // A table whose copy is complete gets its keys first.
+      if (std::optional<size_t> table_idx = take_ready()) {
+        build_keys(target, *table_idx);
+        continue;
+      }
       const size_t part_idx = next_part_++;
-      if (part_idx >= parts_.size()) break;
-      copy_part(source, target, parts_[part_idx]);
-      ++totals_.parts_done;
+      if (part_idx < parts_.size()) {
+        const CopyPart& part = parts_[part_idx];
+        copy_part(source, target, part);
+        part_copied(part.table_idx);
+        continue;
+      }
+      // Nothing left to copy: let go of the source snapshot, then help
+      // with the keys of the tables still copying.
+      if (reading) {
+        source.exec("COMMIT");
+        reading = false;
+      }
+      if (!wait_for_ready()) break;
     }
-    source.exec("COMMIT");
+    if (stop_requested()) throw interrupted();
+  }
+
+  std::optional<size_t> take_ready() {
+    std::lock_guard lock(mutex_);
+    if (ready_.empty()) return std::nullopt;
+    const size_t table_idx = ready_.front();
+    ready_.pop_front();
+    return table_idx;
+  }
+
+  // Blocks until a table's keys can be built (true) or none are left, a
+  // worker failed or a stop was asked for (false). A signal does not wake a
+  // condition variable, hence the polling.
+  bool wait_for_ready() {
+    std::unique_lock lock(mutex_);
+    while (ready_.empty() && keys_left_ > 0 && !failed_ && !stop_requested()) {
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    return !ready_.empty() && !failed_ && !stop_requested();
+  }
+
+  void part_copied(size_t table_idx) {
+    ++totals_.parts_done;
+    std::lock_guard lock(mutex_);
+    if (--parts_left_[table_idx] == 0 && post_data_[table_idx]) ready_.push_back(table_idx);
+    if (totals_.parts_done == static_cast<int>(parts_.size())) copied_ = true;
+    changed_.notify_all();
+  }
+
+  void build_keys(pg::Connection& target, size_t table_idx) {
+    const control::TableRow& row = *post_data_[table_idx];
+    target.exec("BEGIN");
+    for (const auto& sql : row.post_data) target.exec(sql);
+    control::mark_post_data_done(target, config_.name, row.schema, row.name);
+    target.exec("COMMIT");
+    std::lock_guard lock(mutex_);
+    --keys_left_;
+    changed_.notify_all();
   }
 
   void copy_part(pg::Connection& source, pg::Connection& target, const CopyPart& part) {
@@ -205,11 +285,22 @@ class CopyWorkers {
   const std::vector<SourceTable>& tables_;
   std::vector<CopyPart> parts_;
   std::string snapshot_;
+  // Per table: its post-data row if its keys are still to build, else null.
+  std::vector<const control::TableRow*> post_data_;
   std::atomic<size_t> next_part_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> copied_{false};
   Totals totals_;
   std::vector<std::atomic<uint64_t>> per_table_rows_;
   std::vector<std::atomic<uint64_t>> per_table_bytes_;
+  // Guarded by mutex_: parts still copying per table, tables whose keys can
+  // be built, and tables whose keys are not built yet.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<int> parts_left_;
+  std::deque<size_t> ready_;
+  int keys_left_ = 0;
+  int keys_total_ = 0;
 };
 
 }  // namespace
@@ -227,37 +318,28 @@ void copy_tables(const Config& config, pg::Connection& target,
     if (!by_worker) truncate += (truncate.empty() ? "" : ", ") + tables[table_idx].qualified_name();
   }
   if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
-  CopyWorkers workers(config, tables, std::move(parts), snapshot_name);
+  // Keys still to build, per table, so that workers build them as each
+  // table's copy completes.
+  const std::vector<control::TableRow> rows = control::read_tables(target, config.name);
+  std::vector<const control::TableRow*> post_data(tables.size(), nullptr);
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    for (const auto& row : rows) {
+      if (row.schema == tables[table_idx].schema && row.name == tables[table_idx].name &&
+          !row.post_data_done) {
+        post_data[table_idx] = &row;
+      }
+    }
+  }
+  const std::vector<const control::TableRow*> built = post_data;
+  CopyWorkers workers(config, tables, std::move(parts), snapshot_name, std::move(post_data));
   workers.run();
   for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
     control::record_copy(target, config.name, tables[table_idx].schema, tables[table_idx].name,
                          workers.table_rows(table_idx), workers.table_bytes(table_idx));
   }
-}
-
-void build_post_data(const Config& config, pg::Connection& target) {
-  std::vector<control::TableRow> rows = control::read_tables(target, config.name);
-  std::vector<const control::TableRow*> todo;
-  for (const auto& row : rows) {
-    if (!row.post_data_done) todo.push_back(&row);
-  }
-  if (todo.empty()) return;
-  spdlog::info("target: building keys and indexes for {} tables", todo.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  const int workers = std::min<int>(config.snapshot.workers, static_cast<int>(todo.size()));
-  run_workers(workers, failed, [&](int) {
-    pg::Connection session(config.target.conninfo, "target");
-    session.exec("SET maintenance_work_mem = '256MB'");
-    for (size_t idx = next++; idx < todo.size() && !failed; idx = next++) {
-      const control::TableRow& row = *todo[idx];
-      session.exec("BEGIN");
-      for (const auto& sql : row.post_data) session.exec(sql);
-      control::mark_post_data_done(session, config.name, row.schema, row.name);
-      session.exec("COMMIT");
-    }
-  });
-  for (const auto* row : todo) {
+  // Foreign keys last: they need the keys they reference, of every table.
+  for (const control::TableRow* row : built) {
+    if (!row) continue;
     for (const auto& sql : row->foreign_keys) target.exec(sql);
   }
 }
@@ -307,7 +389,6 @@ void run_snapshot(const Config& config) {
   copy_tables(config, target, tables, snapshot->snapshot_name);
   // Large objects, as of the same snapshot: logical decoding does not carry them.
   copy_large_objects(config, snapshot->snapshot_name);
-  build_post_data(config, target);
   // What needs the keys is created now, and materialized views are filled
   // from the copied rows, once.
   target.exec("BEGIN");

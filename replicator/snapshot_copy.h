@@ -1,6 +1,7 @@
 // The initial copy: every selected table, as of the slot's exported
-// snapshot, copied with COPY by several workers at once; then the deferred
-// keys, indexes and constraints, and the materialized views are filled;
+// snapshot, copied with COPY by several workers at once, each table's
+// deferred keys, indexes and constraints built as soon as its copy is in;
+// then the materialized views are filled;
 // then the origin is set to the slot's consistent point, so streaming
 // starts exactly where the copy ends.
 //
@@ -20,14 +21,12 @@
 namespace switchyard {
 
 // Copies `tables` (emptied first) as of the exported snapshot
-// `snapshot_name`, with snapshot.workers workers, and records rows and bytes
-// copied per table in the control schema.
+// `snapshot_name`, with snapshot.workers workers; builds each table's keys
+// and indexes (the post-data it still lacks) as soon as its copy is
+// complete, while other tables still copy, then their foreign keys; and
+// records rows and bytes copied per table in the control schema.
 void copy_tables(const Config& config, pg::Connection& target,
                  const std::vector<SourceTable>& tables, const std::string& snapshot_name);
-// Keys and indexes for tables switchyard created whose post-data is not
-// done, several tables at once; then their foreign keys, which need the
-// referenced keys to exist.
-void build_post_data(const Config& config, pg::Connection& target);
 
 // Runs init (which creates the slot with an exported snapshot) and copies.
 // Returns immediately if the initial copy is already done.

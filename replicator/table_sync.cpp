@@ -81,15 +81,15 @@ void add_tables(const Config& config, const std::vector<SourceTable>& requested)
       }
     }
     publish_tables(source, config.publication_name(), published);
-    // 4. The copy, as of a temporary slot's consistent point.
+    // 4. A temporary slot's consistent point, as of which the tables are copied.
     ExportedSnapshot snapshot = create_temporary_slot_exporting_snapshot(
         pg::Connection(config.source.conninfo, "source", pg::Mode::kReplication),
         config.slot_name() + "_add");
     spdlog::info("adding {} tables to the stream, copied as of {}", tables.size(),
                  snapshot.consistent_point.to_string());
+    // 5. The copy and the keys and indexes, then the position the stream
+    //    takes over from.
     copy_tables(config, target, tables, snapshot.snapshot_name);
-    // 5. Keys and indexes, then the position the stream takes over from.
-    build_post_data(config, target);
     pg::Transaction transaction(target);
     for (const auto& table : tables) {
       control::finish_adding_table(target, config.name, table.schema, table.name,

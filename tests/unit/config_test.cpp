@@ -41,6 +41,7 @@ tables:
 snapshot:
   workers: 8
   split_tables_larger_than: 1GB
+  maintenance_work_mem: 1GB
 apply:
   batch_transactions: 500
   batch_bytes: 32MB
@@ -91,6 +92,7 @@ TEST_CASE("A complete configuration is read into every field", "[config]") {
 
   CHECK(config.snapshot.workers == 8);
   CHECK(config.snapshot.split_tables_larger_than == (1ull << 30));
+  CHECK(config.snapshot.maintenance_work_mem == (1ull << 30));
 
   CHECK(config.apply.batch_transactions == 500);
   CHECK(config.apply.batch_bytes == (32ull << 20));
@@ -114,6 +116,7 @@ TEST_CASE("Optional sections and keys take their documented defaults", "[config]
   CHECK(config.tables.exclude.empty());
   CHECK(config.snapshot.workers == 4);
   CHECK(config.snapshot.split_tables_larger_than == (256ull << 20));
+  CHECK(config.snapshot.maintenance_work_mem == (512ull << 20));
   CHECK(config.apply.batch_transactions == 1000);
   CHECK(config.apply.batch_bytes == (16ull << 20));
   CHECK(config.apply.pipeline_bytes == (512ull << 10));
@@ -267,6 +270,11 @@ TEST_CASE("Durations and sizes must parse and be positive", "[config][bad-input]
     require_rejected(kMinimal + "apply:\n  batch_bytes: " + value + "\n",
                      {"test.yaml:8:", "apply.batch_bytes"});
   }
+}
+
+TEST_CASE("snapshot.maintenance_work_mem is at least 1MB", "[config][bad-input]") {
+  require_rejected(kMinimal + "snapshot:\n  maintenance_work_mem: 512kB\n",
+                   {"test.yaml:8:", "snapshot.maintenance_work_mem", "at least 1MB"});
 }
 
 TEST_CASE("The name must be a short lower-case identifier", "[config][bad-input]") {

@@ -1,5 +1,7 @@
 #include "drivers/pg/binary_copy.h"
 
+#include <bit>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -15,12 +17,33 @@ constexpr int64_t kPostgresEpochMicros = kPostgresEpochDays * 86'400'000'000;
   throw Error(ErrorKind::kDatabase, std::string("binary COPY: malformed ") + what);
 }
 
+// A big-endian integer of `size` bytes (1 to 8). The common sizes load in
+// one instruction: this runs for every field of every row copied or verified.
 uint64_t read_be(const char* data, size_t size) {
-  uint64_t value = 0;
-  for (size_t idx = 0; idx < size; ++idx) {
-    value = (value << 8) | static_cast<unsigned char>(data[idx]);
+  switch (size) {
+    case 2: {
+      uint16_t value;
+      std::memcpy(&value, data, 2);
+      return std::endian::native == std::endian::little ? __builtin_bswap16(value) : value;
+    }
+    case 4: {
+      uint32_t value;
+      std::memcpy(&value, data, 4);
+      return std::endian::native == std::endian::little ? __builtin_bswap32(value) : value;
+    }
+    case 8: {
+      uint64_t value;
+      std::memcpy(&value, data, 8);
+      return std::endian::native == std::endian::little ? __builtin_bswap64(value) : value;
+    }
+    default: {
+      uint64_t value = 0;
+      for (size_t idx = 0; idx < size; ++idx) {
+        value = (value << 8) | static_cast<unsigned char>(data[idx]);
+      }
+      return value;
+    }
   }
-  return value;
 }
 
 int64_t read_int(std::string_view bytes, size_t size, const char* what) {

@@ -4,9 +4,11 @@
 //
 // Per row: decode each field into a typed value, append its canonical form
 // (key columns first, then every column), hash the bytes with XXH3-128 and
-// add the hash to the chunk digest. Memory is the key bytes plus 16 bytes
-// per row; chunks are sized to about half a second of reading, which keeps
-// that to a few megabytes.
+// add the hash to the chunk digest. Where both sides send the same bytes for
+// the same row (TablePlan::same_bytes: the same types, no floats), the row's
+// COPY bytes are hashed as they arrive and only its key is decoded. Memory is the key bytes plus 16
+// bytes per row; chunks are sized to about half a second of reading, which keeps that to a few
+// megabytes.
 //
 // A ChunkHasher is bound to one connection; not thread-safe. Run one per
 // side, each on its own thread.

@@ -40,6 +40,11 @@ struct TablePlan {
   bool integer_key = false;  // one int2/int4/int8 key column: chunks step by value
   double estimated_rows = 0;
   uint64_t estimated_bytes = 0;
+  // Both sides read every column with the same expression, type and wire
+  // form, and each of those forms is byte-exact (one value, one spelling):
+  // a row's binary COPY bytes are then equal on both sides exactly when its
+  // values are, and rows are hashed as they arrive (verify/chunk_hasher.h).
+  bool same_bytes = false;
 
   bool keyless() const { return key.empty(); }
 

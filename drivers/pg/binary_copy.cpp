@@ -220,7 +220,7 @@ void BinaryCopyReader::start(const std::string& select) {
   connection_.copy_out_start("COPY (" + select + ") TO STDOUT (FORMAT binary)");
 }
 
-bool BinaryCopyReader::next(std::vector<Field>& fields) {
+bool BinaryCopyReader::next(std::vector<Field>& fields, std::string_view* tuple) {
   std::string_view message;
   if (!connection_.copy_out_row(message)) return false;
   bytes_read_ += message.size();
@@ -234,6 +234,7 @@ bool BinaryCopyReader::next(std::vector<Field>& fields) {
     message.remove_prefix(19 + extension);
     header_seen_ = true;
   }
+  if (tuple) *tuple = message;
   if (!split_tuple(message, fields)) {
     // The trailer; the server ends the COPY right after it.
     std::string_view rest;

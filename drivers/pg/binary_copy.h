@@ -73,8 +73,9 @@ class BinaryCopyReader {
   // `select` is a query; it runs as COPY (select) TO STDOUT (FORMAT binary).
   void start(const std::string& select);
   // The next row's fields; false after the last row. Views stay valid until
-  // the next call.
-  bool next(std::vector<Field>& fields);
+  // the next call. `tuple`, if given, receives the row's whole message (its
+  // field count, lengths and bytes).
+  bool next(std::vector<Field>& fields, std::string_view* tuple = nullptr);
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:

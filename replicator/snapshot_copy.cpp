@@ -276,9 +276,12 @@ class CopyWorkers {
     totals_.rows += rows & 1023;
     totals_.bytes += bytes;
     per_table_bytes_[part.table_idx] += bytes;
-    target.copy_in_end();
+    const uint64_t copied = target.copy_in_end();
     target.exec("COMMIT");
-    per_table_rows_[part.table_idx] += rows;
+    // The target counts rows; the messages relayed include binary COPY's
+    // trailer (with its header, for an empty part).
+    per_table_rows_[part.table_idx] += copied;
+    if (rows > copied) totals_.rows -= rows - copied;
   }
 
   const Config& config_;

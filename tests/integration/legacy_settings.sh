@@ -57,6 +57,9 @@ start_replicate "$cfg" "$WORK/replicate.log"
 wait_streaming "$cfg"
 wait_parity 60 public.readings || { tail -5 "$WORK/replicate.log"; fail "the copy differs"; }
 log "ok: the copy is exact"
+# Copied in binary: the COPY's trailer is not a row.
+"$SY" -c "$cfg" status | grep -Eq "public.readings +5 rows copied" ||
+  { "$SY" -c "$cfg" status; fail "status does not count the 5 rows copied"; }
 
 log "the same values, and more, through the stream"
 src_sql <<'SQL'

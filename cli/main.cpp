@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
                                      cli::add_replicate(app), cli::add_status(app),
                                      cli::add_verify(app),    cli::add_cutover(app),
                                      cli::add_failback(app),  cli::add_teardown(app)};
+  // Also after the command (`switchyard status -c FILE`), and in its --help.
+  for (const auto& command : commands) {
+    command.app->add_option("-c,--config", config_path, "configuration file")
+        ->capture_default_str();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -92,7 +92,7 @@ class Validator {
         return *parsed;
       }
     }
-    fail(node, key, "expected a duration such as 500ms, 10s or 5min");
+    fail(node, key, "expected a duration with its unit, such as 500ms, 10s or 5min");
   }
 
   std::vector<std::string> string_list(const YAML::Node& node, const std::string& key) const {

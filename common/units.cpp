@@ -26,7 +26,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (!split_number(text, number, unit)) return {};
   uint64_t factor = 0;
   if (unit == "ms") factor = 1;
-  else if (unit == "s" || unit.empty()) factor = 1000;
+  else if (unit == "s") factor = 1000;
   else if (unit == "min" || unit == "m") factor = 60'000;
   else if (unit == "h") factor = 3'600'000;
   else if (unit == "d") factor = 86'400'000;

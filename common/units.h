@@ -11,7 +11,10 @@
 
 namespace switchyard {
 
+// A number and its unit (ms, s, min or m, h, d); a bare number is refused,
+// since "2" could as well mean 2 s as 2 ms.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// A number of bytes, with or without a unit (B, kB, MB, GB, TB).
 std::optional<uint64_t> parse_size(std::string_view text);
 
 std::string format_bytes(double bytes);       // "1.4 GB"

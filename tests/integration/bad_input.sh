@@ -16,6 +16,9 @@ write_config "$WORK/unknown.yaml" "tabels: { include: [\"public.*\"] }"
 expect_failure 2 "unknown.yaml:3: tabels: unknown key" -- "$SY" -c "$WORK/unknown.yaml" init
 write_config "$WORK/type.yaml" "snapshot: { workers: four }"
 expect_failure 2 "snapshot.workers: expected an integer" -- "$SY" -c "$WORK/type.yaml" init
+write_config "$WORK/unitless.yaml" "cutover: { freeze_budget: 500 }"
+expect_failure 2 "cutover.freeze_budget: expected a duration with its unit" -- "$SY" -c "$WORK/unitless.yaml" init
+expect_failure 2 "--freeze-budget: '2' is not a positive duration with its unit" -- "$SY" -c "$cfg" cutover --freeze-budget 2
 write_config "$WORK/list.yaml" "tables: { include: public.accounts }"
 expect_failure 2 "tables.include: expected a list" -- "$SY" -c "$WORK/list.yaml" init
 printf 'target: { driver: postgres, conninfo: "x" }\n' >"$WORK/nosource.yaml"
@@ -34,6 +37,9 @@ expect_failure 2 "source.conninfo: invalid connection string" -- "$SY" -c "$WORK
 grep -q "Tr0ub4dor" "$WORK/err" && fail "the error echoes the password: $(cat "$WORK/err")"
 expect_failure 2 "confirm with --yes" -- "$SY" -c "$cfg" teardown
 expect_failure 2 "subcommand" -- "$SY" -c "$cfg" frobnicate
+# -c after the command too, and in its --help.
+expect_failure 2 "missing-after.yaml: cannot be read" -- "$SY" status -c "$WORK/missing-after.yaml"
+"$SY" verify --help | grep -q -- "-c,--config" || fail "verify --help does not show -c"
 assert_nothing_created
 
 log "unreachable host (exit 3)"

@@ -44,9 +44,9 @@ TEST_CASE("parse_duration reads each unit", "[units]") {
   CHECK(duration("0ms") == 0ms);
 }
 
-TEST_CASE("parse_duration treats a bare number as seconds", "[units]") {
-  CHECK(duration("3") == 3s);
-  CHECK(duration("0") == 0s);
+TEST_CASE("parse_duration refuses a bare number: 2 could mean 2 s or 2 ms", "[units]") {
+  CHECK_FALSE(parse_duration("3").has_value());
+  CHECK_FALSE(parse_duration("0").has_value());
 }
 
 TEST_CASE("parse_duration allows a space before the unit", "[units]") {

@@ -24,8 +24,9 @@ Command add_switch(CLI::App& app, cutover::Operation operation, const std::strin
             if (!options->freeze_budget.empty()) {
               request.freeze_budget = parse_duration(options->freeze_budget);
               if (!request.freeze_budget || request.freeze_budget->count() <= 0) {
-                throw Error(ErrorKind::kUsage, "--freeze-budget: '" + options->freeze_budget +
-                                                   "' is not a positive duration with its unit (e.g. 800ms, 2s)");
+                throw Error(ErrorKind::kUsage,
+                            "--freeze-budget: '" + options->freeze_budget +
+                                "' is not a positive duration with its unit (e.g. 800ms, 2s)");
               }
             }
             return static_cast<int>(cutover::run_switch(config, request));

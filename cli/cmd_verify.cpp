@@ -19,8 +19,10 @@ Command add_verify(CLI::App& app) {
   auto* once = sub->add_flag("--once", options->once, "one full pass, then exit");
   auto* dirty = sub->add_flag("--dirty-only", options->dirty_only,
                               "re-check only the rows changed since they were last verified");
-  auto* repair = sub->add_flag("--repair", options->repair,
-                               "re-copy the rows recorded as mismatches from the source");
+  auto* repair = sub->add_flag(
+      "--repair", options->repair,
+      "re-copy the rows recorded as mismatches from the source; exit 0 = all repaired (or "
+      "none open), 8 = some left (still changing, or in a table without a key)");
   once->excludes(dirty)->excludes(repair);
   dirty->excludes(repair);
   sub->add_option("--table", options->table, "only this table (schema.table)");
@@ -40,7 +42,11 @@ Command add_verify(CLI::App& app) {
             }
             if (!options->table.empty()) request.table = options->table;
             const verify::Outcome outcome = verify::run_verify(config, request);
-            if (options->json) std::cout << boost::json::serialize(outcome.to_json()) << std::endl;
+            if (options->json) {
+              std::cout << boost::json::serialize(outcome.to_json()) << std::endl;
+            } else if (request.mode != verify::Mode::kContinuous) {
+              std::cout << outcome.summary() << std::endl;
+            }
             return static_cast<int>(outcome.exit_code());
           }};
 }

@@ -104,13 +104,68 @@ boost::json::object Outcome::to_json() const {
     item["skipped"] = repair.skipped;
     repair_list.push_back(std::move(item));
   }
-  out["rows_compared"] = rows;
   out["milliseconds"] = static_cast<int64_t>(seconds * 1000);
+  if (mode == Mode::kRepair) {
+    // A repair compares nothing: it re-reads the recorded mismatches.
+    size_t repaired = 0;
+    for (const auto& repair : repairs) repaired += repair.repaired;
+    out["repaired"] = repaired;
+    out["repairs"] = std::move(repair_list);
+    out["left"] = in_flight();
+    return out;
+  }
+  out["rows_compared"] = rows;
   out["tables"] = std::move(table_list);
   out["mismatches"] = std::move(mismatch_list);
   out["in_flight"] = std::move(in_flight_list);
-  if (mode == Mode::kRepair) out["repairs"] = std::move(repair_list);
   return out;
+}
+
+std::string Outcome::summary() const {
+  auto count = [](size_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+  };
+  const std::string took = " in " + format_duration(seconds);
+  if (mode == Mode::kRepair) {
+    size_t repaired = 0, unsettled = 0, skipped = 0, repair_tables = 0;
+    for (const auto& repair : repairs) {
+      repaired += repair.repaired;
+      unsettled += repair.unsettled;
+      skipped += repair.skipped;
+      if (repair.repaired + repair.unsettled + repair.skipped > 0) ++repair_tables;
+    }
+    if (repaired + unsettled + skipped == 0) return "repair: no open mismatches to repair";
+    std::string line = "repair: " + count(repaired, "row") + " repaired in " +
+                       count(repair_tables, "table") + took;
+    if (unsettled > 0) {
+      line += "; " + std::to_string(unsettled) +
+              " kept changing or the stream lagged (run verify --repair again)";
+    }
+    if (skipped > 0) {
+      line += "; " + std::to_string(skipped) +
+              " in tables without a key, which rows cannot address (re-copy those tables)";
+    }
+    return line;
+  }
+  uint64_t rows = 0;
+  size_t with_mismatches = 0;
+  for (const auto& table : tables) {
+    rows += table.source_rows;
+    if (!table.mismatches.empty()) ++with_mismatches;
+  }
+  const std::string compared =
+      count(tables.size(), "table") + ", " + count(rows, "row") + " compared" + took;
+  switch (exit_code()) {
+    case ExitCode::kOk:
+      return "parity: " + compared;
+    case ExitCode::kMismatch:
+      return "mismatch: " + count(mismatches(), "row") + " differ in " +
+             count(with_mismatches, "table") + " (" + compared +
+             "); the log names them; verify --repair re-copies them";
+    default:
+      return "inconclusive: " + count(in_flight(), "row") + " kept changing while re-checked (" +
+             compared + "); run verify --dirty-only to settle them";
+  }
 }
 
 namespace {

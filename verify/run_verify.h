@@ -40,6 +40,9 @@ struct Outcome {
   // kOk (parity), kMismatch, or kInconclusive (rows still in flight).
   ExitCode exit_code() const;
   boost::json::object to_json() const;
+  // One line for a person: the verdict, what was compared or repaired, and
+  // what to do next if anything is left.
+  std::string summary() const;
 };
 
 Outcome run_verify(const Config& config, const Request& request);

@@ -1,5 +1,6 @@
 #include <boost/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -25,7 +26,11 @@ boost::json::object to_json(const StreamStatus& status) {
   out["source_lsn"] = lsn_json(status.source_lsn);
   out["applied_lsn"] = lsn_json(status.applied_lsn);
   out["lag_bytes"] = status.lag_bytes ? boost::json::value(*status.lag_bytes) : nullptr;
-  out["lag_seconds"] = status.lag_seconds ? boost::json::value(*status.lag_seconds) : nullptr;
+  // Integer milliseconds: Boost.JSON writes doubles as 9.2308E-2.
+  out["lag_milliseconds"] =
+      status.lag_seconds
+          ? boost::json::value(static_cast<int64_t>(std::llround(*status.lag_seconds * 1000)))
+          : nullptr;
   out["lag_reported_at"] =
       status.reported_at ? boost::json::value(*status.reported_at) : boost::json::value(nullptr);
   boost::json::object slot;

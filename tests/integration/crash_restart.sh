@@ -54,6 +54,11 @@ log "load done: $(grep -h 'number of transactions actually processed' "$WORK/pgb
 wait_parity 240 "${TABLES[@]}"
 log "parity on ${#TABLES[@]} tables: $(for t in "${TABLES[@]}"; do printf '%s=%s ' "$t" "$(table_digest TGT "$t" | cut -d' ' -f1)"; done)"
 
+# The lag reported every 5 s, as plain JSON numbers (not 9.2308E-2).
+status=$("$SY" -c "$cfg" status --json)
+echo "$status" | grep -Eq '"lag_milliseconds":[0-9]+[,}]' || fail "status --json: no lag in milliseconds: $status"
+echo "$status" | grep -Eq ':-?[0-9.]+[eE][-+]?[0-9]' && fail "status --json: a number in exponent form: $status"
+
 kill -TERM "$REPLICATE_PID"
 rc=0; wait "$REPLICATE_PID" || rc=$?
 [ "$rc" = 0 ] || { tail -20 "$rlog"; fail "replicate exited $rc on SIGTERM"; }

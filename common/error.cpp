@@ -45,6 +45,8 @@ ExitCode exit_code_for(ErrorKind kind) {
       return ExitCode::kTimeout;
     case ErrorKind::kInterrupted:
       return ExitCode::kInterrupted;
+    case ErrorKind::kRolledBack:
+      return ExitCode::kRolledBack;
     case ErrorKind::kInternal:
       return ExitCode::kInternal;
   }
@@ -69,6 +71,8 @@ const char* to_string(ErrorKind kind) {
       return "timeout";
     case ErrorKind::kInterrupted:
       return "interrupted";
+    case ErrorKind::kRolledBack:
+      return "rolled back";
     case ErrorKind::kInternal:
       return "internal";
   }

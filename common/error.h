@@ -21,6 +21,7 @@ enum class ErrorKind {
   kDatabase,      // any other error reported by a server
   kTimeout,       // a bounded wait ran out (a step of a write freeze)
   kInterrupted,   // a stop signal ended work that cannot stop half-way and resume
+  kRolledBack,    // a cutover/failback failed inside its freeze and was rolled back
   kInternal,      // a bug in switchyard
 };
 

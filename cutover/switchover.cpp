@@ -80,7 +80,11 @@ class Switchover {
       journal_.finish("refused", std::nullopt, error.what());
       throw;
     }
-    if (!freeze_and_prepare_switch()) return ExitCode::kRolledBack;
+    if (!freeze_and_prepare_switch()) {
+      throw Error(ErrorKind::kRolledBack, std::string(to_string(operation_)) +
+                                              " rolled back: " + rollback_cause_ + "; the " +
+                                              old_role() + " is still the primary");
+    }
     switch_primary();
     post_checks();
     journal_.finish("completed", std::nullopt, {});
@@ -228,6 +232,25 @@ class Switchover {
     convergence_.keys_left = last.keys_left;
   }
 
+  // What made a step inside the freeze fail, for the journal and the one
+  // line the operator reads: a deadline names the budget and the step; the
+  // statement involved goes to the debug log only.
+  std::string failure_cause(const std::exception& error) const {
+    const auto* failure = dynamic_cast<const Error*>(&error);
+    if (failure && !failure->query().empty()) {
+      spdlog::debug("step {} ({}): the failing statement: {}", static_cast<int>(current_step_),
+                    to_string(current_step_), failure->query());
+    }
+    const std::string what = error.what();
+    if (!failure || failure->kind() != ErrorKind::kTimeout ||
+        what.rfind("the freeze budget", 0) == 0) {
+      return what;
+    }
+    return "the freeze budget (" + format_duration(budget_.count() / 1000.0) +
+           ") ran out in step " + std::to_string(static_cast<int>(current_step_)) + " (" +
+           to_string(current_step_) + "): " + what;
+  }
+
   // Steps 2-7. Returns false after rolling back.
   bool freeze_and_prepare_switch() {
     freeze_started_ = Clock::now();
@@ -235,9 +258,10 @@ class Switchover {
     deadline_ = budget_end - rollback_reserve(budget_);
     auto in_budget = [&] {
       if (Clock::now() > deadline_) {
-        throw Error(ErrorKind::kTimeout, "the freeze budget (" +
-                                             format_duration(budget_.count() / 1000.0) +
-                                             ") ran out after " + to_string(current_step_));
+        throw Error(ErrorKind::kTimeout,
+                    "the freeze budget (" + format_duration(budget_.count() / 1000.0) +
+                        ") ran out in step " + std::to_string(static_cast<int>(current_step_)) +
+                        " (" + to_string(current_step_) + ")");
       }
     };
     // The journal's writes inside the freeze are held to the budget too: a
@@ -301,12 +325,14 @@ class Switchover {
     } catch (const std::exception& error) {
       // Whatever went wrong inside the freeze, the way out is the same.
       journal_timeout(milliseconds(0));
+      const std::string cause = failure_cause(error);
       try {
-        journal_.failed(current_step_, error.what());
+        journal_.failed(current_step_, cause);
       } catch (const Error& journal_error) {  // clients wait: roll back regardless
         spdlog::error("journal: {}", journal_error.what());
       }
-      roll_back(error.what());
+      rollback_cause_ = cause;
+      roll_back(cause);
       return false;
     }
     journal_timeout(milliseconds(0));
@@ -537,6 +563,7 @@ class Switchover {
   bool routed_ = false;  // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;
+  std::string rollback_cause_;  // why the freeze was rolled back
 };
 
 }  // namespace

@@ -261,7 +261,9 @@ Result Connection::exec_until(const std::string& sql,
       } else {
         while (pg_result* result = PQgetResult(conn_)) PQclear(result);
       }
-      throw Error(ErrorKind::kTimeout, role_ + ": timed out: " + one_line(sql), "", sql);
+      // The statement goes with the error, for the debug log, not into its
+      // one-line message.
+      throw Error(ErrorKind::kTimeout, role_ + ": a statement did not finish in time", "", sql);
     }
     pollfd waiting{PQsocket(conn_), POLLIN, 0};
     const int ready =

@@ -82,6 +82,11 @@ sleep 0.5
 rc=0
 "$SY" -c "$WORK/cfg.yaml" cutover --freeze-budget 800ms >"$WORK/budget.log" 2>&1 || rc=$?
 [ "$rc" = 9 ] || { cat "$WORK/budget.log"; fail "budget: expected exit 9 (rolled back), got $rc"; }
+# The operator reads the budget and the step, not SQL.
+last=$(tail -n 1 "$WORK/budget.log")
+echo "$last" | grep -Eq "^switchyard: error: .*the freeze budget \(800 ms\) ran out in step [0-9] \([a-z ]+\)" ||
+  fail "the rollback does not name the budget and the step: $last"
+echo "$last" | grep -Eq "SET |ALTER |SELECT " && fail "the rollback line quotes SQL: $last"
 freeze=$(pgc_psql TGT -c "SELECT round(freeze_ms) FROM switchyard.switch_runs ORDER BY run_id DESC LIMIT 1")
 [ "$freeze" -le 800 ] || fail "rolled back after $freeze ms, over the 800 ms budget"
 assert_unchanged

@@ -18,8 +18,9 @@ Error server_error(const std::string& sqlstate) {
 }
 
 constexpr ErrorKind kAllKinds[] = {
-    ErrorKind::kUsage,       ErrorKind::kConnection, ErrorKind::kAuth,     ErrorKind::kPrecondition,
-    ErrorKind::kSchemaDrift, ErrorKind::kDatabase,   ErrorKind::kInternal,
+    ErrorKind::kUsage,        ErrorKind::kConnection,  ErrorKind::kAuth,
+    ErrorKind::kPrecondition, ErrorKind::kSchemaDrift, ErrorKind::kDatabase,
+    ErrorKind::kInternal,     ErrorKind::kTimeout,     ErrorKind::kRolledBack,
 };
 
 }  // namespace
@@ -79,6 +80,8 @@ TEST_CASE("exit_code_for gives every kind its own documented code", "[error]") {
   CHECK(exit_code_for(ErrorKind::kSchemaDrift) == ExitCode::kSchemaDrift);
   CHECK(exit_code_for(ErrorKind::kDatabase) == ExitCode::kDatabase);
   CHECK(exit_code_for(ErrorKind::kInternal) == ExitCode::kInternal);
+  CHECK(exit_code_for(ErrorKind::kTimeout) == ExitCode::kTimeout);
+  CHECK(exit_code_for(ErrorKind::kRolledBack) == ExitCode::kRolledBack);
 
   std::set<int> codes;
   for (const ErrorKind kind : kAllKinds) {

@@ -221,12 +221,16 @@ void run_teardown(const Config& config) {
   }
   // A fence (read-only default) set by cutover or failback stays: it
   // protects whichever database is no longer the primary.
+  // The hint must work from a session of the fenced database itself, which
+  // starts read-only: hence the explicit READ WRITE.
   for (auto* database : {&source, &target}) {
     if (pg::database_read_only_default(*database)) {
+      const std::string name =
+          pg::quote_ident(database->exec("SELECT pg_catalog.current_database()").get(0, 0));
       spdlog::info(
-          "{}: stays fenced (new sessions are read-only); lift it with ALTER DATABASE "
-          "... RESET default_transaction_read_only",
-          database->role());
+          "{}: stays fenced (new sessions are read-only); to lift it: BEGIN READ WRITE; ALTER "
+          "DATABASE {} RESET default_transaction_read_only; COMMIT;",
+          database->role(), name);
     }
   }
   spdlog::info(

@@ -135,4 +135,14 @@ log "cutover: longest write stall $(max_gap_ms "$WORK/acks" "$t0" "$((t1 + 10000
 pgc_psql TGT -c "SELECT operation, round(freeze_ms::numeric, 1) FROM switchyard.switch_runs WHERE state = 'completed' ORDER BY run_id"
 log "failback: longest write stall $(max_gap_ms "$WORK/acks" "$t2" "$((t3 + 1000000))") ms"
 pgc_psql TGT -c "SELECT j.operation, j.step_no, j.step, round(j.duration_ms::numeric, 1) FROM switchyard.switch_journal j JOIN switchyard.switch_runs r USING (run_id) WHERE r.state = 'completed' ORDER BY run_id, step_no"
+
+log "teardown after failback: the target stays fenced, and the hint printed lifts it from a session of its own"
+kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" 2>/dev/null || true
+[ "$(fenced TGT)" = on ] || fail "the target is not fenced after failback"
+"$SY" -c "$WORK/cfg.yaml" teardown --yes >"$WORK/teardown.log" 2>&1 || { cat "$WORK/teardown.log"; fail "teardown"; }
+hint=$(grep -o "target: stays fenced.*to lift it: .*" "$WORK/teardown.log" | sed 's/.*to lift it: //')
+[ -n "$hint" ] || { cat "$WORK/teardown.log"; fail "no fence hint for the target"; }
+pgc_psql TGT -c "$hint" >/dev/null || fail "the fence hint does not work in the fenced database: $hint"
+[ "$(fenced TGT)" = off ] || fail "the hint did not lift the fence: $hint"
+log "ok: $hint"
 log "PASS"

@@ -49,6 +49,18 @@ MismatchKind kind_of(const KeyEntry& source, const KeyEntry& target) {
 
 }  // namespace
 
+const char* to_string(Unsettled why) {
+  switch (why) {
+    case Unsettled::kKeptChanging:
+      return "kept changing while re-checked";
+    case Unsettled::kStreamStopped:
+      return "changed on the source while the stream is stopped";
+    case Unsettled::kStreamBehind:
+      return "not yet applied: the target did not catch up in time";
+  }
+  return "?";
+}
+
 const char* to_string(MismatchKind kind) {
   switch (kind) {
     case MismatchKind::kMissing:
@@ -102,13 +114,17 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
                              const VerifySettings& settings) {
   std::vector<Settled> settled;
   std::unordered_map<std::string, KeyEntry> previous_source;  // last round's source entries
+  Unsettled why = Unsettled::kKeptChanging;
   for (int round = 1; round <= kMaxRounds && !keys.empty(); ++round) {
     SideRead source = read_keys(sides, Side::kSource, plan, keys);
+    if (sides.applied_position() < source.position && !sides.stream_running()) {
+      why = Unsettled::kStreamStopped;
+      break;
+    }
     if (!sides.wait_applied(source.position, settings.recheck_timeout)) {
-      spdlog::warn(
-          "{}: the target did not reach source position {} within {} ms; {} key(s) "
-          "left unsettled (is replicate running?)",
-          plan.display, source.position.to_string(), settings.recheck_timeout.count(), keys.size());
+      spdlog::warn("{}: the target did not reach source position {} within {} ms", plan.display,
+                   source.position.to_string(), settings.recheck_timeout.count());
+      why = Unsettled::kStreamBehind;
       break;
     }
     SideRead target = read_keys(sides, Side::kTarget, plan, keys);
@@ -135,7 +151,7 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
     previous_source = std::move(source_now);
     keys = std::move(next);
   }
-  for (auto& key : keys) settled.push_back({std::move(key), Verdict::kInFlight, {}, Lsn{}});
+  for (auto& key : keys) settled.push_back({std::move(key), Verdict::kInFlight, {}, Lsn{}, why});
   return settled;
 }
 

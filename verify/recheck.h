@@ -9,7 +9,8 @@
 // the same between them. A key whose source value keeps changing for
 // kMaxRounds rounds, or whose round could not wait for the target (the
 // stream is stopped or far behind), is "in flight": not a mismatch, and
-// not proven equal either.
+// not proven equal either. A stopped stream (its slot inactive) is seen at
+// once: nothing would apply the source's changes, so nothing is waited for.
 #pragma once
 
 #include <string>
@@ -28,11 +29,20 @@ enum class Verdict { kEqual, kMismatch, kInFlight };
 enum class MismatchKind { kMissing, kExtra, kDifferent };  // missing = on source only
 const char* to_string(MismatchKind kind);
 
+// Why a key was left in flight.
+enum class Unsettled {
+  kKeptChanging,   // its source value changed in every round
+  kStreamStopped,  // changed on the source after the stream stopped: nothing applies it
+  kStreamBehind,   // the target did not reach the source's position in time
+};
+const char* to_string(Unsettled why);
+
 struct Settled {
   std::string key;  // canonical key encoding (a keyless table: the whole row)
   Verdict verdict = Verdict::kEqual;
   MismatchKind kind = MismatchKind::kDifferent;
-  Lsn source_position;  // the source position of the deciding round
+  Lsn source_position;                       // the source position of the deciding round
+  Unsettled why = Unsettled::kKeptChanging;  // for kInFlight
 };
 
 // How many copies of a key a side holds and the sum of their hashes.

@@ -163,8 +163,9 @@ std::string Outcome::summary() const {
              count(with_mismatches, "table") + " (" + compared +
              "); the log names them; verify --repair re-copies them";
     default:
-      return "inconclusive: " + count(in_flight(), "row") + " kept changing while re-checked (" +
-             compared + "); run verify --dirty-only to settle them";
+      return "inconclusive: " + count(in_flight(), "row") +
+             " not settled: still changing, or not applied yet (" + compared +
+             "); the log says why; verify --dirty-only settles them";
   }
 }
 

@@ -71,6 +71,13 @@ Lsn Sides::applied_position() {
   return applied;
 }
 
+bool Sides::stream_running() {
+  pg::Result slot =
+      source_.exec("SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                   {config_.slot_name()});
+  return slot.rows() > 0 && slot.boolean(0, 0);
+}
+
 bool Sides::wait_applied(Lsn position, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(2);

@@ -50,6 +50,8 @@ class Sides {
   // Polls every few milliseconds until applied_position() >= position.
   // False if `timeout` passes first, or a stop was requested.
   bool wait_applied(Lsn position, std::chrono::milliseconds timeout);
+  // True if a replicate streams from the slot now (it is active).
+  bool stream_running();
 
  private:
   const Config& config_;

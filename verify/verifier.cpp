@@ -165,6 +165,7 @@ std::vector<TablePlan> Verifier::plan_tables(const std::optional<std::string>& o
 
 std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> keys,
                              TableReport& report) {
+  constexpr size_t kRowsNamed = 10;  // rows in flight named one by one in a pass, then counted
   const char* status = "clean";
   report.rechecked += keys.size();
   for (const Settled& key : recheck(sides_, plan, std::move(keys), config_.verify)) {
@@ -178,13 +179,29 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
       report.mismatches.push_back(std::move(finding));
       status = "mismatch";
     } else {
-      spdlog::info("{}: row {} kept changing while re-checked: in flight, not compared",
-                   plan.display, shown);
+      if (++report.unsettled[key.why] <= kRowsNamed) {
+        spdlog::info("{}: row {} {}: in flight, not compared", plan.display, shown,
+                     to_string(key.why));
+      }
       report.in_flight.push_back(std::move(finding));
       status = worse(status, "in_flight");
     }
   }
   return status;
+}
+
+void Verifier::log_unsettled(const TablePlan& plan, const TableReport& report) const {
+  for (const auto& [why, count] : report.unsettled) {
+    std::string next = "verify --dirty-only settles them later";
+    if (why == Unsettled::kStreamStopped) {
+      next = "start replicate (slot " + config_.slot_name() +
+             " is inactive), then run verify --dirty-only";
+    } else if (why == Unsettled::kStreamBehind) {
+      next = "verify --dirty-only settles them once the stream catches up";
+    }
+    spdlog::warn("{}: {} row{} {}: not compared; {}", plan.display, count, count == 1 ? "" : "s",
+                 to_string(why), next);
+  }
 }
 
 TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
@@ -240,6 +257,7 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   }
   progress.clear();
   report.seconds = seconds_since(started);
+  log_unsettled(plan, report);
   if (!report.completed) return report;
   pg::Transaction transaction(control);
   store::trim_chunks(control, config_.name, plan, report.chunks);
@@ -291,6 +309,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
     }
   }
   if (!candidates.empty()) settle(plan, std::move(candidates), report);
+  log_unsettled(plan, report);
   // Marks stay until their keys are proven equal: the rows read are cleared
   // and the keys still in flight marked again. A key marked again since we
   // read the marks is in a newer row, which stays.

@@ -16,11 +16,13 @@
 // A Verifier owns three connections (sides.h); not thread-safe.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
+#include "verify/recheck.h"
 #include "verify/sides.h"
 #include "verify/table_plan.h"
 #include "verify/verify_store.h"
@@ -36,6 +38,7 @@ struct TableReport {
   uint64_t rechecked = 0;  // rows whose chunk differed, settled by the re-check
   std::vector<Finding> mismatches;
   std::vector<Finding> in_flight;
+  std::map<Unsettled, size_t> unsettled;  // the rows in flight, by why
   double seconds = 0;
   bool completed = true;     // false if stopped by a signal
   bool whole_table = false;  // a full pass (a dirty-only pass falls back to one)
@@ -62,6 +65,8 @@ class Verifier {
   // Settles candidate keys and records what they turned out to be.
   // Returns the chunk status: clean, mismatch or in_flight.
   std::string settle(const TablePlan& plan, std::vector<std::string> keys, TableReport& report);
+  // One line per reason for the rows a pass left in flight, with what to do.
+  void log_unsettled(const TablePlan& plan, const TableReport& report) const;
 
   const Config& config_;
   Sides sides_;

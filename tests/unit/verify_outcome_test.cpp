@@ -62,7 +62,7 @@ TEST_CASE("Mismatches are counted per row and table and point at repair", "[veri
 TEST_CASE("Rows still changing make a pass inconclusive, not a mismatch", "[verify-outcome]") {
   const Outcome outcome = pass({table("public.a", 1000, 0, 3)});
   CHECK(outcome.exit_code() == ExitCode::kInconclusive);
-  CHECK(outcome.summary().rfind("inconclusive: 3 rows kept changing", 0) == 0);
+  CHECK(outcome.summary().rfind("inconclusive: 3 rows not settled", 0) == 0);
 }
 
 TEST_CASE("A repair with nothing to do says so and compares no rows", "[verify-outcome]") {

@@ -3,6 +3,7 @@
 #include <future>
 #include <thread>
 
+#include "common/error.h"
 #include "common/shutdown.h"
 #include "control/control_schema.h"
 
@@ -18,16 +19,58 @@ Sides::Sides(const Config& config)
   prepare_session(control_);
 }
 
+// The transactions of switchyard's sessions (the apply session) that are
+// committing on `connection` now, as a text[] of xids.
+std::string committing_apply_xids(pg::Connection& connection) {
+  return connection
+      .exec(
+          "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_catalog.pg_stat_activity "
+          "WHERE backend_xid IS NOT NULL AND application_name LIKE 'switchyard%' "
+          "AND state = 'active' AND query ~* '^\\s*commit' "
+          "AND pid <> pg_catalog.pg_backend_pid()")
+      .str(0, 0);
+}
+
+// Whether the current snapshot still sees any of `xids` in progress.
+bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
+  return connection
+      .exec(
+          "SELECT EXISTS (SELECT 1 FROM "
+          "pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) x "
+          "WHERE (x::text::numeric % 4294967296)::text = ANY ($1::text[]))",
+          {xids})
+      .boolean(0, 0);
+}
+
 SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select,
                      bool digest_only) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   SideRead result;
-  if (side == Side::kTarget) {
-    // Read before the snapshot: everything applied up to here is visible.
-    result.position =
-        control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
+  for (int attempt = 1;; ++attempt) {
+    std::string applying;
+    if (side == Side::kTarget) {
+      // Read before the snapshot. A commit moves the origin's progress a
+      // moment before it becomes visible, though (a busy machine stretches
+      // that moment to milliseconds): an apply transaction committing now
+      // must be visible to the snapshot, or the snapshot may miss what the
+      // position promises. Transactions still open promise nothing.
+      result.position =
+          control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
+      applying = committing_apply_xids(connection);
+    }
+    connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    try {
+      if (applying.empty() || applying == "{}" || !any_in_snapshot(connection, applying)) break;
+    } catch (...) {
+      if (connection.ok()) connection.exec("ROLLBACK");
+      throw;
+    }
+    connection.exec("ROLLBACK");
+    if (stop_requested()) throw Error(ErrorKind::kInterrupted, "verify: stopped");
+    // A commit takes microseconds; a busy machine may stretch that to a few
+    // milliseconds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
   }
-  connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   try {
     if (side == Side::kSource) {
       // The first statement takes the snapshot; the position is read after

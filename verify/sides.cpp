@@ -19,6 +19,12 @@ Sides::Sides(const Config& config)
   prepare_session(control_);
 }
 
+namespace {
+
+// An apply transaction stays "committing" for microseconds, milliseconds on
+// a busy machine; longer than this and something is wrong with the target.
+constexpr auto kCommitPatience = std::chrono::seconds(10);
+
 // The transactions of switchyard's sessions (the apply session) that are
 // committing on `connection` now, as a text[] of xids.
 std::string committing_apply_xids(pg::Connection& connection) {
@@ -42,10 +48,13 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
       .boolean(0, 0);
 }
 
+}  // namespace
+
 SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select,
                      bool digest_only) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   SideRead result;
+  const auto give_up_at = std::chrono::steady_clock::now() + kCommitPatience;
   for (int attempt = 1;; ++attempt) {
     std::string applying;
     if (side == Side::kTarget) {
@@ -67,6 +76,12 @@ SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select
     }
     connection.exec("ROLLBACK");
     if (stop_requested()) throw Error(ErrorKind::kInterrupted, "verify: stopped");
+    if (std::chrono::steady_clock::now() >= give_up_at) {
+      throw Error(ErrorKind::kTimeout,
+                  "target: an apply transaction has been committing for over 10 s, so no "
+                  "snapshot shows what the stream has applied; is the target stalled "
+                  "(a synchronous standby down, a full disk)?");
+    }
     // A commit takes microseconds; a busy machine may stretch that to a few
     // milliseconds.
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));

@@ -20,6 +20,7 @@ struct Command {
   Runner run;
 };
 
+Command add_check(CLI::App& app);
 Command add_init(CLI::App& app);
 Command add_snapshot(CLI::App& app);
 Command add_replicate(CLI::App& app);

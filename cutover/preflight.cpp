@@ -9,7 +9,7 @@
 #include "cutover/fence.h"
 #include "cutover/schema_check.h"
 #include "drivers/pg/sql.h"
-#include "replicator/setup.h"
+#include "replicator/requirements.h"
 #include "replicator/source_catalog.h"
 #include "replicator/source_slot.h"
 
@@ -136,28 +136,21 @@ void check_verify(const Config& current, Operation operation, pg::Connection& to
   }
 }
 
-void check_fence_rights(pg::Connection& database) {
-  pg::Result rights = database.exec(
-      "SELECT r.rolsuper OR pg_catalog.pg_has_role(d.datdba, 'MEMBER'), "
-      "       r.rolsuper OR pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER'), current_user "
-      "FROM pg_catalog.pg_roles r, pg_catalog.pg_database d "
-      "WHERE r.rolname = current_user AND d.datname = pg_catalog.current_database()");
-  if (!rights.boolean(0, 0) || !rights.boolean(0, 1)) {
-    refuse(database.role() + ": role " + rights.str(0, 2) +
-           " may not fence this database (needs to own it, or be superuser, and "
-           "pg_signal_backend to end sessions)");
-  }
-}
-
-void check_reverse_path(const Config& current, pg::Connection& from, pg::Connection& to) {
-  check_source_ready(to, current.slot_name());
+// The reverse stream, the fences and failback need rights on both servers;
+// the same checks as init's and `switchyard check`'s, so that a cutover can
+// never pass this preflight and then lack its way back.
+void check_reverse_path(const Config& current, Operation operation, pg::Connection& from,
+                        pg::Connection& to, const std::vector<control::TableRow>& tables) {
   if (auto slot = find_slot(to, current.slot_name()); slot && slot->active) {
     refuse(to.role() + ": replication slot " + current.slot_name() +
            " already exists and is in use; something else streams from it");
   }
-  check_target_ready(from);
-  check_fence_rights(from);
-  check_fence_rights(to);
+  const bool cutover = operation == Operation::kCutover;
+  const Config original = cutover ? current : current.reversed();
+  std::vector<TableName> names;
+  for (const auto& table : tables) names.push_back({table.schema, table.name});
+  require(check_requirements(original, cutover ? from : to, cutover ? to : from, names),
+          NeededBy::kCutover, "preflight");
 }
 
 }  // namespace
@@ -177,7 +170,7 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
   check_tables_complete(current, from, facts.tables);
   check_verify(current, operation, to, facts.tables);
   router.check(operation == Operation::kCutover ? Primary::kSource : Primary::kTarget);
-  check_reverse_path(current, from, to);
+  check_reverse_path(current, operation, from, to, facts.tables);
   check_schema_objects(from, to, facts.tables);
 
   for (const auto& table : facts.tables) {

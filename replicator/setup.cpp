@@ -7,49 +7,10 @@
 #include "control/control_schema.h"
 #include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
+#include "replicator/requirements.h"
 #include "replicator/schema_dump.h"
 
 namespace switchyard {
-
-void check_target_ready(pg::Connection& target) {
-  if (target.exec("SELECT pg_catalog.pg_is_in_recovery()").boolean(0, 0)) {
-    throw Error(ErrorKind::kPrecondition, target.role() +
-                                              ": the server is a standby (in recovery); "
-                                              "switchyard needs a writable target");
-  }
-  pg::Result rights = target.exec(
-      "SELECT current_user, has_database_privilege(current_database(), 'CREATE'), "
-      "       has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE')");
-  if (!rights.boolean(0, 1)) {
-    throw Error(ErrorKind::kPrecondition,
-                target.role() + ": role " + rights.str(0, 0) +
-                    " may not create schemas (needs CREATE on the database)");
-  }
-  if (!rights.boolean(0, 2)) {
-    throw Error(ErrorKind::kPrecondition,
-                target.role() + ": role " + rights.str(0, 0) +
-                    " may not create replication origins (needs superuser or "
-                    "EXECUTE on pg_replication_origin_* functions)");
-  }
-  // The apply session writes with session_replication_role = replica (no
-  // triggers, no foreign key checks: the source ran them). Tried, not
-  // inferred: superusers may, and on PostgreSQL 15 roles granted SET on the
-  // parameter.
-  target.exec("BEGIN");
-  try {
-    target.exec("SET LOCAL session_replication_role = replica");
-    target.exec("ROLLBACK");
-  } catch (const Error&) {
-    if (target.ok()) target.exec("ROLLBACK");
-    const std::string user = pg::quote_ident(rights.str(0, 0));
-    throw Error(ErrorKind::kPrecondition,
-                target.role() + ": role " + rights.str(0, 0) +
-                    " may not set session_replication_role, which the apply session needs "
-                    "(superuser, or on PostgreSQL 15: GRANT SET ON PARAMETER "
-                    "session_replication_role TO " +
-                    user + ")");
-  }
-}
 
 namespace {
 
@@ -100,9 +61,22 @@ InitResult run_init(const Config& config, bool export_snapshot) {
   pg::Connection source(config.source.conninfo, "source");
   pg::Connection target(config.target.conninfo, "target");
 
-  // 1. Checks: nothing is created until all of them pass.
-  check_source_ready(source, config.slot_name());
-  check_target_ready(target);
+  // 1. Checks: nothing is created until all of them pass. What only the
+  // cutover needs is named now, so that it can be arranged in good time.
+  InitResult result;
+  result.tables = list_source_tables(source, config.tables);
+  const auto requirements = check_requirements(config, source, target, table_names(result.tables));
+  require(requirements, NeededBy::kStream, "init");
+  const auto for_cutover = unmet(requirements, NeededBy::kCutover);
+  for (const auto& requirement : for_cutover) {
+    spdlog::warn("{} (needed at cutover)", requirement.message());
+  }
+  if (!for_cutover.empty()) {
+    spdlog::warn(
+        "init: {} requirements of the cutover, the reverse stream or failback are missing "
+        "(above); the stream can start, cutover will refuse until they are in place",
+        for_cutover.size());
+  }
   pg::Connection replication(config.source.conninfo, "source", pg::Mode::kReplication);
   const std::string system_id = source_system_id(replication);
   const auto existing = control::read_stream(target, config.name);
@@ -120,8 +94,6 @@ InitResult run_init(const Config& config, bool export_snapshot) {
                     "' runs target -> source since a cutover; init and snapshot apply to the "
                     "forward stream (run failback first)");
   }
-  InitResult result;
-  result.tables = list_source_tables(source, config.tables);
   std::vector<bool> missing;
   for (const auto& table : result.tables) {
     missing.push_back(

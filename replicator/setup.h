@@ -29,10 +29,6 @@ struct InitResult {
   std::vector<DdlStatement> after_copy;
 };
 
-// A writable server (not a standby) on which this role may create the
-// control schema and replication origins. Throws Error(kPrecondition).
-void check_target_ready(pg::Connection& target);
-
 InitResult run_init(const Config& config, bool export_snapshot);
 
 // Removes the slot, the publication, the origin and the control schema.

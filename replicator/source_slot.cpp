@@ -8,47 +8,6 @@
 
 namespace switchyard {
 
-void check_source_ready(pg::Connection& source, const std::string& slot) {
-  if (source.server_version() < 130000) {
-    throw Error(ErrorKind::kPrecondition, source.role() + ": PostgreSQL " +
-                                              std::to_string(source.server_version() / 10000) +
-                                              " is too old; switchyard needs 13 or later");
-  }
-  const std::string wal_level = source.exec("SHOW wal_level").str(0, 0);
-  if (wal_level != "logical") {
-    throw Error(ErrorKind::kPrecondition,
-                source.role() + ": wal_level is '" + wal_level +
-                    "'; set wal_level = logical in postgresql.conf and restart the server");
-  }
-  pg::Result role = source.exec(
-      "SELECT current_user, rolsuper OR rolreplication, "
-      "       has_database_privilege(current_database(), 'CREATE') "
-      "FROM pg_catalog.pg_roles WHERE rolname = current_user");
-  const std::string user = role.str(0, 0);
-  if (!role.boolean(0, 1)) {
-    throw Error(ErrorKind::kPrecondition,
-                source.role() + ": role " + user +
-                    " may not create a replication slot; grant it with ALTER ROLE " +
-                    pg::quote_ident(user) + " REPLICATION");
-  }
-  if (!role.boolean(0, 2)) {
-    throw Error(ErrorKind::kPrecondition,
-                source.role() + ": role " + user +
-                    " may not create a publication (needs CREATE on the database)");
-  }
-  if (!find_slot(source, slot)) {
-    pg::Result room = source.exec(
-        "SELECT current_setting('max_replication_slots')::int - "
-        "(SELECT count(*) FROM pg_catalog.pg_replication_slots)");
-    if (room.int64(0, 0) <= 0) {
-      throw Error(ErrorKind::kPrecondition,
-                  source.role() +
-                      ": all max_replication_slots are in use; raise max_replication_slots or "
-                      "drop an unused slot");
-    }
-  }
-}
-
 std::string source_system_id(pg::Connection& replication) {
   return replication.exec("IDENTIFY_SYSTEM").str(0, 0);
 }

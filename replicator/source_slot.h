@@ -25,10 +25,6 @@ struct ExportedSnapshot {
   Lsn consistent_point;
 };
 
-// wal_level, role attributes and slot room. Throws Error(kPrecondition) with
-// the fix in the message. `slot` may already exist (re-running init).
-void check_source_ready(pg::Connection& source, const std::string& slot);
-
 // IDENTIFY_SYSTEM's systemid: tells two clusters apart even behind one address.
 std::string source_system_id(pg::Connection& replication);
 

@@ -87,7 +87,12 @@ cat >"$WORK/nosrr.yaml" <<YAML
 source: { driver: postgres, conninfo: "$(pgc_conninfo SRC)" }
 target: { driver: postgres, conninfo: "host=127.0.0.1 port=$TGT_PORT dbname=app user=applier" }
 YAML
-expect_failure 5 "target: role applier may not set session_replication_role.*GRANT SET ON PARAMETER session_replication_role TO .applier." -- "$SY" -c "$WORK/nosrr.yaml" init
+expect_failure 5 "init: 3 requirements are missing" -- "$SY" -c "$WORK/nosrr.yaml" init
+# Each one named with its fix, not one at a time.
+grep -q "target: role applier may not set session_replication_role.*GRANT SET ON PARAMETER session_replication_role TO .applier." "$WORK/err" ||
+  fail "the SET right is not named: $(cat "$WORK/err")"
+grep -q "may not use 10 of the replication origin functions" "$WORK/err" || fail "the origin functions are not named"
+grep -q 'GRANT CREATE ON SCHEMA "public" TO "applier"' "$WORK/err" || fail "CREATE on schema public is not named"
 assert_nothing_created
 
 log "source with wal_level = replica (exit 5)"

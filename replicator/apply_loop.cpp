@@ -378,7 +378,8 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
   pg::Result columns = catalog_.exec(
       "SELECT a.attname, a.atttypid, tn.nspname, t.typname, "
       "       pg_catalog.format_type(a.atttypid, a.atttypmod), "
-      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '' "
+      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '', "
+      "       a.attidentity = 'a' "
       "  FROM pg_catalog.pg_attribute a "
       "  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
       "  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
@@ -426,6 +427,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
     // The cast keeps the column's modifier: a bare ::character would be
     // char(1) and cut 'ab ' to 'a'.
     state.shape.types.push_back(columns.str(match, 4));
+    state.shape.identity_always.push_back(columns.boolean(match, 7));
     if (!same_type) {
       throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
                                                state.display + " has another type on the target (" +
@@ -447,8 +449,16 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
       " WHERE i.indrelid = pg_catalog.to_regclass($1) AND (i.indisunique OR i.indisexclusion) "
       "   AND NOT i.indisprimary AND NOT i.indisreplident",
       {state.shape.qualified});
+  // An identity column outside the key may change in any update, and such
+  // a change is applied by replacing the row (replace_one_sql): one at a time.
+  bool identity_outside_key = false;
+  for (size_t column_idx = 0; column_idx < state.shape.identity_always.size(); ++column_idx) {
+    const auto& key = state.shape.key_columns;
+    identity_outside_key |= state.shape.identity_always[column_idx] &&
+                            std::find(key.begin(), key.end(), column_idx) == key.end();
+  }
   state.batched = relation.replica_identity != 'f' && !state.shape.key_columns.empty() &&
-                  unique.int64(0, 0) == 0;
+                  unique.int64(0, 0) == 0 && !identity_outside_key;
 
   // The columns verify identifies rows by: the primary key, else the
   // replica identity index.
@@ -691,15 +701,38 @@ std::string ApplyLoop::add_key_params(const RelationState& state, const Tuple& k
   return key_mask;
 }
 
+// Whether an update leaves every GENERATED ALWAYS identity value as it was
+// (then it is not SET: no UPDATE may). Known when the column is in the key
+// and the key is unchanged, or when the old row carries it.
+bool ApplyLoop::identity_unchanged(const RelationState& state, const pgoutput::Update& update) {
+  const TableShape& shape = state.shape;
+  for (size_t column_idx = 0; column_idx < shape.identity_always.size(); ++column_idx) {
+    if (!shape.identity_always[column_idx]) continue;
+    const bool in_key = std::find(shape.key_columns.begin(), shape.key_columns.end(), column_idx) !=
+                        shape.key_columns.end();
+    if (update.old_kind == 0 && in_key) continue;
+    const bool old_sent = update.old_kind == 'O' || (update.old_kind == 'K' && in_key);
+    if (!old_sent || update.old_tuple[column_idx].kind != update.new_tuple[column_idx].kind ||
+        update.old_tuple[column_idx].bytes != update.new_tuple[column_idx].bytes) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update) {
   const TableShape& shape = state.shape;
   ensure_target_transaction();
   params_.clear();
+  const bool replace = shape.has_identity_always() && !identity_unchanged(state, update);
   std::string set_mask(shape.columns.size(), 's');
   for (size_t column_idx = 0; column_idx < set_mask.size(); ++column_idx) {
     // An unchanged TOASTed value is not sent: leave the target's in place.
+    // Nor is an identity value that stays as it is.
     if (update.new_tuple[column_idx].kind == DatumKind::kUnchanged) {
       set_mask[column_idx] = 'u';
+    } else if (!replace && shape.identity_always[column_idx]) {
+      set_mask[column_idx] = 'i';
     } else {
       params_.push_back(&update.new_tuple[column_idx]);
     }
@@ -709,6 +742,15 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   const std::string key_mask =
       add_key_params(state, update.old_kind ? update.old_tuple : update.new_tuple, full);
   batch_bytes_ += tuple_bytes(update.new_tuple);
+  if (replace) {
+    const auto& name = statement(state, "R1" + set_mask + (full ? "|F" : "|K") + key_mask,
+                                 [&] { return replace_one_sql(shape, set_mask, key_mask, full); });
+    execute(name, params_, statement_tag(state.id, 'U', 1));
+    // The row log (tables without a key) cannot describe a replaced row:
+    // the cutover then refuses to prove that table by its log.
+    if (logging(state)) log_unapplied(state);
+    return;
+  }
   if (logging(state) && full) {
     // The row removed and the row added; the new image takes an unchanged
     // TOASTed value from the old one, which REPLICA IDENTITY FULL sends whole.

@@ -110,6 +110,7 @@ class ApplyLoop {
   // Row-by-row statements, sent at once.
   std::string add_key_params(const RelationState& state, const Tuple& key_tuple,
                              bool full_identity);
+  static bool identity_unchanged(const RelationState& state, const pgoutput::Update& update);
   void update_one(RelationState& state, const pgoutput::Update& update);
 
   // verify's dirty keys (see switchyard.dirty_keys in docs/control-schema.md).

@@ -61,9 +61,14 @@ std::string where_one(const TableShape& table, std::string_view key_mask, bool f
 
 }  // namespace
 
+bool TableShape::has_identity_always() const {
+  return std::find(identity_always.begin(), identity_always.end(), true) != identity_always.end();
+}
+
 std::string insert_rows_sql(const TableShape& table, size_t rows) {
   std::string sql =
-      "INSERT INTO " + table.qualified + " (" + pg::ident_list(table.columns) + ") VALUES ";
+      "INSERT INTO " + table.qualified + " (" + pg::ident_list(table.columns) +
+      (table.has_identity_always() ? ") OVERRIDING SYSTEM VALUE VALUES " : ") VALUES ");
   size_t number = 1;
   for (size_t row = 0; row < rows; ++row) {
     sql += row ? ", (" : "(";
@@ -119,6 +124,24 @@ std::string update_one_sql(const TableShape& table, std::string_view set_mask,
 
 std::string delete_one_sql(const TableShape& table, std::string_view key_mask, bool full_identity) {
   return "DELETE FROM " + table.qualified + where_one(table, key_mask, full_identity, 1);
+}
+
+std::string replace_one_sql(const TableShape& table, std::string_view set_mask,
+                            std::string_view key_mask, bool full_identity) {
+  std::string values;
+  size_t number = 1;
+  for (size_t column_idx = 0; column_idx < table.columns.size(); ++column_idx) {
+    if (column_idx) values += ", ";
+    if (set_mask[column_idx] == 's') {
+      values += param(number++) + "::" + table.types[column_idx];
+    } else {
+      values += "gone." + pg::quote_ident(table.columns[column_idx]);
+    }
+  }
+  return "WITH gone AS (DELETE FROM " + table.qualified +
+         where_one(table, key_mask, full_identity, number) + " RETURNING *) INSERT INTO " +
+         table.qualified + " (" + pg::ident_list(table.columns) +
+         ") OVERRIDING SYSTEM VALUE SELECT " + values + " FROM gone";
 }
 
 // ---- the row log of tables without a key ----------------------------------

@@ -28,6 +28,11 @@ struct TableShape {
   std::vector<std::string> types;     // the target column's type, per column, for casts
   std::vector<size_t> key_columns;    // replica identity columns
   std::vector<bool> compare_as_text;  // type has no usable '=' (json, geometric)
+  // GENERATED ALWAYS AS IDENTITY on the target (a schema prepared with
+  // pg_dump keeps it): inserted with OVERRIDING SYSTEM VALUE, never SET.
+  std::vector<bool> identity_always;
+
+  bool has_identity_always() const;
 
   // Equal shapes render every statement alike.
   bool operator==(const TableShape&) const = default;
@@ -45,6 +50,12 @@ std::string delete_rows_sql(const TableShape& table, size_t rows);
 std::string update_one_sql(const TableShape& table, std::string_view set_mask,
                            std::string_view key_mask, bool full_identity);
 std::string delete_one_sql(const TableShape& table, std::string_view key_mask, bool full_identity);
+// An update that changes a GENERATED ALWAYS identity value, which no UPDATE
+// may set: the row is deleted and inserted again, in one statement, with
+// OVERRIDING SYSTEM VALUE; a column not sent (unchanged TOAST) keeps the
+// deleted row's value. Parameters as update_one_sql's.
+std::string replace_one_sql(const TableShape& table, std::string_view set_mask,
+                            std::string_view key_mask, bool full_identity);
 
 // ---- the row log of tables without a key (switchyard.keyless_images) -------
 // While a cutover prepares, the apply loop logs what it writes to a table

@@ -55,6 +55,41 @@ void prepare_target(pg::Connection& target, const Config& config, const std::str
   }
 }
 
+// A table the DBA prepared (pg_dump --schema-only, say) is used as it is;
+// say what was found in it that changes how it is written.
+void report_prepared_tables(pg::Connection& target, const std::vector<SourceTable>& tables,
+                            const std::vector<bool>& missing) {
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    if (missing[table_idx]) continue;
+    pg::Result found = target.exec(
+        "SELECT (SELECT count(*) FROM pg_catalog.pg_constraint WHERE contype = 'f' "
+        "          AND (conrelid = c.oid OR confrelid = c.oid)), "
+        "       (SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
+        "          WHERE attrelid = c.oid AND attidentity = 'a' AND NOT attisdropped), "
+        "       (SELECT count(*) FROM pg_catalog.pg_trigger "
+        "          WHERE tgrelid = c.oid AND NOT tgisinternal), "
+        "       pg_catalog.pg_get_userbyid(c.relowner) "
+        "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
+        {tables[table_idx].qualified_name()});
+    if (found.rows() == 0) continue;
+    std::string handling;
+    if (found.int64(0, 0) > 0) {
+      handling += "; foreign keys (" + found.str(0, 0) +
+                  "): not checked while copying and applying (the source checked "
+                  "them), tables emptied together";
+    }
+    if (!found.is_null(0, 1)) {
+      handling += "; GENERATED ALWAYS identity " + found.str(0, 1) +
+                  ": written as the source's values (OVERRIDING SYSTEM VALUE)";
+    }
+    if (found.int64(0, 2) > 0) {
+      handling += "; triggers (" + found.str(0, 2) + "): not fired by switchyard's writes";
+    }
+    spdlog::info("target: table {} exists (owner {}): used as it is{}",
+                 tables[table_idx].display_name(), found.str(0, 3), handling);
+  }
+}
+
 }  // namespace
 
 InitResult run_init(const Config& config, bool export_snapshot) {
@@ -100,6 +135,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
         target.exec("SELECT pg_catalog.to_regclass($1)", {table.qualified_name()}).is_null(0, 0));
   }
   const bool copy_done = existing && existing->phase == control::kStreaming;
+  if (!copy_done) report_prepared_tables(target, result.tables, missing);
   if (copy_done) {
     for (size_t table_idx = 0; table_idx < missing.size(); ++table_idx) {
       if (missing[table_idx]) {

@@ -70,6 +70,25 @@ std::vector<CopyPart> plan_parts(const std::vector<SourceTable>& tables, uint64_
   return parts;
 }
 
+// Per table: whether a foreign key of another table on the target
+// references it (or one of its partitions).
+std::vector<bool> referenced_by_foreign_keys(pg::Connection& target,
+                                             const std::vector<SourceTable>& tables) {
+  std::vector<bool> referenced;
+  for (const auto& table : tables) {
+    referenced.push_back(
+        target
+            .exec("SELECT 1 FROM pg_catalog.pg_constraint c "
+                  "WHERE c.contype = 'f' AND c.conrelid <> c.confrelid "
+                  "  AND (c.confrelid = pg_catalog.to_regclass($1) OR c.confrelid IN "
+                  "       (SELECT relid FROM pg_catalog.pg_partition_tree("
+                  "          pg_catalog.to_regclass($1)))) LIMIT 1",
+                  {table.qualified_name()})
+            .rows() > 0);
+  }
+  return referenced;
+}
+
 struct Totals {
   std::atomic<uint64_t> rows{0};
   std::atomic<uint64_t> bytes{0};
@@ -312,13 +331,25 @@ void copy_tables(const Config& config, pg::Connection& target,
                  const std::vector<SourceTable>& tables, const std::string& snapshot_name) {
   std::vector<CopyPart> parts =
       plan_parts(tables, config.snapshot.split_tables_larger_than, config.snapshot.workers);
-  // Tables not truncated by their (single) copy worker are emptied up front.
+  // A table another table's foreign key references cannot be truncated on
+  // its own (a target prepared with pg_dump --schema-only has its foreign
+  // keys already; switchyard adds them after the copy), so it cannot be
+  // copied with FREEZE, which needs a TRUNCATE in the copy's transaction.
+  const std::vector<bool> referenced = referenced_by_foreign_keys(target, tables);
+  for (auto& part : parts) {
+    if (referenced[part.table_idx]) part.freeze = false;
+  }
+  // Tables not truncated by their (single) copy worker are emptied up front,
+  // in one TRUNCATE (foreign keys between them allow that), and only if they
+  // hold rows (from an interrupted copy): an empty one needs nothing.
   std::string truncate;
   for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
     const bool by_worker = std::any_of(parts.begin(), parts.end(), [&](const CopyPart& part) {
       return part.table_idx == table_idx && part.freeze;
     });
-    if (!by_worker) truncate += (truncate.empty() ? "" : ", ") + tables[table_idx].qualified_name();
+    const std::string name = tables[table_idx].qualified_name();
+    if (by_worker || target.exec("SELECT 1 FROM " + name + " LIMIT 1").rows() == 0) continue;
+    truncate += (truncate.empty() ? "" : ", ") + name;
   }
   if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
   // Keys still to build, per table, so that workers build them as each

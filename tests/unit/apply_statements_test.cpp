@@ -113,3 +113,23 @@ TEST_CASE("A row image is a text[] literal: values quoted and escaped, NULL bare
   switchyard::append_image_literal(literal, {nullptr});
   CHECK(literal.substr(literal.size() - 6) == "{NULL}");
 }
+
+TEST_CASE("A GENERATED ALWAYS identity is inserted with OVERRIDING SYSTEM VALUE, never SET",
+          "[apply_statements]") {
+  TableShape shape = orders();
+  CHECK(switchyard::insert_rows_sql(shape, 1) ==
+        "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") VALUES ($1, $2, $3)");
+  shape.identity_always = {true, false, false};
+  CHECK(switchyard::insert_rows_sql(shape, 2) ==
+        "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") OVERRIDING SYSTEM "
+        "VALUE VALUES ($1, $2, $3), ($4, $5, $6)");
+  // Unchanged: the identity column is left out of SET ('i').
+  CHECK(switchyard::update_one_sql(shape, "iss", "k", false) ==
+        "UPDATE \"public\".\"orders\" SET \"Item Name\" = $1, \"note\" = $2 WHERE \"id\" = $3");
+  // Changed (id = DEFAULT on the source, or a new key): the row is replaced,
+  // a column not sent keeping the deleted row's value.
+  CHECK(switchyard::replace_one_sql(shape, "ssu", "k", false) ==
+        "WITH gone AS (DELETE FROM \"public\".\"orders\" WHERE \"id\" = $3 RETURNING *) "
+        "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") OVERRIDING SYSTEM "
+        "VALUE SELECT $1::integer, $2::text, gone.\"note\" FROM gone");
+}

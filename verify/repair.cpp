@@ -45,21 +45,24 @@ std::pair<std::vector<TextRow>, Lsn> read_source(pg::Connection& source, const T
   return {std::move(rows), position};
 }
 
-// The target's writable columns (generated ones compute their own values).
-std::vector<bool> writable_columns(pg::Connection& target, const TablePlan& plan) {
-  pg::Result generated = target.exec(
-      "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass($1) "
-      "AND attgenerated <> ''",
+// How repair may write each of the target's columns: 'w' as any, 'g'
+// generated (it computes its own value: never written), 'a' a GENERATED
+// ALWAYS identity (inserted with OVERRIDING SYSTEM VALUE, never SET).
+std::string column_kinds(pg::Connection& target, const TablePlan& plan) {
+  pg::Result special = target.exec(
+      "SELECT attname, CASE WHEN attgenerated <> '' THEN 'g' ELSE 'a' END "
+      "FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass($1) "
+      "AND (attgenerated <> '' OR attidentity = 'a')",
       {plan.qualified});
-  std::vector<bool> writable;
+  std::string kinds;
   for (const auto& column : plan.columns) {
-    bool is_generated = false;
-    for (int row = 0; row < generated.rows(); ++row) {
-      is_generated |= generated.get(row, 0) == column.name;
+    char kind = 'w';
+    for (int row = 0; row < special.rows(); ++row) {
+      if (special.get(row, 0) == column.name) kind = special.get(row, 1)[0];
     }
-    writable.push_back(!is_generated);
+    kinds.push_back(kind);
   }
-  return writable;
+  return kinds;
 }
 
 // A row's key columns, as the server printed them: the same text on both
@@ -102,38 +105,60 @@ std::string key_condition(const TablePlan& plan, const KeyText& key, Statement& 
 // an apply statement waiting on the row's lock goes on to the repaired row
 // when the repair commits. A DELETE and INSERT would leave it the deleted
 // version, and its change would be lost ("matched no row").
-std::vector<Statement> repair_statements(const TablePlan& plan, const std::vector<bool>& writable,
+std::vector<Statement> repair_statements(const TablePlan& plan, const std::string& kinds,
                                          const std::vector<TextRow>& source_rows,
                                          const std::vector<TextRow>& target_rows) {
   std::map<KeyText, const TextRow*> on_target;
   for (const auto& row : target_rows) on_target[key_of(plan, row)] = &row;
   std::vector<Statement> statements;
+  auto insert = [&](const TextRow& row) {
+    Statement statement;
+    std::string columns, values;
+    for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
+      if (kinds[column_idx] == 'g') continue;
+      columns += (columns.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name);
+      values += (values.empty() ? "" : ", ") +
+                statement.bind(row[column_idx], target_type(plan, column_idx));
+    }
+    statement.sql = "INSERT INTO " + plan.qualified + " (" + columns +
+                    ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")";
+    statements.push_back(std::move(statement));
+  };
+  auto remove = [&](const KeyText& key) {
+    Statement statement;
+    statement.sql = "DELETE FROM " + plan.qualified + " WHERE ";
+    statement.sql += key_condition(plan, key, statement);
+    statements.push_back(std::move(statement));
+  };
   for (const auto& row : source_rows) {
     const KeyText key = key_of(plan, row);
     auto found = on_target.find(key);
-    Statement statement;
     if (found == on_target.end()) {
-      std::string columns, values;
-      for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
-        if (!writable[column_idx]) continue;
-        columns += (columns.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name);
-        values += (values.empty() ? "" : ", ") +
-                  statement.bind(row[column_idx], target_type(plan, column_idx));
-      }
-      statement.sql = "INSERT INTO " + plan.qualified + " (" + columns +
-                      ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")";
-      statements.push_back(std::move(statement));
+      insert(row);
       continue;
     }
-    const bool same = *found->second == row;
+    const TextRow& target_row = *found->second;
     on_target.erase(found);
-    if (same) continue;
+    if (target_row == row) continue;
+    auto in_key = [&](size_t column_idx) {
+      return std::find(plan.key.begin(), plan.key.end(), column_idx) != plan.key.end();
+    };
+    // No UPDATE may set an identity value: a row whose identity differs is
+    // replaced instead.
+    bool identity_differs = false;
+    for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
+      identity_differs |= kinds[column_idx] == 'a' && !in_key(column_idx) &&
+                          target_row[column_idx] != row[column_idx];
+    }
+    if (identity_differs) {
+      remove(key);
+      insert(row);
+      continue;
+    }
+    Statement statement;
     std::string set;
     for (size_t column_idx = 0; column_idx < plan.columns.size(); ++column_idx) {
-      if (!writable[column_idx] ||
-          std::find(plan.key.begin(), plan.key.end(), column_idx) != plan.key.end()) {
-        continue;
-      }
+      if (kinds[column_idx] != 'w' || in_key(column_idx)) continue;
       set += (set.empty() ? "" : ", ") + pg::quote_ident(plan.columns[column_idx].name) + " = " +
              statement.bind(row[column_idx], target_type(plan, column_idx));
     }
@@ -142,12 +167,7 @@ std::vector<Statement> repair_statements(const TablePlan& plan, const std::vecto
     statement.sql += key_condition(plan, key, statement);
     statements.push_back(std::move(statement));
   }
-  for (const auto& [key, row] : on_target) {
-    Statement statement;
-    statement.sql = "DELETE FROM " + plan.qualified + " WHERE ";
-    statement.sql += key_condition(plan, key, statement);
-    statements.push_back(std::move(statement));
-  }
+  for (const auto& [key, row] : on_target) remove(key);
   return statements;
 }
 
@@ -183,7 +203,7 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
     }
     std::vector<KeyText> keys;
     for (const auto& mismatch : mismatches) keys.push_back(mismatch.key);
-    const std::vector<bool> writable = writable_columns(sides.control(), plan);
+    const std::string kinds = column_kinds(sides.control(), plan);
     bool done = false;
     for (int attempt = 1; attempt <= kAttempts && !done; ++attempt) {
       auto [rows, position] = read_source(sides.source(), plan, keys);
@@ -191,8 +211,8 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
       pg::Connection& target = sides.control();
       target.exec("BEGIN");
       target.exec("SET LOCAL session_replication_role = replica");
-      const auto statements = repair_statements(plan, writable, rows,
-                                                read_text_rows(target, plan, Side::kTarget, keys));
+      const auto statements =
+          repair_statements(plan, kinds, rows, read_text_rows(target, plan, Side::kTarget, keys));
       for (const auto& statement : statements) target.exec(statement.sql, statement.params);
       if (read_source(sides.source(), plan, keys).first != rows) {
         target.exec("ROLLBACK");

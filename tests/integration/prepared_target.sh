@@ -8,6 +8,7 @@
 #  - the stream applies inserts, updates (the unique index: one by one),
 #    `id = DEFAULT` (an identity value that changes: the row is replaced),
 #    key-only updates and cascading deletes, under load; parity, verify;
+#  - verify --repair mends a row whose identity value differs;
 #  - after a cutover the application inserts on the new primary with the
 #    identity's own default, without a duplicate key.
 source "$(dirname "$0")/lib.sh"
@@ -90,6 +91,14 @@ wait_parity 60 customers orders order_lines
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify"; }
 grep -qi "error" "$WORK/replicate.log" && { grep -i error "$WORK/replicate.log" | head -3; fail "replicate logged errors"; }
 log "ok: parity and a clean verify: $(tail -n 1 "$WORK/verify.log")"
+
+log "repair of a row whose identity value differs (no UPDATE may set it)"
+pgc_psql TGT -c "UPDATE order_lines SET ticket = DEFAULT, qty = 999 WHERE order_id = 3 AND line_no = 1" >/dev/null
+rc=0; "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "the damaged row was not found (exit $rc)"
+"$SY" -c "$WORK/cfg.yaml" verify --repair >"$WORK/repair.log" 2>&1 || { cat "$WORK/repair.log"; fail "repair"; }
+"$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "not clean after repair"
+log "ok: $(tail -n 1 "$WORK/repair.log")"
 
 log "cutover: the application inserts on the new primary with the identity default"
 "$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover"; }

@@ -1,6 +1,7 @@
 #include "replicator/setup.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -14,6 +15,79 @@ namespace switchyard {
 
 namespace {
 
+// A relation switchyard creates and the role that owns it on the source.
+struct Ownership {
+  std::string relation;  // "schema"."name"
+  std::string display;   // schema.name
+  std::string owner;
+};
+
+// The tables (and partitions) init creates, with their source owners.
+std::vector<Ownership> source_owners(pg::Connection& source, const std::vector<SourceTable>& tables,
+                                     const std::vector<bool>& missing) {
+  std::vector<Ownership> owners;
+  for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
+    if (!missing[table_idx]) continue;
+    const SourceTable& table = tables[table_idx];
+    std::vector<std::pair<std::string, std::string>> relations{{table.schema, table.name}};
+    if (table.partitioned) {
+      for (const auto& leaf : table.leaves) relations.emplace_back(leaf.schema, leaf.name);
+    }
+    for (const auto& [schema, name] : relations) {
+      const std::string relation = pg::qualified(schema, name);
+      pg::Result owner = source.exec(
+          "SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class "
+          "WHERE oid = pg_catalog.to_regclass($1)",
+          {relation});
+      if (owner.rows() > 0) owners.push_back({relation, schema + "." + name, owner.str(0, 0)});
+    }
+  }
+  return owners;
+}
+
+// Tables created by switchyard belong to their source owner where that role
+// exists on the target and this role may act as it (a member inherits its
+// rights, so the copy, the keys and the reverse stream still may); else
+// they stay this role's, and the log says why and what to run.
+void hand_over(pg::Connection& target, const std::vector<Ownership>& owners) {
+  std::map<std::string, std::vector<std::string>> absent, not_member;
+  for (const auto& [relation, display, owner] : owners) {
+    pg::Result role = target.exec(
+        "SELECT r.oid IS NOT NULL, current_user = $1, "
+        "       r.oid IS NOT NULL AND (pg_catalog.pg_has_role(r.oid, 'USAGE') OR "
+        "         (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)), "
+        "       current_user "
+        "FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_roles r ON r.rolname = $1",
+        {owner});
+    if (role.boolean(0, 1)) continue;
+    if (!role.boolean(0, 0)) {
+      absent[owner].push_back(display);
+    } else if (!role.boolean(0, 2)) {
+      not_member[owner + "|" + role.str(0, 3)].push_back(display);
+    } else {
+      target.exec("ALTER TABLE " + relation + " OWNER TO " + pg::quote_ident(owner));
+    }
+  }
+  for (const auto& [owner, relations] : absent) {
+    spdlog::warn(
+        "target: role {} owns {} on the source but does not exist here: created as this "
+        "role's; create it, then ALTER TABLE ... OWNER TO {}",
+        owner,
+        relations.size() == 1 ? relations.front() : std::to_string(relations.size()) + " tables",
+        pg::quote_ident(owner));
+  }
+  for (const auto& [key, relations] : not_member) {
+    const std::string owner = key.substr(0, key.find('|'));
+    const std::string self = key.substr(key.find('|') + 1);
+    spdlog::warn(
+        "target: {} stay owned by {}, not {} as on the source: {} may not act as {} (GRANT {} "
+        "TO {} before init, or ALTER TABLE ... OWNER TO {} afterwards)",
+        relations.size() == 1 ? relations.front() : std::to_string(relations.size()) + " tables",
+        self, owner, self, owner, pg::quote_ident(owner), pg::quote_ident(self),
+        pg::quote_ident(owner));
+  }
+}
+
 // Target side of init, in one transaction: all of it or none of it (what
 // needs the keys switchyard builds after the copy waits for the copy).
 // Extensions first (column types and functions use them), functions before
@@ -21,7 +95,7 @@ namespace {
 void prepare_target(pg::Connection& target, const Config& config, const std::string& system_id,
                     const std::vector<SourceTable>& tables, const std::vector<bool>& missing,
                     const SchemaScript& script, const SchemaObjectsScript& objects,
-                    bool copy_done) {
+                    const std::vector<Ownership>& owners, bool copy_done) {
   target.exec("BEGIN");
   try {
     control::ensure_schema(target);
@@ -35,6 +109,7 @@ void prepare_target(pg::Connection& target, const Config& config, const std::str
     if (script.first_table >= script.pre_data.size()) {
       run_schema_statements(target, objects.before_tables, false);
     }
+    hand_over(target, owners);
     run_schema_statements(target, objects.after_tables, false);
     run_schema_statements(target, objects.dependent, true);
     // The copy builds the keys, then creates what needs them and fills new
@@ -167,7 +242,8 @@ InitResult run_init(const Config& config, bool export_snapshot) {
       spdlog::info("source: slot {} created at {}", config.slot_name(), at.to_string());
     }
     // 3. Target, in one transaction.
-    prepare_target(target, config, system_id, result.tables, missing, script, objects, copy_done);
+    prepare_target(target, config, system_id, result.tables, missing, script, objects,
+                   source_owners(source, result.tables, missing), copy_done);
   } catch (...) {
     result.snapshot.reset();  // close the slot's connection before dropping it
     try {

@@ -10,7 +10,9 @@
 #    cutover preflight refuses, naming both, before anything changes;
 #  - once granted and restarted: check is clean, and init, replicate (under
 #    the application's load, as app_user), verify, cutover and failback all
-#    run as that role; app_user can write on the new primary.
+#    run as that role; app_user can write on the new primary;
+#  - tables switchyard creates belong to their source owner (app_owner);
+#    one whose owner role the target lacks is named at init.
 source "$(dirname "$0")/lib.sh"
 
 pgc_start SRC
@@ -28,6 +30,11 @@ ALTER TABLE pgbench_tellers OWNER TO app_owner;
 ALTER TABLE pgbench_history OWNER TO app_owner;
 ALTER DATABASE app OWNER TO app_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app_user;
+-- A batch job's table, owned by a role the target does not have.
+CREATE ROLE legacy_batch NOLOGIN;
+CREATE TABLE batch_runs (id int PRIMARY KEY, note text);
+INSERT INTO batch_runs SELECT g, 'run ' || g FROM generate_series(1, 50) g;
+ALTER TABLE batch_runs OWNER TO legacy_batch;
 SQL
 
 # readme_block NAME: the SQL block of the README's least-privilege setup.
@@ -97,6 +104,7 @@ pgc_psql TGT -c "DROP ROLE migrator"
 log "the README's grants, less the source's SET ON PARAMETER, target wal_level still replica"
 grep -v "GRANT SET ON PARAMETER" "$WORK/source.sql" | pgc_psql SRC >/dev/null
 pgc_psql TGT -f "$WORK/target.sql" >/dev/null
+pgc_psql SRC -c "GRANT legacy_batch TO migrator" >/dev/null
 pgc_psql SRC -c "ALTER ROLE migrator PASSWORD '$PASSWORD_SRC'"
 pgc_psql TGT -c "ALTER ROLE migrator PASSWORD '$PASSWORD_TGT'"
 rc=0
@@ -109,6 +117,12 @@ grep -q "MISSING  cutover  wal_level = logical: wal_level is 'replica'" "$WORK/m
 "$SY" -c "$WORK/cfg.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init as migrator"; }
 grep -q "2 requirements of the cutover.*missing" "$WORK/init.log" || { cat "$WORK/init.log"; fail "init did not warn"; }
 log "ok: init warns about the 2 the cutover needs and goes ahead"
+owners=$(pgc_psql TGT -c "SELECT string_agg(tablename || ':' || tableowner, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
+[ "$owners" = "batch_runs:migrator pgbench_accounts:app_owner pgbench_branches:app_owner pgbench_history:app_owner pgbench_tellers:app_owner" ] ||
+  fail "created tables' owners: $owners"
+grep -q "role legacy_batch owns public.batch_runs on the source but does not exist here" "$WORK/init.log" ||
+  { cat "$WORK/init.log"; fail "init does not name the missing owner role"; }
+log "ok: created tables belong to their source owner; the one whose owner is missing is named"
 
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U app_user -n -c 2 -R 50 -T 600 app \
   >"$WORK/pgbench.log" 2>&1 &
@@ -131,6 +145,8 @@ pgc_as_owner "$PG_BIN/pg_ctl" -D "$TGT_DIR/data" -m fast -w restart -o "-p $TGT_
 grep -q "MISSING" "$WORK/check.out" && fail "check still lists something missing"
 log "ok: check clean: $(tail -n 1 "$WORK/check.out")"
 
+# What init's warning asks for: the owner role, and the table handed to it.
+pgc_psql TGT -c "CREATE ROLE legacy_batch NOLOGIN; GRANT legacy_batch TO migrator; ALTER TABLE batch_runs OWNER TO legacy_batch" >/dev/null
 kill -TERM "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true
 sleep 1
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after the restart"

@@ -302,10 +302,33 @@ void upsert_table(pg::Connection& target, const std::string& stream, const Table
 
 void finish_adding_table(pg::Connection& target, const std::string& stream,
                          const std::string& schema, const std::string& table, Lsn synced_from) {
+  const pg::Params key{stream, schema, table};
   target.exec(
       "UPDATE switchyard.tables SET adding = false, synced_from_lsn = $4::pg_lsn "
       "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {stream, schema, table, synced_from.to_string()});
+  target.exec(
+      "DELETE FROM switchyard.verify_chunks "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      key);
+  target.exec(
+      "DELETE FROM switchyard.verify_tables "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+      key);
+  target.exec(
+      "UPDATE switchyard.mismatches SET resolved_at = now(), resolution = 'recopied' "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3 AND resolved_at IS NULL",
+      key);
+}
+
+bool request_recopy(pg::Connection& target, const std::string& stream, const std::string& schema,
+                    const std::string& table) {
+  return target
+             .exec(
+                 "UPDATE switchyard.tables SET adding = true "
+                 "WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+                 {stream, schema, table})
+             .affected_rows() == 1;
 }
 
 void mark_post_data_done(pg::Connection& target, const std::string& stream,

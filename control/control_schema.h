@@ -79,8 +79,14 @@ std::vector<TableRow> read_tables(pg::Connection& target, const std::string& nam
 void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row);
 // A table added while streaming is copied: the stream applies its changes
 // committed at or after `synced_from` (see TableRow).
+// Also forgets what verify concluded about the table's earlier rows (its
+// chunks, its last pass, its open mismatches: settled as 'recopied').
 void finish_adding_table(pg::Connection& target, const std::string& stream,
                          const std::string& schema, const std::string& table, Lsn synced_from);
+// `switchyard recopy`: the table joins the stream again, as if new (the
+// running replicate, or the next, copies it). False if it is not streamed.
+bool request_recopy(pg::Connection& target, const std::string& stream, const std::string& schema,
+                    const std::string& table);
 void mark_post_data_done(pg::Connection& target, const std::string& stream,
                          const std::string& schema, const std::string& table);
 void record_copy(pg::Connection& target, const std::string& stream, const std::string& schema,

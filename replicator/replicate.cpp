@@ -19,6 +19,7 @@
 #include "replicator/pgoutput_decoder.h"
 #include "replicator/setup.h"
 #include "replicator/snapshot_copy.h"
+#include "replicator/stream_lock.h"
 #include "replicator/table_sync.h"
 
 namespace switchyard {
@@ -301,73 +302,6 @@ class StreamSession {
 };
 
 }  // namespace
-
-// One replicate per stream: a session-level advisory lock on the stream's
-// home database (the target's, where the control schema lives), held by a
-// connection of its own for as long as the process runs. A killed process
-// loses it as soon as its connection closes, unlike the slot, which a
-// walsender may hold for a while after its client died.
-class StreamLock {
- public:
-  explicit StreamLock(const Config& config) : config_(config) { take(); }
-
-  // Takes the lock again if its connection was lost (a target restart);
-  // called before each (re)connection of the stream.
-  void keep() {
-    try {
-      if (session_ && session_->ok()) {
-        session_->exec("SELECT 1");
-        return;
-      }
-    } catch (const Error& error) {
-      if (!error.retryable()) throw;
-    }
-    take();
-  }
-
- private:
-  void take() {
-    session_.reset();
-    auto session = std::make_unique<pg::Connection>(config_.target.conninfo, "target",
-                                                    pg::Mode::kNormal, "replicate-lock");
-    // A process killed a moment ago may still hold it: its backend ends
-    // as soon as it reads the closed connection, a few milliseconds.
-    const auto give_up_at = Clock::now() + std::chrono::seconds(3);
-    bool taken = false;
-    while (!(taken = try_lock(*session)) && Clock::now() < give_up_at && !stop_requested()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (!taken) {
-      const pg::Result holder = session->exec(
-          "SELECT coalesce(host(a.client_addr), 'a local socket'), a.backend_start::text "
-          "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-          "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-          "(SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
-          "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = "
-          "pg_catalog.hashtextextended($1, 0) LIMIT 1",
-          {"switchyard replicate " + config_.name});
-      std::string who;
-      if (holder.rows() > 0) {
-        who = " (connected from " + holder.str(0, 0) + " since " + holder.str(0, 1) + ")";
-      }
-      throw Error(ErrorKind::kPrecondition,
-                  "stream " + config_.name +
-                      " is already being replicated: another `switchyard replicate` is running" +
-                      who + "; stop it first");
-    }
-    session_ = std::move(session);
-  }
-
-  bool try_lock(pg::Connection& session) {
-    return session
-               .exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
-                     {"switchyard replicate " + config_.name})
-               .str(0, 0) == "t";
-  }
-
-  const Config& config_;
-  std::unique_ptr<pg::Connection> session_;
-};
 
 void run_replicate(const Config& config) {
   StreamLock lock(config);

@@ -42,7 +42,10 @@ void add_tables(const Config& config, const std::vector<SourceTable>& requested)
     const bool absent =
         target.exec("SELECT pg_catalog.to_regclass($1)", {table.qualified_name()}).is_null(0, 0);
     const auto row = rows.find(table.display_name());
-    const bool ours = row != rows.end() && row->second.created_by_switchyard;
+    // Ours: created by switchyard, or being added (the rows of an
+    // interrupted add, or a table `recopy` replaces).
+    const bool ours =
+        row != rows.end() && (row->second.created_by_switchyard || row->second.adding);
     if (!absent && !ours &&
         target.exec("SELECT 1 FROM " + table.qualified_name() + " LIMIT 1").rows() > 0) {
       refused = "target: table " + table.display_name() +

@@ -196,8 +196,8 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
       report.skipped = mismatches.size();
       spdlog::warn(
           "{}: {} differing row(s) left as they are: a table without a key cannot be "
-          "repaired row by row (re-copy it)",
-          name, mismatches.size());
+          "repaired row by row; copy it again with `switchyard recopy {}`",
+          name, mismatches.size(), name);
       reports.push_back(report);
       continue;
     }

@@ -1,0 +1,87 @@
+#include "replicator/stream_lock.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "common/shutdown.h"
+
+namespace switchyard {
+namespace {
+
+std::string lock_name(const Config& config) {
+  return "switchyard replicate " + config.name;
+}
+
+std::unique_ptr<pg::Connection> lock_session(const Config& config) {
+  return std::make_unique<pg::Connection>(config.target.conninfo, "target", pg::Mode::kNormal,
+                                          "replicate-lock");
+}
+
+bool try_lock(const Config& config, pg::Connection& session) {
+  return session
+             .exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
+                   {lock_name(config)})
+             .str(0, 0) == "t";
+}
+
+}  // namespace
+
+StreamLock::StreamLock(const Config& config) : config_(config) {
+  take();
+}
+
+StreamLock::StreamLock(const Config& config, std::unique_ptr<pg::Connection> session)
+    : config_(config), session_(std::move(session)) {}
+
+std::unique_ptr<StreamLock> StreamLock::try_take(const Config& config) {
+  auto session = lock_session(config);
+  if (!try_lock(config, *session)) return nullptr;
+  return std::unique_ptr<StreamLock>(new StreamLock(config, std::move(session)));
+}
+
+void StreamLock::keep() {
+  try {
+    if (session_ && session_->ok()) {
+      session_->exec("SELECT 1");
+      return;
+    }
+  } catch (const Error& error) {
+    if (!error.retryable()) throw;
+  }
+  take();
+}
+
+void StreamLock::take() {
+  session_.reset();
+  auto session = lock_session(config_);
+  // A process killed a moment ago may still hold it: its backend ends as
+  // soon as it reads the closed connection, a few milliseconds.
+  const auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  bool taken = false;
+  while (!(taken = try_lock(config_, *session)) && std::chrono::steady_clock::now() < give_up_at &&
+         !stop_requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!taken) {
+    const pg::Result holder = session->exec(
+        "SELECT coalesce(host(a.client_addr), 'a local socket'), a.backend_start::text "
+        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+        "(SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
+        "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = "
+        "pg_catalog.hashtextextended($1, 0) LIMIT 1",
+        {lock_name(config_)});
+    std::string who;
+    if (holder.rows() > 0) {
+      who = " (connected from " + holder.str(0, 0) + " since " + holder.str(0, 1) + ")";
+    }
+    throw Error(ErrorKind::kPrecondition,
+                "stream " + config_.name +
+                    " is already being replicated: another `switchyard replicate` is running" +
+                    who + "; stop it first");
+  }
+  session_ = std::move(session);
+}
+
+}  // namespace switchyard

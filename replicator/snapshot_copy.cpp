@@ -70,21 +70,30 @@ std::vector<CopyPart> plan_parts(const std::vector<SourceTable>& tables, uint64_
   return parts;
 }
 
-// Per table: whether a foreign key of another table on the target
-// references it (or one of its partitions).
-std::vector<bool> referenced_by_foreign_keys(pg::Connection& target,
-                                             const std::vector<SourceTable>& tables) {
-  std::vector<bool> referenced;
+// Which tables other tables' foreign keys on the target point at.
+enum class Referenced { kNo, kFromCopied, kFromElsewhere };
+
+// Per table: whether a foreign key of another table references it (or one
+// of its partitions), and whether every such table is copied too.
+std::vector<Referenced> referenced_by_foreign_keys(pg::Connection& target,
+                                                   const std::vector<SourceTable>& tables) {
+  std::string copied;
   for (const auto& table : tables) {
-    referenced.push_back(
-        target
-            .exec("SELECT 1 FROM pg_catalog.pg_constraint c "
-                  "WHERE c.contype = 'f' AND c.conrelid <> c.confrelid "
-                  "  AND (c.confrelid = pg_catalog.to_regclass($1) OR c.confrelid IN "
-                  "       (SELECT relid FROM pg_catalog.pg_partition_tree("
-                  "          pg_catalog.to_regclass($1)))) LIMIT 1",
-                  {table.qualified_name()})
-            .rows() > 0);
+    copied += (copied.empty() ? "" : "\n") + table.qualified_name();
+  }
+  std::vector<Referenced> referenced;
+  for (const auto& table : tables) {
+    pg::Result from = target.exec(
+        "SELECT bool_and(c.conrelid IN (SELECT pg_catalog.to_regclass(n) "
+        "                   FROM pg_catalog.regexp_split_to_table($2, E'\\n') AS n)) "
+        "FROM pg_catalog.pg_constraint c "
+        "WHERE c.contype = 'f' AND c.conrelid <> c.confrelid "
+        "  AND (c.confrelid = pg_catalog.to_regclass($1) OR c.confrelid IN "
+        "       (SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1))))",
+        {table.qualified_name(), copied});
+    referenced.push_back(from.is_null(0, 0)   ? Referenced::kNo
+                         : from.boolean(0, 0) ? Referenced::kFromCopied
+                                              : Referenced::kFromElsewhere);
   }
   return referenced;
 }
@@ -335,23 +344,35 @@ void copy_tables(const Config& config, pg::Connection& target,
   // its own (a target prepared with pg_dump --schema-only has its foreign
   // keys already; switchyard adds them after the copy), so it cannot be
   // copied with FREEZE, which needs a TRUNCATE in the copy's transaction.
-  const std::vector<bool> referenced = referenced_by_foreign_keys(target, tables);
+  const std::vector<Referenced> referenced = referenced_by_foreign_keys(target, tables);
   for (auto& part : parts) {
-    if (referenced[part.table_idx]) part.freeze = false;
+    if (referenced[part.table_idx] != Referenced::kNo) part.freeze = false;
   }
   // Tables not truncated by their (single) copy worker are emptied up front,
   // in one TRUNCATE (foreign keys between them allow that), and only if they
-  // hold rows (from an interrupted copy): an empty one needs nothing.
-  std::string truncate;
+  // hold rows (an interrupted copy's, or a table copied again): an empty one
+  // needs nothing. One that a table not copied now references (a table
+  // copied again alone, say) cannot be truncated at all: its rows are
+  // deleted, with foreign keys unchecked as everywhere in the copy.
+  std::string truncate, remove;
   for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
     const bool by_worker = std::any_of(parts.begin(), parts.end(), [&](const CopyPart& part) {
       return part.table_idx == table_idx && part.freeze;
     });
     const std::string name = tables[table_idx].qualified_name();
     if (by_worker || target.exec("SELECT 1 FROM " + name + " LIMIT 1").rows() == 0) continue;
-    truncate += (truncate.empty() ? "" : ", ") + name;
+    if (referenced[table_idx] == Referenced::kFromElsewhere) {
+      remove += "; DELETE FROM " + name;
+    } else {
+      truncate += (truncate.empty() ? "" : ", ") + name;
+    }
   }
-  if (!truncate.empty()) target.exec("TRUNCATE " + truncate);
+  if (!truncate.empty() || !remove.empty()) {
+    pg::Transaction transaction(target);
+    target.exec("SET LOCAL session_replication_role = replica" + remove +
+                (truncate.empty() ? "" : "; TRUNCATE " + truncate));
+    transaction.commit();
+  }
   // Keys still to build, per table, so that workers build them as each
   // table's copy completes.
   const std::vector<control::TableRow> rows = control::read_tables(target, config.name);

@@ -8,6 +8,7 @@
 #  - the stream applies inserts, updates (the unique index: one by one),
 #    `id = DEFAULT` (an identity value that changes: the row is replaced),
 #    key-only updates and cascading deletes, under load; parity, verify;
+#  - recopy of a table that foreign keys point at (emptied without TRUNCATE);
 #  - verify --repair mends a row whose identity value differs;
 #  - after a cutover the application inserts on the new primary with the
 #    identity's own default, without a duplicate key.
@@ -91,6 +92,12 @@ wait_parity 60 customers orders order_lines
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify"; }
 grep -qi "error" "$WORK/replicate.log" && { grep -i error "$WORK/replicate.log" | head -3; fail "replicate logged errors"; }
 log "ok: parity and a clean verify: $(tail -n 1 "$WORK/verify.log")"
+
+log "recopy of a table other tables' foreign keys point at (no TRUNCATE possible)"
+"$SY" -c "$WORK/cfg.yaml" recopy public.customers >"$WORK/recopy.out" 2>"$WORK/recopy.err" ||
+  { cat "$WORK/recopy.err"; fail "recopy of customers"; }
+wait_parity 30 customers orders order_lines
+log "ok: $(cat "$WORK/recopy.out")"
 
 log "repair of a row whose identity value differs (no UPDATE may set it)"
 pgc_psql TGT -c "UPDATE order_lines SET ticket = DEFAULT, qty = 999 WHERE order_id = 3 AND line_no = 1" >/dev/null

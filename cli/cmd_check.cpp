@@ -20,10 +20,10 @@ void print_text(const Config& config, const std::vector<Requirement>& all) {
   for (const auto& requirement : all) {
     if (requirement.side != side) {
       side = requirement.side;
-      const std::string& conninfo =
-          side == "source" ? config.source.conninfo : config.target.conninfo;
-      std::printf("%s%s (%s)\n", side == "source" ? "" : "\n", side.c_str(),
-                  pg::describe_conninfo(conninfo).c_str());
+      const bool source = side == config.source.name;
+      std::printf(
+          "%s%s (%s)\n", source ? "" : "\n", side.c_str(),
+          pg::describe_conninfo(source ? config.source.conninfo : config.target.conninfo).c_str());
     }
     if (requirement.met) {
       std::printf("  ok       %-8s %s\n", stage_name(requirement.needed_by),
@@ -65,8 +65,10 @@ Command add_check(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   sub->add_flag("--json", *json, "print the requirements as JSON");
   return {sub, [json](const Config& config) {
-            pg::Connection source(config.source.conninfo, "source", pg::Mode::kNormal, "check");
-            pg::Connection target(config.target.conninfo, "target", pg::Mode::kNormal, "check");
+            pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal,
+                                  "check");
+            pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal,
+                                  "check");
             const auto tables = list_source_tables(source, config.tables);
             const auto all = check_requirements(config, source, target, table_names(tables));
             const auto missing = unmet(all, NeededBy::kCutover);

@@ -60,14 +60,17 @@ boost::json::object to_json(const StreamStatus& status) {
   return out;
 }
 
-void print_text(const StreamStatus& status) {
+// The databases by the configuration's names, whichever way the stream runs.
+void print_text(const StreamStatus& status, const Config& config) {
   auto lsn = [](const std::optional<Lsn>& value) { return value ? value->to_string() : "-"; };
+  const bool forward = status.direction == "forward";
+  const std::string& upstream = forward ? config.source.name : config.target.name;
+  const std::string& downstream = forward ? config.target.name : config.source.name;
   std::printf("stream       %s\n", status.name.c_str());
-  std::printf("direction    %s\n", status.direction == "forward"
-                                       ? "forward (source -> target; the source is the primary)"
-                                       : "reverse (target -> source; the target is the primary)");
+  std::printf("direction    %s (%s -> %s; %s is the primary)\n", forward ? "forward" : "reverse",
+              upstream.c_str(), downstream.c_str(), upstream.c_str());
   std::printf("state        %s\n", status.state.c_str());
-  std::printf("source       %s\n", lsn(status.source_lsn).c_str());
+  std::printf("upstream     %s at %s\n", upstream.c_str(), lsn(status.source_lsn).c_str());
   std::printf("applied      %s\n", lsn(status.applied_lsn).c_str());
   std::printf("lag          %s", status.lag_bytes ? format_bytes(*status.lag_bytes).c_str() : "-");
   if (status.lag_seconds) {
@@ -163,7 +166,7 @@ Command add_status(CLI::App& app) {
             const StreamStatus status = collect_status(config);
             std::optional<cutover::RunReport> run;
             {
-              pg::Connection home(config.target.conninfo, "target");
+              pg::Connection home(config.target.conninfo, config.target.name);
               run = cutover::last_run(home, config.name);
             }
             // Large objects: the last sync pass, kept by the receiving side.
@@ -171,7 +174,7 @@ Command add_status(CLI::App& app) {
             {
               const bool forward = status.direction == "forward";
               pg::Connection receiving(forward ? config.target.conninfo : config.source.conninfo,
-                                       forward ? "target" : "source");
+                                       forward ? config.target.name : config.source.name);
               objects = control::large_objects::read_state(receiving, config.name);
             }
             if (*json) {
@@ -180,7 +183,7 @@ Command add_status(CLI::App& app) {
               out["large_objects"] = objects ? boost::json::value(to_json(*objects)) : nullptr;
               std::cout << boost::json::serialize(out) << std::endl;
             } else {
-              print_text(status);
+              print_text(status, config);
               if (objects) print_text(*objects);
               if (run) print_text(*run);
             }

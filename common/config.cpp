@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -107,8 +109,21 @@ class Validator {
 };
 
 Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::string& key) {
-  v.expect_map(node, key, {"driver", "conninfo"});
+  v.expect_map(node, key, {"name", "driver", "conninfo"});
   Endpoint endpoint;
+  endpoint.name = key;
+  if (node["name"]) {
+    endpoint.name = v.string(node["name"], key + ".name");
+    const bool word = !endpoint.name.empty() && endpoint.name.size() <= 32 &&
+                      std::all_of(endpoint.name.begin(), endpoint.name.end(), [](unsigned char c) {
+                        return std::islower(c) || std::isdigit(c) || c == '_' || c == '-';
+                      });
+    if (!word) {
+      v.fail(node["name"], key + ".name",
+             "must be 1 to 32 lower-case letters, digits, '_' or '-' (it names the database in "
+             "messages)");
+    }
+  }
   if (!node["driver"]) v.fail(node, key + ".driver", "missing (use: postgres)");
   if (!node["conninfo"]) v.fail(node, key + ".conninfo", "missing");
   endpoint.driver = v.string(node["driver"], key + ".driver");
@@ -209,6 +224,10 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
   if (!root["target"]) v.fail(root, "target", "missing");
   config.source = parse_endpoint(v, root["source"], "source");
   config.target = parse_endpoint(v, root["target"], "target");
+  if (config.source.name == config.target.name) {
+    v.fail(root["target"], "target.name",
+           "is the same as source.name ('" + config.source.name + "')");
+  }
 
   if (const auto tables = root["tables"]) {
     v.expect_map(tables, "tables", {"include", "exclude"});

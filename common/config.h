@@ -15,6 +15,10 @@
 namespace switchyard {
 
 struct Endpoint {
+  // What messages, status and logs call this database: "source" and
+  // "target" unless configured ("legacy", "cloud"). It stays with the
+  // database when the stream turns round after a cutover.
+  std::string name;
   std::string driver;    // "postgres" (ODBC sources arrive with a later release)
   std::string conninfo;  // libpq conninfo string or URI; PG* variables and .pgpass apply
 };
@@ -95,8 +99,8 @@ struct CutoverSettings {
 struct Config {
   std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
-  Endpoint source;
-  Endpoint target;
+  Endpoint source{"source", {}, {}};
+  Endpoint target{"target", {}, {}};
   TableSelection tables;
   SnapshotSettings snapshot;
   ApplySettings apply;

@@ -88,7 +88,7 @@ class PassLock {
 
 // Every role that owns an object to be written must exist on the target
 // (roles are not copied).
-void check_owners(pg::Connection& target, const Objects& source,
+void check_owners(pg::Connection& target, const std::string& source_role, const Objects& source,
                   const std::vector<Difference>& differences) {
   std::map<std::string, uint32_t> owners;
   for (const auto& difference : differences) {
@@ -100,8 +100,7 @@ void check_owners(pg::Connection& target, const Objects& source,
     if (target.exec("SELECT pg_catalog.to_regrole($1) IS NULL", {owner}).boolean(0, 0)) {
       throw Error(ErrorKind::kPrecondition,
                   target.role() + ": role " + owner + " (owner of large object " +
-                      std::to_string(oid) + " on the " +
-                      (target.role() == "target" ? "source" : "target") +
+                      std::to_string(oid) + " on the " + source_role +
                       ") does not exist; create it (roles are not copied)");
     }
   }
@@ -452,7 +451,7 @@ SyncReport sync(pg::Connection& source, pg::Connection& target, const std::strin
   const Objects held = against_target ? read_objects(target, true) : records.objects;
   check_deadline(options);
   const std::vector<Difference> differences = compare(objects, held);
-  check_owners(target, objects, differences);
+  check_owners(target, source.role(), objects, differences);
   for (const auto& difference : differences) {
     check_deadline(options);
     if (difference.kind == Kind::kExtra) {

@@ -37,9 +37,9 @@ ParityGate::ParityGate(const Config& current) : config_(current) {
   verifier_ = std::make_unique<verify::Verifier>(config_);
   plans_ = verifier_->plan_tables(std::nullopt);
   keyless_ = std::make_unique<KeylessProof>(verifier_->sides(), config_);
-  lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, "source",
+  lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, config_.source.name,
                                                 pg::Mode::kNormal, "cutover");
-  lo_target_ = std::make_unique<pg::Connection>(config_.target.conninfo, "target",
+  lo_target_ = std::make_unique<pg::Connection>(config_.target.conninfo, config_.target.name,
                                                 pg::Mode::kNormal, "cutover");
 }
 

@@ -41,14 +41,15 @@ class Switchover {
       : operation_(operation),
         current_(operation == Operation::kCutover ? config : config.reversed()),
         budget_(budget),
-        home_(config.target.conninfo, "target", pg::Mode::kNormal, "cutover"),
+        home_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "cutover"),
         from_(current_.source.conninfo, old_role(), pg::Mode::kNormal, "cutover"),
         to_(current_.target.conninfo, new_role(), pg::Mode::kNormal, "cutover"),
         router_(make_router(config)),
         journal_(home_, config.name) {}
 
-  const char* old_role() const { return operation_ == Operation::kCutover ? "source" : "target"; }
-  const char* new_role() const { return operation_ == Operation::kCutover ? "target" : "source"; }
+  // What the configuration calls the old and the new primary.
+  const std::string& old_role() const { return current_.source.name; }
+  const std::string& new_role() const { return current_.target.name; }
   Primary new_primary() const {
     return operation_ == Operation::kCutover ? Primary::kTarget : Primary::kSource;
   }
@@ -286,7 +287,7 @@ class Switchover {
         char detail[160];
         std::snprintf(detail, sizeof detail,
                       "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms",
-                      pause_ms, old_role(), fenced_off.terminated, ms_since(fence_started));
+                      pause_ms, old_role().c_str(), fenced_off.terminated, ms_since(fence_started));
         return std::string(detail);
       });
       step(Step::kDrain, [&] {
@@ -517,7 +518,7 @@ class Switchover {
   void print_plan(const PreflightFacts& facts) {
     std::printf("%s plan (dry run): preflight passed; nothing was changed\n",
                 to_string(operation_));
-    std::printf("  old primary  %s, new primary %s\n", old_role(), new_role());
+    std::printf("  old primary  %s, new primary %s\n", old_role().c_str(), new_role().c_str());
     std::printf("  router       %s\n", router_->describe().c_str());
     std::printf("  lag          %s; %zu tables, %zu sequences; %llu dirty-key rows to pre-check\n",
                 format_bytes(static_cast<double>(facts.lag_bytes)).c_str(), facts.tables.size(),
@@ -573,7 +574,7 @@ ExitCode run_switch(const Config& config, const SwitchOptions& options) {
   {
     // A run a killed process left behind is settled first, in its own
     // direction, whatever this command asks for.
-    pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "cutover");
+    pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal, "cutover");
     if (!control::schema_exists(home) || !control::read_stream(home, config.name)) {
       throw Error(ErrorKind::kPrecondition,
                   "target: stream '" + config.name + "' is not initialised; run replicate first");

@@ -142,7 +142,7 @@ struct ApplyLoop::RelationState {
 };
 
 ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
-    : config_(config), catalog_(catalog), session_(config.target.conninfo, "target") {
+    : config_(config), catalog_(catalog), session_(config.target.conninfo, config.target.name) {
   // Type names rendered by the catalog session must resolve in the apply
   // session: both see only pg_catalog, so user types come out qualified.
   catalog_.exec("SET search_path = pg_catalog");

@@ -16,8 +16,10 @@ namespace switchyard {
 namespace lo = control::large_objects;
 
 void copy_large_objects(const Config& config, const std::string& snapshot_name) {
-  pg::Connection source(config.source.conninfo, "source", pg::Mode::kNormal, "large-objects");
-  pg::Connection target(config.target.conninfo, "target", pg::Mode::kNormal, "large-objects");
+  pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal,
+                        "large-objects");
+  pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal,
+                        "large-objects");
   lo::ensure_tables(target);
   // A target object switchyard did not write is someone else's document:
   // the copy would replace or unlink it. (An interrupted copy's own objects
@@ -79,7 +81,8 @@ void LargeObjectFollower::run() {
   while (wait(direction ? original_.stream.large_object_interval : std::chrono::milliseconds(0))) {
     try {
       if (!home) {
-        home.emplace(original_.target.conninfo, "target", pg::Mode::kNormal, "large-objects");
+        home.emplace(original_.target.conninfo, original_.target.name, pg::Mode::kNormal,
+                     "large-objects");
       }
       const control::Direction now = control::read_direction(*home, original_.name);
       if (!direction || now != *direction || !source || !target) {
@@ -88,9 +91,9 @@ void LargeObjectFollower::run() {
         const Config config = forward ? original_ : original_.reversed();
         source.reset();
         target.reset();
-        source.emplace(config.source.conninfo, forward ? "source" : "target", pg::Mode::kNormal,
+        source.emplace(config.source.conninfo, config.source.name, pg::Mode::kNormal,
                        "large-objects");
-        target.emplace(config.target.conninfo, forward ? "target" : "source", pg::Mode::kNormal,
+        target.emplace(config.target.conninfo, config.target.name, pg::Mode::kNormal,
                        "large-objects");
         if (direction && now != *direction) first_pass = true;
         direction = now;

@@ -28,7 +28,7 @@ std::optional<control::TableRow> find_row(pg::Connection& target, const Config& 
 
 // The table as the source has it now, if it still qualifies.
 SourceTable source_table(const Config& config, const control::TableRow& row) {
-  pg::Connection source(config.source.conninfo, "source");
+  pg::Connection source(config.source.conninfo, config.source.name);
   std::vector<std::string> unusable;
   auto tables = list_source_tables(source, config.tables, unusable,
                                    [&](const std::string& schema, const std::string& name) {
@@ -45,7 +45,7 @@ SourceTable source_table(const Config& config, const control::TableRow& row) {
 }  // namespace
 
 RecopyResult run_recopy(const Config& config, const std::string& table) {
-  pg::Connection target(config.target.conninfo, "target", pg::Mode::kNormal, "recopy");
+  pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal, "recopy");
   const auto stream = control::read_stream(target, config.name);
   if (!stream || stream->phase != control::kStreaming) {
     refuse("target: stream " + config.name +

@@ -67,7 +67,9 @@ class StreamSession {
                 control::Direction direction)
       : config_(config),
         direction_(direction),
-        home_(home_conninfo, "target", pg::Mode::kNormal, "control"),
+        home_(home_conninfo,
+              direction == control::Direction::kForward ? config.target.name : config.source.name,
+              pg::Mode::kNormal, "control"),
         catalog_(config.target.conninfo, downstream_role()),
         apply_(config, catalog_),
         replication_(config.source.conninfo, upstream_role(), pg::Mode::kReplication),
@@ -151,13 +153,10 @@ class StreamSession {
                  apply_.committed_position().to_string(), apply_.transactions_applied());
   }
 
-  // The original configuration's names for the two ends of this session.
-  const char* upstream_role() const {
-    return direction_ == control::Direction::kForward ? "source" : "target";
-  }
-  const char* downstream_role() const {
-    return direction_ == control::Direction::kForward ? "target" : "source";
-  }
+  // What the configuration calls the two ends of this session (its source
+  // is the upstream in either direction: Config::reversed()).
+  const std::string& upstream_role() const { return config_.source.name; }
+  const std::string& downstream_role() const { return config_.target.name; }
 
   void housekeeping(bool reply_requested) {
     const auto now = Clock::now();
@@ -203,7 +202,7 @@ class StreamSession {
     if (now - *ping_sent_at_ < timeout / 2) return;
     throw Error(
         ErrorKind::kConnection,
-        std::string(upstream_role()) + ": nothing received on the replication connection for " +
+        upstream_role() + ": nothing received on the replication connection for " +
             format_duration(std::chrono::duration<double>(now - last_received_at_).count()) +
             ", not even the reply to a status request (stream.receive_timeout); taking it "
             "for dead");
@@ -212,7 +211,7 @@ class StreamSession {
   // A selected table the stream lacks ends the session: it joins the stream
   // while nothing applies (replicator/table_sync.h).
   void look_for_new_tables() {
-    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, "source");
+    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, config_.source.name);
     const NewTables found = find_new_tables(*source_sql_, catalog_, config_);
     warn_unusable(found.unusable, *warned_);
     if (found.to_add.empty()) return;
@@ -245,7 +244,7 @@ class StreamSession {
   // The source's current WAL position. The stream's own positions stop at
   // what the walsender has decoded so far, so a plain session asks.
   Lsn source_wal_position() {
-    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, "source");
+    if (!source_sql_) source_sql_.emplace(config_.source.conninfo, config_.source.name);
     pg::Result result = source_sql_->exec("SELECT pg_catalog.pg_current_wal_lsn()::text");
     return Lsn::parse(result.get(0, 0)).value_or(Lsn{});
   }
@@ -308,7 +307,7 @@ void run_replicate(const Config& config) {
   // First start: prepare both sides and copy; later starts skip both. After
   // a cutover there is nothing to copy: the stream runs the other way.
   {
-    pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "control");
+    pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal, "control");
     if (current_direction(home, config.name) == control::Direction::kForward) {
       run_snapshot(config);
     }
@@ -329,7 +328,8 @@ void run_replicate(const Config& config) {
       lock.keep();
       control::Direction direction;
       {
-        pg::Connection home(config.target.conninfo, "target", pg::Mode::kNormal, "control");
+        pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal,
+                            "control");
         direction = current_direction(home, config.name);
       }
       const Config directed =
@@ -337,8 +337,8 @@ void run_replicate(const Config& config) {
       if (direction == control::Direction::kForward) {
         // Tables that appeared while nothing streamed, or whose adding was
         // interrupted, join before the stream resumes.
-        pg::Connection source(config.source.conninfo, "source");
-        pg::Connection target(config.target.conninfo, "target");
+        pg::Connection source(config.source.conninfo, config.source.name);
+        pg::Connection target(config.target.conninfo, config.target.name);
         const NewTables found = find_new_tables(source, target, config);
         warn_unusable(found.unusable, warned);
         if (!found.to_add.empty()) add_tables(config, found.to_add);

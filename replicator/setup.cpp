@@ -168,8 +168,8 @@ void report_prepared_tables(pg::Connection& target, const std::vector<SourceTabl
 }  // namespace
 
 InitResult run_init(const Config& config, bool export_snapshot) {
-  pg::Connection source(config.source.conninfo, "source");
-  pg::Connection target(config.target.conninfo, "target");
+  pg::Connection source(config.source.conninfo, config.source.name);
+  pg::Connection target(config.target.conninfo, config.target.name);
 
   // 1. Checks: nothing is created until all of them pass. What only the
   // cutover needs is named now, so that it can be arranged in good time.
@@ -187,7 +187,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
         "(above); the stream can start, cutover will refuse until they are in place",
         for_cutover.size());
   }
-  pg::Connection replication(config.source.conninfo, "source", pg::Mode::kReplication);
+  pg::Connection replication(config.source.conninfo, config.source.name, pg::Mode::kReplication);
   const std::string system_id = source_system_id(replication);
   const auto existing = control::read_stream(target, config.name);
   if (existing && existing->source_system_id != system_id) {
@@ -275,8 +275,8 @@ InitResult run_init(const Config& config, bool export_snapshot) {
 }
 
 void run_teardown(const Config& config) {
-  pg::Connection source(config.source.conninfo, "source");
-  pg::Connection target(config.target.conninfo, "target");
+  pg::Connection source(config.source.conninfo, config.source.name);
+  pg::Connection target(config.target.conninfo, config.target.name);
   if (find_slot(source, config.slot_name())) {
     drop_slot(source, config.slot_name());
     spdlog::info("source: dropped replication slot {}", config.slot_name());

@@ -189,11 +189,11 @@ class CopyWorkers {
 
  private:
   void work() {
-    pg::Connection source(config_.source.conninfo, "source");
+    pg::Connection source(config_.source.conninfo, config_.source.name);
     source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     source.exec("SET TRANSACTION SNAPSHOT " + pg::quote_literal(snapshot_));
     bool reading = true;
-    pg::Connection target(config_.target.conninfo, "target");
+    pg::Connection target(config_.target.conninfo, config_.target.name);
     target.exec("SET session_replication_role = replica; SET synchronous_commit = off");
     target.exec(
         "SET maintenance_work_mem = " +
@@ -401,7 +401,7 @@ void copy_tables(const Config& config, pg::Connection& target,
 
 void run_snapshot(const Config& config) {
   {
-    pg::Connection target(config.target.conninfo, "target");
+    pg::Connection target(config.target.conninfo, config.target.name);
     const auto stream = control::read_stream(target, config.name);
     if (stream && stream->phase == control::kStreaming) {
       spdlog::info("snapshot: the initial copy is already done (finished at {})",
@@ -417,7 +417,7 @@ void run_snapshot(const Config& config) {
   const std::optional<ExportedSnapshot> snapshot = std::move(init.snapshot);
   if (!snapshot) throw Error(ErrorKind::kInternal, "snapshot: no exported snapshot");
 
-  pg::Connection target(config.target.conninfo, "target");
+  pg::Connection target(config.target.conninfo, config.target.name);
   const auto stream = control::read_stream(target, config.name);
   if (!stream) throw Error(ErrorKind::kInternal, "snapshot: stream row missing after init");
 

@@ -13,7 +13,7 @@ StreamStatus collect_status(const Config& original) {
   // round (its slot on the target, its origin and control rows on the source).
   control::Direction direction = control::Direction::kForward;
   {
-    pg::Connection home(original.target.conninfo, "target");
+    pg::Connection home(original.target.conninfo, original.target.name);
     if (control::read_stream(home, original.name)) {
       direction = control::read_direction(home, original.name);
     }
@@ -21,8 +21,8 @@ StreamStatus collect_status(const Config& original) {
   status.direction = control::to_string(direction);
   const bool forward = direction == control::Direction::kForward;
   const Config config = forward ? original : original.reversed();
-  pg::Connection source(config.source.conninfo, forward ? "source" : "target");
-  pg::Connection target(config.target.conninfo, forward ? "target" : "source");
+  pg::Connection source(config.source.conninfo, config.source.name);
+  pg::Connection target(config.target.conninfo, config.target.name);
 
   status.source_lsn =
       Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));

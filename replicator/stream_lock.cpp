@@ -14,8 +14,8 @@ std::string lock_name(const Config& config) {
 }
 
 std::unique_ptr<pg::Connection> lock_session(const Config& config) {
-  return std::make_unique<pg::Connection>(config.target.conninfo, "target", pg::Mode::kNormal,
-                                          "replicate-lock");
+  return std::make_unique<pg::Connection>(config.target.conninfo, config.target.name,
+                                          pg::Mode::kNormal, "replicate-lock");
 }
 
 bool try_lock(const Config& config, pg::Connection& session) {

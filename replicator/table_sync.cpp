@@ -27,8 +27,8 @@ NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const 
 }
 
 void add_tables(const Config& config, const std::vector<SourceTable>& requested) {
-  pg::Connection source(config.source.conninfo, "source");
-  pg::Connection target(config.target.conninfo, "target");
+  pg::Connection source(config.source.conninfo, config.source.name);
+  pg::Connection target(config.target.conninfo, config.target.name);
   std::map<std::string, control::TableRow> rows;
   for (auto& row : control::read_tables(target, config.name)) {
     rows[row.schema + "." + row.name] = std::move(row);
@@ -86,7 +86,7 @@ void add_tables(const Config& config, const std::vector<SourceTable>& requested)
     publish_tables(source, config.publication_name(), published);
     // 4. A temporary slot's consistent point, as of which the tables are copied.
     ExportedSnapshot snapshot = create_temporary_slot_exporting_snapshot(
-        pg::Connection(config.source.conninfo, "source", pg::Mode::kReplication),
+        pg::Connection(config.source.conninfo, config.source.name, pg::Mode::kReplication),
         config.slot_name() + "_add");
     spdlog::info("adding {} tables to the stream, copied as of {}", tables.size(),
                  snapshot.consistent_point.to_string());

@@ -37,13 +37,15 @@ Finding finding_for(uint32_t oid, MismatchKind kind) {
   return finding;
 }
 
-void log_mismatch(uint32_t oid, const lo::Object* source, const lo::Object* target) {
+// `side` names the receiving side, as the configuration does.
+void log_mismatch(uint32_t oid, const lo::Object* source, const lo::Object* target,
+                  const std::string& side) {
   if (!target) {
-    spdlog::warn("large object {} is missing on the target", oid);
+    spdlog::warn("large object {} is missing on the {}", oid, side);
   } else if (!source) {
-    spdlog::warn("large object {} exists only on the target", oid);
+    spdlog::warn("large object {} exists only on the {}", oid, side);
   } else {
-    spdlog::warn("large object {} differs on the target ({})", oid,
+    spdlog::warn("large object {} differs on the {} ({})", oid, side,
                  source->md5 != target->md5 ? "content" : "owner");
   }
 }
@@ -80,8 +82,8 @@ TableReport verify_large_objects(const Config& config) {
   TableReport report;
   report.table = lo::kDisplayName;
   report.chunks = 1;
-  pg::Connection source(config.source.conninfo, "source", pg::Mode::kNormal, "verify");
-  pg::Connection target(config.target.conninfo, "target", pg::Mode::kNormal, "verify");
+  pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal, "verify");
+  pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify");
   lo::check_readable(source);
   lo::check_readable(target);
 
@@ -100,7 +102,7 @@ TableReport verify_large_objects(const Config& config) {
     if (verdict == lo::Verdict::kInFlight) {
       in_flight.push_back(oid);
     } else if (verdict == lo::Verdict::kMismatch) {
-      log_mismatch(oid, in_source, in_target);
+      log_mismatch(oid, in_source, in_target, target.role());
       report.mismatches.push_back(finding_for(oid, kind_of(in_source, in_target)));
       seen.push_back(std::to_string(oid));
     }
@@ -135,9 +137,9 @@ TableReport verify_large_objects(const Config& config) {
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info(
-      "{}: {} large objects compared ({} on the target, {}), {} re-checked, {} mismatches, {} "
+      "{}: {} large objects compared ({} on the {}, {}), {} re-checked, {} mismatches, {} "
       "in flight; {}",
-      report.table, report.source_rows, report.target_rows,
+      report.table, report.source_rows, report.target_rows, target.role(),
       format_bytes(static_cast<double>(report.bytes)), report.rechecked, report.mismatches.size(),
       report.in_flight.size(), format_duration(report.seconds));
   return report;
@@ -146,8 +148,8 @@ TableReport verify_large_objects(const Config& config) {
 RepairReport repair_large_objects(const Config& config) {
   RepairReport report;
   report.table = lo::kDisplayName;
-  pg::Connection source(config.source.conninfo, "source", pg::Mode::kNormal, "verify");
-  pg::Connection target(config.target.conninfo, "target", pg::Mode::kNormal, "verify");
+  pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal, "verify");
+  pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify");
   lo::SyncOptions options;
   options.force = true;
   options.against_target = true;

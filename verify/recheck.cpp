@@ -49,14 +49,14 @@ MismatchKind kind_of(const KeyEntry& source, const KeyEntry& target) {
 
 }  // namespace
 
-const char* to_string(Unsettled why) {
+std::string to_string(Unsettled why, const std::string& upstream) {
   switch (why) {
     case Unsettled::kKeptChanging:
       return "kept changing while re-checked";
     case Unsettled::kStreamStopped:
-      return "changed on the source while the stream is stopped";
+      return "changed on the " + upstream + " while the stream is stopped";
     case Unsettled::kStreamBehind:
-      return "not yet applied: the target did not catch up in time";
+      return "not yet applied: the stream did not catch up in time";
   }
   return "?";
 }
@@ -122,8 +122,9 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
       break;
     }
     if (!sides.wait_applied(source.position, settings.recheck_timeout)) {
-      spdlog::warn("{}: the target did not reach source position {} within {} ms", plan.display,
-                   source.position.to_string(), settings.recheck_timeout.count());
+      spdlog::warn("{}: {} did not reach {} position {} within {} ms", plan.display,
+                   sides.target().role(), sides.source().role(), source.position.to_string(),
+                   settings.recheck_timeout.count());
       why = Unsettled::kStreamBehind;
       break;
     }

@@ -35,7 +35,8 @@ enum class Unsettled {
   kStreamStopped,  // changed on the source after the stream stopped: nothing applies it
   kStreamBehind,   // the target did not reach the source's position in time
 };
-const char* to_string(Unsettled why);
+// `upstream` names the side the stream reads, as the configuration does.
+std::string to_string(Unsettled why, const std::string& upstream);
 
 struct Settled {
   std::string key;  // canonical key encoding (a keyless table: the whole row)

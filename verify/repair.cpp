@@ -216,7 +216,7 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
       for (const auto& statement : statements) target.exec(statement.sql, statement.params);
       if (read_source(sides.source(), plan, keys).first != rows) {
         target.exec("ROLLBACK");
-        spdlog::info("{}: the source changed during repair; trying again", name);
+        spdlog::info("{}: the {} changed during repair; trying again", name, sides.source().role());
         continue;
       }
       failpoint("repair:before_commit");  // tests make the stream race the commit here
@@ -247,9 +247,9 @@ std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& veri
         ++report.repaired;
       } else {
         spdlog::warn(
-            "{}: row ({}) not repaired: the source kept changing or the target did not "
-            "catch up; run verify again",
-            name, shown);
+            "{}: row ({}) not repaired: the {} kept changing or the {} did not catch up; run "
+            "verify again",
+            name, shown, sides.source().role(), sides.target().role());
         ++report.unsettled;
       }
     }

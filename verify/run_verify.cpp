@@ -16,12 +16,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void log_table(const TableReport& report) {
+// `target` names the receiving side, as the configuration does.
+void log_table(const TableReport& report, const std::string& target) {
   const double mb = static_cast<double>(report.bytes) / (1 << 20);
   spdlog::info(
-      "{}: {} rows compared ({} on the target) in {} chunks, {:.1f} MB/s; {} re-checked, "
+      "{}: {} rows compared ({} on the {}) in {} chunks, {:.1f} MB/s; {} re-checked, "
       "{} mismatches, {} in flight; {}",
-      report.table, report.source_rows, report.target_rows, report.chunks,
+      report.table, report.source_rows, report.target_rows, target, report.chunks,
       report.seconds > 0 ? mb / report.seconds : 0.0, report.rechecked, report.mismatches.size(),
       report.in_flight.size(), format_duration(report.seconds));
 }
@@ -185,7 +186,7 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
       TableReport report = request.mode == Mode::kDirtyOnly
                                ? verifier.dirty_pass(plan)
                                : verifier.full_pass(plan, /*rate_limited=*/true);
-      log_table(report);
+      log_table(report, config.target.name);
       outcome.tables.push_back(std::move(report));
     }
     // Large objects are compared by object, beside the tables (verify/large_objects.h).
@@ -211,14 +212,15 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
 // After a cutover the stream runs target -> source: verify compares that
 // way round, so positions, origin and findings are the reverse stream's.
 control::Direction stream_direction(const Config& original) {
-  pg::Connection home(original.target.conninfo, "target");
+  pg::Connection home(original.target.conninfo, original.target.name);
   if (!control::read_stream(home, original.name)) return control::Direction::kForward;
   return control::read_direction(home, original.name);
 }
 
 Config in_direction(const Config& original, control::Direction direction) {
   if (direction == control::Direction::kForward) return original;
-  spdlog::info("the target is the primary (cut over): comparing it with the source");
+  spdlog::info("{} is the primary since a cutover: comparing it with {}", original.target.name,
+               original.source.name);
   return original.reversed();
 }
 

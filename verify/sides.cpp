@@ -11,9 +11,9 @@ namespace switchyard::verify {
 
 Sides::Sides(const Config& config)
     : config_(config),
-      source_(config.source.conninfo, "source", pg::Mode::kNormal, "verify"),
-      target_(config.target.conninfo, "target", pg::Mode::kNormal, "verify"),
-      control_(config.target.conninfo, "target", pg::Mode::kNormal, "verify") {
+      source_(config.source.conninfo, config.source.name, pg::Mode::kNormal, "verify"),
+      target_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify"),
+      control_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify") {
   prepare_session(source_);
   prepare_session(target_);
   prepare_session(control_);
@@ -78,9 +78,10 @@ SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select
     if (stop_requested()) throw Error(ErrorKind::kInterrupted, "verify: stopped");
     if (std::chrono::steady_clock::now() >= give_up_at) {
       throw Error(ErrorKind::kTimeout,
-                  "target: an apply transaction has been committing for over 10 s, so no "
-                  "snapshot shows what the stream has applied; is the target stalled "
-                  "(a synchronous standby down, a full disk)?");
+                  connection.role() +
+                      ": an apply transaction has been committing for over 10 s, so no "
+                      "snapshot shows what the stream has applied; is the target stalled "
+                      "(a synchronous standby down, a full disk)?");
     }
     // A commit takes microseconds; a busy machine may stretch that to a few
     // milliseconds.

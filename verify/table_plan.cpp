@@ -72,10 +72,12 @@ TablePlan plan_table(pg::Connection& source, pg::Connection& target, const std::
   const auto source_columns = read_columns(source, plan.qualified);
   const auto target_columns = read_columns(target, plan.qualified);
   if (source_columns.empty()) {
-    throw Error(ErrorKind::kPrecondition, "source: table " + plan.display + " does not exist");
+    throw Error(ErrorKind::kPrecondition,
+                source.role() + ": table " + plan.display + " does not exist");
   }
   if (target_columns.empty()) {
-    throw Error(ErrorKind::kPrecondition, "target: table " + plan.display + " does not exist");
+    throw Error(ErrorKind::kPrecondition,
+                target.role() + ": table " + plan.display + " does not exist");
   }
   for (const auto& column : source_columns) {
     auto match =
@@ -83,8 +85,8 @@ TablePlan plan_table(pg::Connection& source, pg::Connection& target, const std::
                      [&](const CatalogColumn& other) { return other.name == column.name; });
     if (match == target_columns.end()) {
       throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
-                                               plan.display +
-                                               " exists on the source but not on the target");
+                                               plan.display + " exists on the " + source.role() +
+                                               " but not on the " + target.role());
     }
     const std::string quoted = pg::quote_ident(column.name);
     plan.columns.push_back({column.name,

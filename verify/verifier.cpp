@@ -181,7 +181,7 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
     } else {
       if (++report.unsettled[key.why] <= kRowsNamed) {
         spdlog::info("{}: row {} {}: in flight, not compared", plan.display, shown,
-                     to_string(key.why));
+                     to_string(key.why, config_.source.name));
       }
       report.in_flight.push_back(std::move(finding));
       status = worse(status, "in_flight");
@@ -200,7 +200,7 @@ void Verifier::log_unsettled(const TablePlan& plan, const TableReport& report) c
       next = "verify --dirty-only settles them once the stream catches up";
     }
     spdlog::warn("{}: {} row{} {}: not compared; {}", plan.display, count, count == 1 ? "" : "s",
-                 to_string(why), next);
+                 to_string(why, config_.source.name), next);
   }
 }
 

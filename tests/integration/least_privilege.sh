@@ -11,6 +11,8 @@
 #  - once granted and restarted: check is clean, and init, replicate (under
 #    the application's load, as app_user), verify, cutover and failback all
 #    run as that role; app_user can write on the new primary;
+#  - the databases go by their configured names (legacy, cloud) in check,
+#    preflight and status, also after the cutover turns the stream round;
 #  - tables switchyard creates belong to their source owner (app_owner);
 #    one whose owner role the target lacks is named at init.
 source "$(dirname "$0")/lib.sh"
@@ -68,8 +70,8 @@ export PGPASSFILE="$WORK/pgpass"
 chmod 600 "$PGPASSFILE"
 
 cat >"$WORK/cfg.yaml" <<YAML
-source: { driver: postgres, conninfo: "host=127.0.0.1 port=$SRC_PORT dbname=app user=migrator" }
-target: { driver: postgres, conninfo: "host=127.0.0.1 port=$TGT_PORT dbname=app user=migrator" }
+source: { name: legacy, driver: postgres, conninfo: "host=127.0.0.1 port=$SRC_PORT dbname=app user=migrator" }
+target: { name: cloud, driver: postgres, conninfo: "host=127.0.0.1 port=$TGT_PORT dbname=app user=migrator" }
 router: { kind: none }
 cutover: { freeze_budget: 5s }
 YAML
@@ -93,6 +95,8 @@ functions=$(grep -o "pg_catalog.pg_replication_origin_[a-z_]*(" "$WORK/check.out
 [ "$functions" = 11 ] || fail "check names $functions origin functions, not 11"
 grep -q "^switchyard: error: [0-9]* requirements are missing" "$WORK/check.err" ||
   fail "no one-line error: $(cat "$WORK/check.err")"
+grep -q "^legacy (host=127.0.0.1 port=$SRC_PORT dbname=app user=migrator)" "$WORK/check.out" &&
+  grep -q "^cloud (host=127.0.0.1 port=$TGT_PORT" "$WORK/check.out" || fail "check does not use the configured names"
 missing=$(grep -c "MISSING" "$WORK/check.out")
 log "ok: check lists $missing missing requirements, exit 5"
 expect_failure 5 "init: [0-9]+ requirements are missing" -- "$SY" -c "$WORK/cfg.yaml" init
@@ -132,9 +136,9 @@ wait_streaming "$WORK/cfg.yaml"
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify as migrator"; }
 log "ok: replicate and verify --once as migrator under app_user's load"
 
-expect_failure 5 "preflight: 2 requirements are missing" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
+expect_failure 5 "preflight: 2 requirements are missing.* legacy: role migrator may not set session_replication_role" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
 grep -q "GRANT SET ON PARAMETER session_replication_role" "$WORK/err" || fail "preflight did not name the SET right"
-grep -q "wal_level is 'replica'" "$WORK/err" || fail "preflight did not name wal_level"
+grep -q "cloud: wal_level is 'replica'" "$WORK/err" || fail "preflight did not name wal_level on cloud"
 "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
 
 log "grant it, set wal_level and restart the target under the running stream"
@@ -151,7 +155,10 @@ kill -TERM "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true
 sleep 1
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after the restart"
 "$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover as migrator"; }
-"$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    reverse" || fail "direction not reverse"
+# The databases keep their names whichever way the stream runs.
+"$SY" -c "$WORK/cfg.yaml" status >"$WORK/status.out"
+grep -q "^direction    reverse (cloud -> legacy; cloud is the primary)" "$WORK/status.out" &&
+  grep -q "^upstream     cloud at " "$WORK/status.out" || { cat "$WORK/status.out"; fail "status after cutover"; }
 # The application on its new primary, as its own role; the reverse stream
 # (applied by migrator on the old primary) carries the write back.
 "$PG_BIN/psql" -h 127.0.0.1 -p "$TGT_PORT" -U app_user -d app -qAtX -v ON_ERROR_STOP=1 \

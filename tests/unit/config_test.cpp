@@ -615,3 +615,30 @@ TEST_CASE("reversed() keeps the command router's commands and timeout", "[config
   CHECK(reversed.router.resume_command == "./lb open");
   CHECK(reversed.router.command_timeout == 2s);
 }
+
+TEST_CASE("The databases are called source and target unless named", "[config]") {
+  const Config plain = parse_config(kMinimal, kOrigin);
+  CHECK(plain.source.name == "source");
+  CHECK(plain.target.name == "target");
+  const Config named = parse_config(
+      "source:\n  name: legacy\n  driver: postgres\n  conninfo: host=a\n"
+      "target:\n  name: cloud\n  driver: postgres\n  conninfo: host=b\n",
+      kOrigin);
+  CHECK(named.source.name == "legacy");
+  CHECK(named.target.name == "cloud");
+  // The names stay with the databases when the stream turns round.
+  CHECK(named.reversed().source.name == "cloud");
+  CHECK(named.reversed().source.conninfo == "host=b");
+}
+
+TEST_CASE("A database name must be one plain word, and the two must differ",
+          "[config][bad-input]") {
+  const std::string name = GENERATE("Legacy", "old primary", "\"\"", "x;y");
+  require_rejected("source:\n  name: " + name +
+                       "\n  driver: postgres\n  conninfo: host=a\n"
+                       "target:\n  driver: postgres\n  conninfo: host=b\n",
+                   {"test.yaml:2:", "source.name"});
+  require_rejected("source:\n  name: db\n  driver: postgres\n  conninfo: host=a\n"
+                   "target:\n  name: db\n  driver: postgres\n  conninfo: host=b\n",
+                   {"target.name", "the same as source.name"});
+}

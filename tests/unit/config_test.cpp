@@ -638,7 +638,8 @@ TEST_CASE("A database name must be one plain word, and the two must differ",
                        "\n  driver: postgres\n  conninfo: host=a\n"
                        "target:\n  driver: postgres\n  conninfo: host=b\n",
                    {"test.yaml:2:", "source.name"});
-  require_rejected("source:\n  name: db\n  driver: postgres\n  conninfo: host=a\n"
-                   "target:\n  name: db\n  driver: postgres\n  conninfo: host=b\n",
-                   {"target.name", "the same as source.name"});
+  require_rejected(
+      "source:\n  name: db\n  driver: postgres\n  conninfo: host=a\n"
+      "target:\n  name: db\n  driver: postgres\n  conninfo: host=b\n",
+      {"target.name", "the same as source.name"});
 }

@@ -1,3 +1,5 @@
+#include <cstdio>
+
 #include "cli/commands.h"
 #include "replicator/replicate.h"
 
@@ -10,6 +12,10 @@ Command add_replicate(CLI::App& app) {
       "SIGINT/SIGTERM.");
   return {sub, [](const Config& config) {
             run_replicate(config);
+            std::printf(
+                "replicate: stopped cleanly; `switchyard status` shows where stream %s "
+                "stands\n",
+                config.name.c_str());
             return 0;
           }};
 }

@@ -1,4 +1,7 @@
+#include <cstdio>
+
 #include "cli/commands.h"
+#include "common/units.h"
 #include "replicator/snapshot_copy.h"
 
 namespace switchyard::cli {
@@ -9,7 +12,19 @@ Command add_snapshot(CLI::App& app) {
       "Copy every selected table, consistent with the slot's start, then build keys and "
       "indexes. Runs init first if needed; does nothing once the copy is done.");
   return {sub, [](const Config& config) {
-            run_snapshot(config);
+            const SnapshotSummary summary = run_snapshot(config);
+            if (summary.already_done) {
+              std::printf("snapshot: already done; streaming continues from %s\n",
+                          summary.consistent_point.to_string().c_str());
+            } else {
+              std::printf(
+                  "snapshot: %zu tables, %llu rows, %s copied in %s; streaming starts at "
+                  "%s\n",
+                  summary.tables, static_cast<unsigned long long>(summary.rows),
+                  format_bytes(static_cast<double>(summary.bytes)).c_str(),
+                  format_duration(summary.seconds).c_str(),
+                  summary.consistent_point.to_string().c_str());
+            }
             return 0;
           }};
 }

@@ -1,3 +1,5 @@
+#include <cstdio>
+
 #include "cli/commands.h"
 #include "common/error.h"
 #include "replicator/setup.h"
@@ -18,6 +20,10 @@ Command add_teardown(CLI::App& app) {
                           "confirm with --yes");
             }
             run_teardown(config);
+            std::printf(
+                "teardown: stream %s removed from both databases; the tables and their data "
+                "stay on the %s\n",
+                config.name.c_str(), config.target.name.c_str());
             return 0;
           }};
 }

@@ -91,6 +91,10 @@ class Switchover {
     journal_.finish("completed", std::nullopt, {});
     spdlog::info("{} complete: the {} is the primary; writes were frozen for {:.1f} ms",
                  to_string(operation_), new_role(), freeze_ms_);
+    std::printf("%s: %s is the primary, %s fenced; writes frozen %.1f ms (budget %s)\n",
+                to_string(operation_), new_role().c_str(), old_role().c_str(), freeze_ms_,
+                format_duration(static_cast<double>(budget_.count()) / 1000.0).c_str());
+    std::fflush(stdout);
     return ExitCode::kOk;
   }
 

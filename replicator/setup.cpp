@@ -181,6 +181,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
   for (const auto& requirement : for_cutover) {
     spdlog::warn("{} (needed at cutover)", requirement.message());
   }
+  result.missing_for_cutover = for_cutover.size();
   if (!for_cutover.empty()) {
     spdlog::warn(
         "init: {} requirements of the cutover, the reverse stream or failback are missing "
@@ -264,6 +265,7 @@ InitResult run_init(const Config& config, bool export_snapshot) {
     result.after_copy.insert(result.after_copy.end(), objects.refresh.begin(),
                              objects.refresh.end());
   }
+  result.tables_created = static_cast<size_t>(std::count(missing.begin(), missing.end(), true));
   spdlog::info(
       "init: {} tables selected, {} created on the target, and {} other schema objects{}; "
       "publication {} and slot {} ready",

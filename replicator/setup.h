@@ -19,6 +19,8 @@ namespace switchyard {
 
 struct InitResult {
   std::vector<SourceTable> tables;
+  size_t tables_created = 0;       // of those, created on the target now
+  size_t missing_for_cutover = 0;  // requirements only the cutover lacks
   // Set when the caller asked for one and the initial copy is still to do.
   std::optional<ExportedSnapshot> snapshot;
   // For the target once the copy and its keys are done, in one

@@ -399,14 +399,18 @@ void copy_tables(const Config& config, pg::Connection& target,
   }
 }
 
-void run_snapshot(const Config& config) {
+SnapshotSummary run_snapshot(const Config& config) {
+  SnapshotSummary summary;
+  const auto started = std::chrono::steady_clock::now();
   {
     pg::Connection target(config.target.conninfo, config.target.name);
     const auto stream = control::read_stream(target, config.name);
     if (stream && stream->phase == control::kStreaming) {
       spdlog::info("snapshot: the initial copy is already done (finished at {})",
                    stream->snapshot_finished_at.value_or("?"));
-      return;
+      summary.already_done = true;
+      summary.consistent_point = stream->consistent_lsn.value_or(Lsn{});
+      return summary;
     }
   }
   // A snapshot exists only while its slot's creating connection is open, so
@@ -459,6 +463,17 @@ void run_snapshot(const Config& config) {
   target.exec("COMMIT");
   spdlog::info("snapshot: initial copy done; streaming will start at {}",
                snapshot->consistent_point.to_string());
+  pg::Result copied = target.exec(
+      "SELECT count(*), coalesce(sum(rows_copied), 0), coalesce(sum(bytes_copied), 0) "
+      "FROM switchyard.tables WHERE stream = $1",
+      {config.name});
+  summary.tables = static_cast<size_t>(copied.int64(0, 0));
+  summary.rows = static_cast<uint64_t>(copied.int64(0, 1));
+  summary.bytes = static_cast<uint64_t>(copied.int64(0, 2));
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary.consistent_point = snapshot->consistent_point;
+  return summary;
 }
 
 }  // namespace switchyard

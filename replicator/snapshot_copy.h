@@ -28,8 +28,18 @@ namespace switchyard {
 void copy_tables(const Config& config, pg::Connection& target,
                  const std::vector<SourceTable>& tables, const std::string& snapshot_name);
 
+// What run_snapshot did, for its one-line summary.
+struct SnapshotSummary {
+  bool already_done = false;  // nothing copied: the stream was past its copy
+  size_t tables = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  Lsn consistent_point;  // where streaming starts
+};
+
 // Runs init (which creates the slot with an exported snapshot) and copies.
 // Returns immediately if the initial copy is already done.
-void run_snapshot(const Config& config);
+SnapshotSummary run_snapshot(const Config& config);
 
 }  // namespace switchyard

@@ -112,10 +112,15 @@ expect_failure 2 "excludes" -- "$SY" -c "$cfg" verify --once --repair
 assert_nothing_created
 
 log "a good init still works afterwards, twice"
-"$SY" -c "$cfg" init 2>"$WORK/init.log" || { cat "$WORK/init.log"; fail "init failed"; }
+"$SY" -c "$cfg" init >"$WORK/init.out" 2>"$WORK/init.log" || { cat "$WORK/init.log"; fail "init failed"; }
+# Every text-mode command ends with one summary line on stdout.
+grep -q "^init: 1 tables (1 created on the target), publication and slot switchyard ready$" "$WORK/init.out" ||
+  fail "init summary: $(cat "$WORK/init.out")"
 expect_failure 5 "has not finished its initial copy \(phase initialized\); run snapshot first" -- "$SY" -c "$cfg" verify --once
 "$SY" -c "$cfg" init 2>>"$WORK/init.log" || { cat "$WORK/init.log"; fail "second init failed"; }
-"$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"
+"$SY" -c "$cfg" teardown --yes >"$WORK/teardown.out" 2>>"$WORK/init.log"
+grep -q "^teardown: stream switchyard removed from both databases" "$WORK/teardown.out" ||
+  fail "teardown summary: $(cat "$WORK/teardown.out")"
 pgc_psql TGT -c "DROP TABLE accounts"
 assert_nothing_created
 
@@ -134,7 +139,9 @@ rc=0; wait "$pid" || rc=$?
 last=$(tail -n 1 "$WORK/err")
 [[ "$last" == "switchyard: error: "*"the initial copy was stopped by a signal"* ]] || fail "no one-line error: $last"
 log "ok: exit 130: ${last#switchyard: error: }"
-"$SY" -c "$cfg" snapshot 2>>"$WORK/init.log" || { tail -5 "$WORK/init.log"; fail "snapshot after the interrupted one"; }
+"$SY" -c "$cfg" snapshot >"$WORK/snapshot.out" 2>>"$WORK/init.log" || { tail -5 "$WORK/init.log"; fail "snapshot after the interrupted one"; }
+grep -Eq "^snapshot: 1 tables, [0-9]+ rows, .* copied in .*; streaming starts at [0-9A-F]+/[0-9A-F]+$" "$WORK/snapshot.out" ||
+  fail "snapshot summary: $(cat "$WORK/snapshot.out")"
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM accounts")" = "$(pgc_psql SRC -c "SELECT count(*) FROM accounts")" ] ||
   fail "the re-run copy differs"
 "$SY" -c "$cfg" teardown --yes 2>>"$WORK/init.log"

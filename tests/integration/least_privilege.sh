@@ -154,7 +154,9 @@ pgc_psql TGT -c "CREATE ROLE legacy_batch NOLOGIN; GRANT legacy_batch TO migrato
 kill -TERM "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true
 sleep 1
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after the restart"
-"$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover as migrator"; }
+"$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.out" 2>"$WORK/cutover.log" || { cat "$WORK/cutover.log"; fail "cutover as migrator"; }
+grep -q "^cutover: cloud is the primary, legacy fenced; writes frozen [0-9.]* ms (budget 5.0 s)$" "$WORK/cutover.out" ||
+  fail "cutover summary: $(cat "$WORK/cutover.out")"
 # The databases keep their names whichever way the stream runs.
 "$SY" -c "$WORK/cfg.yaml" status >"$WORK/status.out"
 grep -q "^direction    reverse (cloud -> legacy; cloud is the primary)" "$WORK/status.out" &&

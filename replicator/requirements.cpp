@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "drivers/pg/sql.h"
+#include "replicator/schema_objects.h"
 #include "replicator/source_slot.h"
 
 namespace switchyard {
@@ -301,6 +302,44 @@ void check_fence(Checklist& list, const Server& server) {
            "GRANT pg_signal_backend TO " + server.user_ident() + ";");
 }
 
+// Roles are not copied: those the application's objects name must exist on
+// the target. Those named in grants before init brings the grants over;
+// owners before the cutover checks the application's schema.
+void check_roles(Checklist& list, pg::Connection& source, const Server& cloud,
+                 const std::vector<TableName>& tables) {
+  std::vector<std::string> schemas;
+  for (const auto& table : tables) {
+    if (std::find(schemas.begin(), schemas.end(), table.schema) == schemas.end()) {
+      schemas.push_back(table.schema);
+    }
+  }
+  const auto granted = missing_roles(cloud.db, roles_used(source, schemas, /*owners=*/false));
+  const auto owning = missing_roles(cloud.db, roles_used(source, schemas, /*owners=*/true));
+  auto add = [&](NeededBy needed_by, const char* what, const std::vector<RoleUse>& uses) {
+    std::vector<std::string> roles, statements;
+    std::string first_use;
+    for (const auto& use : uses) {
+      if (std::find(roles.begin(), roles.end(), use.role) != roles.end()) continue;
+      if (first_use.empty()) first_use = " (" + use.role + " " + use.use + ")";
+      roles.push_back(use.role);
+      statements.push_back("CREATE ROLE " + pg::quote_ident(use.role) + " NOLOGIN;");
+    }
+    list.add(cloud, needed_by, what, roles.empty(),
+             "roles " + join(roles) + " do not exist here" + first_use +
+                 "; switchyard does not copy roles",
+             join(statements, " "));
+  };
+  add(NeededBy::kStream, "the roles the application's grants name", granted);
+  std::vector<RoleUse> owners_only;
+  for (const auto& use : owning) {
+    const bool in_grants = std::any_of(granted.begin(), granted.end(), [&](const RoleUse& other) {
+      return other.role == use.role;
+    });
+    if (!in_grants) owners_only.push_back(use);
+  }
+  add(NeededBy::kCutover, "the roles that own the application's objects", owners_only);
+}
+
 }  // namespace
 
 std::string Requirement::message() const {
@@ -334,6 +373,7 @@ std::vector<Requirement> check_requirements(const Config& config, pg::Connection
   check_subscriber(list, cloud, NeededBy::kStream, cloud_tables);
   check_publisher(list, cloud, NeededBy::kCutover, config.slot_name(), cloud_tables);
   check_fence(list, cloud);
+  check_roles(list, source, cloud, tables);
   return all;
 }
 

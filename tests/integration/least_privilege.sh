@@ -4,10 +4,11 @@
 #    statement that provides it (the eleven origin functions spelled out,
 #    SET ON PARAMETER, CREATE on schema public, the fences); init refuses
 #    the same way and creates nothing;
-#  - the README's grants, less one right the reverse stream needs and with
-#    the target's wal_level still 'replica': check names exactly those two
-#    (the restart included); init starts the stream with a warning; the
-#    cutover preflight refuses, naming both, before anything changes;
+#  - the README's grants, less one right the reverse stream needs, with the
+#    target's wal_level still 'replica' and a table owner role missing there:
+#    check names exactly those three (the restart and the CREATE ROLE
+#    included); init starts the stream with a warning; the cutover preflight
+#    refuses, naming them, before anything changes;
 #  - once granted and restarted: check is clean, and init, replicate (under
 #    the application's load, as app_user), verify, cutover and failback all
 #    run as that role; app_user can write on the new primary;
@@ -115,12 +116,15 @@ rc=0
 "$SY" -c "$WORK/cfg.yaml" check >"$WORK/check.out" 2>"$WORK/check.err" || rc=$?
 [ "$rc" = 5 ] || { cat "$WORK/check.out" "$WORK/check.err"; fail "check: expected exit 5, got $rc"; }
 grep "MISSING" "$WORK/check.out" >"$WORK/missing"
-[ "$(wc -l <"$WORK/missing")" = 2 ] || { cat "$WORK/check.out"; fail "expected exactly 2 missing"; }
+[ "$(wc -l <"$WORK/missing")" = 3 ] || { cat "$WORK/check.out"; fail "expected exactly 3 missing"; }
 grep -q "MISSING  cutover  SET session_replication_role" "$WORK/missing" || fail "source SET not named"
 grep -q "MISSING  cutover  wal_level = logical: wal_level is 'replica'" "$WORK/missing" || fail "target wal_level not named"
+grep -q "MISSING  cutover  the roles that own the application's objects: roles legacy_batch do not exist here (legacy_batch owns table public.batch_runs)" "$WORK/missing" ||
+  fail "the missing owner role is not named"
+grep -q 'fix: CREATE ROLE "legacy_batch" NOLOGIN;' "$WORK/check.out" || fail "no CREATE ROLE proposed"
 "$SY" -c "$WORK/cfg.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init as migrator"; }
-grep -q "2 requirements of the cutover.*missing" "$WORK/init.log" || { cat "$WORK/init.log"; fail "init did not warn"; }
-log "ok: init warns about the 2 the cutover needs and goes ahead"
+grep -q "3 requirements of the cutover.*missing" "$WORK/init.log" || { cat "$WORK/init.log"; fail "init did not warn"; }
+log "ok: init warns about the 3 the cutover needs and goes ahead"
 owners=$(pgc_psql TGT -c "SELECT string_agg(tablename || ':' || tableowner, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
 [ "$owners" = "batch_runs:migrator pgbench_accounts:app_owner pgbench_branches:app_owner pgbench_history:app_owner pgbench_tellers:app_owner" ] ||
   fail "created tables' owners: $owners"
@@ -136,21 +140,21 @@ wait_streaming "$WORK/cfg.yaml"
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify as migrator"; }
 log "ok: replicate and verify --once as migrator under app_user's load"
 
-expect_failure 5 "preflight: 2 requirements are missing.* legacy: role migrator may not set session_replication_role" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
+expect_failure 5 "preflight: 3 requirements are missing.* legacy: role migrator may not set session_replication_role" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
 grep -q "GRANT SET ON PARAMETER session_replication_role" "$WORK/err" || fail "preflight did not name the SET right"
 grep -q "cloud: wal_level is 'replica'" "$WORK/err" || fail "preflight did not name wal_level on cloud"
 "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
 
-log "grant it, set wal_level and restart the target under the running stream"
+log "grant it, create the role, set wal_level and restart the target under the running stream"
 grep "GRANT SET ON PARAMETER" "$WORK/source.sql" | pgc_psql SRC >/dev/null
+# What init's warning asks for: the owner role, and the table handed to it.
+pgc_psql TGT -c "CREATE ROLE legacy_batch NOLOGIN; GRANT legacy_batch TO migrator; ALTER TABLE batch_runs OWNER TO legacy_batch" >/dev/null
 pgc_psql TGT -c "ALTER SYSTEM SET wal_level = logical" >/dev/null
 pgc_as_owner "$PG_BIN/pg_ctl" -D "$TGT_DIR/data" -m fast -w restart -o "-p $TGT_PORT" >/dev/null
 "$SY" -c "$WORK/cfg.yaml" check >"$WORK/check.out" 2>&1 || { cat "$WORK/check.out"; fail "check not clean"; }
 grep -q "MISSING" "$WORK/check.out" && fail "check still lists something missing"
 log "ok: check clean: $(tail -n 1 "$WORK/check.out")"
 
-# What init's warning asks for: the owner role, and the table handed to it.
-pgc_psql TGT -c "CREATE ROLE legacy_batch NOLOGIN; GRANT legacy_batch TO migrator; ALTER TABLE batch_runs OWNER TO legacy_batch" >/dev/null
 kill -TERM "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true
 sleep 1
 "$SY" -c "$WORK/cfg.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after the restart"

@@ -118,8 +118,13 @@ boost::json::object to_json(const cutover::RunReport& run) {
   out["started_at"] = run.started_at;
   out["finished_at"] = run.finished_at;
   out["detail"] = run.detail;
-  out["freeze_ms"] = run.freeze_ms ? boost::json::value(*run.freeze_ms) : nullptr;
-  out["freeze_budget_ms"] = run.freeze_budget_ms;
+  // Whole milliseconds, like lag_milliseconds: plain decimals in JSON.
+  auto whole_ms = [](const std::optional<double>& ms) {
+    return ms ? boost::json::value(static_cast<int64_t>(std::llround(*ms)))
+              : boost::json::value(nullptr);
+  };
+  out["freeze_ms"] = whole_ms(run.freeze_ms);
+  out["freeze_budget_ms"] = whole_ms(run.freeze_budget_ms);
   boost::json::array steps;
   for (const auto& step : run.steps) {
     boost::json::object item;
@@ -127,7 +132,7 @@ boost::json::object to_json(const cutover::RunReport& run) {
     item["step"] = step.step;
     item["state"] = step.state;
     item["attempts"] = step.attempts;
-    item["duration_ms"] = step.duration_ms ? boost::json::value(*step.duration_ms) : nullptr;
+    item["duration_ms"] = whole_ms(step.duration_ms);
     item["detail"] = step.detail;
     steps.push_back(std::move(item));
   }

@@ -90,8 +90,8 @@ APP_LOAD=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -c 8 -j 
 echo "pgbouncer's database entry lives in $BOUNCER_DATABASES: $(cat "$BOUNCER_DATABASES")"
 
 cat >"$WORK/switchyard.yaml" <<YAML
-source: { driver: postgres, conninfo: "$(pgc_conninfo LEGACY)" }
-target: { driver: postgres, conninfo: "$(pgc_conninfo CLOUD)" }
+source: { name: legacy, driver: postgres, conninfo: "$(pgc_conninfo LEGACY)" }
+target: { name: cloud, driver: postgres, conninfo: "$(pgc_conninfo CLOUD)" }
 tables: { include: ["public.*"] }
 stream: { status_interval: 5s }
 verify: { pass_interval: 2s }

@@ -70,7 +70,7 @@ sleep 2
 [ "$(grep -c "streaming reverse (target -> source)" "$WORK/replicate.log")" = 2 ] ||
   fail "the restarted replicate did not resume the reverse stream"
 "$SY" -c "$WORK/command.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after cutover"
-grep -q "comparing it with the source" "$WORK/verify.log" || fail "verify did not follow the direction"
+grep -q "target is the primary since a cutover: comparing it with source" "$WORK/verify.log" || fail "verify did not follow the direction"
 log "ok: verify --once after the cutover compares target -> source and is clean"
 "$SY" -c "$WORK/command.yaml" failback >"$WORK/failback.log" 2>&1 || { cat "$WORK/failback.log"; fail "failback (command)"; }
 [ "$(tail -n 1 "$WORK/switched")" = source ] || fail "switch command did not get SWITCHYARD_PRIMARY=source"

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <map>
 #include <set>
-#include <unordered_set>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -12,14 +11,12 @@
 #include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
+#include "replicator/changed_keys.h"
 
 namespace switchyard {
 namespace {
 
 constexpr uint32_t kFirstUserOid = 16384;
-// Keys one batch may mark per table (about 5 MB): beyond, the table is
-// marked whole, so memory does not follow a transaction's size.
-constexpr size_t kMaxKeysPerBatch = 50'000;
 // A batch ends at the next commit once it has marked this many keys: many
 // small transactions (a loader) never reach kMaxKeysPerBatch together, and
 // only a single transaction larger than that makes a whole-table mark.
@@ -108,19 +105,11 @@ struct ApplyLoop::RelationState {
   std::unordered_map<std::string, size_t> run_keys;  // updates: key bytes -> row
   uint64_t run_bytes = 0;
 
-  // Keys changed in this batch, for verify's dirty-only pass: the target's
-  // primary key (or replica identity index) columns, as indexes into the
-  // source columns. Empty when the table has neither: then the whole table
-  // is marked.
+  // The columns verify identifies rows by (the target's primary key, or
+  // replica identity index), as indexes into the source columns; empty when
+  // there are none. And the rows this batch changed, by them.
   std::vector<size_t> verify_key;
-  std::unordered_set<std::string> dirty_seen;  // encoded keys already listed
-  std::vector<std::string> dirty_keys;         // their values, key after key
-  bool dirty_whole = false;                    // this batch marks the whole table
-  // Whole-table mode: more keys wait for verify than it would compare one
-  // by one (control::dirty_key_limit); the table is marked as a whole until
-  // a full pass clears that mark. Checked every kDirtyCheckInterval.
-  bool whole_mode = false;
-  std::chrono::steady_clock::time_point next_dirty_check{};
+  ChangedKeys changed;
   // Added while streaming: transactions committed before this are in its copy.
   Lsn synced_from;
   // No key, REPLICA IDENTITY FULL: while a cutover prepares, the rows
@@ -294,9 +283,7 @@ void ApplyLoop::commit_batch() {
 
 void ApplyLoop::rollback_batch() {
   for (auto& [id, state] : relations_) {
-    state->dirty_seen.clear();
-    state->dirty_keys.clear();
-    state->dirty_whole = false;
+    state->changed.clear_batch();
     state->run_kind = 0;
     state->run_rows.clear();
     state->run_keys.clear();
@@ -345,8 +332,8 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) {
     // Keys marked earlier in this batch still need writing.
     RelationState& previous = *it->second;
-    state->whole_mode = previous.whole_mode;
-    state->next_dirty_check = previous.next_dirty_check;
+    state->changed.carry_from(std::move(previous.changed),
+                              previous.verify_key == state->verify_key);
     state->inserted_lsns = std::move(previous.inserted_lsns);
     state->inserted_images = std::move(previous.inserted_images);
     // pgoutput sends a table's Relation again after any invalidation of it
@@ -359,13 +346,6 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
         pipeline_->command("DEALLOCATE " + name);
         --prepared_statements_;
       }
-    }
-    if (previous.verify_key == state->verify_key) {
-      state->dirty_seen = std::move(previous.dirty_seen);
-      state->dirty_keys = std::move(previous.dirty_keys);
-      state->dirty_whole = previous.dirty_whole;
-    } else {
-      state->dirty_whole = previous.dirty_whole || !previous.dirty_seen.empty();
     }
   }
   relations_[relation.relation_id] = std::move(state);
@@ -473,6 +453,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
     verify_key.push_back(static_cast<size_t>(found - names.begin()));
   }
   state.verify_key = std::move(verify_key);
+  state.changed = ChangedKeys(state.verify_key.size());
   state.log_images = state.verify_key.empty() && relation.replica_identity == 'f';
 }
 
@@ -807,7 +788,7 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
   for (uint32_t relation_id : truncate.relation_ids) {
     RelationState& state = relation(relation_id);
     if (in_copy(state)) continue;
-    state.dirty_whole = true;
+    state.changed.mark_whole();
     if (logging(state)) log_unapplied(state);
     list += (list.empty() ? "" : ", ") + state.shape.qualified;
   }
@@ -822,82 +803,44 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
 
 namespace {
 
-constexpr auto kDirtyCheckInterval = std::chrono::seconds(30);
 constexpr auto kExactMarksCheckInterval = std::chrono::milliseconds(250);
-
-// Key rows as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
-std::string key_rows_literal(const std::vector<std::string>& values, size_t columns) {
-  std::string literal = "{";
-  for (size_t start = 0; start < values.size(); start += columns) {
-    literal += start ? ",{" : "{";
-    for (size_t column = 0; column < columns; ++column) {
-      literal += column ? ",\"" : "\"";
-      for (char c : values[start + column]) {
-        if (c == '"' || c == '\\') literal += '\\';
-        literal += c;
-      }
-      literal += '"';
-    }
-    literal += '}';
-  }
-  return literal + "}";
-}
 
 }  // namespace
 
-// Notes that the row `tuple` identifies changed in this batch. A key that
-// cannot be read from the tuple (not sent, NULL) marks the whole table.
+// Notes that the row `tuple` identifies changed in this batch
+// (replicator/changed_keys.h).
 void ApplyLoop::mark_dirty(RelationState& state, const Tuple& tuple) {
-  if (state.dirty_whole) return;
-  if (state.verify_key.empty() || state.whole_mode) {
-    state.dirty_whole = true;
-    return;
-  }
-  std::string encoded;
+  key_scratch_.clear();
   for (size_t column_idx : state.verify_key) {
     const Datum& datum = tuple[column_idx];
-    if (datum.kind != DatumKind::kText) {
-      state.dirty_whole = true;
-      return;
-    }
-    encoded.append(std::to_string(datum.bytes.size())).push_back(':');
-    encoded.append(datum.bytes);
+    key_scratch_.push_back(datum.kind == DatumKind::kText ? &datum.bytes : nullptr);
   }
-  if (!state.dirty_seen.insert(std::move(encoded)).second) return;
-  ++batch_marked_keys_;
-  for (size_t column_idx : state.verify_key) state.dirty_keys.push_back(tuple[column_idx].bytes);
-  if (state.dirty_seen.size() > kMaxKeysPerBatch) {
-    // One huge transaction (a 2M-row UPDATE) would otherwise hold every key
-    // it changed until its commit: mark the table whole now, and keep it so
-    // until a full pass (a cutover preparing takes the whole mark for this
-    // batch only, and compares the table whole).
-    state.dirty_whole = true;
-    std::unordered_set<std::string>().swap(state.dirty_seen);
-    std::vector<std::string>().swap(state.dirty_keys);
-    if (!exact_marks_ && !state.whole_mode) {
-      state.whole_mode = true;
+  switch (state.changed.mark(key_scratch_, exact_marks_)) {
+    case ChangedKeys::Marked::kNew:
+      ++batch_marked_keys_;
+      break;
+    case ChangedKeys::Marked::kWholeMode:
       spdlog::info(
           "{}: more than {} keys changed in one batch; marking the table as a whole until "
           "verify's next full pass",
-          state.display, kMaxKeysPerBatch);
-    }
+          state.display, ChangedKeys::kMaxKeysPerBatch);
+      break;
+    default:
+      break;
   }
 }
 
-// Every kDirtyCheckInterval, on the catalog session: too many keys waiting
-// for verify switch the table to whole-table marks; once a full pass has
-// cleared the whole-table mark, keys are marked one by one again.
+// Every 30 s, on the catalog session: too many keys waiting for verify
+// switch the table to whole-table marks; once a full pass has cleared the
+// whole-table mark, keys are marked one by one again.
 void ApplyLoop::check_dirty_mode(RelationState& state) {
-  const auto now = std::chrono::steady_clock::now();
   if (exact_marks_) {
-    if (state.whole_mode) {
-      state.whole_mode = false;
+    if (state.changed.set_exact(true) == ChangedKeys::Mode::kLeftWhole) {
       spdlog::info("{}: a cutover is preparing; marking changed keys one by one", state.display);
     }
     return;
   }
-  if (now < state.next_dirty_check) return;
-  state.next_dirty_check = now + kDirtyCheckInterval;
+  if (!state.changed.review_due(std::chrono::steady_clock::now())) return;
   pg::Result waiting = catalog_.exec(
       "SELECT coalesce(sum(array_length(keys, 1)), 0), bool_or(keys = '{}'), "
       "       (SELECT reltuples FROM pg_catalog.pg_class "
@@ -905,19 +848,21 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
       "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {config_.name, state.schema, state.name, state.shape.qualified});
   const auto keys = static_cast<uint64_t>(waiting.int64(0, 0));
-  const bool whole_marked = waiting.boolean(0, 1);
   const uint64_t limit = control::dirty_key_limit(
       waiting.is_null(0, 2) ? 0.0 : std::max(0.0, std::stod(waiting.str(0, 2))));
-  if (!state.whole_mode && keys > limit) {
-    state.whole_mode = true;
-    spdlog::info(
-        "{}: {} changed keys wait for verify (more than {}); marking the table as a "
-        "whole until verify's next full pass",
-        state.display, keys, limit);
-  } else if (state.whole_mode && !whole_marked) {
-    state.whole_mode = false;
-    spdlog::info("{}: a full verify pass cleared the table; marking changed keys again",
-                 state.display);
+  switch (state.changed.review(keys, waiting.boolean(0, 1), limit)) {
+    case ChangedKeys::Mode::kEnteredWhole:
+      spdlog::info(
+          "{}: {} changed keys wait for verify (more than {}); marking the table as a "
+          "whole until verify's next full pass",
+          state.display, keys, limit);
+      break;
+    case ChangedKeys::Mode::kLeftWhole:
+      spdlog::info("{}: a full verify pass cleared the table; marking changed keys again",
+                   state.display);
+      break;
+    default:
+      break;
   }
 }
 
@@ -931,17 +876,14 @@ void ApplyLoop::write_dirty_marks() {
   if (std::chrono::steady_clock::now() >= next_exact_check_) refresh_request(false);
   for (auto& [id, state_ptr] : relations_) {
     RelationState& state = *state_ptr;
-    if (!state.dirty_whole && state.dirty_seen.empty()) continue;
+    if (!state.changed.pending()) continue;
     check_dirty_mode(state);
     std::vector<Datum> params{{DatumKind::kText, config_.name},
                               {DatumKind::kText, state.schema},
                               {DatumKind::kText, state.name},
                               {DatumKind::kText, lsn}};
-    const bool whole = state.dirty_whole || state.whole_mode;
-    if (!whole) {
-      params.push_back(
-          {DatumKind::kText, key_rows_literal(state.dirty_keys, state.verify_key.size())});
-    }
+    const bool whole = state.changed.whole();
+    if (!whole) params.push_back({DatumKind::kText, state.changed.keys_literal()});
     const auto& name = statement(state, whole ? "dirty-whole" : "dirty-keys", [whole] {
       return whole ? std::string(
                          "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, "
@@ -955,9 +897,7 @@ void ApplyLoop::write_dirty_marks() {
     params_.clear();
     for (const Datum& datum : params) params_.push_back(&datum);
     execute(name, params_, 0);
-    state.dirty_seen.clear();
-    state.dirty_keys.clear();
-    state.dirty_whole = false;
+    state.changed.clear_batch();
   }
 }
 

@@ -163,6 +163,7 @@ class ApplyLoop {
   std::vector<const char*> values_;  // scratch for execute()
   std::vector<int> lengths_;
   std::vector<const Datum*> params_;
+  std::vector<const std::string*> key_scratch_;  // scratch for mark_dirty()
 };
 
 }  // namespace switchyard

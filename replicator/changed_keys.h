@@ -1,0 +1,88 @@
+// verify's changed-key policy for one table: which rows a batch of applied
+// changes touched, written beside them into switchyard.dirty_keys (see
+// docs/control-schema.md) so that `verify --dirty-only` and the cutover's
+// parity gate compare exactly those rows.
+//
+// A row is marked by its key (the target's primary key, else its replica
+// identity index). When that cannot work the table is marked as a whole
+// instead, for verify to compare in full:
+//  - the table has no such key, or a change did not carry a key value (an
+//    unchanged TOASTed column, a NULL) or replaced every row (TRUNCATE);
+//  - one batch changed more than kMaxKeysPerBatch keys (a 2M-row UPDATE):
+//    memory must not follow a transaction's size. The table then stays in
+//    whole mode until a full verify pass clears it;
+//  - more keys wait in switchyard.dirty_keys than verify would compare one
+//    by one (review(), with control::dirty_key_limit).
+// While a cutover prepares (exact), whole mode is off: the gate needs every
+// key, and compares a table whole only for the batch that overflowed.
+//
+// Pure bookkeeping, no server: the apply loop feeds it and writes what it
+// holds in the batch's own target transaction.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace switchyard {
+
+class ChangedKeys {
+ public:
+  // Keys one batch may mark per table (about 5 MB of keys).
+  static constexpr size_t kMaxKeysPerBatch = 50'000;
+
+  // `key_columns`: how many values identify a row; 0 when the table has no
+  // usable key (every change marks it whole).
+  explicit ChangedKeys(size_t key_columns = 0) : key_columns_(key_columns) {}
+
+  enum class Marked {
+    kKnown,      // already marked in this batch, or the batch marks the table whole
+    kNew,        // a key new to this batch
+    kOverflow,   // this key overflowed the batch: the table is marked whole
+    kWholeMode,  // ... and stays so until verify's next full pass
+  };
+  // A changed row's key values, in key order: null for one the change did
+  // not carry or that is NULL (which cannot identify a row).
+  Marked mark(const std::vector<const std::string*>& key, bool exact);
+  // The batch changed the table as a whole (TRUNCATE).
+  void mark_whole() { batch_whole_ = true; }
+
+  size_t key_columns() const { return key_columns_; }
+  // Something to write for this batch.
+  bool pending() const { return batch_whole_ || !seen_.empty(); }
+  // The batch's mark is the whole table (its own, or whole mode).
+  bool whole() const { return batch_whole_ || whole_mode_; }
+  // The marked keys as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
+  std::string keys_literal() const;
+  // After the batch's marks are written, or the batch rolled back.
+  void clear_batch();
+
+  // ---- whole mode, across batches --------------------------------------
+  bool whole_mode() const { return whole_mode_; }
+  enum class Mode { kUnchanged, kEnteredWhole, kLeftWhole };
+  // A cutover preparing switches whole mode off at once.
+  Mode set_exact(bool exact);
+  // Whether to look at what waits in switchyard.dirty_keys (every 30 s).
+  bool review_due(std::chrono::steady_clock::time_point now);
+  // `waiting`: keys waiting for verify; `whole_marked`: a whole-table mark
+  // waits too; `limit`: control::dirty_key_limit for the table.
+  Mode review(uint64_t waiting, bool whole_marked, uint64_t limit);
+
+  // pgoutput re-sent the table's definition mid-batch: the marks carry
+  // over if the key is the same (`same_key`), else the table is marked
+  // whole; whole mode carries either way.
+  void carry_from(ChangedKeys&& previous, bool same_key);
+
+ private:
+  size_t key_columns_;
+  std::unordered_set<std::string> seen_;  // encoded keys marked in this batch
+  std::vector<std::string> values_;       // their values, key after key
+  bool batch_whole_ = false;
+  bool whole_mode_ = false;
+  std::chrono::steady_clock::time_point next_review_{};
+};
+
+}  // namespace switchyard

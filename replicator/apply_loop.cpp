@@ -12,6 +12,7 @@
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
 #include "replicator/changed_keys.h"
+#include "replicator/row_run.h"
 
 namespace switchyard {
 namespace {
@@ -21,7 +22,6 @@ constexpr uint32_t kFirstUserOid = 16384;
 // small transactions (a loader) never reach kMaxKeysPerBatch together, and
 // only a single transaction larger than that makes a whole-table mark.
 constexpr uint64_t kKeysToEndBatch = 20'000;
-constexpr size_t kMaxParams = 65535;  // the protocol's limit per statement
 
 // Types without a usable '=' (json, xml, geometric): REPLICA IDENTITY FULL
 // matches them by their text form instead.
@@ -54,36 +54,11 @@ size_t tuple_bytes(const Tuple& tuple) {
   return bytes;
 }
 
-// What a buffered row really costs in memory: its values, each Datum and
-// the vector, and for an update its entry in the run's key map. A narrow
-// row costs three or four times its change data.
-size_t buffered_row_memory(const Tuple& tuple, char kind) {
-  size_t bytes = sizeof(Tuple) + tuple.capacity() * sizeof(Datum);
-  for (const Datum& datum : tuple) {
-    // Short strings live inside the Datum; longer ones on the heap.
-    if (datum.bytes.capacity() > 15) bytes += datum.bytes.capacity() + 1;
-  }
-  if (kind == 'U') bytes += 96;  // run_keys: node, key string, bucket
-  return bytes;
-}
-
 // Rows are buffered to send them as multi-row statements, and a run of
 // 256 rows fills the largest; beyond that, buffering buys little. Held to
 // this much memory, whatever apply.batch_bytes says (that bounds how much
 // change data one target transaction commits, not what waits here).
 constexpr size_t kMaxBufferedMemory = 8u << 20;
-
-// Splits `rows` into statement sizes (256, 32, 4, 1 rows), keeping each
-// statement under the parameter limit, so a handful of prepared statements
-// per table serve any run length.
-template <typename Emit>
-void for_each_chunk(size_t rows, size_t params_per_row, Emit emit) {
-  size_t start = 0;
-  for (size_t size : {256, 32, 4, 1}) {
-    if (size > 1 && size * params_per_row > kMaxParams) continue;
-    for (; rows - start >= size; start += size) emit(start, size);
-  }
-}
 
 }  // namespace
 
@@ -99,11 +74,8 @@ struct ApplyLoop::RelationState {
   bool batched = false;
   std::unordered_map<std::string, std::string> statements;  // shape -> prepared name
 
-  // The current run of same-kind changes ('I', 'U', 'D'), not yet sent.
-  char run_kind = 0;
-  std::vector<Tuple> run_rows;
-  std::unordered_map<std::string, size_t> run_keys;  // updates: key bytes -> row
-  uint64_t run_bytes = 0;
+  // The current run of same-kind changes, not yet sent.
+  RowRun run;
 
   // The columns verify identifies rows by (the target's primary key, or
   // replica identity index), as indexes into the source columns; empty when
@@ -118,16 +90,6 @@ struct ApplyLoop::RelationState {
   bool log_images = false;
   std::string inserted_lsns;
   std::string inserted_images;
-
-  std::string key_of(const Tuple& row) const {
-    std::string key;
-    for (size_t column_idx : shape.key_columns) {
-      const std::string& bytes = row[column_idx].bytes;
-      key.append(std::to_string(bytes.size())).push_back(':');
-      key.append(bytes);
-    }
-    return key;
-  }
 };
 
 ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
@@ -284,10 +246,7 @@ void ApplyLoop::commit_batch() {
 void ApplyLoop::rollback_batch() {
   for (auto& [id, state] : relations_) {
     state->changed.clear_batch();
-    state->run_kind = 0;
-    state->run_rows.clear();
-    state->run_keys.clear();
-    state->run_bytes = 0;
+    state->run.clear();
     state->inserted_lsns.clear();
     state->inserted_images.clear();
   }
@@ -498,28 +457,9 @@ void ApplyLoop::execute(const std::string& name, const std::vector<const Datum*>
 // ---- runs -------------------------------------------------------------
 
 void ApplyLoop::buffer_row(RelationState& state, char kind, Tuple&& row) {
-  if (state.run_kind != kind) flush(state);
-  state.run_kind = kind;
-  const size_t memory = buffered_row_memory(row, kind);
-  state.run_bytes += memory;
-  buffered_bytes_ += memory;
+  if (state.run.kind() != kind) flush(state);
   batch_bytes_ += tuple_bytes(row);
-  if (kind == 'U') {
-    auto [it, fresh] = state.run_keys.try_emplace(state.key_of(row), state.run_rows.size());
-    if (!fresh) {
-      // A later image of a row updated earlier in this run replaces it; an
-      // unchanged TOASTed column keeps the value the earlier image carried.
-      Tuple& earlier = state.run_rows[it->second];
-      for (size_t column_idx = 0; column_idx < row.size(); ++column_idx) {
-        if (row[column_idx].kind == DatumKind::kUnchanged) {
-          row[column_idx] = std::move(earlier[column_idx]);
-        }
-      }
-      earlier = std::move(row);
-      return;
-    }
-  }
-  state.run_rows.push_back(std::move(row));
+  buffered_bytes_ += state.run.add(kind, std::move(row), state.shape);
   // A very large source transaction is sent in pieces; it still commits once.
   if (buffered_bytes_ >= std::min<uint64_t>(config_.apply.batch_bytes, kMaxBufferedMemory)) {
     flush_all();
@@ -531,73 +471,15 @@ void ApplyLoop::flush_all() {
 }
 
 void ApplyLoop::flush(RelationState& state) {
-  if (state.run_rows.empty()) return;
+  if (state.run.empty()) return;
   ensure_target_transaction();
-  const TableShape& shape = state.shape;
-  const auto& rows = state.run_rows;
-  const size_t key_count = shape.key_columns.size();
-  switch (state.run_kind) {
-    case 'I':
-      for_each_chunk(rows.size(), shape.columns.size(), [&](size_t start, size_t count) {
-        params_.clear();
-        for (size_t row = start; row < start + count; ++row) {
-          for (const Datum& datum : rows[row]) params_.push_back(&datum);
-        }
-        const auto& name = statement(state, "I#" + std::to_string(count),
-                                     [&] { return insert_rows_sql(shape, count); });
-        execute(name, params_, statement_tag(state.id, 'I', count));
-      });
-      break;
-    case 'D':
-      for_each_chunk(rows.size(), key_count, [&](size_t start, size_t count) {
-        params_.clear();
-        for (size_t row = start; row < start + count; ++row) {
-          for (size_t column_idx : shape.key_columns) params_.push_back(&rows[row][column_idx]);
-        }
-        const auto& name = statement(state, "D#" + std::to_string(count),
-                                     [&] { return delete_rows_sql(shape, count); });
-        execute(name, params_, statement_tag(state.id, 'D', count));
-      });
-      break;
-    case 'U': {
-      // Rows differ in which columns they carry (unchanged TOAST): one
-      // statement family per set of columns. Key columns are matched, not set.
-      std::map<std::string, std::vector<size_t>> by_mask;
-      for (size_t row = 0; row < rows.size(); ++row) {
-        std::string mask(shape.columns.size(), 's');
-        for (size_t column_idx = 0; column_idx < mask.size(); ++column_idx) {
-          if (rows[row][column_idx].kind == DatumKind::kUnchanged) mask[column_idx] = 'u';
-        }
-        for (size_t column_idx : shape.key_columns) mask[column_idx] = 'k';
-        if (mask.find('s') != std::string::npos) by_mask[mask].push_back(row);
-      }
-      for (const auto& [mask, members] : by_mask) {
-        const size_t per_row =
-            key_count + static_cast<size_t>(std::count(mask.begin(), mask.end(), 's'));
-        for_each_chunk(members.size(), per_row, [&](size_t start, size_t count) {
-          params_.clear();
-          for (size_t member = start; member < start + count; ++member) {
-            const Tuple& row = rows[members[member]];
-            for (size_t column_idx : shape.key_columns) params_.push_back(&row[column_idx]);
-            for (size_t column_idx = 0; column_idx < mask.size(); ++column_idx) {
-              if (mask[column_idx] == 's') params_.push_back(&row[column_idx]);
-            }
-          }
-          const auto& name = statement(state, "U" + mask + "#" + std::to_string(count),
-                                       [&] { return update_rows_sql(shape, mask, count); });
-          execute(name, params_, statement_tag(state.id, 'U', count));
-        });
-      }
-      break;
-    }
-    default:
-      break;
-  }
-  buffered_bytes_ -= state.run_bytes;
-  state.run_kind = 0;
-  state.run_rows.clear();
-  state.run_keys.clear();
-  state.run_bytes = 0;
+  const char op = state.run.kind();
+  state.run.for_each_statement(state.shape, [&](const RowRun::Statement& run_statement) {
+    const auto& name = statement(state, run_statement.shape, run_statement.sql);
+    execute(name, run_statement.params, statement_tag(state.id, op, run_statement.rows));
+  });
+  buffered_bytes_ -= state.run.memory();
+  state.run.clear();
 }
 
 // ---- changes ----------------------------------------------------------

@@ -133,27 +133,27 @@ bool ApplyLoop::batch_full() const {
          batch_bytes_ >= config_.apply.batch_bytes || batch_marked_keys_ >= kKeysToEndBatch;
 }
 
-void ApplyLoop::handle(pgoutput::Message&& message) {
+void ApplyLoop::handle(change::Message&& message) {
   std::visit(
       [this](auto&& decoded) {
         using T = std::decay_t<decltype(decoded)>;
-        if constexpr (std::is_same_v<T, pgoutput::Begin>) {
+        if constexpr (std::is_same_v<T, change::Begin>) {
           on_begin(decoded);
-        } else if constexpr (std::is_same_v<T, pgoutput::Commit>) {
+        } else if constexpr (std::is_same_v<T, change::Commit>) {
           on_commit(decoded);
-        } else if constexpr (std::is_same_v<T, pgoutput::Relation>) {
+        } else if constexpr (std::is_same_v<T, change::Relation>) {
           on_relation(std::move(decoded));
-        } else if constexpr (std::is_same_v<T, pgoutput::Type>) {
+        } else if constexpr (std::is_same_v<T, change::Type>) {
           types_[decoded.type_oid] = {decoded.schema, decoded.name};
-        } else if constexpr (std::is_same_v<T, pgoutput::Origin>) {
+        } else if constexpr (std::is_same_v<T, change::Origin>) {
           on_origin(decoded);
-        } else if constexpr (std::is_same_v<T, pgoutput::LogicalMessage>) {
+        } else if constexpr (std::is_same_v<T, change::LogicalMessage>) {
           on_message(decoded);
         } else if (!skipping_) {
-          if constexpr (std::is_same_v<T, pgoutput::Insert>) on_insert(std::move(decoded));
-          if constexpr (std::is_same_v<T, pgoutput::Update>) on_update(std::move(decoded));
-          if constexpr (std::is_same_v<T, pgoutput::Delete>) on_delete(std::move(decoded));
-          if constexpr (std::is_same_v<T, pgoutput::Truncate>) on_truncate(decoded);
+          if constexpr (std::is_same_v<T, change::Insert>) on_insert(std::move(decoded));
+          if constexpr (std::is_same_v<T, change::Update>) on_update(std::move(decoded));
+          if constexpr (std::is_same_v<T, change::Delete>) on_delete(std::move(decoded));
+          if constexpr (std::is_same_v<T, change::Truncate>) on_truncate(decoded);
         }
       },
       std::move(message));
@@ -161,7 +161,7 @@ void ApplyLoop::handle(pgoutput::Message&& message) {
 
 // ---- transactions -----------------------------------------------------
 
-void ApplyLoop::on_begin(const pgoutput::Begin& begin) {
+void ApplyLoop::on_begin(const change::Begin& begin) {
   in_source_transaction_ = true;
   transaction_commit_lsn_ = begin.final_lsn;
   // The commit record of an applied transaction starts before the origin's
@@ -173,7 +173,7 @@ void ApplyLoop::on_begin(const pgoutput::Begin& begin) {
   }
 }
 
-void ApplyLoop::on_commit(const pgoutput::Commit& commit) {
+void ApplyLoop::on_commit(const change::Commit& commit) {
   in_source_transaction_ = false;
   if (skipping_) {
     skipping_ = false;
@@ -189,7 +189,7 @@ void ApplyLoop::on_commit(const pgoutput::Commit& commit) {
 // name) is not sent back: that is the loop protection that lets both
 // directions exist around a cutover. Other origins (the source may itself
 // subscribe to something) are ordinary changes.
-void ApplyLoop::on_origin(const pgoutput::Origin& origin) {
+void ApplyLoop::on_origin(const change::Origin& origin) {
   if (origin.name != config_.origin_name() || skipping_) return;
   skipping_ = true;
   spdlog::debug("skipping transaction committed at {}: it came from this stream's other direction",
@@ -200,7 +200,7 @@ void ApplyLoop::on_origin(const pgoutput::Origin& origin) {
 // message emitted on the frozen source. Its transaction has no rows, so the
 // batch gets a write of its own; that gives the target transaction an xid,
 // and the origin advances past the marker at commit.
-void ApplyLoop::on_message(const pgoutput::LogicalMessage& message) {
+void ApplyLoop::on_message(const change::LogicalMessage& message) {
   if (skipping_ || !message.transactional || message.prefix != kDrainMarkerPrefix) return;
   spdlog::debug("drain marker at {}", message.lsn.to_string());
   marker_in_batch_ = true;
@@ -266,7 +266,7 @@ void ApplyLoop::rollback_batch() {
 
 // ---- schema -----------------------------------------------------------
 
-void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
+void ApplyLoop::on_relation(change::Relation&& relation) {
   // Statements already buffered were built for the old definition.
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) flush(*it->second);
   auto state = std::make_unique<RelationState>();
@@ -295,7 +295,7 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
                               previous.verify_key == state->verify_key);
     state->inserted_lsns = std::move(previous.inserted_lsns);
     state->inserted_images = std::move(previous.inserted_images);
-    // pgoutput sends a table's Relation again after any invalidation of it
+    // The feed (pgoutput) sends a table's Relation again after any invalidation of it
     // (VACUUM, ANALYZE, a DDL elsewhere on it): the same shape keeps its
     // statements; another frees them, or they would pile up for weeks.
     if (previous.shape == state->shape) {
@@ -313,7 +313,7 @@ void ApplyLoop::on_relation(pgoutput::Relation&& relation) {
 // Schema drift: every source column must exist on the target with the same
 // type; an extra target column must be fillable without us (nullable, a
 // default, generated). Expand/contract keeps both true during a change.
-void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relation& relation) {
+void ApplyLoop::check_target_table(RelationState& state, const change::Relation& relation) {
   pg::Result columns = catalog_.exec(
       "SELECT a.attname, a.atttypid, tn.nspname, t.typname, "
       "       pg_catalog.format_type(a.atttypid, a.atttypmod), "
@@ -346,7 +346,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
                                                state.display +
                                                " is generated on the target but not on the source");
     }
-    // pgoutput may describe a domain column by its base type: walk the
+    // The feed (pgoutput) may describe a domain column by its base type: walk the
     // target column's domains down to the base until one level matches.
     const auto user_type = types_.find(column.type_oid);
     uint32_t level_oid = static_cast<uint32_t>(columns.int64(match, 1));
@@ -419,7 +419,7 @@ void ApplyLoop::check_target_table(RelationState& state, const pgoutput::Relatio
 ApplyLoop::RelationState& ApplyLoop::relation(uint32_t relation_id) {
   auto it = relations_.find(relation_id);
   if (it == relations_.end()) {
-    throw Error(ErrorKind::kDatabase, "pgoutput: change for relation " +
+    throw Error(ErrorKind::kDatabase, "change feed: change for relation " +
                                           std::to_string(relation_id) +
                                           " before its Relation message");
   }
@@ -490,12 +490,12 @@ bool ApplyLoop::in_copy(const RelationState& state) const {
   return transaction_commit_lsn_ < state.synced_from;
 }
 
-void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
+void ApplyLoop::on_insert(change::Insert&& insert) {
   RelationState& state = relation(insert.relation_id);
   if (in_copy(state)) return;
   if (insert.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
-                "pgoutput: insert into " + state.display + " has the wrong number of columns");
+                "change feed: insert into " + state.display + " has the wrong number of columns");
   }
   mark_dirty(state, insert.new_tuple);
   if (logging(state)) log_inserted(state, insert.new_tuple);
@@ -507,16 +507,16 @@ void ApplyLoop::on_insert(pgoutput::Insert&& insert) {
   buffer_row(state, 'I', std::move(insert.new_tuple));
 }
 
-void ApplyLoop::on_update(pgoutput::Update&& update) {
+void ApplyLoop::on_update(change::Update&& update) {
   RelationState& state = relation(update.relation_id);
   if (in_copy(state)) return;
   if (update.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
-                "pgoutput: update of " + state.display + " has the wrong number of columns");
+                "change feed: update of " + state.display + " has the wrong number of columns");
   }
   for (size_t column_idx : state.shape.key_columns) {
     if (update.new_tuple[column_idx].kind == DatumKind::kUnchanged && update.old_kind == 0) {
-      throw Error(ErrorKind::kDatabase, "pgoutput: update of " + state.display +
+      throw Error(ErrorKind::kDatabase, "change feed: update of " + state.display +
                                             " without its key value (unchanged TOAST)");
     }
   }
@@ -532,7 +532,7 @@ void ApplyLoop::on_update(pgoutput::Update&& update) {
   buffer_row(state, 'U', std::move(update.new_tuple));
 }
 
-void ApplyLoop::on_delete(pgoutput::Delete&& del) {
+void ApplyLoop::on_delete(change::Delete&& del) {
   RelationState& state = relation(del.relation_id);
   if (in_copy(state)) return;
   mark_dirty(state, del.old_tuple);
@@ -567,7 +567,7 @@ std::string ApplyLoop::add_key_params(const RelationState& state, const Tuple& k
 // Whether an update leaves every GENERATED ALWAYS identity value as it was
 // (then it is not SET: no UPDATE may). Known when the column is in the key
 // and the key is unchanged, or when the old row carries it.
-bool ApplyLoop::identity_unchanged(const RelationState& state, const pgoutput::Update& update) {
+bool ApplyLoop::identity_unchanged(const RelationState& state, const change::Update& update) {
   const TableShape& shape = state.shape;
   for (size_t column_idx = 0; column_idx < shape.identity_always.size(); ++column_idx) {
     if (!shape.identity_always[column_idx]) continue;
@@ -583,7 +583,7 @@ bool ApplyLoop::identity_unchanged(const RelationState& state, const pgoutput::U
   return true;
 }
 
-void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update) {
+void ApplyLoop::update_one(RelationState& state, const change::Update& update) {
   const TableShape& shape = state.shape;
   ensure_target_transaction();
   params_.clear();
@@ -640,7 +640,7 @@ void ApplyLoop::update_one(RelationState& state, const pgoutput::Update& update)
   if (logging(state)) log_unapplied(state);
 }
 
-void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
+void ApplyLoop::delete_one(RelationState& state, const change::Delete& del) {
   const TableShape& shape = state.shape;
   ensure_target_transaction();
   params_.clear();
@@ -663,7 +663,7 @@ void ApplyLoop::delete_one(RelationState& state, const pgoutput::Delete& del) {
   if (logging(state)) log_unapplied(state);
 }
 
-void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
+void ApplyLoop::on_truncate(const change::Truncate& truncate) {
   flush_all();
   ensure_target_transaction();
   std::string list;
@@ -676,8 +676,8 @@ void ApplyLoop::on_truncate(const pgoutput::Truncate& truncate) {
   }
   if (list.empty()) return;
   std::string sql = "TRUNCATE " + list;
-  if (truncate.options & pgoutput::Truncate::kRestartIdentity) sql += " RESTART IDENTITY";
-  if (truncate.options & pgoutput::Truncate::kCascade) sql += " CASCADE";
+  if (truncate.options & change::Truncate::kRestartIdentity) sql += " RESTART IDENTITY";
+  if (truncate.options & change::Truncate::kCascade) sql += " CASCADE";
   pipeline_->command(sql);
 }
 

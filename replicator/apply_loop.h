@@ -1,5 +1,6 @@
-// The apply loop: turns decoded pgoutput messages into statements on the
-// target, exactly once.
+// The apply loop: turns the change feed (replicator/change.h; decoded from
+// pgoutput for a PostgreSQL source) into statements on the target, exactly
+// once.
 //
 // Exactly-once rests on one rule: the target transaction that applies a
 // batch of source transactions also advances the replication origin to the
@@ -40,7 +41,7 @@
 #include "common/lsn.h"
 #include "drivers/pg/connection.h"
 #include "drivers/pg/pipeline.h"
-#include "replicator/pgoutput_decoder.h"
+#include "replicator/change.h"
 
 namespace switchyard {
 
@@ -60,7 +61,7 @@ class ApplyLoop {
   Lsn resume_position() const { return committed_; }
 
   // Feed every decoded message, in stream order.
-  void handle(pgoutput::Message&& message);
+  void handle(change::Message&& message);
 
   bool in_source_transaction() const { return in_source_transaction_; }
   // Complete source transactions applied but not yet committed on the target.
@@ -88,18 +89,18 @@ class ApplyLoop {
  private:
   struct RelationState;
 
-  void on_begin(const pgoutput::Begin& begin);
-  void on_commit(const pgoutput::Commit& commit);
-  void on_origin(const pgoutput::Origin& origin);
-  void on_message(const pgoutput::LogicalMessage& message);
-  void on_relation(pgoutput::Relation&& relation);
-  void on_insert(pgoutput::Insert&& insert);
-  void on_update(pgoutput::Update&& update);
-  void on_delete(pgoutput::Delete&& del);
-  void on_truncate(const pgoutput::Truncate& truncate);
+  void on_begin(const change::Begin& begin);
+  void on_commit(const change::Commit& commit);
+  void on_origin(const change::Origin& origin);
+  void on_message(const change::LogicalMessage& message);
+  void on_relation(change::Relation&& relation);
+  void on_insert(change::Insert&& insert);
+  void on_update(change::Update&& update);
+  void on_delete(change::Delete&& del);
+  void on_truncate(const change::Truncate& truncate);
 
   RelationState& relation(uint32_t relation_id);
-  void check_target_table(RelationState& state, const pgoutput::Relation& relation);
+  void check_target_table(RelationState& state, const change::Relation& relation);
   void ensure_target_transaction();
 
   // Runs of buffered rows.
@@ -110,8 +111,8 @@ class ApplyLoop {
   // Row-by-row statements, sent at once.
   std::string add_key_params(const RelationState& state, const Tuple& key_tuple,
                              bool full_identity);
-  static bool identity_unchanged(const RelationState& state, const pgoutput::Update& update);
-  void update_one(RelationState& state, const pgoutput::Update& update);
+  static bool identity_unchanged(const RelationState& state, const change::Update& update);
+  void update_one(RelationState& state, const change::Update& update);
 
   // verify's dirty keys (see switchyard.dirty_keys in docs/control-schema.md).
   void mark_dirty(RelationState& state, const Tuple& tuple);
@@ -124,7 +125,7 @@ class ApplyLoop {
   void log_inserted(RelationState& state, const Tuple& row);
   void log_unapplied(RelationState& state);
   void write_images();
-  void delete_one(RelationState& state, const pgoutput::Delete& del);
+  void delete_one(RelationState& state, const change::Delete& del);
   bool in_copy(const RelationState& state) const;
 
   // The prepared statement for a statement shape; `render` makes its SQL

@@ -5,6 +5,9 @@
 #include "common/error.h"
 
 namespace switchyard::pgoutput {
+
+using namespace change;  // the messages decoded into
+
 namespace {
 
 // Reads big-endian fields from a payload, checking bounds on every read.
@@ -90,7 +93,7 @@ class Reader {
 
 }  // namespace
 
-Message decode(std::string_view payload) {
+change::Message decode(std::string_view payload) {
   if (payload.empty()) throw Error(ErrorKind::kDatabase, "pgoutput: empty message");
   const char type = payload[0];
   Reader in(payload, type);

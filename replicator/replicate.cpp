@@ -123,8 +123,8 @@ class StreamSession {
       }
       received_ = message->wal_start;
       last_data_at_ = Clock::now();
-      pgoutput::Message decoded = pgoutput::decode(message->payload);
-      const bool commit = std::holds_alternative<pgoutput::Commit>(decoded);
+      change::Message decoded = pgoutput::decode(message->payload);
+      const bool commit = std::holds_alternative<change::Commit>(decoded);
       apply_.handle(std::move(decoded));
       if (commit && apply_.batch_full()) {
         apply_.commit_batch();

@@ -19,7 +19,7 @@ using switchyard::test::IsError;
 namespace {
 
 // pgoutput::decode, with the payload kept as a fuzzing seed.
-pgoutput::Message decode(std::string_view payload) {
+change::Message decode(std::string_view payload) {
   test::fuzz_seed("pgoutput", payload);
   return pgoutput::decode(payload);
 }
@@ -69,7 +69,7 @@ class Payload {
 
 template <typename T>
 T decode_as(const Payload& payload) {
-  const pgoutput::Message message = decode(payload.str());
+  const change::Message message = decode(payload.str());
   REQUIRE(std::holds_alternative<T>(message));
   return std::get<T>(message);
 }
@@ -156,7 +156,7 @@ Payload delete_message() {
 Payload truncate_message() {
   return Payload('T')
       .u32(2)
-      .u8(pgoutput::Truncate::kCascade | pgoutput::Truncate::kRestartIdentity)
+      .u8(change::Truncate::kCascade | change::Truncate::kRestartIdentity)
       .u32(kRelationId)
       .u32(16'500);
 }
@@ -179,21 +179,20 @@ Payload logical_message() {
 }  // namespace
 
 TEST_CASE("Begin decodes final LSN, commit time and xid", "[pgoutput]") {
-  const auto begin = decode_as<pgoutput::Begin>(begin_message());
+  const auto begin = decode_as<change::Begin>(begin_message());
   CHECK(begin.final_lsn == Lsn{kFinalLsn});
   CHECK(begin.commit_time_us == kCommitTime);
   CHECK(begin.xid == 987'654u);
 }
 
 TEST_CASE("Begin keeps a commit time before 2000 negative", "[pgoutput]") {
-  const auto begin =
-      decode_as<pgoutput::Begin>(Payload('B').u64(1).i64(-1'000'000).u32(0xFFFFFFFFu));
+  const auto begin = decode_as<change::Begin>(Payload('B').u64(1).i64(-1'000'000).u32(0xFFFFFFFFu));
   CHECK(begin.commit_time_us == -1'000'000);
   CHECK(begin.xid == 0xFFFFFFFFu);
 }
 
 TEST_CASE("Commit decodes flags, commit and end LSN, and commit time", "[pgoutput]") {
-  const auto commit = decode_as<pgoutput::Commit>(commit_message());
+  const auto commit = decode_as<change::Commit>(commit_message());
   CHECK(commit.flags == 0);
   CHECK(commit.commit_lsn == Lsn{kFinalLsn});
   CHECK(commit.end_lsn == Lsn{kEndLsn});
@@ -201,13 +200,13 @@ TEST_CASE("Commit decodes flags, commit and end LSN, and commit time", "[pgoutpu
 }
 
 TEST_CASE("Origin decodes the commit LSN and origin name", "[pgoutput]") {
-  const auto origin = decode_as<pgoutput::Origin>(origin_message());
+  const auto origin = decode_as<change::Origin>(origin_message());
   CHECK(origin.commit_lsn == Lsn{kFinalLsn});
   CHECK(origin.name == "upstream_node");
 }
 
 TEST_CASE("Relation decodes identity, mixed-case names and every column", "[pgoutput]") {
-  const auto relation = decode_as<pgoutput::Relation>(relation_message());
+  const auto relation = decode_as<change::Relation>(relation_message());
   CHECK(relation.relation_id == kRelationId);
   CHECK(relation.schema == "Sales");
   CHECK(relation.name == "Order Items");
@@ -231,7 +230,7 @@ TEST_CASE("Relation decodes identity, mixed-case names and every column", "[pgou
 
 TEST_CASE("Relation in pg_catalog arrives with an empty schema and may have no columns",
           "[pgoutput]") {
-  const auto relation = decode_as<pgoutput::Relation>(
+  const auto relation = decode_as<change::Relation>(
       Payload('R').u32(7).cstring("").cstring("lonely").byte('n').u16(0));
   CHECK(relation.relation_id == 7u);
   CHECK(relation.schema == "pg_catalog");
@@ -241,7 +240,7 @@ TEST_CASE("Relation in pg_catalog arrives with an empty schema and may have no c
 }
 
 TEST_CASE("Type decodes oid, schema and name", "[pgoutput]") {
-  const auto type = decode_as<pgoutput::Type>(type_message());
+  const auto type = decode_as<change::Type>(type_message());
   CHECK(type.type_oid == 16'390u);
   CHECK(type.schema == "public");
   CHECK(type.name == "Mood");
@@ -250,14 +249,14 @@ TEST_CASE("Type decodes oid, schema and name", "[pgoutput]") {
 // Regression: a domain column is announced by a Type message carrying the
 // base type's name with pg_catalog sent as "", which read as schema drift.
 TEST_CASE("Type of a domain over a built-in type reads as pg_catalog", "[pgoutput]") {
-  const auto type = decode_as<pgoutput::Type>(Payload('Y').u32(16'396).cstring("").cstring("int4"));
+  const auto type = decode_as<change::Type>(Payload('Y').u32(16'396).cstring("").cstring("int4"));
   CHECK(type.type_oid == 16'396u);
   CHECK(type.schema == "pg_catalog");
   CHECK(type.name == "int4");
 }
 
 TEST_CASE("Insert decodes the new tuple: text, NULL and empty text are distinct", "[pgoutput]") {
-  const auto insert = decode_as<pgoutput::Insert>(insert_message());
+  const auto insert = decode_as<change::Insert>(insert_message());
   CHECK(insert.relation_id == kRelationId);
   REQUIRE(insert.new_tuple.size() == 3);
   require_text(insert.new_tuple[0], "42");
@@ -272,7 +271,7 @@ TEST_CASE("Insert keeps text values byte for byte", "[pgoutput]") {
       "e \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x9A\x80";  // Grüße 東京 🚀
   const std::string binaryish = "\x01\x02\x7F\x80\xFE\xFF\\x'\"\n\t";
   const std::string long_value(70'000, 'z');  // longer than a 16-bit length could say
-  const auto insert = decode_as<pgoutput::Insert>(
+  const auto insert = decode_as<change::Insert>(
       Payload('I').u32(1).byte('N').columns(3).text_column(utf8).text_column(binaryish).text_column(
           long_value));
   REQUIRE(insert.new_tuple.size() == 3);
@@ -282,7 +281,7 @@ TEST_CASE("Insert keeps text values byte for byte", "[pgoutput]") {
 }
 
 TEST_CASE("Insert decodes a binary column as kBinary", "[pgoutput]") {
-  const auto insert = decode_as<pgoutput::Insert>(
+  const auto insert = decode_as<change::Insert>(
       Payload('I').u32(1).byte('N').columns(1).binary_column(std::string("\x00\x00\x00\x2A", 4)));
   REQUIRE(insert.new_tuple.size() == 1);
   CHECK(insert.new_tuple[0].kind == DatumKind::kBinary);
@@ -290,7 +289,7 @@ TEST_CASE("Insert decodes a binary column as kBinary", "[pgoutput]") {
 }
 
 TEST_CASE("Update without an old tuple marks unchanged TOAST columns", "[pgoutput]") {
-  const auto update = decode_as<pgoutput::Update>(update_message());
+  const auto update = decode_as<change::Update>(update_message());
   CHECK(update.relation_id == kRelationId);
   CHECK(update.old_kind == 0);
   CHECK(update.old_tuple.empty());
@@ -300,7 +299,7 @@ TEST_CASE("Update without an old tuple marks unchanged TOAST columns", "[pgoutpu
 }
 
 TEST_CASE("Update with a changed key carries the old key ('K')", "[pgoutput]") {
-  const auto update = decode_as<pgoutput::Update>(update_with_old_key_message());
+  const auto update = decode_as<change::Update>(update_with_old_key_message());
   CHECK(update.old_kind == 'K');
   REQUIRE(update.old_tuple.size() == 1);
   require_text(update.old_tuple[0], "41");
@@ -310,18 +309,18 @@ TEST_CASE("Update with a changed key carries the old key ('K')", "[pgoutput]") {
 }
 
 TEST_CASE("Update under REPLICA IDENTITY FULL carries the whole old row ('O')", "[pgoutput]") {
-  const auto update = decode_as<pgoutput::Update>(Payload('U')
-                                                      .u32(9)
-                                                      .byte('O')
-                                                      .columns(3)
-                                                      .text_column("1")
-                                                      .null_column()
-                                                      .text_column("old")
-                                                      .byte('N')
-                                                      .columns(3)
-                                                      .text_column("1")
-                                                      .null_column()
-                                                      .text_column("new"));
+  const auto update = decode_as<change::Update>(Payload('U')
+                                                    .u32(9)
+                                                    .byte('O')
+                                                    .columns(3)
+                                                    .text_column("1")
+                                                    .null_column()
+                                                    .text_column("old")
+                                                    .byte('N')
+                                                    .columns(3)
+                                                    .text_column("1")
+                                                    .null_column()
+                                                    .text_column("new"));
   CHECK(update.relation_id == 9u);
   CHECK(update.old_kind == 'O');
   REQUIRE(update.old_tuple.size() == 3);
@@ -334,14 +333,14 @@ TEST_CASE("Update under REPLICA IDENTITY FULL carries the whole old row ('O')", 
 
 TEST_CASE("Delete decodes the old key ('K') or the whole old row ('O')", "[pgoutput]") {
   SECTION("key") {
-    const auto del = decode_as<pgoutput::Delete>(delete_message());
+    const auto del = decode_as<change::Delete>(delete_message());
     CHECK(del.relation_id == kRelationId);
     CHECK(del.old_kind == 'K');
     REQUIRE(del.old_tuple.size() == 1);
     require_text(del.old_tuple[0], "42");
   }
   SECTION("full row") {
-    const auto del = decode_as<pgoutput::Delete>(
+    const auto del = decode_as<change::Delete>(
         Payload('D').u32(5).byte('O').columns(2).text_column("7").null_column());
     CHECK(del.relation_id == 5u);
     CHECK(del.old_kind == 'O');
@@ -352,18 +351,18 @@ TEST_CASE("Delete decodes the old key ('K') or the whole old row ('O')", "[pgout
 }
 
 TEST_CASE("Truncate decodes options and every relation id", "[pgoutput]") {
-  const auto truncate = decode_as<pgoutput::Truncate>(truncate_message());
-  CHECK(truncate.options == (pgoutput::Truncate::kCascade | pgoutput::Truncate::kRestartIdentity));
+  const auto truncate = decode_as<change::Truncate>(truncate_message());
+  CHECK(truncate.options == (change::Truncate::kCascade | change::Truncate::kRestartIdentity));
   CHECK(truncate.relation_ids == std::vector<uint32_t>{kRelationId, 16'500});
 
-  const auto plain = decode_as<pgoutput::Truncate>(Payload('T').u32(1).u8(0).u32(3));
+  const auto plain = decode_as<change::Truncate>(Payload('T').u32(1).u8(0).u32(3));
   CHECK(plain.options == 0);
   CHECK(plain.relation_ids == std::vector<uint32_t>{3});
 }
 
 TEST_CASE("A transactional logical message decodes its LSN, prefix and content",
           "[pgoutput][message]") {
-  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message());
+  const auto message = decode_as<change::LogicalMessage>(logical_message());
   CHECK(message.transactional);
   CHECK(message.lsn == Lsn{kMessageLsn});
   CHECK(message.prefix == "switchyard");
@@ -372,7 +371,7 @@ TEST_CASE("A transactional logical message decodes its LSN, prefix and content",
 
 TEST_CASE("A non-transactional logical message is marked as such", "[pgoutput][message]") {
   const auto message =
-      decode_as<pgoutput::LogicalMessage>(logical_message(0, "audit", "user 7 logged in"));
+      decode_as<change::LogicalMessage>(logical_message(0, "audit", "user 7 logged in"));
   CHECK_FALSE(message.transactional);
   CHECK(message.lsn == Lsn{kMessageLsn});
   CHECK(message.prefix == "audit");
@@ -380,22 +379,22 @@ TEST_CASE("A non-transactional logical message is marked as such", "[pgoutput][m
 }
 
 TEST_CASE("Only bit 1 of a logical message's flags means transactional", "[pgoutput][message]") {
-  CHECK(decode_as<pgoutput::LogicalMessage>(logical_message(0x03, "p", "x")).transactional);
-  CHECK_FALSE(decode_as<pgoutput::LogicalMessage>(logical_message(0x02, "p", "x")).transactional);
+  CHECK(decode_as<change::LogicalMessage>(logical_message(0x03, "p", "x")).transactional);
+  CHECK_FALSE(decode_as<change::LogicalMessage>(logical_message(0x02, "p", "x")).transactional);
 }
 
 TEST_CASE("A logical message's content is kept byte for byte, NUL bytes included",
           "[pgoutput][message]") {
   const std::string content("a\0b\0\0c\xFF\x01\n", 9);
   REQUIRE(content.size() == 9);
-  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message(1, "bin", content));
+  const auto message = decode_as<change::LogicalMessage>(logical_message(1, "bin", content));
   CHECK(message.prefix == "bin");
   CHECK(message.content.size() == 9);
   CHECK(message.content == content);
 }
 
 TEST_CASE("A logical message may have an empty prefix and empty content", "[pgoutput][message]") {
-  const auto message = decode_as<pgoutput::LogicalMessage>(logical_message(1, "", ""));
+  const auto message = decode_as<change::LogicalMessage>(logical_message(1, "", ""));
   CHECK(message.transactional);
   CHECK(message.prefix.empty());
   CHECK(message.content.empty());

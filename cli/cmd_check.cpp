@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/units.h"
 #include "drivers/pg/sql.h"
 #include "replicator/requirements.h"
 
@@ -79,10 +80,10 @@ Command add_check(CLI::App& app) {
             }
             print_text(config, all);
             std::printf(
-                "\ncheck: %zu requirements for %zu tables, %zu missing (%zu for the stream, "
-                "%zu for the cutover and failback)\n",
-                all.size(), tables.size(), missing.size(), for_stream.size(),
-                missing.size() - for_stream.size());
+                "\ncheck: %s for %s, %zu missing (%zu for the stream, %zu for the cutover and "
+                "failback)\n",
+                counted(all.size(), "requirement").c_str(), counted(tables.size(), "table").c_str(),
+                missing.size(), for_stream.size(), missing.size() - for_stream.size());
             std::fflush(stdout);
             if (!missing.empty()) {
               throw Error(ErrorKind::kPrecondition,

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "common/units.h"
 #include "replicator/setup.h"
 
 namespace switchyard::cli {
@@ -12,12 +13,12 @@ Command add_init(CLI::App& app) {
       "origin, missing types, sequences and tables). Idempotent.");
   return {sub, [](const Config& config) {
             const InitResult result = run_init(config, /*export_snapshot=*/false);
-            std::printf("init: %zu tables (%zu created on the %s), publication and slot %s ready",
-                        result.tables.size(), result.tables_created, config.target.name.c_str(),
-                        config.slot_name().c_str());
+            std::printf("init: %s (%zu created on the %s), publication and slot %s ready",
+                        counted(result.tables.size(), "table").c_str(), result.tables_created,
+                        config.target.name.c_str(), config.slot_name().c_str());
             if (result.missing_for_cutover > 0) {
-              std::printf("; %zu requirements of the cutover missing (switchyard check)",
-                          result.missing_for_cutover);
+              std::printf("; %s of the cutover missing (switchyard check)",
+                          counted(result.missing_for_cutover, "requirement").c_str());
             }
             std::printf("\n");
             return 0;

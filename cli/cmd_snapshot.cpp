@@ -17,13 +17,12 @@ Command add_snapshot(CLI::App& app) {
               std::printf("snapshot: already done; streaming continues from %s\n",
                           summary.consistent_point.to_string().c_str());
             } else {
-              std::printf(
-                  "snapshot: %zu tables, %llu rows, %s copied in %s; streaming starts at "
-                  "%s\n",
-                  summary.tables, static_cast<unsigned long long>(summary.rows),
-                  format_bytes(static_cast<double>(summary.bytes)).c_str(),
-                  format_duration(summary.seconds).c_str(),
-                  summary.consistent_point.to_string().c_str());
+              std::printf("snapshot: %s, %s, %s copied in %s; streaming starts at %s\n",
+                          counted(summary.tables, "table").c_str(),
+                          counted(summary.rows, "row").c_str(),
+                          format_bytes(static_cast<double>(summary.bytes)).c_str(),
+                          format_duration(summary.seconds).c_str(),
+                          summary.consistent_point.to_string().c_str());
             }
             return 0;
           }};

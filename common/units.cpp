@@ -55,6 +55,10 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   return bytes;
 }
 
+std::string counted(uint64_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 std::string format_bytes(double bytes) {
   static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB"};
   int unit_idx = 0;

@@ -17,6 +17,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // A number of bytes, with or without a unit (B, kB, MB, GB, TB).
 std::optional<uint64_t> parse_size(std::string_view text);
 
+// "1 table", "3 tables": a count and its noun, in the plural when it is not 1.
+std::string counted(uint64_t count, const std::string& noun);
 std::string format_bytes(double bytes);       // "1.4 GB"
 std::string format_duration(double seconds);  // "3m12s", "850 ms"
 

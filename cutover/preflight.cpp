@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -145,12 +146,29 @@ void check_reverse_path(const Config& current, Operation operation, pg::Connecti
     refuse(to.role() + ": replication slot " + current.slot_name() +
            " already exists and is in use; something else streams from it");
   }
+  // The application's schema on the new primary (objects and the roles
+  // they name), then every right and setting: all of it named at once.
+  std::optional<Error> schema;
+  try {
+    check_schema_objects(from, to, tables);
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::kPrecondition) throw;
+    schema = error;
+  }
   const bool cutover = operation == Operation::kCutover;
   const Config original = cutover ? current : current.reversed();
   std::vector<TableName> names;
   for (const auto& table : tables) names.push_back({table.schema, table.name});
-  require(check_requirements(original, cutover ? from : to, cutover ? to : from, names),
-          NeededBy::kCutover, "preflight");
+  auto requirements = check_requirements(original, cutover ? from : to, cutover ? to : from, names);
+  if (schema) {
+    // Its message names the missing roles already.
+    std::erase_if(requirements, [](const Requirement& requirement) {
+      return requirement.what == kOwnerRoles || requirement.what == kGrantRoles;
+    });
+    if (unmet(requirements, NeededBy::kCutover).empty()) throw *schema;
+    spdlog::error("{}", schema->what());
+  }
+  require(requirements, NeededBy::kCutover, "preflight");
 }
 
 }  // namespace
@@ -171,7 +189,6 @@ PreflightFacts run_preflight(const Config& current, Operation operation, pg::Con
   check_verify(current, operation, to, facts.tables);
   router.check(operation == Operation::kCutover ? Primary::kSource : Primary::kTarget);
   check_reverse_path(current, operation, from, to, facts.tables);
-  check_schema_objects(from, to, facts.tables);
 
   for (const auto& table : facts.tables) {
     if (std::find(facts.schemas.begin(), facts.schemas.end(), table.schema) ==

@@ -320,16 +320,17 @@ void check_roles(Checklist& list, pg::Connection& source, const Server& cloud,
     std::string first_use;
     for (const auto& use : uses) {
       if (std::find(roles.begin(), roles.end(), use.role) != roles.end()) continue;
-      if (first_use.empty()) first_use = " (" + use.role + " " + use.use + ")";
+      if (first_use.empty()) first_use = " (" + use.use + ")";
       roles.push_back(use.role);
       statements.push_back("CREATE ROLE " + pg::quote_ident(use.role) + " NOLOGIN;");
     }
+    const std::string where = " on the " + cloud.db.role() + "; switchyard does not copy roles";
     list.add(cloud, needed_by, what, roles.empty(),
-             "roles " + join(roles) + " do not exist here" + first_use +
-                 "; switchyard does not copy roles",
+             roles.size() == 1 ? "role " + roles.front() + first_use + " does not exist" + where
+                               : "roles " + join(roles) + " do not exist" + where + first_use,
              join(statements, " "));
   };
-  add(NeededBy::kStream, "the roles the application's grants name", granted);
+  add(NeededBy::kStream, kGrantRoles, granted);
   std::vector<RoleUse> owners_only;
   for (const auto& use : owning) {
     const bool in_grants = std::any_of(granted.begin(), granted.end(), [&](const RoleUse& other) {
@@ -337,7 +338,7 @@ void check_roles(Checklist& list, pg::Connection& source, const Server& cloud,
     });
     if (!in_grants) owners_only.push_back(use);
   }
-  add(NeededBy::kCutover, "the roles that own the application's objects", owners_only);
+  add(NeededBy::kCutover, kOwnerRoles, owners_only);
 }
 
 }  // namespace

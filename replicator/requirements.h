@@ -41,6 +41,11 @@ struct Requirement {
   std::string message() const;
 };
 
+// The `what` of the requirements on roles (the schema check names those
+// roles itself).
+inline constexpr const char* kGrantRoles = "the roles the application's grants name";
+inline constexpr const char* kOwnerRoles = "the roles that own the application's objects";
+
 struct TableName {
   std::string schema;
   std::string name;

@@ -119,7 +119,7 @@ grep "MISSING" "$WORK/check.out" >"$WORK/missing"
 [ "$(wc -l <"$WORK/missing")" = 3 ] || { cat "$WORK/check.out"; fail "expected exactly 3 missing"; }
 grep -q "MISSING  cutover  SET session_replication_role" "$WORK/missing" || fail "source SET not named"
 grep -q "MISSING  cutover  wal_level = logical: wal_level is 'replica'" "$WORK/missing" || fail "target wal_level not named"
-grep -q "MISSING  cutover  the roles that own the application's objects: roles legacy_batch do not exist here (legacy_batch owns table public.batch_runs)" "$WORK/missing" ||
+grep -q "MISSING  cutover  the roles that own the application's objects: role legacy_batch (owns table public.batch_runs) does not exist on the cloud" "$WORK/missing" ||
   fail "the missing owner role is not named"
 grep -q 'fix: CREATE ROLE "legacy_batch" NOLOGIN;' "$WORK/check.out" || fail "no CREATE ROLE proposed"
 "$SY" -c "$WORK/cfg.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init as migrator"; }
@@ -140,7 +140,9 @@ wait_streaming "$WORK/cfg.yaml"
 "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "verify as migrator"; }
 log "ok: replicate and verify --once as migrator under app_user's load"
 
-expect_failure 5 "preflight: 3 requirements are missing.* legacy: role migrator may not set session_replication_role" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
+expect_failure 5 "preflight: 2 requirements are missing.* legacy: role migrator may not set session_replication_role" -- "$SY" -c "$WORK/cfg.yaml" cutover --dry-run
+grep -q "cloud lacks what the application uses on the legacy: role legacy_batch" "$WORK/err" ||
+  fail "preflight did not name the missing role"
 grep -q "GRANT SET ON PARAMETER session_replication_role" "$WORK/err" || fail "preflight did not name the SET right"
 grep -q "cloud: wal_level is 'replica'" "$WORK/err" || fail "preflight did not name wal_level on cloud"
 "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"

@@ -8,16 +8,15 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "control/control_schema.h"
-#include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
 #include "replicator/changed_keys.h"
 #include "replicator/row_run.h"
+#include "replicator/target_table.h"
 
 namespace switchyard {
 namespace {
 
-constexpr uint32_t kFirstUserOid = 16384;
 // A batch ends at the next commit once it has marked this many keys: many
 // small transactions (a loader) never reach kMaxKeysPerBatch together, and
 // only a single transaction larger than that makes a whole-table mark.
@@ -310,108 +309,15 @@ void ApplyLoop::on_relation(change::Relation&& relation) {
   relations_[relation.relation_id] = std::move(state);
 }
 
-// Schema drift: every source column must exist on the target with the same
-// type; an extra target column must be fillable without us (nullable, a
-// default, generated). Expand/contract keeps both true during a change.
+// Schema drift is refused (replicator/target_table.h); the target's
+// definition decides how the table's changes are written.
 void ApplyLoop::check_target_table(RelationState& state, const change::Relation& relation) {
-  pg::Result columns = catalog_.exec(
-      "SELECT a.attname, a.atttypid, tn.nspname, t.typname, "
-      "       pg_catalog.format_type(a.atttypid, a.atttypmod), "
-      "       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', a.attgenerated <> '', "
-      "       a.attidentity = 'a' "
-      "  FROM pg_catalog.pg_attribute a "
-      "  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-      "  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
-      " WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-      {state.shape.qualified});
-  if (columns.rows() == 0) {
-    throw Error(ErrorKind::kSchemaDrift,
-                "schema drift: table " + state.display + " does not exist on the target");
-  }
-  std::set<std::string> source_names;
-  for (const auto& column : relation.columns) {
-    source_names.insert(column.name);
-    int match = -1;
-    for (int row = 0; row < columns.rows(); ++row) {
-      if (columns.get(row, 0) == column.name) match = row;
-    }
-    if (match < 0) {
-      throw Error(ErrorKind::kSchemaDrift,
-                  "schema drift: column " + column.name + " of table " + state.display +
-                      " exists on the source but not on the target; add it to the target first "
-                      "(expand/contract, see README)");
-    }
-    if (columns.boolean(match, 6)) {
-      throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
-                                               state.display +
-                                               " is generated on the target but not on the source");
-    }
-    // The feed (pgoutput) may describe a domain column by its base type: walk the
-    // target column's domains down to the base until one level matches.
-    const auto user_type = types_.find(column.type_oid);
-    uint32_t level_oid = static_cast<uint32_t>(columns.int64(match, 1));
-    bool same_type =
-        column.type_oid >= kFirstUserOid && user_type == types_.end();  // unknown: trust
-    for (int depth = 0; depth < 8 && level_oid != 0 && !same_type; ++depth) {
-      pg::Result level = catalog_.exec(
-          "SELECT n.nspname, t.typname, t.typbasetype FROM pg_catalog.pg_type t "
-          "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = $1",
-          {std::to_string(level_oid)});
-      if (level.rows() == 0) break;
-      same_type = level_oid == column.type_oid ||
-                  (user_type != types_.end() && user_type->second.first == level.get(0, 0) &&
-                   user_type->second.second == level.get(0, 1));
-      level_oid = static_cast<uint32_t>(level.int64(0, 2));
-    }
-    // The cast keeps the column's modifier: a bare ::character would be
-    // char(1) and cut 'ab ' to 'a'.
-    state.shape.types.push_back(columns.str(match, 4));
-    state.shape.identity_always.push_back(columns.boolean(match, 7));
-    if (!same_type) {
-      throw Error(ErrorKind::kSchemaDrift, "schema drift: column " + column.name + " of table " +
-                                               state.display + " has another type on the target (" +
-                                               columns.str(match, 4) + ")");
-    }
-  }
-  for (int row = 0; row < columns.rows(); ++row) {
-    if (columns.boolean(row, 5) && !source_names.count(columns.str(row, 0))) {
-      throw Error(ErrorKind::kSchemaDrift,
-                  "schema drift: column " + columns.str(row, 0) + " of table " + state.display +
-                      " is NOT NULL without a default on the target and missing on the source");
-    }
-  }
-  // Row order matters to a unique index other than the key (a value can
-  // move from one row to another within a batch), so such tables are
-  // applied row by row.
-  pg::Result unique = catalog_.exec(
-      "SELECT count(*) FROM pg_catalog.pg_index i "
-      " WHERE i.indrelid = pg_catalog.to_regclass($1) AND (i.indisunique OR i.indisexclusion) "
-      "   AND NOT i.indisprimary AND NOT i.indisreplident",
-      {state.shape.qualified});
-  // An identity column outside the key may change in any update, and such
-  // a change is applied by replacing the row (replace_one_sql): one at a time.
-  bool identity_outside_key = false;
-  for (size_t column_idx = 0; column_idx < state.shape.identity_always.size(); ++column_idx) {
-    const auto& key = state.shape.key_columns;
-    identity_outside_key |= state.shape.identity_always[column_idx] &&
-                            std::find(key.begin(), key.end(), column_idx) == key.end();
-  }
-  state.batched = relation.replica_identity != 'f' && !state.shape.key_columns.empty() &&
-                  unique.int64(0, 0) == 0 && !identity_outside_key;
-
-  // The columns verify identifies rows by: the primary key, else the
-  // replica identity index.
-  std::vector<size_t> verify_key;
-  for (const auto& key_column : pg::identity_key_columns(catalog_, state.shape.qualified)) {
-    const auto& names = state.shape.columns;
-    auto found = std::find(names.begin(), names.end(), key_column);
-    if (found == names.end()) {  // a key column the source does not send
-      verify_key.clear();
-      break;
-    }
-    verify_key.push_back(static_cast<size_t>(found - names.begin()));
-  }
-  state.verify_key = std::move(verify_key);
+  const TargetTable target = read_target_table(catalog_, state.shape.qualified, relation, types_);
+  TargetPlan plan = plan_target(state.display, relation, state.shape.key_columns, target);
+  state.shape.types = std::move(plan.types);
+  state.shape.identity_always = std::move(plan.identity_always);
+  state.batched = plan.batched;
+  state.verify_key = std::move(plan.verify_key);
   state.changed = ChangedKeys(state.verify_key.size());
   state.log_images = state.verify_key.empty() && relation.replica_identity == 'f';
 }

@@ -42,6 +42,7 @@
 #include "drivers/pg/connection.h"
 #include "drivers/pg/pipeline.h"
 #include "replicator/change.h"
+#include "replicator/target_table.h"
 
 namespace switchyard {
 
@@ -139,7 +140,7 @@ class ApplyLoop {
   pg::Connection session_;
   std::unique_ptr<pg::Pipeline> pipeline_;
   std::unordered_map<uint32_t, std::unique_ptr<RelationState>> relations_;
-  std::unordered_map<uint32_t, std::pair<std::string, std::string>> types_;  // oid -> schema, name
+  FeedTypes types_;  // user types the feed described
   uint64_t statement_counter_ = 0;
   uint64_t prepared_statements_ = 0;
   // A cutover is preparing (control::request_exact_marks): no whole-table

@@ -11,6 +11,8 @@ PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libcli11-dev catch2
   # servers and tools for the tests, the demo and the benchmarks
   postgresql-15 postgresql-client-15 pgbouncer pgcopydb
+  # ODBC legacy sources: MariaDB and its driver, SQLite's driver
+  mariadb-server odbc-mariadb libsqliteodbc
   # formatting check; fuzzing (clang's libFuzzer)
   clang-format clang libclang-rt-14-dev
 )

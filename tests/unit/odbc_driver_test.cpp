@@ -1,0 +1,145 @@
+// drivers/odbc against a real engine that needs no server: SQLite through
+// its ODBC driver (libsqliteodbc), in a file of a temporary directory.
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "drivers/odbc/connection.h"
+#include "error_matchers.h"
+
+using namespace switchyard;
+using switchyard::test::IsError;
+
+namespace {
+
+struct SqliteFile {
+  std::filesystem::path dir;
+  std::string conninfo;
+
+  SqliteFile() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "switchyard-odbc.XXXXXX").string();
+    dir = mkdtemp(pattern.data());
+    conninfo = "Driver=SQLite3;Database=" + (dir / "legacy.db").string();
+  }
+  ~SqliteFile() { std::filesystem::remove_all(dir); }
+};
+
+std::vector<std::vector<Value>> all_rows(odbc::Statement& statement,
+                                         std::vector<std::vector<std::string>>& storage) {
+  std::vector<std::vector<Value>> rows;
+  std::vector<Value> row;
+  while (statement.next(row)) {
+    // Values are views: keep their bytes.
+    storage.emplace_back();
+    for (auto& value : row) {
+      storage.back().emplace_back(value.bytes);
+    }
+    rows.push_back(row);
+    for (size_t idx = 0; idx < row.size(); ++idx) rows.back()[idx].bytes = storage.back()[idx];
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("ODBC: connect, name the engine, write and read typed values", "[odbc]") {
+  SqliteFile file;
+  odbc::Connection connection(file.conninfo, "source");
+  CHECK(connection.dbms_name() == "SQLite");
+  connection.exec(
+      "CREATE TABLE orders (id INTEGER PRIMARY KEY, qty INTEGER, price REAL, "
+      "total NUMERIC(10,2), note TEXT, placed DATE, at TIMESTAMP, doc BLOB)");
+  connection.begin();
+  CHECK(connection.exec("INSERT INTO orders VALUES (1, 3, 2.5, 7.50, 'café ☕', '2024-02-29', "
+                        "'2024-02-29 23:59:58.25', x'00ff10')") == 1);
+  connection.exec("INSERT INTO orders (id) VALUES (?)", {std::string("2")});
+  connection.exec("INSERT INTO orders (id, note) VALUES (?, ?)", {std::string("3"), std::nullopt});
+  connection.commit();
+
+  odbc::Statement statement(connection, "SELECT * FROM orders ORDER BY id", {}, 1);
+  REQUIRE(statement.columns().size() == 8);
+  CHECK(statement.columns()[0].name == "id");
+  std::vector<std::vector<std::string>> storage;
+  const auto rows = all_rows(statement, storage);
+  REQUIRE(rows.size() == 3);
+  const auto& first = rows[0];
+  CHECK(first[0].type == ValueType::kInt);
+  CHECK(first[0].integer == 1);
+  CHECK(first[1].integer == 3);
+  CHECK(first[2].type == ValueType::kFloat);
+  CHECK(first[2].real == 2.5);
+  CHECK(first[4].type == ValueType::kText);
+  CHECK(first[4].bytes == "café ☕");
+  CHECK(first[5].type == ValueType::kDate);
+  CHECK(first[5].integer == days_from_civil(2024, 2, 29));
+  CHECK(first[6].type == ValueType::kTimestamp);
+  CHECK(first[6].integer == days_from_civil(2024, 2, 29) * 86'400'000'000LL +
+                                (23 * 3600 + 59 * 60 + 58) * 1'000'000LL + 250'000);
+  CHECK(first[7].type == ValueType::kBytes);
+  CHECK(first[7].bytes == std::string("\x00\xff\x10", 3));
+  // NULLs, from the statement and from a NULL parameter.
+  CHECK(rows[1][1].type == ValueType::kNull);
+  CHECK(rows[1][4].type == ValueType::kNull);
+  CHECK(rows[2][4].type == ValueType::kNull);
+}
+
+TEST_CASE("ODBC: many rows in blocks, and a rolled back transaction leaves nothing", "[odbc]") {
+  SqliteFile file;
+  odbc::Connection connection(file.conninfo, "source");
+  connection.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR(20))");
+  connection.begin();
+  for (int id = 0; id < 2500; ++id) {
+    connection.exec("INSERT INTO t VALUES (?, ?)", {std::to_string(id), "v" + std::to_string(id)});
+  }
+  connection.commit();
+  connection.begin();
+  connection.exec("DELETE FROM t");
+  connection.rollback();
+  for (size_t block : {size_t{1}, size_t{1024}}) {
+    odbc::Statement statement(connection, "SELECT id, v FROM t ORDER BY id", {}, block);
+    std::vector<Value> row;
+    int64_t expected = 0;
+    while (statement.next(row)) {
+      REQUIRE(row[0].integer == expected);
+      REQUIRE(row[1].bytes == "v" + std::to_string(expected));
+      ++expected;
+    }
+    CHECK(expected == 2500);
+  }
+}
+
+TEST_CASE("ODBC: a missing driver is named, with where drivers are listed", "[odbc][bad-input]") {
+  CHECK_THROWS_MATCHES(
+      odbc::Connection("Driver=NoSuchDriver;Database=x", "source", "s3cret"), Error,
+      IsError(ErrorKind::kUsage,
+              {"source: ODBC driver 'NoSuchDriver' is not installed", "odbcinst -q -d"}));
+  try {
+    odbc::Connection("Driver=NoSuchDriver;Database=x", "source", "s3cret");
+  } catch (const Error& error) {
+    CHECK(std::string(error.what()).find("s3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("ODBC: a failing statement is a database error with its SQLSTATE and query",
+          "[odbc][bad-input]") {
+  SqliteFile file;
+  odbc::Connection connection(file.conninfo, "source");
+  try {
+    odbc::Statement statement(connection, "SELECT * FROM nosuch");
+    FAIL("no error");
+  } catch (const Error& error) {
+    CHECK(error.kind() == ErrorKind::kDatabase);
+    CHECK(std::string(error.what()).rfind("source: ", 0) == 0);
+    CHECK(std::string(error.what()).find("nosuch") != std::string::npos);
+    CHECK(error.query() == "SELECT * FROM nosuch");
+    CHECK(error.sqlstate().size() == 5);
+  }
+}

@@ -143,3 +143,95 @@ TEST_CASE("ODBC: a failing statement is a database error with its SQLSTATE and q
     CHECK(error.sqlstate().size() == 5);
   }
 }
+
+// ---- MariaDB ---------------------------------------------------------------
+// Hidden ([.mariadb]): run by the integration test odbc_mariadb, which
+// starts a server and passes its connection string and password.
+
+namespace {
+
+std::string required_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) FAIL(std::string(name) + " is not set (run through odbc_mariadb.sh)");
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("ODBC: MariaDB's types as typed values", "[.mariadb]") {
+  odbc::Connection connection(required_env("SWITCHYARD_TEST_MARIADB"), "source",
+                              required_env("SWITCHYARD_TEST_MARIADB_PASSWORD"));
+  CHECK(connection.dbms_name() == "MariaDB");
+  connection.exec("SET SESSION sql_mode = ''");  // a legacy's zero dates
+  connection.exec(
+      "CREATE TABLE kinds (id INT UNSIGNED PRIMARY KEY, flag TINYINT(1), big BIGINT UNSIGNED, "
+      "amount DECIMAL(12,3), ratio DOUBLE, made DATETIME(6), day DATE, at TIME(3), "
+      "name VARCHAR(40), code CHAR(5), body TEXT, data BLOB, status ENUM('new','paid'), "
+      "bits BIT(1), zero DATETIME) CHARACTER SET utf8mb4");
+  connection.exec(
+      "INSERT INTO kinds VALUES (1, 1, 18446744073709551615, -1234.500, 0.1, "
+      "'2024-02-29 23:59:58.250001', '1999-12-31', '12:30:00.5', 'Zoë ☕', 'ab', 'long text', "
+      "x'00ff', 'paid', b'1', '0000-00-00 00:00:00')");
+  connection.exec("INSERT INTO kinds (id) VALUES (2)");
+
+  for (size_t block : {size_t{1}, size_t{64}}) {
+    odbc::Statement statement(connection, "SELECT * FROM kinds ORDER BY id", {}, block);
+    std::vector<std::vector<std::string>> storage;
+    const auto rows = all_rows(statement, storage);
+    REQUIRE(rows.size() == 2);
+    const auto& row = rows[0];
+    CHECK(row[0].integer == 1);
+    CHECK(row[1].type == ValueType::kInt);  // tinyint(1): a boolean by convention only
+    CHECK(row[1].integer == 1);
+    CHECK(row[2].type == ValueType::kNumeric);  // unsigned bigint: beyond int64
+    CHECK(row[2].bytes == "18446744073709551615");
+    CHECK(row[3].type == ValueType::kNumeric);
+    CHECK(row[3].bytes == "-1234.500");
+    CHECK(row[4].real == 0.1);
+    CHECK(row[5].integer == days_from_civil(2024, 2, 29) * 86'400'000'000LL +
+                                (23 * 3600 + 59 * 60 + 58) * 1'000'000LL + 250'001);
+    CHECK(row[6].integer == days_from_civil(1999, 12, 31));
+    CHECK(row[7].type == ValueType::kTime);
+    CHECK(row[7].integer == (12 * 3600 + 30 * 60) * 1'000'000LL + 500'000);
+    CHECK(row[8].bytes == "Zoë ☕");
+    CHECK(row[9].bytes == "ab");  // MariaDB returns CHAR(n) without its padding
+    CHECK(row[10].bytes == "long text");
+    CHECK(row[11].bytes == std::string("\x00\xff", 2));
+    CHECK(row[12].bytes == "paid");
+    CHECK(row[13].type == ValueType::kBool);
+    CHECK(row[13].integer == 1);
+    CHECK(row[14].type == ValueType::kNull);  // a zero date is no date
+    for (size_t column = 1; column < rows[1].size(); ++column) {
+      CHECK(rows[1][column].type == ValueType::kNull);
+    }
+  }
+}
+
+TEST_CASE("ODBC: MariaDB in blocks, and a wrong password not echoed", "[.mariadb]") {
+  const std::string conninfo = required_env("SWITCHYARD_TEST_MARIADB");
+  odbc::Connection connection(conninfo, "source", required_env("SWITCHYARD_TEST_MARIADB_PASSWORD"));
+  connection.exec("CREATE TABLE items (id BIGINT PRIMARY KEY, v VARCHAR(20))");
+  connection.begin();
+  for (int id = 0; id < 3000; ++id) {
+    connection.exec("INSERT INTO items VALUES (?, ?)",
+                    {std::to_string(id), "v" + std::to_string(id)});
+  }
+  connection.commit();
+  odbc::Statement statement(connection, "SELECT id, v FROM items ORDER BY id", {}, 1024);
+  std::vector<Value> row;
+  int64_t expected = 0;
+  while (statement.next(row)) {
+    REQUIRE(row[0].integer == expected);
+    REQUIRE(row[1].bytes == "v" + std::to_string(expected));
+    ++expected;
+  }
+  CHECK(expected == 3000);
+
+  try {
+    odbc::Connection wrong(conninfo, "source", "not-the-Password-42");
+    FAIL("connected with a wrong password");
+  } catch (const Error& error) {
+    CHECK(error.kind() == ErrorKind::kAuth);
+    CHECK(std::string(error.what()).find("not-the-Password-42") == std::string::npos);
+  }
+}

@@ -7,8 +7,9 @@
 #   mdb_stop_all                        -> stops every server started here
 #
 # Servers live in temp dirs on free ports below the ephemeral range. Under
-# root, the server runs as the `mysql` system user. root connects through
-# the socket only; tests create their own users for TCP connections.
+# root, the server runs as the `mysql` system user. MariaDB's root has no
+# password and is reached through the server's socket, in a directory only
+# its owner can enter; tests create their own users for TCP connections.
 
 MDB_SERVERS=()
 
@@ -40,7 +41,7 @@ mdb_start() {
     for line in "$@"; do echo "$line"; done
   } >"$dir/my.cnf"
   [ "$(id -u)" = 0 ] && chown mysql: "$dir/my.cnf"
-  mdb_as_owner mariadb-install-db --defaults-file="$dir/my.cnf" --auth-root-authentication-method=socket \
+  mdb_as_owner mariadb-install-db --defaults-file="$dir/my.cnf" --auth-root-authentication-method=normal \
     --skip-test-db >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; return 1; }
   for attempt in 1 2 3 4 5; do
     port=$(pgc_free_port)

@@ -12,7 +12,7 @@ PACKAGES=(
   # servers and tools for the tests, the demo and the benchmarks
   postgresql-15 postgresql-client-15 pgbouncer pgcopydb
   # ODBC legacy sources: MariaDB and its driver, SQLite's driver
-  mariadb-server odbc-mariadb libsqliteodbc
+  mariadb-server odbc-mariadb libsqliteodbc sqlite3
   # formatting check; fuzzing (clang's libFuzzer)
   clang-format clang libclang-rt-14-dev
 )

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "drivers/odbc/connection.h"
+#include "drivers/odbc/dialect.h"
 #include "error_matchers.h"
 
 using namespace switchyard;
@@ -234,4 +235,113 @@ TEST_CASE("ODBC: MariaDB in blocks, and a wrong password not echoed", "[.mariadb
     CHECK(error.kind() == ErrorKind::kAuth);
     CHECK(std::string(error.what()).find("not-the-Password-42") == std::string::npos);
   }
+}
+
+// ---- catalogs ----------------------------------------------------------------
+
+namespace {
+
+const odbc::LegacyTable& table_named(const std::vector<odbc::LegacyTable>& tables,
+                                     const std::string& name) {
+  for (const auto& table : tables) {
+    if (table.name == name) return table;
+  }
+  FAIL("no table " + name);
+  throw;
+}
+
+// The Chinook sample's shape, the same on every engine.
+void check_chinook(const std::vector<odbc::LegacyTable>& tables) {
+  REQUIRE(tables.size() == 11);
+  const auto& album = table_named(tables, "Album");
+  CHECK(album.primary_key == std::vector<std::string>{"AlbumId"});
+  REQUIRE(album.columns.size() == 3);
+  CHECK(album.columns[1].name == "Title");
+  CHECK_FALSE(album.columns[1].nullable);
+  REQUIRE(album.foreign_keys.size() == 1);
+  CHECK(album.foreign_keys[0].columns == std::vector<std::string>{"ArtistId"});
+  CHECK(album.foreign_keys[0].referenced_table == "Artist");
+  CHECK(album.foreign_keys[0].referenced_columns == std::vector<std::string>{"ArtistId"});
+  CHECK(album.foreign_keys[0].on_delete == "NO ACTION");
+  const auto& playlist_track = table_named(tables, "PlaylistTrack");
+  CHECK(playlist_track.primary_key == std::vector<std::string>{"PlaylistId", "TrackId"});
+  CHECK(playlist_track.foreign_keys.size() == 2);
+  const auto& invoice = table_named(tables, "Invoice");
+  bool total_seen = false;
+  for (const auto& column : invoice.columns) {
+    if (column.name == "Total") {
+      total_seen = true;
+      CHECK((column.base == "numeric" || column.base == "decimal"));
+    }
+  }
+  CHECK(total_seen);
+}
+
+}  // namespace
+
+TEST_CASE("ODBC: SQLite's catalog, on the Chinook sample", "[odbc]") {
+  SqliteFile file;
+  const std::string load = "gzip -dc '" SWITCHYARD_SOURCE_DIR
+                           "/scripts/data/chinook/Chinook_Sqlite.sql.gz' | sqlite3 '" +
+                           (file.dir / "legacy.db").string() + "'";
+  REQUIRE(std::system(load.c_str()) == 0);
+  odbc::Connection connection(file.conninfo, "source");
+  const auto dialect = odbc::Dialect::detect(connection);
+  CHECK(dialect->engine() == "SQLite");
+  CHECK(dialect->quote("a\"b") == "\"a\"\"b\"");
+  check_chinook(dialect->tables(connection));
+}
+
+TEST_CASE("ODBC: an INTEGER PRIMARY KEY is SQLite's rowid; unique keys need NOT NULL columns",
+          "[odbc]") {
+  SqliteFile file;
+  odbc::Connection connection(file.conninfo, "source");
+  connection.exec(
+      "CREATE TABLE a (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, "
+      "alt TEXT UNIQUE)");
+  connection.exec("CREATE TABLE log (at TEXT, line TEXT)");
+  const auto tables = odbc::Dialect::detect(connection)->tables(connection);
+  const auto& a = table_named(tables, "a");
+  CHECK(a.columns[0].auto_increment);
+  CHECK(a.unique_keys == std::vector<std::vector<std::string>>{{"code"}});
+  const auto& log = table_named(tables, "log");
+  CHECK(log.primary_key.empty());
+  CHECK(log.unique_keys.empty());
+}
+
+TEST_CASE("ODBC: MariaDB's catalog, on the Chinook sample", "[.mariadb]") {
+  odbc::Connection connection(required_env("SWITCHYARD_TEST_MARIADB_CHINOOK"), "source",
+                              required_env("SWITCHYARD_TEST_MARIADB_PASSWORD"));
+  const auto dialect = odbc::Dialect::detect(connection);
+  CHECK(dialect->engine() == "MariaDB");
+  CHECK(dialect->quote("a`b") == "`a``b`");
+  const auto tables = dialect->tables(connection);
+  check_chinook(tables);
+  CHECK(tables.front().schema == "Chinook");
+}
+
+TEST_CASE("ODBC: MariaDB's unsigned, auto_increment, defaults and cascading keys", "[.mariadb]") {
+  odbc::Connection connection(required_env("SWITCHYARD_TEST_MARIADB"), "source",
+                              required_env("SWITCHYARD_TEST_MARIADB_PASSWORD"));
+  connection.exec(
+      "CREATE TABLE parent (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, "
+      "status ENUM('new','paid') NOT NULL DEFAULT 'new', note VARCHAR(10))");
+  connection.exec(
+      "CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id INT UNSIGNED, "
+      "email VARCHAR(80) NOT NULL, UNIQUE KEY (email), "
+      "FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE "
+      "ON UPDATE SET NULL)");
+  const auto tables = odbc::Dialect::detect(connection)->tables(connection);
+  const auto& parent = table_named(tables, "parent");
+  CHECK(parent.columns[0].is_unsigned);
+  CHECK(parent.columns[0].auto_increment);
+  CHECK(parent.columns[1].base == "enum");
+  CHECK(parent.columns[1].declared == "enum('new','paid')");
+  CHECK(parent.columns[1].default_value == "'new'");
+  CHECK_FALSE(parent.columns[2].default_value);
+  const auto& child = table_named(tables, "child");
+  CHECK(child.unique_keys == std::vector<std::vector<std::string>>{{"email"}});
+  REQUIRE(child.foreign_keys.size() == 1);
+  CHECK(child.foreign_keys[0].on_delete == "CASCADE");
+  CHECK(child.foreign_keys[0].on_update == "SET NULL");
 }

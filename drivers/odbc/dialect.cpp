@@ -1,0 +1,252 @@
+#include "drivers/odbc/dialect.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "common/error.h"
+
+namespace switchyard::odbc {
+namespace {
+
+using TextRow = std::vector<std::optional<std::string>>;
+
+// A catalog query's rows as text (NULL as nullopt).
+std::vector<TextRow> text_rows(Connection& connection, const std::string& sql) {
+  Statement statement(connection, sql, {}, 256);
+  std::vector<TextRow> rows;
+  std::vector<Value> row;
+  while (statement.next(row)) {
+    TextRow text;
+    for (const Value& value : row) {
+      if (value.type == ValueType::kNull) {
+        text.emplace_back();
+      } else if (value.type == ValueType::kText || value.type == ValueType::kNumeric ||
+                 value.type == ValueType::kBytes) {
+        text.emplace_back(std::string(value.bytes));
+      } else {
+        text.emplace_back(to_text(value));
+      }
+    }
+    rows.push_back(std::move(text));
+  }
+  return rows;
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// "decimal(10,2) unsigned" -> "decimal"; "UNSIGNED BIG INT" -> "unsigned big int".
+std::string base_of(const std::string& declared) {
+  const size_t paren = declared.find('(');
+  std::string base = lower(declared.substr(0, paren));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  return base;
+}
+
+LegacyTable* find(std::vector<LegacyTable>& tables, const std::string& name) {
+  for (auto& table : tables) {
+    if (table.name == name) return &table;
+  }
+  return nullptr;
+}
+
+bool all_not_null(const LegacyTable& table, const std::vector<std::string>& columns) {
+  return std::all_of(columns.begin(), columns.end(), [&](const std::string& name) {
+    return std::any_of(table.columns.begin(), table.columns.end(), [&](const LegacyColumn& column) {
+      return column.name == name && !column.nullable;
+    });
+  });
+}
+
+// ---- MariaDB ----------------------------------------------------------------
+
+class MariaDB final : public Dialect {
+ public:
+  std::string engine() const override { return "MariaDB"; }
+
+  std::string quote(std::string_view identifier) const override {
+    std::string out = "`";
+    for (char c : identifier) {
+      out += c;
+      if (c == '`') out += '`';
+    }
+    return out + "`";
+  }
+
+  std::vector<LegacyTable> tables(Connection& connection) const override {
+    std::vector<LegacyTable> tables;
+    for (auto& row : text_rows(connection,
+                               "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                               "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+                               "ORDER BY TABLE_NAME")) {
+      LegacyTable table;
+      table.schema = row[0].value_or("");
+      table.name = row[1].value_or("");
+      tables.push_back(std::move(table));
+    }
+    for (auto& row : text_rows(
+             connection,
+             "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
+             "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+             "ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
+      LegacyTable* table = find(tables, row[0].value_or(""));
+      if (!table) continue;  // a view's columns
+      LegacyColumn column;
+      column.name = row[1].value_or("");
+      column.declared = row[2].value_or("");
+      column.base = lower(row[3].value_or(""));
+      column.nullable = row[4] == "YES";
+      column.is_unsigned = lower(column.declared).find(" unsigned") != std::string::npos;
+      column.auto_increment =
+          lower(row[6].value_or("")).find("auto_increment") != std::string::npos;
+      // MariaDB says NULL for "no default" on a nullable column.
+      if (row[5] && *row[5] != "NULL") column.default_value = row[5];
+      table->columns.push_back(std::move(column));
+    }
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> uniques;
+    for (auto& row : text_rows(
+             connection,
+             "SELECT tc.TABLE_NAME, tc.CONSTRAINT_NAME, tc.CONSTRAINT_TYPE, k.COLUMN_NAME "
+             "FROM information_schema.TABLE_CONSTRAINTS tc "
+             "JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = "
+             "  tc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = tc.TABLE_NAME AND k.CONSTRAINT_NAME = "
+             "  tc.CONSTRAINT_NAME "
+             "WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', "
+             "'UNIQUE') "
+             "ORDER BY tc.TABLE_NAME, tc.CONSTRAINT_NAME, k.ORDINAL_POSITION")) {
+      LegacyTable* table = find(tables, row[0].value_or(""));
+      if (!table) continue;
+      if (row[2] == "PRIMARY KEY") {
+        table->primary_key.push_back(row[3].value_or(""));
+      } else {
+        uniques[{table->name, row[1].value_or("")}].push_back(row[3].value_or(""));
+      }
+    }
+    for (auto& [key, columns] : uniques) {
+      LegacyTable* table = find(tables, key.first);
+      if (all_not_null(*table, columns)) table->unique_keys.push_back(columns);
+    }
+    for (auto& row : text_rows(
+             connection,
+             "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
+             "k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE "
+             "FROM information_schema.KEY_COLUMN_USAGE k "
+             "JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = "
+             "  k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = "
+             "  k.TABLE_NAME "
+             "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL "
+             "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION")) {
+      LegacyTable* table = find(tables, row[0].value_or(""));
+      if (!table) continue;
+      const std::string name = row[1].value_or("");
+      if (table->foreign_keys.empty() || table->foreign_keys.back().name != name) {
+        LegacyForeignKey key;
+        key.name = name;
+        key.referenced_table = row[3].value_or("");
+        key.on_delete = row[5].value_or("NO ACTION");
+        key.on_update = row[6].value_or("NO ACTION");
+        table->foreign_keys.push_back(std::move(key));
+      }
+      table->foreign_keys.back().columns.push_back(row[2].value_or(""));
+      table->foreign_keys.back().referenced_columns.push_back(row[4].value_or(""));
+    }
+    return tables;
+  }
+};
+
+// ---- SQLite -----------------------------------------------------------------
+
+class SQLite final : public Dialect {
+ public:
+  std::string engine() const override { return "SQLite"; }
+
+  std::string quote(std::string_view identifier) const override {
+    std::string out = "\"";
+    for (char c : identifier) {
+      out += c;
+      if (c == '"') out += '"';
+    }
+    return out + "\"";
+  }
+
+  std::vector<LegacyTable> tables(Connection& connection) const override {
+    std::vector<LegacyTable> tables;
+    for (auto& row : text_rows(connection,
+                               "SELECT name FROM sqlite_master WHERE type = 'table' "
+                               "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")) {
+      LegacyTable table;
+      table.schema = "main";
+      table.name = row[0].value_or("");
+      std::vector<std::pair<int, std::string>> key;
+      for (auto& column_row :
+           text_rows(connection, "PRAGMA table_info(" + quote(table.name) + ")")) {
+        LegacyColumn column;
+        column.name = column_row[1].value_or("");
+        column.declared = column_row[2].value_or("");
+        column.base = base_of(column.declared);
+        column.nullable = column_row[3] != "1";
+        column.default_value = column_row[4];
+        const int position = std::stoi(column_row[5].value_or("0"));
+        if (position > 0) key.emplace_back(position, column.name);
+        table.columns.push_back(std::move(column));
+      }
+      std::sort(key.begin(), key.end());
+      for (auto& [position, name] : key) table.primary_key.push_back(name);
+      // INTEGER PRIMARY KEY is the rowid: SQLite assigns it (and without
+      // AUTOINCREMENT may reuse the highest after a delete).
+      if (key.size() == 1) {
+        for (auto& column : table.columns) {
+          if (column.name == key.front().second && column.base == "integer") {
+            column.auto_increment = true;
+            column.nullable = false;
+          }
+        }
+      }
+      for (auto& index : text_rows(connection, "PRAGMA index_list(" + quote(table.name) + ")")) {
+        if (index[2] != "1" || index[3] == "pk") continue;
+        std::vector<std::string> columns;
+        for (auto& part :
+             text_rows(connection, "PRAGMA index_info(" + quote(index[1].value_or("")) + ")")) {
+          columns.push_back(part[2].value_or(""));
+        }
+        if (all_not_null(table, columns)) table.unique_keys.push_back(columns);
+      }
+      for (auto& fk : text_rows(connection, "PRAGMA foreign_key_list(" + quote(table.name) + ")")) {
+        const std::string id = fk[0].value_or("");
+        if (table.foreign_keys.empty() || table.foreign_keys.back().name != id) {
+          LegacyForeignKey key_of;
+          key_of.name = id;
+          key_of.referenced_table = fk[2].value_or("");
+          key_of.on_update = fk[5].value_or("NO ACTION");
+          key_of.on_delete = fk[6].value_or("NO ACTION");
+          table.foreign_keys.push_back(std::move(key_of));
+        }
+        table.foreign_keys.back().columns.push_back(fk[3].value_or(""));
+        // A reference to the parent's primary key may leave "to" empty.
+        table.foreign_keys.back().referenced_columns.push_back(fk[4].value_or(""));
+      }
+      tables.push_back(std::move(table));
+    }
+    return tables;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Dialect> Dialect::detect(const Connection& connection) {
+  const std::string name = lower(connection.dbms_name());
+  if (name.find("mariadb") != std::string::npos || name.find("mysql") != std::string::npos) {
+    return std::make_unique<MariaDB>();
+  }
+  if (name.find("sqlite") != std::string::npos) return std::make_unique<SQLite>();
+  throw Error(ErrorKind::kPrecondition,
+              connection.role() + ": the ODBC source is " +
+                  (connection.dbms_name().empty() ? "an engine that does not name itself"
+                                                  : connection.dbms_name()) +
+                  "; switchyard supports MariaDB (and MySQL) and SQLite through ODBC");
+}
+
+}  // namespace switchyard::odbc

@@ -1,0 +1,66 @@
+// What differs between the engines an ODBC legacy source can be: how
+// identifiers are quoted and how the catalog is read. One Dialect per
+// engine, chosen from SQLGetInfo(SQL_DBMS_NAME); the capture DDL, the
+// watermark and the upsert of later releases join it here.
+//
+// The catalog is read as the engine declares it (MariaDB's COLUMN_TYPE,
+// "int(10) unsigned", "tinyint(1)", "enum('new','paid')"; SQLite's declared
+// type, which it does not enforce), for the schema translation to map to
+// PostgreSQL types.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drivers/odbc/connection.h"
+
+namespace switchyard::odbc {
+
+struct LegacyColumn {
+  std::string name;
+  std::string declared;  // the engine's full declaration: "decimal(10,2) unsigned"
+  std::string base;      // its type name in lower case: "decimal", "varchar", "enum"
+  bool nullable = true;
+  bool is_unsigned = false;
+  bool auto_increment = false;
+  std::optional<std::string> default_value;  // as declared (an expression or a literal)
+};
+
+struct LegacyForeignKey {
+  std::string name;
+  std::vector<std::string> columns;
+  std::string referenced_table;
+  std::vector<std::string> referenced_columns;
+  std::string on_delete;  // "NO ACTION", "CASCADE", "SET NULL", "RESTRICT", "SET DEFAULT"
+  std::string on_update;
+};
+
+struct LegacyTable {
+  std::string schema;  // MariaDB: the database; SQLite: "main"
+  std::string name;
+  std::vector<LegacyColumn> columns;
+  std::vector<std::string> primary_key;
+  // Unique keys whose columns are all NOT NULL: each can identify rows
+  // when there is no primary key.
+  std::vector<std::vector<std::string>> unique_keys;
+  std::vector<LegacyForeignKey> foreign_keys;
+};
+
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+
+  // The dialect of the engine behind `connection`; throws Error(kPrecondition)
+  // naming the engine when switchyard does not support it.
+  static std::unique_ptr<Dialect> detect(const Connection& connection);
+
+  virtual std::string engine() const = 0;  // "MariaDB", "SQLite"
+  virtual std::string quote(std::string_view identifier) const = 0;
+  // Every base table of the connection's database, ordered by name.
+  virtual std::vector<LegacyTable> tables(Connection& connection) const = 0;
+};
+
+}  // namespace switchyard::odbc

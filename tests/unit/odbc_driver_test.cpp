@@ -14,6 +14,7 @@
 #include "drivers/odbc/connection.h"
 #include "drivers/odbc/dialect.h"
 #include "error_matchers.h"
+#include "replicator/schema_translation.h"
 
 using namespace switchyard;
 using switchyard::test::IsError;
@@ -289,7 +290,14 @@ TEST_CASE("ODBC: SQLite's catalog, on the Chinook sample", "[odbc]") {
   const auto dialect = odbc::Dialect::detect(connection);
   CHECK(dialect->engine() == "SQLite");
   CHECK(dialect->quote("a\"b") == "\"a\"\"b\"");
-  check_chinook(dialect->tables(connection));
+  const auto tables = dialect->tables(connection);
+  check_chinook(tables);
+  // Every Chinook column has a rule.
+  for (const auto& table : tables) CHECK_NOTHROW(translate_table("SQLite", table, {}));
+  const auto invoice = translate_table("SQLite", table_named(tables, "Invoice"), {});
+  CHECK(invoice.schema == "public");
+  CHECK(invoice.name == "invoice");
+  CHECK(invoice.columns.back().type == "numeric(10,2)");
 }
 
 TEST_CASE("ODBC: an INTEGER PRIMARY KEY is SQLite's rowid; unique keys need NOT NULL columns",
@@ -318,6 +326,12 @@ TEST_CASE("ODBC: MariaDB's catalog, on the Chinook sample", "[.mariadb]") {
   const auto tables = dialect->tables(connection);
   check_chinook(tables);
   CHECK(tables.front().schema == "Chinook");
+  for (const auto& table : tables) CHECK_NOTHROW(translate_table("MariaDB", table, {}));
+  const auto album = translate_table("MariaDB", table_named(tables, "Album"), {});
+  CHECK(album.schema == "chinook");
+  CHECK(album.columns[1].type == "varchar(160)");
+  CHECK(translate_table("MariaDB", table_named(tables, "Invoice"), {}).columns.back().type ==
+        "numeric(10,2)");
 }
 
 TEST_CASE("ODBC: MariaDB's unsigned, auto_increment, defaults and cascading keys", "[.mariadb]") {

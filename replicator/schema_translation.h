@@ -81,4 +81,13 @@ std::string pg_schema(const std::string& engine, const std::string& legacy_schem
 TableTranslation translate_table(const std::string& engine, const odbc::LegacyTable& table,
                                  const TypeOverrides& overrides);
 
+// The DDL that creates the table on the target: first its schema, enum
+// types and the table without its key (pre_data), then, once the copy is
+// in, the primary key (post_data), as for PostgreSQL sources.
+struct TranslatedDdl {
+  std::vector<std::string> pre_data;
+  std::vector<std::string> post_data;
+};
+TranslatedDdl target_ddl(const TableTranslation& table);
+
 }  // namespace switchyard

@@ -202,7 +202,9 @@ TEST_CASE("ODBC: MariaDB's types as typed values", "[.mariadb]") {
     CHECK(row[12].bytes == "paid");
     CHECK(row[13].type == ValueType::kBool);
     CHECK(row[13].integer == 1);
-    CHECK(row[14].type == ValueType::kNull);  // a zero date is no date
+    // A zero date is no date: the driver itself reads it as NULL (counting
+    // them is the snapshot's job, by query).
+    CHECK(row[14].type == ValueType::kNull);
     for (size_t column = 1; column < rows[1].size(); ++column) {
       CHECK(rows[1][column].type == ValueType::kNull);
     }

@@ -22,7 +22,15 @@ it_cleanup() {
 trap it_cleanup EXIT
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+# On a failure the stream's own log says what it was doing: its tail too.
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  if [ -s "$WORK/replicate.log" ]; then
+    echo "--- the last lines of replicate.log:" >&2
+    tail -n 25 "$WORK/replicate.log" >&2
+  fi
+  exit 1
+}
 
 # write_config FILE [extra yaml lines...]: source SRC, target TGT.
 write_config() {

@@ -61,6 +61,46 @@ bool all_not_null(const LegacyTable& table, const std::vector<std::string>& colu
   });
 }
 
+// ---- trigger capture, shared ------------------------------------------------
+
+// FNV-1a: a stable short name for an identifier that would be too long.
+std::string short_hash(const std::string& text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (int shift = 60; shift >= 0; shift -= 4) out += kDigits[(hash >> shift) & 0xf];
+  return out;
+}
+
+// sy_<stream>_<table>_<suffix>, within the engines' 64-character limit.
+std::string trigger_name(const std::string& stream, const std::string& table,
+                         const std::string& suffix) {
+  std::string name = "sy_" + stream + "_" + table + "_" + suffix;
+  if (name.size() > 64) name = "sy_" + short_hash(stream + "." + table) + "_" + suffix;
+  return name;
+}
+
+// The columns that identify a row: the primary key, else the first unique
+// key of NOT NULL columns, else every column.
+std::vector<std::string> key_columns(const LegacyTable& table) {
+  if (!table.primary_key.empty()) return table.primary_key;
+  if (!table.unique_keys.empty()) return table.unique_keys.front();
+  std::vector<std::string> all;
+  for (const auto& column : table.columns) all.push_back(column.name);
+  return all;
+}
+
+bool is_binary(const LegacyColumn& column) {
+  static const char* kBinary[] = {"binary", "varbinary",  "tinyblob",
+                                  "blob",   "mediumblob", "longblob"};
+  return std::any_of(std::begin(kBinary), std::end(kBinary),
+                     [&](const char* name) { return column.base == name; });
+}
+
 // ---- MariaDB ----------------------------------------------------------------
 
 class MariaDB final : public Dialect {
@@ -155,6 +195,69 @@ class MariaDB final : public Dialect {
     }
     return tables;
   }
+  std::vector<std::string> capture_install(const std::string& stream,
+                                           const std::vector<LegacyTable>& tables) const override {
+    const std::string changelog = quote(changelog_name(stream));
+    std::vector<std::string> out{
+        "CREATE TABLE IF NOT EXISTS " + changelog +
+        " (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, table_name VARCHAR(64) NOT NULL, "
+        "kind CHAR(1) NOT NULL, old_key LONGTEXT NULL, new_row LONGTEXT NULL) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"};
+    for (const auto& table : tables) {
+      auto value = [&](const std::string& row, const LegacyColumn& column) {
+        const std::string ref = row + "." + quote(column.name);
+        if (is_binary(column)) return "HEX(" + ref + ")";
+        if (column.base == "bit") return "CAST(" + ref + " + 0 AS CHAR)";
+        return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
+      };
+      auto array = [&](const std::string& row, const std::vector<std::string>& names) {
+        std::string items;
+        for (const auto& name : names) {
+          for (const auto& column : table.columns) {
+            if (column.name == name) items += (items.empty() ? "" : ", ") + value(row, column);
+          }
+        }
+        return "JSON_ARRAY(" + items + ")";
+      };
+      std::vector<std::string> all;
+      for (const auto& column : table.columns) all.push_back(column.name);
+      const std::vector<std::string> key = key_columns(table);
+      const std::string into = "INSERT INTO " + changelog +
+                               " (table_name, kind, old_key, new_row) VALUES (" +
+                               quote_literal(table.name) + ", ";
+      const std::string on = " ON " + quote(table.name) + " FOR EACH ROW ";
+      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "ins")) +
+                    " AFTER INSERT" + on + into + "'I', NULL, " + array("NEW", all) + ")");
+      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "upd")) +
+                    " AFTER UPDATE" + on + into + "'U', " + array("OLD", key) + ", " +
+                    array("NEW", all) + ")");
+      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "del")) +
+                    " AFTER DELETE" + on + into + "'D', " + array("OLD", key) + ", NULL)");
+    }
+    return out;
+  }
+
+  std::vector<std::string> capture_remove(const std::string& stream,
+                                          const std::vector<LegacyTable>& tables) const override {
+    std::vector<std::string> out;
+    for (const auto& table : tables) {
+      for (const char* suffix : {"ins", "upd", "del"}) {
+        out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
+      }
+    }
+    out.push_back("DROP TABLE IF EXISTS " + quote(changelog_name(stream)));
+    return out;
+  }
+
+ private:
+  static std::string quote_literal(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+      if (c == '\\' || c == '\'') out += c;
+      out += c;
+    }
+    return out + "'";
+  }
 };
 
 // ---- SQLite -----------------------------------------------------------------
@@ -232,9 +335,71 @@ class SQLite final : public Dialect {
     }
     return tables;
   }
+  std::vector<std::string> capture_install(const std::string& stream,
+                                           const std::vector<LegacyTable>& tables) const override {
+    const std::string changelog = quote(changelog_name(stream));
+    std::vector<std::string> out{
+        "CREATE TABLE IF NOT EXISTS " + changelog +
+        " (seq INTEGER PRIMARY KEY AUTOINCREMENT, table_name TEXT NOT NULL, kind TEXT NOT NULL, "
+        "old_key TEXT, new_row TEXT)"};
+    for (const auto& table : tables) {
+      auto value = [&](const std::string& row, const LegacyColumn& column) {
+        const std::string ref = row + "." + quote(column.name);
+        if (column.base.find("blob") != std::string::npos) return "hex(" + ref + ")";
+        return "CAST(" + ref + " AS TEXT)";
+      };
+      auto array = [&](const std::string& row, const std::vector<std::string>& names) {
+        std::string items;
+        for (const auto& name : names) {
+          for (const auto& column : table.columns) {
+            if (column.name == name) items += (items.empty() ? "" : ", ") + value(row, column);
+          }
+        }
+        return "json_array(" + items + ")";
+      };
+      std::vector<std::string> all;
+      for (const auto& column : table.columns) all.push_back(column.name);
+      const std::vector<std::string> key = key_columns(table);
+      std::string literal = "'";
+      for (char c : table.name) {
+        if (c == '\'') literal += c;
+        literal += c;
+      }
+      literal += "'";
+      const std::string into = "INSERT INTO " + changelog +
+                               " (table_name, kind, old_key, new_row) VALUES (" + literal + ", ";
+      const std::string on = " ON " + quote(table.name) + " BEGIN ";
+      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
+                    quote(trigger_name(stream, table.name, "ins")) + " AFTER INSERT" + on + into +
+                    "'I', NULL, " + array("NEW", all) + "); END");
+      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
+                    quote(trigger_name(stream, table.name, "upd")) + " AFTER UPDATE" + on + into +
+                    "'U', " + array("OLD", key) + ", " + array("NEW", all) + "); END");
+      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
+                    quote(trigger_name(stream, table.name, "del")) + " AFTER DELETE" + on + into +
+                    "'D', " + array("OLD", key) + ", NULL); END");
+    }
+    return out;
+  }
+
+  std::vector<std::string> capture_remove(const std::string& stream,
+                                          const std::vector<LegacyTable>& tables) const override {
+    std::vector<std::string> out;
+    for (const auto& table : tables) {
+      for (const char* suffix : {"ins", "upd", "del"}) {
+        out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
+      }
+    }
+    out.push_back("DROP TABLE IF EXISTS " + quote(changelog_name(stream)));
+    return out;
+  }
 };
 
 }  // namespace
+
+std::string Dialect::changelog_name(const std::string& stream) {
+  return "switchyard_" + stream + "_changelog";
+}
 
 std::unique_ptr<Dialect> Dialect::detect(const Connection& connection) {
   const std::string name = lower(connection.dbms_name());

@@ -61,6 +61,22 @@ class Dialect {
   virtual std::string quote(std::string_view identifier) const = 0;
   // Every base table of the connection's database, ordered by name.
   virtual std::vector<LegacyTable> tables(Connection& connection) const = 0;
+
+  // ---- trigger capture ------------------------------------------------------
+  // A changelog table, and per captured table AFTER INSERT / UPDATE / DELETE
+  // row triggers that append each change to it inside the application's own
+  // transaction: the table, the kind ('I', 'U', 'D'), the old key (updates
+  // and deletes) and the new row (inserts and updates), each a JSON array
+  // of the values as text in column order (binary values in hex), JSON null
+  // for NULL. `seq` orders the changes; it is allocated at insert time, so
+  // it commits out of order (see the safe watermark).
+  static std::string changelog_name(const std::string& stream);
+  virtual std::vector<std::string> capture_install(const std::string& stream,
+                                                   const std::vector<LegacyTable>& tables) const = 0;
+  // What capture_install created, as statements that do not fail when an
+  // object is already gone (a teardown after a half-done init).
+  virtual std::vector<std::string> capture_remove(const std::string& stream,
+                                                  const std::vector<LegacyTable>& tables) const = 0;
 };
 
 }  // namespace switchyard::odbc

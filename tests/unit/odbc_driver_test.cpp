@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <boost/json.hpp>
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -360,4 +362,105 @@ TEST_CASE("ODBC: MariaDB's unsigned, auto_increment, defaults and cascading keys
   REQUIRE(child.foreign_keys.size() == 1);
   CHECK(child.foreign_keys[0].on_delete == "CASCADE");
   CHECK(child.foreign_keys[0].on_update == "SET NULL");
+}
+
+// ---- trigger capture -----------------------------------------------------------
+
+namespace {
+
+struct ChangelogRow {
+  std::string table, kind;
+  std::optional<std::string> old_key, new_row;
+};
+
+std::vector<ChangelogRow> changelog(odbc::Connection& connection, const std::string& stream) {
+  const auto dialect = odbc::Dialect::detect(connection);
+  odbc::Statement statement(connection,
+                            "SELECT table_name, kind, old_key, new_row FROM " +
+                                dialect->quote(odbc::Dialect::changelog_name(stream)) +
+                                " ORDER BY seq",
+                            {}, 1);
+  std::vector<ChangelogRow> rows;
+  std::vector<Value> row;
+  auto text = [](const Value& value) -> std::optional<std::string> {
+    if (value.type == ValueType::kNull) return std::nullopt;
+    return std::string(value.bytes);
+  };
+  while (statement.next(row)) {
+    rows.push_back(
+        {std::string(row[0].bytes), std::string(row[1].bytes), text(row[2]), text(row[3])});
+  }
+  return rows;
+}
+
+// A logged JSON array as its values (nullopt for null), whatever the
+// engine's spacing.
+using Logged = std::vector<std::optional<std::string>>;
+Logged values(const std::optional<std::string>& json) {
+  REQUIRE(json);
+  Logged out;
+  const boost::json::value parsed = boost::json::parse(*json);
+  for (const auto& item : parsed.as_array()) {
+    if (item.is_null()) {
+      out.emplace_back();
+    } else {
+      out.emplace_back(std::string(item.as_string()));
+    }
+  }
+  return out;
+}
+
+// Installs capture on `orders`, changes it, and checks what was logged;
+// then removes capture and checks nothing is left.
+void capture_round_trip(odbc::Connection& connection, const std::string& list_triggers) {
+  const auto dialect = odbc::Dialect::detect(connection);
+  auto tables = dialect->tables(connection);
+  const odbc::LegacyTable orders = table_named(tables, "orders");
+  for (const auto& sql : dialect->capture_install("s1", {orders})) connection.exec(sql);
+  connection.exec("INSERT INTO orders (id, note, data) VALUES (1, 'it''s', x'00ff')");
+  connection.exec("UPDATE orders SET note = NULL WHERE id = 1");
+  connection.exec("UPDATE orders SET id = 2 WHERE id = 1");
+  connection.exec("DELETE FROM orders WHERE id = 2");
+  const auto rows = changelog(connection, "s1");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].table == "orders");
+  CHECK(rows[0].kind == "I");
+  CHECK_FALSE(rows[0].old_key);
+  CHECK(values(rows[0].new_row) == Logged{"1", "it's", "00FF"});
+  CHECK(rows[1].kind == "U");
+  CHECK(values(rows[1].old_key) == Logged{"1"});
+  CHECK(values(rows[1].new_row) == Logged{"1", std::nullopt, "00FF"});
+  CHECK(values(rows[2].old_key) == Logged{"1"});  // the key changed: the old one is logged
+  CHECK(values(rows[2].new_row) == Logged{"2", std::nullopt, "00FF"});
+  CHECK(rows[3].kind == "D");
+  CHECK(values(rows[3].old_key) == Logged{"2"});
+  CHECK_FALSE(rows[3].new_row);
+  for (const auto& sql : dialect->capture_remove("s1", {orders})) connection.exec(sql);
+  for (const auto& sql : dialect->capture_remove("s1", {orders})) connection.exec(sql);  // again
+  odbc::Statement left(connection, list_triggers, {}, 1);
+  std::vector<Value> row;
+  CHECK_FALSE(left.next(row));
+  connection.exec("INSERT INTO orders (id) VALUES (3)");  // no trigger, no changelog
+}
+
+}  // namespace
+
+TEST_CASE("ODBC: SQLite's capture triggers log every change, and go without a trace", "[odbc]") {
+  SqliteFile file;
+  odbc::Connection connection(file.conninfo, "source");
+  connection.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT, data BLOB)");
+  capture_round_trip(connection,
+                     "SELECT name FROM sqlite_master WHERE type = 'trigger' OR name LIKE "
+                     "'switchyard%'");
+}
+
+TEST_CASE("ODBC: MariaDB's capture triggers log every change, and go without a trace",
+          "[.mariadb]") {
+  odbc::Connection connection(required_env("SWITCHYARD_TEST_MARIADB"), "source",
+                              required_env("SWITCHYARD_TEST_MARIADB_PASSWORD"));
+  connection.exec("CREATE TABLE orders (id INT PRIMARY KEY, note VARCHAR(20), data VARBINARY(8))");
+  capture_round_trip(connection,
+                     "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = "
+                     "DATABASE() UNION ALL SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                     "TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'switchyard%'");
 }

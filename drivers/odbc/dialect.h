@@ -71,8 +71,8 @@ class Dialect {
   // for NULL. `seq` orders the changes; it is allocated at insert time, so
   // it commits out of order (see the safe watermark).
   static std::string changelog_name(const std::string& stream);
-  virtual std::vector<std::string> capture_install(const std::string& stream,
-                                                   const std::vector<LegacyTable>& tables) const = 0;
+  virtual std::vector<std::string> capture_install(
+      const std::string& stream, const std::vector<LegacyTable>& tables) const = 0;
   // What capture_install created, as statements that do not fail when an
   // object is already gone (a teardown after a half-done init).
   virtual std::vector<std::string> capture_remove(const std::string& stream,

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "common/error.h"
 
@@ -102,6 +104,10 @@ bool is_binary(const LegacyColumn& column) {
 }
 
 // ---- MariaDB ----------------------------------------------------------------
+
+// Longer than InnoDB's refresh interval of information_schema.INNODB_TRX
+// (TRX_I_S_CACHE_MIN_REFRESH_TIME, 100 ms).
+constexpr auto kTrxCacheAge = std::chrono::milliseconds(110);
 
 class MariaDB final : public Dialect {
  public:
@@ -235,6 +241,44 @@ class MariaDB final : public Dialect {
                     " AFTER DELETE" + on + into + "'D', " + array("OLD", key) + ", NULL)");
     }
     return out;
+  }
+
+  ChangelogProbe probe_changelog(Connection& connection, const std::string& stream) const override {
+    ChangelogProbe probe;
+    // Each statement with autocommit sees what is committed when it starts:
+    // the highest sequence first, then who is still open.
+    const auto highest =
+        text_rows(connection, "SELECT COALESCE(MAX(seq), 0) FROM " + quote(changelog_name(stream)));
+    probe.highest = std::stoull(highest.at(0).at(0).value_or("0"));
+    // INNODB_TRX is a cache InnoDB refreshes when it is read and more than
+    // 100 ms old: read sooner, it could predate a transaction that wrote a
+    // sequence below `highest`. After this wait, it is younger than that
+    // highest sequence.
+    std::this_thread::sleep_for(kTrxCacheAge);
+    for (auto& row : text_rows(connection,
+                               "SELECT trx_id FROM information_schema.INNODB_TRX "
+                               "WHERE trx_mysql_thread_id <> CONNECTION_ID()")) {
+      probe.open.push_back(row[0].value_or(""));
+    }
+    return probe;
+  }
+
+  bool transactions_ended(Connection& connection,
+                          const std::vector<std::string>& open) const override {
+    if (open.empty()) return true;
+    std::string list;
+    for (const auto& id : open) {
+      // Transaction ids are numbers; anything else is not ours to quote.
+      if (id.empty() || !std::all_of(id.begin(), id.end(), ::isdigit)) {
+        throw Error(ErrorKind::kInternal, "odbc: unexpected InnoDB transaction id '" + id + "'");
+      }
+      list += (list.empty() ? "" : ", ") + id;
+    }
+    const auto left = text_rows(connection,
+                                "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE "
+                                "trx_id IN (" +
+                                    list + ")");
+    return left.at(0).at(0) == "0";
   }
 
   std::vector<std::string> capture_remove(const std::string& stream,
@@ -380,6 +424,19 @@ class SQLite final : public Dialect {
                     "'D', " + array("OLD", key) + ", NULL); END");
     }
     return out;
+  }
+
+  ChangelogProbe probe_changelog(Connection& connection, const std::string& stream) const override {
+    // One writer at a time: sequences commit in their order.
+    ChangelogProbe probe;
+    const auto highest =
+        text_rows(connection, "SELECT COALESCE(MAX(seq), 0) FROM " + quote(changelog_name(stream)));
+    probe.highest = std::stoull(highest.at(0).at(0).value_or("0"));
+    return probe;
+  }
+
+  bool transactions_ended(Connection&, const std::vector<std::string>& open) const override {
+    return open.empty();
   }
 
   std::vector<std::string> capture_remove(const std::string& stream,

@@ -73,6 +73,21 @@ class Dialect {
   static std::string changelog_name(const std::string& stream);
   virtual std::vector<std::string> capture_install(
       const std::string& stream, const std::vector<LegacyTable>& tables) const = 0;
+  // The highest changelog sequence committed now, and then (in that order)
+  // the transactions open at that moment: once all of those have ended,
+  // nothing at or below `highest` can still appear (a sequence value is
+  // allocated when the row is written, so one allocated later is higher).
+  // SQLite, a single writer, has none open.
+  struct ChangelogProbe {
+    uint64_t highest = 0;
+    std::vector<std::string> open;  // the engine's transaction ids
+  };
+  virtual ChangelogProbe probe_changelog(Connection& connection,
+                                         const std::string& stream) const = 0;
+  // Whether every one of `open` has ended (committed or rolled back).
+  virtual bool transactions_ended(Connection& connection,
+                                  const std::vector<std::string>& open) const = 0;
+
   // What capture_install created, as statements that do not fail when an
   // object is already gone (a teardown after a half-done init).
   virtual std::vector<std::string> capture_remove(const std::string& stream,

@@ -455,12 +455,10 @@ void plan_column(const Column& column, Statement::Binding& binding) {
 
 }  // namespace
 
-// A bound column's value in the current block.
-Value Statement::value_at(size_t column, size_t row_in_block) {
-  Binding& binding = bindings_[column];
-  const SQLLEN indicator = binding.indicator[row_in_block];
-  if (indicator == SQL_NULL_DATA) return Value::null();
-  const char* data = binding.data.data() + row_in_block * binding.width;
+// A column's value from what the driver wrote: for the fixed-size C types
+// the struct or number at `data`, else `length` bytes of text or binary.
+Value Statement::decode(size_t column, const char* data, size_t length) const {
+  const Binding& binding = bindings_[column];
   switch (binding.c_type) {
     case SQL_C_SBIGINT: {
       int64_t integer;
@@ -486,71 +484,56 @@ Value Statement::value_at(size_t column, size_t row_in_block) {
     default:
       break;
   }
+  const std::string_view bytes(data, length);
+  if (binding.type != ValueType::kTime) return Value::of_bytes(binding.type, bytes);
+  const auto micros = parse_time(bytes);
+  if (!micros) {
+    throw Error(ErrorKind::kDatabase, connection_.role() + ": column " + columns_[column].name +
+                                          ": '" + std::string(bytes) + "' is not a time");
+  }
+  return Value::of_int(ValueType::kTime, *micros);
+}
+
+bool Statement::fixed_size(const Binding& binding) {
+  return binding.c_type == SQL_C_SBIGINT || binding.c_type == SQL_C_DOUBLE ||
+         binding.c_type == SQL_C_TYPE_DATE || binding.c_type == SQL_C_TYPE_TIMESTAMP;
+}
+
+// A bound column's value in the current block.
+Value Statement::value_at(size_t column, size_t row_in_block) const {
+  const Binding& binding = bindings_[column];
+  const SQLLEN indicator = binding.indicator[row_in_block];
+  if (indicator == SQL_NULL_DATA) return Value::null();
+  const char* data = binding.data.data() + row_in_block * binding.width;
+  if (fixed_size(binding)) return decode(column, data, binding.width);
   const size_t capacity = binding.c_type == SQL_C_CHAR ? binding.width - 1 : binding.width;
   if (indicator == SQL_NO_TOTAL || static_cast<size_t>(indicator) > capacity) {
     throw Error(ErrorKind::kInternal, connection_.role() + ": column " + columns_[column].name +
                                           " returned a value longer than its declared size");
   }
-  const std::string_view bytes(data, static_cast<size_t>(indicator));
-  if (binding.type == ValueType::kTime) {
-    const auto micros = parse_time(bytes);
-    if (!micros) {
-      throw Error(ErrorKind::kDatabase, connection_.role() + ": column " + columns_[column].name +
-                                            ": '" + std::string(bytes) + "' is not a time");
-    }
-    return Value::of_int(ValueType::kTime, *micros);
-  }
-  return Value::of_bytes(binding.type, bytes);
+  return decode(column, data, static_cast<size_t>(indicator));
 }
 
 // Row by row: every column with SQLGetData, long values in pieces.
 void Statement::read_row_by_row(std::vector<Value>& row) {
   row.resize(columns_.size());
   for (size_t column = 0; column < columns_.size(); ++column) {
-    Binding& binding = bindings_[column];
+    const Binding& binding = bindings_[column];
     const auto index = static_cast<SQLUSMALLINT>(column + 1);
     SQLLEN indicator = 0;
-    auto get = [&](SQLSMALLINT c_type, void* target, SQLLEN size) {
-      const SQLRETURN rc = SQLGetData(stmt_, index, c_type, target, size, &indicator);
-      if (!ok(rc)) connection_.throw_error(SQL_HANDLE_STMT, stmt_, "reading a column", sql_);
-    };
-    switch (binding.c_type) {
-      case SQL_C_SBIGINT: {
-        int64_t integer = 0;
-        get(SQL_C_SBIGINT, &integer, sizeof integer);
-        row[column] =
-            indicator == SQL_NULL_DATA
-                ? Value::null()
-                : Value::of_int(binding.type,
-                                binding.type == ValueType::kBool ? integer != 0 : integer);
-        continue;
-      }
-      case SQL_C_DOUBLE: {
-        double real = 0;
-        get(SQL_C_DOUBLE, &real, sizeof real);
-        row[column] = indicator == SQL_NULL_DATA ? Value::null() : Value::of_real(real);
-        continue;
-      }
-      case SQL_C_TYPE_DATE: {
-        SQL_DATE_STRUCT date{};
-        get(SQL_C_TYPE_DATE, &date, sizeof date);
-        const auto day =
-            indicator == SQL_NULL_DATA ? std::nullopt : days(date.year, date.month, date.day);
-        row[column] = day ? Value::of_int(ValueType::kDate, *day) : Value::null();
-        continue;
-      }
-      case SQL_C_TYPE_TIMESTAMP: {
-        SQL_TIMESTAMP_STRUCT ts{};
-        get(SQL_C_TYPE_TIMESTAMP, &ts, sizeof ts);
-        row[column] = indicator == SQL_NULL_DATA ? Value::null() : timestamp_value(ts);
-        continue;
-      }
-      default:
-        break;
-    }
-    // Character and binary data, in pieces until the driver has no more.
     std::string& value = scratch_[column];
     value.clear();
+    if (fixed_size(binding)) {
+      value.resize(sizeof(SQL_TIMESTAMP_STRUCT));  // the largest of them
+      if (!ok(SQLGetData(stmt_, index, binding.c_type, value.data(),
+                         static_cast<SQLLEN>(value.size()), &indicator))) {
+        connection_.throw_error(SQL_HANDLE_STMT, stmt_, "reading a column", sql_);
+      }
+      row[column] =
+          indicator == SQL_NULL_DATA ? Value::null() : decode(column, value.data(), value.size());
+      continue;
+    }
+    // Character and binary data, in pieces until the driver has no more.
     char piece[8192];
     bool is_null = false;
     for (;;) {
@@ -569,18 +552,7 @@ void Statement::read_row_by_row(std::vector<Value>& row) {
       value.append(piece, got);
       if (rc == SQL_SUCCESS) break;  // the last piece
     }
-    if (is_null) {
-      row[column] = Value::null();
-    } else if (binding.type == ValueType::kTime) {
-      const auto micros = parse_time(value);
-      if (!micros) {
-        throw Error(ErrorKind::kDatabase, connection_.role() + ": column " + columns_[column].name +
-                                              ": '" + value + "' is not a time");
-      }
-      row[column] = Value::of_int(ValueType::kTime, *micros);
-    } else {
-      row[column] = Value::of_bytes(binding.type, value);
-    }
+    row[column] = is_null ? Value::null() : decode(column, value.data(), value.size());
   }
 }
 

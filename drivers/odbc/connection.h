@@ -102,7 +102,9 @@ class Statement {
  private:
   bool fetch_block();
   void read_row_by_row(std::vector<Value>& row);
-  Value value_at(size_t column, size_t row_in_block);
+  Value value_at(size_t column, size_t row_in_block) const;
+  Value decode(size_t column, const char* data, size_t length) const;
+  static bool fixed_size(const Binding& binding);
 
   Connection& connection_;
   std::string sql_;

@@ -201,48 +201,6 @@ class MariaDB final : public Dialect {
     }
     return tables;
   }
-  std::vector<std::string> capture_install(const std::string& stream,
-                                           const std::vector<LegacyTable>& tables) const override {
-    const std::string changelog = quote(changelog_name(stream));
-    std::vector<std::string> out{
-        "CREATE TABLE IF NOT EXISTS " + changelog +
-        " (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, table_name VARCHAR(64) NOT NULL, "
-        "kind CHAR(1) NOT NULL, old_key LONGTEXT NULL, new_row LONGTEXT NULL) "
-        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"};
-    for (const auto& table : tables) {
-      auto value = [&](const std::string& row, const LegacyColumn& column) {
-        const std::string ref = row + "." + quote(column.name);
-        if (is_binary(column)) return "HEX(" + ref + ")";
-        if (column.base == "bit") return "CAST(" + ref + " + 0 AS CHAR)";
-        return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
-      };
-      auto array = [&](const std::string& row, const std::vector<std::string>& names) {
-        std::string items;
-        for (const auto& name : names) {
-          for (const auto& column : table.columns) {
-            if (column.name == name) items += (items.empty() ? "" : ", ") + value(row, column);
-          }
-        }
-        return "JSON_ARRAY(" + items + ")";
-      };
-      std::vector<std::string> all;
-      for (const auto& column : table.columns) all.push_back(column.name);
-      const std::vector<std::string> key = key_columns(table);
-      const std::string into = "INSERT INTO " + changelog +
-                               " (table_name, kind, old_key, new_row) VALUES (" +
-                               quote_literal(table.name) + ", ";
-      const std::string on = " ON " + quote(table.name) + " FOR EACH ROW ";
-      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "ins")) +
-                    " AFTER INSERT" + on + into + "'I', NULL, " + array("NEW", all) + ")");
-      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "upd")) +
-                    " AFTER UPDATE" + on + into + "'U', " + array("OLD", key) + ", " +
-                    array("NEW", all) + ")");
-      out.push_back("CREATE TRIGGER " + quote(trigger_name(stream, table.name, "del")) +
-                    " AFTER DELETE" + on + into + "'D', " + array("OLD", key) + ", NULL)");
-    }
-    return out;
-  }
-
   ChangelogProbe probe_changelog(Connection& connection, const std::string& stream) const override {
     ChangelogProbe probe;
     // Each statement with autocommit sees what is committed when it starts:
@@ -281,26 +239,36 @@ class MariaDB final : public Dialect {
     return left.at(0).at(0) == "0";
   }
 
-  std::vector<std::string> capture_remove(const std::string& stream,
-                                          const std::vector<LegacyTable>& tables) const override {
-    std::vector<std::string> out;
-    for (const auto& table : tables) {
-      for (const char* suffix : {"ins", "upd", "del"}) {
-        out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
-      }
-    }
-    out.push_back("DROP TABLE IF EXISTS " + quote(changelog_name(stream)));
-    return out;
+ protected:
+  std::string changelog_ddl(const std::string& changelog) const override {
+    return "CREATE TABLE IF NOT EXISTS " + changelog +
+           " (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, table_name VARCHAR(64) NOT NULL, "
+           "kind CHAR(1) NOT NULL, old_key LONGTEXT NULL, new_row LONGTEXT NULL) "
+           "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
   }
 
- private:
-  static std::string quote_literal(const std::string& text) {
+  std::string captured_value(const std::string& row, const LegacyColumn& column) const override {
+    const std::string ref = row + "." + quote(column.name);
+    if (is_binary(column)) return "HEX(" + ref + ")";
+    if (column.base == "bit") return "CAST(" + ref + " + 0 AS CHAR)";
+    return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
+  }
+
+  std::string json_array() const override { return "JSON_ARRAY"; }
+
+  std::string string_literal(const std::string& text) const override {
     std::string out = "'";
     for (char c : text) {
       if (c == '\\' || c == '\'') out += c;
       out += c;
     }
     return out + "'";
+  }
+
+  std::string row_trigger(const std::string& name, const std::string& event,
+                          const std::string& table, const std::string& statement) const override {
+    return "CREATE TRIGGER " + quote(name) + " AFTER " + event + " ON " + quote(table) +
+           " FOR EACH ROW " + statement;
   }
 };
 
@@ -379,53 +347,6 @@ class SQLite final : public Dialect {
     }
     return tables;
   }
-  std::vector<std::string> capture_install(const std::string& stream,
-                                           const std::vector<LegacyTable>& tables) const override {
-    const std::string changelog = quote(changelog_name(stream));
-    std::vector<std::string> out{
-        "CREATE TABLE IF NOT EXISTS " + changelog +
-        " (seq INTEGER PRIMARY KEY AUTOINCREMENT, table_name TEXT NOT NULL, kind TEXT NOT NULL, "
-        "old_key TEXT, new_row TEXT)"};
-    for (const auto& table : tables) {
-      auto value = [&](const std::string& row, const LegacyColumn& column) {
-        const std::string ref = row + "." + quote(column.name);
-        if (column.base.find("blob") != std::string::npos) return "hex(" + ref + ")";
-        return "CAST(" + ref + " AS TEXT)";
-      };
-      auto array = [&](const std::string& row, const std::vector<std::string>& names) {
-        std::string items;
-        for (const auto& name : names) {
-          for (const auto& column : table.columns) {
-            if (column.name == name) items += (items.empty() ? "" : ", ") + value(row, column);
-          }
-        }
-        return "json_array(" + items + ")";
-      };
-      std::vector<std::string> all;
-      for (const auto& column : table.columns) all.push_back(column.name);
-      const std::vector<std::string> key = key_columns(table);
-      std::string literal = "'";
-      for (char c : table.name) {
-        if (c == '\'') literal += c;
-        literal += c;
-      }
-      literal += "'";
-      const std::string into = "INSERT INTO " + changelog +
-                               " (table_name, kind, old_key, new_row) VALUES (" + literal + ", ";
-      const std::string on = " ON " + quote(table.name) + " BEGIN ";
-      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
-                    quote(trigger_name(stream, table.name, "ins")) + " AFTER INSERT" + on + into +
-                    "'I', NULL, " + array("NEW", all) + "); END");
-      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
-                    quote(trigger_name(stream, table.name, "upd")) + " AFTER UPDATE" + on + into +
-                    "'U', " + array("OLD", key) + ", " + array("NEW", all) + "); END");
-      out.push_back("CREATE TRIGGER IF NOT EXISTS " +
-                    quote(trigger_name(stream, table.name, "del")) + " AFTER DELETE" + on + into +
-                    "'D', " + array("OLD", key) + ", NULL); END");
-    }
-    return out;
-  }
-
   ChangelogProbe probe_changelog(Connection& connection, const std::string& stream) const override {
     // One writer at a time: sequences commit in their order.
     ChangelogProbe probe;
@@ -439,16 +360,34 @@ class SQLite final : public Dialect {
     return open.empty();
   }
 
-  std::vector<std::string> capture_remove(const std::string& stream,
-                                          const std::vector<LegacyTable>& tables) const override {
-    std::vector<std::string> out;
-    for (const auto& table : tables) {
-      for (const char* suffix : {"ins", "upd", "del"}) {
-        out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
-      }
+ protected:
+  std::string changelog_ddl(const std::string& changelog) const override {
+    return "CREATE TABLE IF NOT EXISTS " + changelog +
+           " (seq INTEGER PRIMARY KEY AUTOINCREMENT, table_name TEXT NOT NULL, kind TEXT NOT "
+           "NULL, old_key TEXT, new_row TEXT)";
+  }
+
+  std::string captured_value(const std::string& row, const LegacyColumn& column) const override {
+    const std::string ref = row + "." + quote(column.name);
+    if (column.base.find("blob") != std::string::npos) return "hex(" + ref + ")";
+    return "CAST(" + ref + " AS TEXT)";
+  }
+
+  std::string json_array() const override { return "json_array"; }
+
+  std::string string_literal(const std::string& text) const override {
+    std::string out = "'";
+    for (char c : text) {
+      if (c == '\'') out += c;
+      out += c;
     }
-    out.push_back("DROP TABLE IF EXISTS " + quote(changelog_name(stream)));
-    return out;
+    return out + "'";
+  }
+
+  std::string row_trigger(const std::string& name, const std::string& event,
+                          const std::string& table, const std::string& statement) const override {
+    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " AFTER " + event + " ON " +
+           quote(table) + " BEGIN " + statement + "; END";
   }
 };
 
@@ -456,6 +395,49 @@ class SQLite final : public Dialect {
 
 std::string Dialect::changelog_name(const std::string& stream) {
   return "switchyard_" + stream + "_changelog";
+}
+
+std::vector<std::string> Dialect::capture_install(const std::string& stream,
+                                                  const std::vector<LegacyTable>& tables) const {
+  const std::string changelog = quote(changelog_name(stream));
+  std::vector<std::string> out{changelog_ddl(changelog)};
+  for (const auto& table : tables) {
+    auto array = [&](const std::string& row, const std::vector<std::string>& names) {
+      std::string items;
+      for (const auto& name : names) {
+        for (const auto& column : table.columns) {
+          if (column.name == name)
+            items += (items.empty() ? "" : ", ") + captured_value(row, column);
+        }
+      }
+      return json_array() + "(" + items + ")";
+    };
+    std::vector<std::string> all;
+    for (const auto& column : table.columns) all.push_back(column.name);
+    const std::vector<std::string> key = key_columns(table);
+    const std::string into = "INSERT INTO " + changelog +
+                             " (table_name, kind, old_key, new_row) VALUES (" +
+                             string_literal(table.name) + ", ";
+    out.push_back(row_trigger(trigger_name(stream, table.name, "ins"), "INSERT", table.name,
+                              into + "'I', NULL, " + array("NEW", all) + ")"));
+    out.push_back(row_trigger(trigger_name(stream, table.name, "upd"), "UPDATE", table.name,
+                              into + "'U', " + array("OLD", key) + ", " + array("NEW", all) + ")"));
+    out.push_back(row_trigger(trigger_name(stream, table.name, "del"), "DELETE", table.name,
+                              into + "'D', " + array("OLD", key) + ", NULL)"));
+  }
+  return out;
+}
+
+std::vector<std::string> Dialect::capture_remove(const std::string& stream,
+                                                 const std::vector<LegacyTable>& tables) const {
+  std::vector<std::string> out;
+  for (const auto& table : tables) {
+    for (const char* suffix : {"ins", "upd", "del"}) {
+      out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
+    }
+  }
+  out.push_back("DROP TABLE IF EXISTS " + quote(changelog_name(stream)));
+  return out;
 }
 
 std::unique_ptr<Dialect> Dialect::detect(const Connection& connection) {

@@ -71,8 +71,8 @@ class Dialect {
   // for NULL. `seq` orders the changes; it is allocated at insert time, so
   // it commits out of order (see the safe watermark).
   static std::string changelog_name(const std::string& stream);
-  virtual std::vector<std::string> capture_install(
-      const std::string& stream, const std::vector<LegacyTable>& tables) const = 0;
+  std::vector<std::string> capture_install(const std::string& stream,
+                                           const std::vector<LegacyTable>& tables) const;
   // The highest changelog sequence committed now, and then (in that order)
   // the transactions open at that moment: once all of those have ended,
   // nothing at or below `highest` can still appear (a sequence value is
@@ -90,8 +90,19 @@ class Dialect {
 
   // What capture_install created, as statements that do not fail when an
   // object is already gone (a teardown after a half-done init).
-  virtual std::vector<std::string> capture_remove(const std::string& stream,
-                                                  const std::vector<LegacyTable>& tables) const = 0;
+  std::vector<std::string> capture_remove(const std::string& stream,
+                                          const std::vector<LegacyTable>& tables) const;
+
+ protected:
+  // What the engines spell differently in the capture's DDL.
+  virtual std::string changelog_ddl(const std::string& changelog) const = 0;
+  // One value of the row `row` (NEW, OLD) as text for the changelog.
+  virtual std::string captured_value(const std::string& row, const LegacyColumn& column) const = 0;
+  virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
+  virtual std::string string_literal(const std::string& text) const = 0;
+  // A row trigger AFTER `event` on `table` running `statement`.
+  virtual std::string row_trigger(const std::string& name, const std::string& event,
+                                  const std::string& table, const std::string& statement) const = 0;
 };
 
 }  // namespace switchyard::odbc

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -109,7 +110,7 @@ class Validator {
 };
 
 Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::string& key) {
-  v.expect_map(node, key, {"name", "driver", "conninfo"});
+  v.expect_map(node, key, {"name", "driver", "conninfo", "password_file", "password_env"});
   Endpoint endpoint;
   endpoint.name = key;
   if (node["name"]) {
@@ -124,13 +125,39 @@ Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::s
              "messages)");
     }
   }
-  if (!node["driver"]) v.fail(node, key + ".driver", "missing (use: postgres)");
+  if (!node["driver"]) v.fail(node, key + ".driver", "missing (use: postgres or odbc)");
   if (!node["conninfo"]) v.fail(node, key + ".conninfo", "missing");
   endpoint.driver = v.string(node["driver"], key + ".driver");
   endpoint.conninfo = v.string(node["conninfo"], key + ".conninfo");
-  if (endpoint.driver != "postgres") {
+  if (endpoint.driver != "postgres" && endpoint.driver != "odbc") {
     v.fail(node["driver"], key + ".driver",
-           "unsupported driver '" + endpoint.driver + "' (this release supports: postgres)");
+           "unsupported driver '" + endpoint.driver + "' (use: postgres or odbc)");
+  }
+  if (endpoint.driver == "odbc" && key != "source") {
+    v.fail(node["driver"], key + ".driver",
+           "odbc reaches legacy sources only; the target is PostgreSQL (driver: postgres)");
+  }
+  for (const char* password_key : {"password_file", "password_env"}) {
+    if (!node[password_key]) continue;
+    if (endpoint.driver != "odbc") {
+      v.fail(node[password_key], key + "." + password_key,
+             "only for driver: odbc (libpq reads passwords from .pgpass or PGPASSWORD)");
+    }
+    (password_key[9] == 'f' ? endpoint.password_file : endpoint.password_env) =
+        v.string(node[password_key], key + "." + password_key);
+  }
+  if (node["password_file"] && node["password_env"]) {
+    v.fail(node["password_env"], key + ".password_env", "give password_file or password_env, not both");
+  }
+  if (endpoint.driver == "odbc") {
+    // A password written into the connection string would sit in the YAML
+    // and risk every message that quotes it.
+    static const std::regex kPassword("(^|;)\\s*(pwd|password)\\s*=", std::regex::icase);
+    if (std::regex_search(endpoint.conninfo, kPassword)) {
+      v.fail(node["conninfo"], key + ".conninfo",
+             "holds a password; give it with " + key + ".password_file or " + key +
+                 ".password_env instead");
+    }
   }
   return endpoint;
 }
@@ -208,7 +235,7 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
   if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
   v.expect_map(root, "",
                {"name", "source", "target", "tables", "snapshot", "apply", "stream", "verify",
-                "router", "cutover", "log"});
+                "router", "cutover", "log", "types"});
 
   Config config;
   config.path = origin;
@@ -229,6 +256,20 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
            "is the same as source.name ('" + config.source.name + "')");
   }
 
+  if (const auto types = root["types"]) {
+    if (!types.IsMap()) v.fail(types, "types", "expected a mapping of schema.table.column: type");
+    if (!config.source.odbc()) {
+      v.fail(types, "types", "only for an ODBC source (driver: odbc); PostgreSQL keeps its types");
+    }
+    static const std::regex kColumn("^[^.]+\\.[^.]+\\.[^.]+$");
+    for (const auto& item : types) {
+      const std::string column = v.string(item.first, "types");
+      if (!std::regex_match(column, kColumn)) {
+        v.fail(item.first, "types." + column, "expected a key like schema.table.column");
+      }
+      config.types[column] = v.string(item.second, "types." + column);
+    }
+  }
   if (const auto tables = root["tables"]) {
     v.expect_map(tables, "tables", {"include", "exclude"});
     if (tables["include"]) {
@@ -363,6 +404,30 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     throw Error(ErrorKind::kUsage, origin + ":" + std::to_string(e.mark.line + 1) +
                                        ": cannot read this configuration: " + e.msg);
   }
+}
+
+std::string Endpoint::password() const {
+  if (!password_env.empty()) {
+    const char* value = std::getenv(password_env.c_str());
+    if (value == nullptr || *value == '\0') {
+      throw Error(ErrorKind::kUsage, name + ".password_env: the environment variable " +
+                                         password_env + " is not set");
+    }
+    return value;
+  }
+  if (password_file.empty()) return {};
+  std::ifstream in(password_file);
+  if (!in) {
+    throw Error(ErrorKind::kUsage,
+                name + ".password_file: " + password_file + " cannot be read");
+  }
+  std::string password;
+  std::getline(in, password);  // the first line; a trailing newline is not part of it
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    throw Error(ErrorKind::kUsage, name + ".password_file: " + password_file + " is empty");
+  }
+  return password;
 }
 
 Config load_config(const std::string& path) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,8 +20,17 @@ struct Endpoint {
   // "target" unless configured ("legacy", "cloud"). It stays with the
   // database when the stream turns round after a cutover.
   std::string name;
-  std::string driver;    // "postgres" (ODBC sources arrive with a later release)
-  std::string conninfo;  // libpq conninfo string or URI; PG* variables and .pgpass apply
+  std::string driver;    // "postgres", or "odbc" (a legacy source only)
+  std::string conninfo;  // postgres: libpq conninfo or URI (PG* variables and .pgpass apply);
+                         // odbc: "Driver=...;Server=...;Database=...;Uid=..." or "DSN=name"
+  // odbc: where the password comes from, never the YAML (or none: the DSN's).
+  std::string password_file;
+  std::string password_env;
+
+  bool odbc() const { return driver == "odbc"; }
+  // The password named by password_file / password_env, or "". Throws
+  // Error(kUsage) naming the file or variable when it cannot be read.
+  std::string password() const;
 };
 
 struct TableSelection {
@@ -99,8 +109,8 @@ struct CutoverSettings {
 struct Config {
   std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
-  Endpoint source{"source", {}, {}};
-  Endpoint target{"target", {}, {}};
+  Endpoint source{"source", {}, {}, {}, {}};
+  Endpoint target{"target", {}, {}, {}, {}};
   TableSelection tables;
   SnapshotSettings snapshot;
   ApplySettings apply;
@@ -108,6 +118,10 @@ struct Config {
   VerifySettings verify;
   RouterSettings router;
   CutoverSettings cutover;
+  // An ODBC source's column types, overriding the casting rules
+  // (replicator/schema_translation.h): "schema.table.column" -> a
+  // PostgreSQL type, keyed by the legacy names.
+  std::map<std::string, std::string> types;
   std::string log_level = "info";
 
   // The same stream seen the other way round: source and target swapped.

@@ -228,9 +228,63 @@ TEST_CASE("A key given twice is rejected rather than one value silently ignored"
 
 TEST_CASE("An unsupported driver is rejected, naming it", "[config][bad-input]") {
   require_rejected(
-      "source:\n  driver: odbc\n  conninfo: DSN=legacy\n"
+      "source:\n  driver: mysql\n  conninfo: DSN=legacy\n"
       "target:\n  driver: postgres\n  conninfo: host=b\n",
-      {"test.yaml:2:", "source.driver", "odbc"});
+      {"test.yaml:2:", "source.driver", "mysql"});
+  SECTION("odbc is for the legacy source only") {
+    require_rejected(
+        "source:\n  driver: odbc\n  conninfo: DSN=legacy\n"
+        "target:\n  driver: odbc\n  conninfo: DSN=cloud\n",
+        {"test.yaml:5:", "target.driver", "legacy sources only"});
+  }
+}
+
+TEST_CASE("An ODBC source: its password never comes from the YAML", "[config][odbc]") {
+  const std::string target = "target:\n  driver: postgres\n  conninfo: host=b\n";
+  SECTION("password_env and password_file are read") {
+    const Config config = parse_config(
+        "source:\n  driver: odbc\n  conninfo: Driver=MariaDB Unicode;Server=127.0.0.1\n"
+        "  password_env: SY_TEST_LEGACY_PASSWORD\n" + target,
+        "test.yaml");
+    CHECK(config.source.odbc());
+    ::setenv("SY_TEST_LEGACY_PASSWORD", "s3cret;x", 1);
+    CHECK(config.source.password() == "s3cret;x");
+    ::unsetenv("SY_TEST_LEGACY_PASSWORD");
+    try {
+      (void)config.source.password();
+      FAIL("an unset variable was accepted");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kUsage);
+      CHECK_THAT(e.what(), Catch::Contains("SY_TEST_LEGACY_PASSWORD"));
+    }
+  }
+  SECTION("a password in the connection string is refused without echoing it") {
+    try {
+      (void)parse_config(
+          "source:\n  driver: odbc\n  conninfo: Driver=MariaDB;Uid=app; PWD=hunter2\n" + target,
+          "test.yaml");
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("source.conninfo") && Catch::Contains("password_file"));
+      CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
+    }
+  }
+  SECTION("password keys belong to odbc") {
+    require_rejected(
+        "source:\n  driver: postgres\n  conninfo: host=a\n  password_env: X\n" + target,
+        {"test.yaml:4:", "source.password_env", "odbc"});
+  }
+  SECTION("type overrides") {
+    const Config config = parse_config(
+        "source:\n  driver: odbc\n  conninfo: DSN=legacy\n" + target +
+            "types:\n  shop.orders.status: text\n",
+        "test.yaml");
+    CHECK(config.types.at("shop.orders.status") == "text");
+    require_rejected("source:\n  driver: odbc\n  conninfo: DSN=legacy\n" + target +
+                         "types:\n  orders.status: text\n",
+                     {"test.yaml:8:", "types.orders.status", "schema.table.column"});
+    require_rejected(kMinimal + "types:\n  public.t.c: text\n", {"types", "ODBC"});
+  }
 }
 
 TEST_CASE("Malformed YAML is rejected with its line", "[config][bad-input]") {

@@ -89,8 +89,8 @@ constexpr const char* kAdminConninfo =
 
 Config pgbouncer_config(const std::string& databases_file = "/etc/pgbouncer/switchyard.ini") {
   Config config;
-  config.source = {"source", "postgres", kSourceConninfo};
-  config.target = {"target", "postgres", kTargetConninfo};
+  config.source = {"source", "postgres", kSourceConninfo, {}, {}};
+  config.target = {"target", "postgres", kTargetConninfo, {}, {}};
   config.router.kind = RouterKind::kPgbouncer;
   config.router.admin_conninfo = kAdminConninfo;
   config.router.database = "app";

@@ -96,12 +96,16 @@ std::vector<std::string> key_columns(const LegacyTable& table) {
   return all;
 }
 
+}  // namespace
+
 bool is_binary(const LegacyColumn& column) {
   static const char* kBinary[] = {"binary", "varbinary",  "tinyblob",
                                   "blob",   "mediumblob", "longblob"};
   return std::any_of(std::begin(kBinary), std::end(kBinary),
                      [&](const char* name) { return column.base == name; });
 }
+
+namespace {
 
 // ---- MariaDB ----------------------------------------------------------------
 
@@ -251,6 +255,11 @@ class MariaDB final : public Dialect {
     const std::string ref = row + "." + quote(column.name);
     if (is_binary(column)) return "HEX(" + ref + ")";
     if (column.base == "bit") return "CAST(" + ref + " + 0 AS CHAR)";
+    if (column.base == "timestamp") {
+      // Shown in the session's time zone otherwise, which the application
+      // chooses. UNIX_TIMESTAMP is 0 only for the zero timestamp.
+      return "CASE WHEN UNIX_TIMESTAMP(" + ref + ") = 0 THEN '0000-00-00 00:00:00' ELSE CONCAT('@', UNIX_TIMESTAMP(" + ref + ")) END";
+    }
     return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
   }
 
@@ -370,7 +379,8 @@ class SQLite final : public Dialect {
   std::string captured_value(const std::string& row, const LegacyColumn& column) const override {
     const std::string ref = row + "." + quote(column.name);
     if (column.base.find("blob") != std::string::npos) return "hex(" + ref + ")";
-    return "CAST(" + ref + " AS TEXT)";
+    // CAST(real AS TEXT) keeps 15 digits: not every double round-trips.
+    return "CASE typeof(" + ref + ") WHEN 'real' THEN printf('%.17g', " + ref + ") WHEN 'blob' THEN hex(" + ref + ") ELSE CAST(" + ref + " AS TEXT) END";
   }
 
   std::string json_array() const override { return "json_array"; }

@@ -49,6 +49,9 @@ struct LegacyTable {
   std::vector<LegacyForeignKey> foreign_keys;
 };
 
+// binary, varbinary, *blob: captured and read in hex.
+bool is_binary(const LegacyColumn& column);
+
 class Dialect {
  public:
   virtual ~Dialect() = default;
@@ -59,6 +62,11 @@ class Dialect {
 
   virtual std::string engine() const = 0;  // "MariaDB", "SQLite"
   virtual std::string quote(std::string_view identifier) const = 0;
+  // A column of `row` (NEW, OLD, or a table alias) in the text form the
+  // capture records it in, the same for the snapshot's reads: binary
+  // values in hex; MariaDB TIMESTAMP as "@" + seconds since the epoch
+  // (whatever the session's time zone); SQLite REAL with 17 digits.
+  virtual std::string captured_value(const std::string& row, const LegacyColumn& column) const = 0;
   // Every base table of the connection's database, ordered by name.
   virtual std::vector<LegacyTable> tables(Connection& connection) const = 0;
 
@@ -96,8 +104,6 @@ class Dialect {
  protected:
   // What the engines spell differently in the capture's DDL.
   virtual std::string changelog_ddl(const std::string& changelog) const = 0;
-  // One value of the row `row` (NEW, OLD) as text for the changelog.
-  virtual std::string captured_value(const std::string& row, const LegacyColumn& column) const = 0;
   virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
   virtual std::string string_literal(const std::string& text) const = 0;
   // A row trigger AFTER `event` on `table` running `statement`.

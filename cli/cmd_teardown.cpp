@@ -2,6 +2,8 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/units.h"
+#include "replicator/legacy_setup.h"
 #include "replicator/setup.h"
 
 namespace switchyard::cli {
@@ -18,6 +20,17 @@ Command add_teardown(CLI::App& app) {
               throw Error(ErrorKind::kUsage,
                           "teardown removes the slot, publication, origin and control schema; "
                           "confirm with --yes");
+            }
+            if (config.source.odbc()) {
+              const LegacyTeardownResult removed = run_legacy_teardown(config);
+              std::printf(
+                  "teardown: stream %s removed: %s and %s from the %s, its control rows and "
+                  "origin from the %s; the tables and their data stay on the %s\n",
+                  config.name.c_str(), counted(removed.triggers, "capture trigger").c_str(),
+                  removed.changelog ? "the changelog" : "no changelog (none was left)",
+                  config.source.name.c_str(), config.target.name.c_str(),
+                  config.target.name.c_str());
+              return 0;
             }
             run_teardown(config);
             std::printf(

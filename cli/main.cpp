@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
 
   try {
     Config config = load_config(config_path);
-    pg::validate_conninfo(config.source.conninfo, "source.conninfo");
+    if (!config.source.odbc()) pg::validate_conninfo(config.source.conninfo, "source.conninfo");
     pg::validate_conninfo(config.target.conninfo, "target.conninfo");
     init_logging(config.log_level);
     install_stop_signals();

@@ -147,7 +147,8 @@ Endpoint parse_endpoint(const Validator& v, const YAML::Node& node, const std::s
         v.string(node[password_key], key + "." + password_key);
   }
   if (node["password_file"] && node["password_env"]) {
-    v.fail(node["password_env"], key + ".password_env", "give password_file or password_env, not both");
+    v.fail(node["password_env"], key + ".password_env",
+           "give password_file or password_env, not both");
   }
   if (endpoint.driver == "odbc") {
     // A password written into the connection string would sit in the YAML
@@ -410,16 +411,15 @@ std::string Endpoint::password() const {
   if (!password_env.empty()) {
     const char* value = std::getenv(password_env.c_str());
     if (value == nullptr || *value == '\0') {
-      throw Error(ErrorKind::kUsage, name + ".password_env: the environment variable " +
-                                         password_env + " is not set");
+      throw Error(ErrorKind::kUsage,
+                  name + ".password_env: the environment variable " + password_env + " is not set");
     }
     return value;
   }
   if (password_file.empty()) return {};
   std::ifstream in(password_file);
   if (!in) {
-    throw Error(ErrorKind::kUsage,
-                name + ".password_file: " + password_file + " cannot be read");
+    throw Error(ErrorKind::kUsage, name + ".password_file: " + password_file + " cannot be read");
   }
   std::string password;
   std::getline(in, password);  // the first line; a trailing newline is not part of it

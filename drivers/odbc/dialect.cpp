@@ -247,7 +247,8 @@ class MariaDB final : public Dialect {
   std::string changelog_ddl(const std::string& changelog) const override {
     return "CREATE TABLE IF NOT EXISTS " + changelog +
            " (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, table_name VARCHAR(64) NOT NULL, "
-           "kind CHAR(1) NOT NULL, old_key LONGTEXT NULL, new_row LONGTEXT NULL) "
+           "kind CHAR(1) NOT NULL, old_key LONGTEXT NULL, new_row LONGTEXT NULL, "
+           "captured_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) "
            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
   }
 
@@ -258,12 +259,30 @@ class MariaDB final : public Dialect {
     if (column.base == "timestamp") {
       // Shown in the session's time zone otherwise, which the application
       // chooses. UNIX_TIMESTAMP is 0 only for the zero timestamp.
-      return "CASE WHEN UNIX_TIMESTAMP(" + ref + ") = 0 THEN '0000-00-00 00:00:00' ELSE CONCAT('@', UNIX_TIMESTAMP(" + ref + ")) END";
+      return "CASE WHEN UNIX_TIMESTAMP(" + ref +
+             ") = 0 THEN '0000-00-00 00:00:00' ELSE CONCAT('@', UNIX_TIMESTAMP(" + ref + ")) END";
     }
     return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
   }
 
   std::string json_array() const override { return "JSON_ARRAY"; }
+  std::string captured_epoch() const override { return "UNIX_TIMESTAMP(captured_at)"; }
+  std::vector<std::string> capture_triggers(Connection& connection,
+                                            const std::string& stream) const override {
+    std::vector<std::string> out;
+    for (const auto& row : text_rows(connection,
+                                     "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
+                                     "TRIGGER_SCHEMA = DATABASE() AND ACTION_STATEMENT LIKE " +
+                                         string_literal("%" + changelog_name(stream) + "%") +
+                                         " ORDER BY TRIGGER_NAME")) {
+      out.push_back(row.at(0).value_or(""));
+    }
+    return out;
+  }
+  std::string consistent_read_begin() const override {
+    return "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+  }
+  std::string epoch_now() const override { return "UNIX_TIMESTAMP(NOW(6))"; }
 
   std::string string_literal(const std::string& text) const override {
     std::string out = "'";
@@ -276,8 +295,8 @@ class MariaDB final : public Dialect {
 
   std::string row_trigger(const std::string& name, const std::string& event,
                           const std::string& table, const std::string& statement) const override {
-    return "CREATE TRIGGER " + quote(name) + " AFTER " + event + " ON " + quote(table) +
-           " FOR EACH ROW " + statement;
+    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " AFTER " + event + " ON " +
+           quote(table) + " FOR EACH ROW " + statement;
   }
 };
 
@@ -373,17 +392,34 @@ class SQLite final : public Dialect {
   std::string changelog_ddl(const std::string& changelog) const override {
     return "CREATE TABLE IF NOT EXISTS " + changelog +
            " (seq INTEGER PRIMARY KEY AUTOINCREMENT, table_name TEXT NOT NULL, kind TEXT NOT "
-           "NULL, old_key TEXT, new_row TEXT)";
+           "NULL, old_key TEXT, new_row TEXT, "
+           "captured_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0))";
   }
 
   std::string captured_value(const std::string& row, const LegacyColumn& column) const override {
     const std::string ref = row + "." + quote(column.name);
     if (column.base.find("blob") != std::string::npos) return "hex(" + ref + ")";
     // CAST(real AS TEXT) keeps 15 digits: not every double round-trips.
-    return "CASE typeof(" + ref + ") WHEN 'real' THEN printf('%.17g', " + ref + ") WHEN 'blob' THEN hex(" + ref + ") ELSE CAST(" + ref + " AS TEXT) END";
+    return "CASE typeof(" + ref + ") WHEN 'real' THEN printf('%.17g', " + ref +
+           ") WHEN 'blob' THEN hex(" + ref + ") ELSE CAST(" + ref + " AS TEXT) END";
   }
 
   std::string json_array() const override { return "json_array"; }
+  std::string captured_epoch() const override { return "captured_at"; }
+  std::vector<std::string> capture_triggers(Connection& connection,
+                                            const std::string& stream) const override {
+    std::vector<std::string> out;
+    for (const auto& row :
+         text_rows(connection,
+                   "SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                   "sql LIKE " +
+                       string_literal("%" + changelog_name(stream) + "%") + " ORDER BY name")) {
+      out.push_back(row.at(0).value_or(""));
+    }
+    return out;
+  }
+  std::string consistent_read_begin() const override { return "BEGIN"; }
+  std::string epoch_now() const override { return "((julianday('now') - 2440587.5) * 86400.0)"; }
 
   std::string string_literal(const std::string& text) const override {
     std::string out = "'";
@@ -436,6 +472,12 @@ std::vector<std::string> Dialect::capture_install(const std::string& stream,
                               into + "'D', " + array("OLD", key) + ", NULL)"));
   }
   return out;
+}
+
+std::string Dialect::changelog_read(const std::string& stream, size_t limit) const {
+  return "SELECT seq, table_name, kind, old_key, new_row, " + captured_epoch() + " FROM " +
+         quote(changelog_name(stream)) + " WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT " +
+         std::to_string(limit);
 }
 
 std::vector<std::string> Dialect::capture_remove(const std::string& stream,

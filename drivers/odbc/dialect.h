@@ -96,6 +96,21 @@ class Dialect {
   virtual bool transactions_ended(Connection& connection,
                                   const std::vector<std::string>& open) const = 0;
 
+  // The changelog's rows from `first` (a parameter) up to `last` (a
+  // parameter), in order, at most `limit`: seq, table_name, kind, old_key,
+  // new_row, and when the row was captured in seconds since the epoch.
+  std::string changelog_read(const std::string& stream, size_t limit) const;
+  // A read transaction every statement of which sees one snapshot (the
+  // snapshot copy's), begun and ended with exec().
+  virtual std::string consistent_read_begin() const = 0;
+  // The engine's time now, in seconds since the epoch.
+  virtual std::string epoch_now() const = 0;
+
+  // Capture triggers of `stream` on the database now (those writing to its
+  // changelog), by name.
+  virtual std::vector<std::string> capture_triggers(Connection& connection,
+                                                    const std::string& stream) const = 0;
+
   // What capture_install created, as statements that do not fail when an
   // object is already gone (a teardown after a half-done init).
   std::vector<std::string> capture_remove(const std::string& stream,
@@ -104,6 +119,8 @@ class Dialect {
  protected:
   // What the engines spell differently in the capture's DDL.
   virtual std::string changelog_ddl(const std::string& changelog) const = 0;
+  // The changelog's captured_at in seconds since the epoch.
+  virtual std::string captured_epoch() const = 0;
   virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
   virtual std::string string_literal(const std::string& text) const = 0;
   // A row trigger AFTER `event` on `table` running `statement`.

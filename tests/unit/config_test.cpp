@@ -244,7 +244,8 @@ TEST_CASE("An ODBC source: its password never comes from the YAML", "[config][od
   SECTION("password_env and password_file are read") {
     const Config config = parse_config(
         "source:\n  driver: odbc\n  conninfo: Driver=MariaDB Unicode;Server=127.0.0.1\n"
-        "  password_env: SY_TEST_LEGACY_PASSWORD\n" + target,
+        "  password_env: SY_TEST_LEGACY_PASSWORD\n" +
+            target,
         "test.yaml");
     CHECK(config.source.odbc());
     ::setenv("SY_TEST_LEGACY_PASSWORD", "s3cret;x", 1);
@@ -275,10 +276,9 @@ TEST_CASE("An ODBC source: its password never comes from the YAML", "[config][od
         {"test.yaml:4:", "source.password_env", "odbc"});
   }
   SECTION("type overrides") {
-    const Config config = parse_config(
-        "source:\n  driver: odbc\n  conninfo: DSN=legacy\n" + target +
-            "types:\n  shop.orders.status: text\n",
-        "test.yaml");
+    const Config config = parse_config("source:\n  driver: odbc\n  conninfo: DSN=legacy\n" +
+                                           target + "types:\n  shop.orders.status: text\n",
+                                       "test.yaml");
     CHECK(config.types.at("shop.orders.status") == "text");
     require_rejected("source:\n  driver: odbc\n  conninfo: DSN=legacy\n" + target +
                          "types:\n  orders.status: text\n",

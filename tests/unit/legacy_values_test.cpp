@@ -56,8 +56,7 @@ TEST_CASE("Captured MariaDB values become PostgreSQL input", "[legacy_values]") 
   CHECK(OneColumn("MariaDB", "tinyint(1)", "tinyint").text("1") == "1");
   CHECK(OneColumn("MariaDB", "timestamp(6)", "timestamp").text("@1700000000.250000") ==
         "2023-11-14 22:13:20.25+00");
-  CHECK(OneColumn("MariaDB", "timestamp", "timestamp").text("@86399") ==
-        "1970-01-01 23:59:59+00");
+  CHECK(OneColumn("MariaDB", "timestamp", "timestamp").text("@86399") == "1970-01-01 23:59:59+00");
   CHECK(OneColumn("MariaDB", "decimal(10,2)", "decimal").text("-12.50") == "-12.50");
 }
 
@@ -76,9 +75,9 @@ TEST_CASE("Zero dates become NULL and are counted per column", "[legacy_values]"
 
 TEST_CASE("A tinyint(1) holding neither 0 nor 1 is refused, not made true", "[legacy_values]") {
   OneColumn flag("MariaDB", "tinyint(1)", "tinyint");
-  REQUIRE_THROWS_MATCHES(flag.convert("2"), Error,
-                         IsError(ErrorKind::kPrecondition,
-                                 {"shop.t", "row (7)", "column c", "'2'", "shop.t.c"}));
+  REQUIRE_THROWS_MATCHES(
+      flag.convert("2"), Error,
+      IsError(ErrorKind::kPrecondition, {"shop.t", "row (7)", "column c", "'2'", "shop.t.c"}));
 }
 
 TEST_CASE("SQLite values that do not fit their declared type are refused", "[legacy_values]") {
@@ -89,9 +88,9 @@ TEST_CASE("SQLite values that do not fit their declared type are refused", "[leg
   CHECK(OneColumn("SQLite", "DATETIME", "datetime").text("2024-03-01 10:00:00") ==
         "2024-03-01 10:00:00");
   CHECK(OneColumn("SQLite", "BOOLEAN", "boolean").text("true") == "t");
-  REQUIRE_THROWS_MATCHES(OneColumn("SQLite", "INTEGER", "integer").convert("12abc"), Error,
-                         IsError(ErrorKind::kPrecondition, {"main.t", "row (7)", "column c",
-                                                            "not an integer"}));
+  REQUIRE_THROWS_MATCHES(
+      OneColumn("SQLite", "INTEGER", "integer").convert("12abc"), Error,
+      IsError(ErrorKind::kPrecondition, {"main.t", "row (7)", "column c", "not an integer"}));
   REQUIRE_THROWS_MATCHES(OneColumn("SQLite", "DATE", "date").convert("yesterday"), Error,
                          IsError(ErrorKind::kPrecondition, {"not a valid date"}));
   REQUIRE_THROWS_MATCHES(OneColumn("SQLite", "REAL", "real").convert("n/a"), Error,

@@ -1,0 +1,355 @@
+#include "replicator/legacy_setup.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "common/error.h"
+#include "common/shutdown.h"
+#include "common/units.h"
+#include "control/control_schema.h"
+#include "drivers/pg/sql.h"
+#include "replicator/legacy_source.h"
+
+namespace switchyard {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string source_identity(const LegacySource& source) {
+  return "odbc:" + source.engine();
+}
+
+bool target_table_exists(pg::Connection& target, const TableTranslation& table) {
+  return target
+             .exec(
+                 "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
+                 "n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                 {table.schema, table.name})
+             .rows() > 0;
+}
+
+// Removes what a failed init created on the source, as far as it got.
+void remove_capture(LegacySource& source, const Config& config,
+                    const std::vector<LegacyStreamTable>& tables) {
+  std::vector<odbc::LegacyTable> legacy;
+  for (const auto& table : tables) legacy.push_back(table.legacy);
+  for (const std::string& statement : source.dialect().capture_remove(config.name, legacy)) {
+    try {
+      source.connection().exec(statement);
+    } catch (const Error& error) {
+      spdlog::warn("source: could not undo: {}", error.what());
+    }
+  }
+}
+
+// ... and on the target.
+void remove_target_objects(pg::Connection& target, const Config& config,
+                           const std::vector<TableTranslation>& created) {
+  try {
+    pg::Transaction transaction(target);
+    for (const auto& table : created) {
+      target.exec("DROP TABLE IF EXISTS " + pg::qualified(table.schema, table.name));
+    }
+    control::drop_origin(target, config.origin_name());
+    control::remove_stream(target, config.name);
+    transaction.commit();
+  } catch (const Error& error) {
+    spdlog::warn("target: could not undo: {}", error.what());
+  }
+}
+
+// COPY text format: backslash, tab, newline and carriage return escaped;
+// \N for NULL.
+void append_copy_field(std::string& out, const Datum& datum) {
+  if (datum.kind == DatumKind::kNull) {
+    out += "\\N";
+    return;
+  }
+  for (char c : datum.bytes) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+struct CopyResult {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+};
+
+// One table: one consistent read on the source, one COPY on the target.
+CopyResult copy_table(const Config& config, const LegacySource& source,
+                      const LegacyStreamTable& table, odbc::Connection& reader,
+                      pg::Connection& target) {
+  const auto& columns = table.legacy.columns;
+  std::string select;
+  for (const auto& column : columns) {
+    select += (select.empty() ? "" : ", ") + source.dialect().captured_value("t", column);
+  }
+  select = "SELECT " + select + " FROM " + source.dialect().quote(table.legacy.name) + " t";
+  std::vector<std::string> names;
+  for (const auto& column : table.translation.columns) names.push_back(column.name);
+  const std::string qualified = pg::qualified(table.translation.schema, table.translation.name);
+
+  LegacyValues values(source.engine(), table.legacy, table.translation);
+  pg::Transaction transaction(target);
+  // A copy interrupted earlier is never half-trusted: it starts again.
+  if (target.exec("SELECT 1 FROM " + qualified + " LIMIT 1").rows() > 0) {
+    target.exec("TRUNCATE " + qualified);
+  }
+  target.copy_in_start("COPY " + qualified + " (" + pg::ident_list(names) + ") FROM STDIN");
+  reader.exec(source.dialect().consistent_read_begin());
+  CopyResult result;
+  {
+    odbc::Statement statement(reader, select, {}, 512);
+    std::vector<Value> row;
+    std::vector<std::optional<std::string_view>> texts(columns.size());
+    std::string buffer;
+    while (statement.next(row)) {
+      for (size_t idx = 0; idx < row.size(); ++idx) {
+        texts[idx] =
+            row[idx].type == ValueType::kNull ? std::nullopt : std::optional(row[idx].bytes);
+      }
+      auto key = [&] {
+        std::vector<std::optional<std::string>> key_values;
+        for (size_t idx : table.key) {
+          key_values.push_back(texts[idx] ? std::optional(std::string(*texts[idx])) : std::nullopt);
+        }
+        return describe_key(key_values);
+      };
+      for (size_t idx = 0; idx < row.size(); ++idx) {
+        if (idx) buffer += '\t';
+        append_copy_field(buffer, values.to_target(idx, texts[idx], key));
+      }
+      buffer += '\n';
+      ++result.rows;
+      if (buffer.size() >= (1u << 20)) {
+        result.bytes += buffer.size();
+        target.copy_in_put(buffer);
+        buffer.clear();
+        if (stop_requested()) throw Error(ErrorKind::kInterrupted, "snapshot: stopped");
+      }
+    }
+    result.bytes += buffer.size();
+    if (!buffer.empty()) target.copy_in_put(buffer);
+  }
+  reader.exec("COMMIT");
+  target.copy_in_end();
+  for (size_t idx = 0; idx < columns.size(); ++idx) {
+    if (values.zero_dates()[idx] > 0) {
+      spdlog::warn("source: {}.{}: {} zero dates became NULL", table.legacy_display(),
+                   columns[idx].name, values.zero_dates()[idx]);
+    }
+  }
+  control::record_copy(target, config.name, table.translation.schema, table.translation.name,
+                       result.rows, result.bytes);
+  transaction.commit();
+  return result;
+}
+
+}  // namespace
+
+LegacyInitResult run_legacy_init(const Config& config) {
+  LegacySource source(config);
+  const std::vector<LegacyStreamTable> tables = source.selected_tables();
+  if (tables.empty()) {
+    throw Error(ErrorKind::kPrecondition,
+                "source: no table matches tables.include (tables are matched as "
+                "schema.table, the schema being the " +
+                    std::string(source.engine() == "SQLite" ? "'public' for SQLite's main database"
+                                                            : "MariaDB database") +
+                    ")");
+  }
+  LegacyInitResult result;
+  result.engine = source.engine();
+  result.tables = tables.size();
+
+  pg::Connection target(config.target.conninfo, config.target.name);
+  if (control::schema_exists(target)) {
+    if (auto stream = control::read_stream(target, config.name)) {
+      if (stream->source_system_id != source_identity(source)) {
+        throw Error(ErrorKind::kPrecondition,
+                    "target: stream " + config.name + " was initialised from another source (" +
+                        stream->source_system_id + "); teardown first, or choose another name");
+      }
+    }
+  }
+  std::vector<TableTranslation> created;
+  {
+    pg::Transaction transaction(target);
+    control::ensure_schema(target);
+    if (!control::read_stream(target, config.name)) {
+      control::insert_stream(target, config.name, source_identity(source));
+    }
+    for (const auto& table : tables) {
+      const TranslatedDdl ddl = target_ddl(table.translation);
+      const bool exists = target_table_exists(target, table.translation);
+      if (!exists) {
+        for (const auto& statement : ddl.pre_data) {
+          // The schema may exist already; an enum type too, from a table
+          // created earlier by hand.
+          target.exec(statement);
+        }
+        created.push_back(table.translation);
+      }
+      control::TableRow row;
+      row.schema = table.translation.schema;
+      row.name = table.translation.name;
+      row.created_by_switchyard = !exists;
+      row.post_data = exists ? std::vector<std::string>{} : ddl.post_data;
+      control::upsert_table(target, config.name, row);
+    }
+    control::ensure_origin(target, config.origin_name());
+    transaction.commit();
+  }
+  result.tables_created = created.size();
+
+  // The capture, last: everything else is in place when the first change
+  // is recorded. A missing right (TRIGGER, CREATE, PROCESS to see open
+  // transactions) stops here, and both databases are put back.
+  std::vector<odbc::LegacyTable> legacy;
+  for (const auto& table : tables) legacy.push_back(table.legacy);
+  try {
+    for (const std::string& statement : source.dialect().capture_install(config.name, legacy)) {
+      source.connection().exec(statement);
+    }
+    (void)source.dialect().probe_changelog(source.connection(), config.name);
+  } catch (const Error& error) {
+    remove_capture(source, config, tables);
+    remove_target_objects(target, config, created);
+    throw Error(error.kind() == ErrorKind::kDatabase ? ErrorKind::kPrecondition : error.kind(),
+                std::string(error.what()) +
+                    " (installing the capture; the user needs CREATE and TRIGGER on the "
+                    "database" +
+                    (source.engine() == "MariaDB" ? ", and PROCESS to see open transactions" : "") +
+                    "); nothing was left behind",
+                error.sqlstate());
+  }
+  spdlog::info("source: capture installed on {} ({} triggers, changelog {})",
+               counted(tables.size(), "table"), tables.size() * 3, source.changelog());
+  return result;
+}
+
+SnapshotSummary run_legacy_snapshot(const Config& config) {
+  SnapshotSummary summary;
+  summary.consistent_point = Lsn(kFirstChangelogPosition);
+  {
+    pg::Connection target(config.target.conninfo, config.target.name);
+    if (control::schema_exists(target)) {
+      auto stream = control::read_stream(target, config.name);
+      if (stream && stream->phase == control::kStreaming) {
+        summary.already_done = true;
+        return summary;
+      }
+    }
+  }
+  run_legacy_init(config);
+  LegacySource source(config);
+  const std::vector<LegacyStreamTable> tables = source.selected_tables();
+  pg::Connection target(config.target.conninfo, config.target.name);
+  control::set_phase(target, config.name, control::kCopying);
+  const auto started = Clock::now();
+
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr failure;
+  auto worker = [&](int number) {
+    try {
+      auto reader = source.open("copy " + std::to_string(number));
+      pg::Connection writer(config.target.conninfo, config.target.name, pg::Mode::kNormal, "copy");
+      for (size_t idx = next++; idx < tables.size(); idx = next++) {
+        {
+          std::lock_guard lock(mutex);
+          if (failure) return;
+        }
+        const auto table_started = Clock::now();
+        const CopyResult copied = copy_table(config, source, tables[idx], *reader, writer);
+        const double seconds = std::chrono::duration<double>(Clock::now() - table_started).count();
+        spdlog::info("copied {}: {} ({}) in {}, {}/s", tables[idx].display(),
+                     counted(copied.rows, "row"), format_bytes(static_cast<double>(copied.bytes)),
+                     format_duration(seconds),
+                     format_bytes(static_cast<double>(copied.bytes) / std::max(seconds, 1e-3)));
+        std::lock_guard lock(mutex);
+        summary.rows += copied.rows;
+        summary.bytes += copied.bytes;
+        ++summary.tables;
+      }
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  const int count = std::min<int>(config.snapshot.workers, static_cast<int>(tables.size()));
+  for (int number = 1; number <= count; ++number) workers.emplace_back(worker, number);
+  for (auto& thread : workers) thread.join();
+  if (failure) std::rethrow_exception(failure);
+
+  // Keys, now that the rows are in.
+  for (const control::TableRow& row : control::read_tables(target, config.name)) {
+    if (row.post_data_done) continue;
+    pg::Transaction transaction(target);
+    for (const std::string& statement : row.post_data) target.exec(statement);
+    control::mark_post_data_done(target, config.name, row.schema, row.name);
+    transaction.commit();
+  }
+  {
+    pg::Transaction transaction(target);
+    target.exec("SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
+                {config.origin_name(), Lsn(kFirstChangelogPosition).to_string()});
+    control::set_phase(target, config.name, control::kStreaming, Lsn(kFirstChangelogPosition));
+    transaction.commit();
+  }
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return summary;
+}
+
+LegacyTeardownResult run_legacy_teardown(const Config& config) {
+  LegacyTeardownResult result;
+  LegacySource source(config);
+  const std::vector<odbc::LegacyTable> all = source.dialect().tables(source.connection());
+  const std::string changelog_name = odbc::Dialect::changelog_name(config.name);
+  for (const auto& table : all) {
+    if (table.name == changelog_name) result.changelog = true;
+  }
+  const std::vector<std::string> triggers =
+      source.dialect().capture_triggers(source.connection(), config.name);
+  result.triggers = triggers.size();
+  std::vector<std::string> statements;
+  for (const std::string& trigger : triggers) {
+    statements.push_back("DROP TRIGGER IF EXISTS " + source.dialect().quote(trigger));
+  }
+  for (std::string& statement : source.dialect().capture_remove(config.name, all)) {
+    statements.push_back(std::move(statement));
+  }
+  for (const std::string& statement : statements) {
+    source.connection().exec(statement);
+  }
+  spdlog::info("source: removed {} and {}", counted(result.triggers, "capture trigger"),
+               result.changelog ? "the changelog " + source.changelog() : "no changelog");
+  pg::Connection target(config.target.conninfo, config.target.name);
+  control::drop_origin(target, config.origin_name());
+  if (control::remove_stream(target, config.name)) {
+    spdlog::info("target: dropped the switchyard control schema");
+  }
+  return result;
+}
+
+}  // namespace switchyard

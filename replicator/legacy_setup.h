@@ -1,0 +1,51 @@
+// init, snapshot and teardown for an ODBC legacy source (MariaDB, SQLite).
+//
+// init: reads and translates the selected tables (refusing, before it
+// changes anything, a table without a key or a column type without a
+// rule), creates on the target the control schema, the replication origin
+// and the tables without their keys, then installs the capture on the
+// source: the changelog table and each table's triggers
+// (odbc::Dialect::capture_install). If any step fails — a right missing on
+// either side, say — everything it created on both databases is removed
+// again before the error is reported.
+//
+// snapshot: copies each table in one consistent read on the source
+// (several tables at once), converts the values (legacy_values.h) and
+// loads them with COPY, then adds the keys. The capture was installed
+// before any copy began, so every change made while the copy runs is in
+// the changelog: replicate replays it from its first row. Replaying a
+// change the copy already holds is harmless because apply is idempotent by
+// key with full row images (an insert replaces the row of its key).
+//
+// teardown: removes the triggers and the changelog from the source, the
+// origin and the control rows from the target; the tables stay.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "replicator/snapshot_copy.h"
+
+namespace switchyard {
+
+struct LegacyInitResult {
+  std::string engine;
+  size_t tables = 0;
+  size_t tables_created = 0;  // of those, created on the target now
+};
+
+LegacyInitResult run_legacy_init(const Config& config);
+SnapshotSummary run_legacy_snapshot(const Config& config);
+
+struct LegacyTeardownResult {
+  size_t triggers = 0;  // capture triggers the source had
+  bool changelog = false;
+};
+LegacyTeardownResult run_legacy_teardown(const Config& config);
+
+// Where an ODBC source's stream starts: the first changelog sequence.
+inline constexpr uint64_t kFirstChangelogPosition = 1;
+
+}  // namespace switchyard

@@ -119,6 +119,7 @@ ApplyLoop::ApplyLoop(const Config& config, pg::Connection& catalog)
         const uint64_t rows = tag & 0xffffff;
         if ((op != 'U' && op != 'D') || affected >= rows) return;
         auto it = relations_.find(static_cast<uint32_t>(tag >> 32));
+        if (it != relations_.end() && it->second->shape.upsert) return;  // a replayed change
         spdlog::warn("target: {} of {} {} on {} matched no row; the target had diverged",
                      rows - affected, rows, op == 'U' ? "updates" : "deletes",
                      it != relations_.end() ? it->second->display : "?");
@@ -272,6 +273,7 @@ void ApplyLoop::on_relation(change::Relation&& relation) {
   state->id = relation.relation_id;
   state->replica_identity = relation.replica_identity;
   state->shape.qualified = pg::qualified(relation.schema, relation.name);
+  state->shape.upsert = relation.idempotent;
   state->schema = relation.schema;
   state->name = relation.name;
   state->display = relation.schema + "." + relation.name;

@@ -77,6 +77,21 @@ std::string insert_rows_sql(const TableShape& table, size_t rows) {
     }
     sql += ")";
   }
+  if (table.upsert && !table.key_columns.empty()) {
+    std::vector<std::string> key;
+    for (size_t column_idx : table.key_columns) key.push_back(table.columns[column_idx]);
+    std::string set;
+    for (size_t column_idx = 0; column_idx < table.columns.size(); ++column_idx) {
+      if (std::find(table.key_columns.begin(), table.key_columns.end(), column_idx) !=
+          table.key_columns.end()) {
+        continue;
+      }
+      const std::string column = pg::quote_ident(table.columns[column_idx]);
+      set += (set.empty() ? "" : ", ") + column + " = EXCLUDED." + column;
+    }
+    sql += " ON CONFLICT (" + pg::ident_list(key) + ")" +
+           (set.empty() ? " DO NOTHING" : " DO UPDATE SET " + set);
+  }
   return sql;
 }
 

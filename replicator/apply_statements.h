@@ -31,6 +31,10 @@ struct TableShape {
   // GENERATED ALWAYS AS IDENTITY on the target (a schema prepared with
   // pg_dump keeps it): inserted with OVERRIDING SYSTEM VALUE, never SET.
   std::vector<bool> identity_always;
+  // Trigger capture (an ODBC source): an insert is "this is the row of its
+  // key now", and replaces a row the initial copy already holds (INSERT ...
+  // ON CONFLICT (key) DO UPDATE). Updates arrive as such inserts too.
+  bool upsert = false;
 
   bool has_identity_always() const;
 

@@ -54,6 +54,11 @@ struct Relation {
   std::string name;
   char replica_identity;  // 'd' default (primary key), 'n' nothing, 'f' full, 'i' index
   std::vector<RelationColumn> columns;
+  // Trigger capture: every insert and update carries the whole row, and
+  // the feed may replay changes the initial copy already holds, so an
+  // insert replaces the row of its key (TableShape::upsert) and a delete
+  // of a row already gone is no divergence.
+  bool idempotent = false;
 };
 
 // Sent before a Relation that uses a non-built-in type. For a domain, the

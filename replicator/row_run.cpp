@@ -9,15 +9,15 @@ namespace {
 constexpr size_t kMaxParams = 65535;  // the protocol's limit per statement
 
 // What a buffered row really costs in memory: its values, each Datum and
-// the vector, and for an update its entry in the run's key map. A narrow
-// row costs three or four times its change data.
-uint64_t row_memory(const Tuple& tuple, char kind) {
+// the vector, and for a row kept by key (updates, upserts) its entry in the
+// run's key map. A narrow row costs three or four times its change data.
+uint64_t row_memory(const Tuple& tuple, bool by_key) {
   uint64_t bytes = sizeof(Tuple) + tuple.capacity() * sizeof(Datum);
   for (const Datum& datum : tuple) {
     // Short strings live inside the Datum; longer ones on the heap.
     if (datum.bytes.capacity() > 15) bytes += datum.bytes.capacity() + 1;
   }
-  if (kind == 'U') bytes += 96;  // the key map: node, key string, bucket
+  if (by_key) bytes += 96;  // the key map: node, key string, bucket
   return bytes;
 }
 
@@ -47,9 +47,12 @@ void for_each_chunk(size_t rows, size_t params_per_row, Emit emit) {
 
 uint64_t RowRun::add(char kind, Tuple&& row, const TableShape& shape) {
   kind_ = kind;
-  const uint64_t memory = row_memory(row, kind);
+  // One statement may not upsert a key twice ("ON CONFLICT DO UPDATE
+  // command cannot affect row a second time"): the last image wins.
+  const bool by_key = kind == 'U' || (kind == 'I' && shape.upsert);
+  const uint64_t memory = row_memory(row, by_key);
   memory_ += memory;
-  if (kind == 'U') {
+  if (by_key) {
     auto [it, fresh] = updated_.try_emplace(key_of(shape, row), rows_.size());
     if (!fresh) {
       Tuple& earlier = rows_[it->second];

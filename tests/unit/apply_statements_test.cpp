@@ -133,3 +133,20 @@ TEST_CASE("A GENERATED ALWAYS identity is inserted with OVERRIDING SYSTEM VALUE,
         "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") OVERRIDING SYSTEM "
         "VALUE SELECT $1::integer, $2::text, gone.\"note\" FROM gone");
 }
+
+TEST_CASE("Trigger capture's inserts replace the row of their key", "[apply_statements]") {
+  TableShape shape = orders();
+  shape.upsert = true;
+  CHECK(switchyard::insert_rows_sql(shape, 1) ==
+        "INSERT INTO \"public\".\"orders\" (\"id\", \"Item Name\", \"note\") VALUES "
+        "($1, $2, $3) ON CONFLICT (\"id\") DO UPDATE SET \"Item Name\" = EXCLUDED.\"Item Name\", "
+        "\"note\" = EXCLUDED.\"note\"");
+  TableShape link = line_items();
+  link.columns.pop_back();
+  link.types.pop_back();
+  link.compare_as_text.pop_back();
+  link.upsert = true;
+  CHECK(switchyard::insert_rows_sql(link, 1) ==
+        "INSERT INTO \"public\".\"line_items\" (\"order_id\", \"line_no\") VALUES ($1, $2) "
+        "ON CONFLICT (\"order_id\", \"line_no\") DO NOTHING");
+}

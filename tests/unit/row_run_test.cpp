@@ -141,3 +141,22 @@ TEST_CASE("A wide table's statements stay under the protocol's parameter limit",
     CHECK(statement.rows <= 32);  // 256 x 1000 parameters would not fit
   }
 }
+
+TEST_CASE("Upserts of one key within a run collapse into the last image", "[row_run]") {
+  TableShape shape = items();
+  shape.upsert = true;
+  RowRun run;
+  run.add('I', {text("1"), text("a"), text("x")}, shape);
+  run.add('I', {text("2"), text("b"), text("y")}, shape);
+  run.add('I', {text("1"), text("c"), text("z")}, shape);
+  REQUIRE(run.rows() == 2);
+  const auto sent = statements(run, shape);
+  REQUIRE(sent.size() == 2);  // statements of 1 row each (no 2-row size)
+  CHECK(sent[0].params[1]->bytes == "c");
+  CHECK(sent[1].params[1]->bytes == "b");
+  // Without upsert (a PostgreSQL source), inserts are never merged.
+  RowRun plain;
+  plain.add('I', {text("1"), text("a"), text("x")}, items());
+  plain.add('I', {text("1"), text("c"), text("z")}, items());
+  CHECK(plain.rows() == 2);
+}

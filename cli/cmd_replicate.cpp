@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "replicator/changelog_feed.h"
 #include "replicator/replicate.h"
 
 namespace switchyard::cli {
@@ -11,7 +12,11 @@ Command add_replicate(CLI::App& app) {
       "Run init and snapshot if not yet done, then stream changes to the target until "
       "SIGINT/SIGTERM.");
   return {sub, [](const Config& config) {
-            run_replicate(config);
+            if (config.source.odbc()) {
+              run_legacy_replicate(config);
+            } else {
+              run_replicate(config);
+            }
             std::printf(
                 "replicate: stopped cleanly; `switchyard status` shows where stream %s "
                 "stands\n",

@@ -25,7 +25,11 @@ boost::json::object to_json(const StreamStatus& status) {
   out["state"] = status.state;
   out["source_lsn"] = lsn_json(status.source_lsn);
   out["applied_lsn"] = lsn_json(status.applied_lsn);
+  out["source_engine"] = status.source_engine;
   out["lag_bytes"] = status.lag_bytes ? boost::json::value(*status.lag_bytes) : nullptr;
+  out["lag_changes"] = status.lag_changes ? boost::json::value(*status.lag_changes) : nullptr;
+  out["changelog_rows"] =
+      status.changelog_rows ? boost::json::value(*status.changelog_rows) : nullptr;
   // Integer milliseconds: Boost.JSON writes doubles as 9.2308E-2.
   out["lag_milliseconds"] =
       status.lag_seconds
@@ -62,7 +66,12 @@ boost::json::object to_json(const StreamStatus& status) {
 
 // The databases by the configuration's names, whichever way the stream runs.
 void print_text(const StreamStatus& status, const Config& config) {
-  auto lsn = [](const std::optional<Lsn>& value) { return value ? value->to_string() : "-"; };
+  const bool changelog = status.changelog_rows.has_value();
+  auto lsn = [&](const std::optional<Lsn>& value) {
+    if (!value) return std::string("-");
+    // A changelog position is the next sequence to read.
+    return changelog ? "changelog sequence " + std::to_string(value->value) : value->to_string();
+  };
   const bool forward = status.direction == "forward";
   const std::string& upstream = forward ? config.source.name : config.target.name;
   const std::string& downstream = forward ? config.target.name : config.source.name;
@@ -72,13 +81,26 @@ void print_text(const StreamStatus& status, const Config& config) {
   std::printf("state        %s\n", status.state.c_str());
   std::printf("upstream     %s at %s\n", upstream.c_str(), lsn(status.source_lsn).c_str());
   std::printf("applied      %s\n", lsn(status.applied_lsn).c_str());
-  std::printf("lag          %s", status.lag_bytes ? format_bytes(*status.lag_bytes).c_str() : "-");
+  if (changelog) {
+    std::printf("lag          %s",
+                status.lag_changes ? counted(*status.lag_changes, "change").c_str() : "-");
+  } else {
+    std::printf("lag          %s",
+                status.lag_bytes ? format_bytes(*status.lag_bytes).c_str() : "-");
+  }
   if (status.lag_seconds) {
     std::printf(", %s (reported %s)", format_duration(*status.lag_seconds).c_str(),
                 status.reported_at.value_or("?").c_str());
   }
-  std::printf("\nslot         %s\n",
-              !status.slot_exists ? "missing" : (status.slot_active ? "active" : "inactive"));
+  if (changelog) {
+    std::printf("\nchangelog    %s on the %s (%s), %s\n",
+                counted(*status.changelog_rows, "row").c_str(), upstream.c_str(),
+                status.source_engine.c_str(),
+                status.slot_active ? "replicate running" : "no replicate");
+  } else {
+    std::printf("\nslot         %s\n",
+                !status.slot_exists ? "missing" : (status.slot_active ? "active" : "inactive"));
+  }
   std::printf("tables       %zu\n", status.tables.size());
   for (const auto& table : status.tables) {
     std::printf("  %-40s %12s rows copied%s\n", table.name.c_str(),

@@ -2,7 +2,9 @@
 
 #include "control/control_schema.h"
 #include "drivers/pg/connection.h"
+#include "replicator/legacy_source.h"
 #include "replicator/source_slot.h"
+#include "replicator/stream_lock.h"
 
 namespace switchyard {
 
@@ -21,15 +23,27 @@ StreamStatus collect_status(const Config& original) {
   status.direction = control::to_string(direction);
   const bool forward = direction == control::Direction::kForward;
   const Config config = forward ? original : original.reversed();
-  pg::Connection source(config.source.conninfo, config.source.name);
   pg::Connection target(config.target.conninfo, config.target.name);
-
-  status.source_lsn =
-      Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
-  if (auto slot = find_slot(source, config.slot_name())) {
-    status.slot_exists = true;
-    status.slot_active = slot->active;
-    status.slot_confirmed_flush = slot->confirmed_flush;
+  if (config.source.odbc()) {
+    // The changelog: its highest sequence, and how many rows it holds.
+    LegacySource source(config);
+    status.source_engine = source.engine();
+    const auto probe = source.dialect().probe_changelog(source.connection(), config.name);
+    status.source_lsn = Lsn(probe.highest + 1);
+    odbc::Statement count(source.connection(), "SELECT COUNT(*) FROM " + source.changelog(), {}, 1);
+    std::vector<Value> row;
+    if (count.next(row)) status.changelog_rows = static_cast<uint64_t>(row[0].integer);
+    // The stream runs if a replicate holds its lock.
+    status.slot_active = StreamLock::try_take(config) == nullptr;
+  } else {
+    pg::Connection source(config.source.conninfo, config.source.name);
+    status.source_lsn =
+        Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
+    if (auto slot = find_slot(source, config.slot_name())) {
+      status.slot_exists = true;
+      status.slot_active = slot->active;
+      status.slot_confirmed_flush = slot->confirmed_flush;
+    }
   }
   const auto stream = control::read_stream(target, config.name);
   if (!stream) {
@@ -41,7 +55,11 @@ StreamStatus collect_status(const Config& original) {
     status.state = status.slot_active ? "streaming" : "stopped";
     status.applied_lsn = control::origin_progress(target, config.origin_name(), false);
   }
-  if (status.applied_lsn && status.source_lsn) {
+  if (config.source.odbc() && status.applied_lsn && status.source_lsn) {
+    status.lag_changes = status.source_lsn->value > status.applied_lsn->value
+                             ? status.source_lsn->value - status.applied_lsn->value
+                             : 0;
+  } else if (status.applied_lsn && status.source_lsn) {
     // An idle stream confirms positions past its last applied commit (WAL
     // with nothing for us); count those as applied.
     Lsn applied = *status.applied_lsn;

@@ -33,6 +33,11 @@ struct StreamStatus {
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;  // as last reported by replicate
   std::optional<std::string> reported_at;
+  // An ODBC source: positions are changelog sequences, the lag counted in
+  // changes still to apply, and the changelog's size instead of a slot.
+  std::string source_engine = "PostgreSQL";
+  std::optional<uint64_t> lag_changes;
+  std::optional<uint64_t> changelog_rows;
   bool slot_exists = false;
   bool slot_active = false;
   std::optional<Lsn> slot_confirmed_flush;

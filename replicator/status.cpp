@@ -28,8 +28,8 @@ StreamStatus collect_status(const Config& original) {
     // The changelog: its highest sequence, and how many rows it holds.
     LegacySource source(config);
     status.source_engine = source.engine();
-    const auto probe = source.dialect().probe_changelog(source.connection(), config.name);
-    status.source_lsn = Lsn(probe.highest + 1);
+    status.source_lsn =
+        Lsn(source.dialect().highest_sequence(source.connection(), config.name) + 1);
     odbc::Statement count(source.connection(), "SELECT COUNT(*) FROM " + source.changelog(), {}, 1);
     std::vector<Value> row;
     if (count.next(row)) status.changelog_rows = static_cast<uint64_t>(row[0].integer);

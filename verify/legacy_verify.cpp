@@ -503,7 +503,7 @@ ChunkRows CrossVerifier::probe_target(const CrossPlan& plan, const std::vector<K
 }
 
 uint64_t CrossVerifier::source_position() {
-  return source_.dialect().probe_changelog(source_.connection(), config_.name).highest + 1;
+  return source_.dialect().highest_sequence(source_.connection(), config_.name) + 1;
 }
 
 bool CrossVerifier::wait_applied(uint64_t position) {

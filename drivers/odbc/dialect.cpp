@@ -474,6 +474,14 @@ std::vector<std::string> Dialect::capture_install(const std::string& stream,
   return out;
 }
 
+uint64_t Dialect::highest_sequence(Connection& connection, const std::string& stream) const {
+  Statement statement(connection, "SELECT MAX(seq) FROM " + quote(changelog_name(stream)), {}, 1);
+  std::vector<Value> row;
+  if (!statement.next(row) || row[0].type == ValueType::kNull) return 0;
+  if (row[0].type == ValueType::kInt) return static_cast<uint64_t>(row[0].integer);
+  return std::stoull(std::string(row[0].bytes));
+}
+
 std::string Dialect::changelog_read(const std::string& stream, size_t limit) const {
   return "SELECT seq, table_name, kind, old_key, new_row, " + captured_epoch() + " FROM " +
          quote(changelog_name(stream)) + " WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT " +

@@ -92,6 +92,9 @@ class Dialect {
   };
   virtual ChangelogProbe probe_changelog(Connection& connection,
                                          const std::string& stream) const = 0;
+  // The highest changelog sequence committed now (0: none). Every change
+  // visible to a read made before this call is at or below it.
+  uint64_t highest_sequence(Connection& connection, const std::string& stream) const;
   // Whether every one of `open` has ended (committed or rolled back).
   virtual bool transactions_ended(Connection& connection,
                                   const std::vector<std::string>& open) const = 0;

@@ -226,10 +226,9 @@ LegacyInitResult run_legacy_init(const Config& config) {
   // transactions) stops here, and both databases are put back.
   std::vector<odbc::LegacyTable> legacy;
   for (const auto& table : tables) legacy.push_back(table.legacy);
+  const std::vector<std::string> capture = source.dialect().capture_install(config.name, legacy);
   try {
-    for (const std::string& statement : source.dialect().capture_install(config.name, legacy)) {
-      source.connection().exec(statement);
-    }
+    for (const std::string& statement : capture) source.connection().exec(statement);
     (void)source.dialect().probe_changelog(source.connection(), config.name);
   } catch (const Error& error) {
     remove_capture(source, config, tables);
@@ -243,7 +242,7 @@ LegacyInitResult run_legacy_init(const Config& config) {
                 error.sqlstate());
   }
   spdlog::info("source: capture installed on {} ({} triggers, changelog {})",
-               counted(tables.size(), "table"), tables.size() * 3, source.changelog());
+               counted(tables.size(), "table"), capture.size() - 1, source.changelog());
   return result;
 }
 

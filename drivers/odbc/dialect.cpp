@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -65,6 +66,12 @@ bool all_not_null(const LegacyTable& table, const std::vector<std::string>& colu
 
 // ---- trigger capture, shared ------------------------------------------------
 
+std::vector<std::string> all_columns(const LegacyTable& table) {
+  std::vector<std::string> all;
+  for (const auto& column : table.columns) all.push_back(column.name);
+  return all;
+}
+
 // FNV-1a: a stable short name for an identifier that would be too long.
 std::string short_hash(const std::string& text) {
   uint64_t hash = 14695981039346656037ULL;
@@ -91,9 +98,7 @@ std::string trigger_name(const std::string& stream, const std::string& table,
 std::vector<std::string> key_columns(const LegacyTable& table) {
   if (!table.primary_key.empty()) return table.primary_key;
   if (!table.unique_keys.empty()) return table.unique_keys.front();
-  std::vector<std::string> all;
-  for (const auto& column : table.columns) all.push_back(column.name);
-  return all;
+  return all_columns(table);
 }
 
 }  // namespace
@@ -293,11 +298,19 @@ class MariaDB final : public Dialect {
     return out + "'";
   }
 
-  std::string row_trigger(const std::string& name, const std::string& event,
-                          const std::string& table, const std::string& statement) const override {
-    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " AFTER " + event + " ON " +
-           quote(table) + " FOR EACH ROW " + statement;
+  std::string row_trigger(const std::string& name, const std::string& timing,
+                          const std::string& event, const std::string& table,
+                          const std::vector<std::string>& statements) const override {
+    std::string body = statements.front();
+    if (statements.size() > 1) {
+      body = "BEGIN ";
+      for (const auto& statement : statements) body += statement + "; ";
+      body += "END";
+    }
+    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " " + timing + " " + event + " ON " +
+           quote(table) + " FOR EACH ROW " + body;
   }
+  bool fk_actions_fire_triggers() const override { return false; }
 };
 
 // ---- SQLite -----------------------------------------------------------------
@@ -430,11 +443,15 @@ class SQLite final : public Dialect {
     return out + "'";
   }
 
-  std::string row_trigger(const std::string& name, const std::string& event,
-                          const std::string& table, const std::string& statement) const override {
-    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " AFTER " + event + " ON " +
-           quote(table) + " BEGIN " + statement + "; END";
+  std::string row_trigger(const std::string& name, const std::string& timing,
+                          const std::string& event, const std::string& table,
+                          const std::vector<std::string>& statements) const override {
+    std::string body;
+    for (const auto& statement : statements) body += statement + "; ";
+    return "CREATE TRIGGER IF NOT EXISTS " + quote(name) + " " + timing + " " + event + " ON " +
+           quote(table) + " BEGIN " + body + "END";
   }
+  bool fk_actions_fire_triggers() const override { return true; }
 };
 
 }  // namespace
@@ -443,35 +460,123 @@ std::string Dialect::changelog_name(const std::string& stream) {
   return "switchyard_" + stream + "_changelog";
 }
 
+// The engine's JSON array of `names`' values of `row` (NEW, OLD, an alias).
+static std::string json_of(const Dialect& dialect, const std::string& row, const LegacyTable& table,
+                           const std::vector<std::string>& names) {
+  std::string items;
+  for (const auto& name : names) {
+    for (const auto& column : table.columns) {
+      if (column.name == name) {
+        items += (items.empty() ? "" : ", ") + dialect.captured_value(row, column);
+      }
+    }
+  }
+  return dialect.json_array_of(items);
+}
+
 std::vector<std::string> Dialect::capture_install(const std::string& stream,
                                                   const std::vector<LegacyTable>& tables) const {
   const std::string changelog = quote(changelog_name(stream));
   std::vector<std::string> out{changelog_ddl(changelog)};
   for (const auto& table : tables) {
-    auto array = [&](const std::string& row, const std::vector<std::string>& names) {
-      std::string items;
-      for (const auto& name : names) {
-        for (const auto& column : table.columns) {
-          if (column.name == name)
-            items += (items.empty() ? "" : ", ") + captured_value(row, column);
-        }
-      }
-      return json_array() + "(" + items + ")";
-    };
-    std::vector<std::string> all;
-    for (const auto& column : table.columns) all.push_back(column.name);
-    const std::vector<std::string> key = key_columns(table);
     const std::string into = "INSERT INTO " + changelog +
                              " (table_name, kind, old_key, new_row) VALUES (" +
                              string_literal(table.name) + ", ";
-    out.push_back(row_trigger(trigger_name(stream, table.name, "ins"), "INSERT", table.name,
-                              into + "'I', NULL, " + array("NEW", all) + ")"));
-    out.push_back(row_trigger(trigger_name(stream, table.name, "upd"), "UPDATE", table.name,
-                              into + "'U', " + array("OLD", key) + ", " + array("NEW", all) + ")"));
-    out.push_back(row_trigger(trigger_name(stream, table.name, "del"), "DELETE", table.name,
-                              into + "'D', " + array("OLD", key) + ", NULL)"));
+    const std::string all = json_of(*this, "NEW", table, all_columns(table));
+    const std::string old_key = json_of(*this, "OLD", table, key_columns(table));
+    out.push_back(row_trigger(trigger_name(stream, table.name, "ins"), "AFTER", "INSERT",
+                              table.name, {into + "'I', NULL, " + all + ")"}));
+    out.push_back(row_trigger(trigger_name(stream, table.name, "upd"), "AFTER", "UPDATE",
+                              table.name, {into + "'U', " + old_key + ", " + all + ")"}));
+    out.push_back(row_trigger(trigger_name(stream, table.name, "del"), "AFTER", "DELETE",
+                              table.name, {into + "'D', " + old_key + ", NULL)"}));
+    if (fk_actions_fire_triggers()) continue;
+    for (const char* event : {"DELETE", "UPDATE"}) {
+      const auto captures = fk_action_captures(changelog, table, tables, event);
+      if (captures.empty()) continue;
+      out.push_back(row_trigger(trigger_name(stream, table.name, event[0] == 'D' ? "fkd" : "fku"),
+                                "BEFORE", event, table.name, captures));
+    }
   }
   return out;
+}
+
+std::vector<std::string> Dialect::fk_action_captures(const std::string& changelog,
+                                                     const LegacyTable& parent,
+                                                     const std::vector<LegacyTable>& tables,
+                                                     const std::string& event) const {
+  // Updates (SET NULL, ON UPDATE CASCADE) come before deletes: a row both
+  // set to NULL through one key and deleted through another is gone,
+  // whichever the engine did first.
+  std::vector<std::string> updates, deletes;
+  // `joins` and `where`: the child's rows that the parent's row (OLD)
+  // reaches, through the chain of tables joined so far.
+  std::function<void(const LegacyTable&, const std::string&, const std::string&, const std::string&,
+                     int)>
+      visit = [&](const LegacyTable& referenced, const std::string& alias, const std::string& chain,
+                  const std::string& chain_where, int depth) {
+        for (const LegacyTable& child : tables) {
+          for (const LegacyForeignKey& key : child.foreign_keys) {
+            if (key.referenced_table != referenced.name) continue;
+            const std::string& action = event == "DELETE" ? key.on_delete : key.on_update;
+            if (action != "CASCADE" && action != "SET NULL") continue;
+            const std::string child_alias = "c" + std::to_string(depth);
+            std::string match;
+            for (size_t idx = 0; idx < key.columns.size(); ++idx) {
+              match += std::string(idx ? " AND " : "") + child_alias + "." +
+                       quote(key.columns[idx]) + " = " + alias + "." +
+                       quote(key.referenced_columns[idx]);
+            }
+            const std::string joins =
+                chain.empty()
+                    ? " FROM " + quote(child.name) + " " + child_alias
+                    : chain + " JOIN " + quote(child.name) + " " + child_alias + " ON " + match;
+            const std::string where = chain.empty() ? match : chain_where;
+            const std::string rows = joins + " WHERE " + where;
+            // Only when the referenced columns really change.
+            std::string changed;
+            if (event == "UPDATE") {
+              for (const auto& column : key.referenced_columns) {
+                changed += std::string(changed.empty() ? " AND NOT (" : " AND ") + "OLD." +
+                           quote(column) + " <=> NEW." + quote(column);
+              }
+              changed += ")";
+            }
+            const std::string old_key = json_of(*this, child_alias, child, key_columns(child));
+            std::string head = "INSERT INTO " + changelog +
+                               " (table_name, kind, old_key, new_row) SELECT " +
+                               string_literal(child.name) + ", ";
+            if (event == "DELETE" && action == "CASCADE") {
+              // Its own children first, as the engine removes them.
+              if (depth < 4) visit(child, child_alias, joins, where, depth + 1);
+              deletes.push_back(head + "'D', " + old_key + ", NULL" + rows + changed);
+              continue;
+            }
+            // SET NULL, or ON UPDATE CASCADE: the row as the action leaves it.
+            std::string items;
+            for (const auto& column : child.columns) {
+              std::string value = captured_value(child_alias, column);
+              for (size_t idx = 0; idx < key.columns.size(); ++idx) {
+                if (key.columns[idx] != column.name) continue;
+                value = "NULL";
+                if (action == "CASCADE") {
+                  for (const auto& referenced_column : referenced.columns) {
+                    if (referenced_column.name == key.referenced_columns[idx]) {
+                      value = captured_value("NEW", referenced_column);
+                    }
+                  }
+                }
+              }
+              items += (items.empty() ? "" : ", ") + value;
+            }
+            updates.push_back(head + "'U', " + old_key + ", " + json_array_of(items) + rows +
+                              changed);
+          }
+        }
+      };
+  visit(parent, "OLD", "", "", 1);
+  updates.insert(updates.end(), deletes.begin(), deletes.end());
+  return updates;
 }
 
 uint64_t Dialect::highest_sequence(Connection& connection, const std::string& stream) const {
@@ -492,7 +597,7 @@ std::vector<std::string> Dialect::capture_remove(const std::string& stream,
                                                  const std::vector<LegacyTable>& tables) const {
   std::vector<std::string> out;
   for (const auto& table : tables) {
-    for (const char* suffix : {"ins", "upd", "del"}) {
+    for (const char* suffix : {"ins", "upd", "del", "fkd", "fku"}) {
       out.push_back("DROP TRIGGER IF EXISTS " + quote(trigger_name(stream, table.name, suffix)));
     }
   }

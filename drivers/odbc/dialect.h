@@ -99,6 +99,11 @@ class Dialect {
   virtual bool transactions_ended(Connection& connection,
                                   const std::vector<std::string>& open) const = 0;
 
+  // `items` as the engine's JSON array: JSON_ARRAY(items).
+  std::string json_array_of(const std::string& items) const {
+    return json_array() + "(" + items + ")";
+  }
+
   // The changelog's rows from `first` (a parameter) up to `last` (a
   // parameter), in order, at most `limit`: seq, table_name, kind, old_key,
   // new_row, and when the row was captured in seconds since the epoch.
@@ -126,9 +131,24 @@ class Dialect {
   virtual std::string captured_epoch() const = 0;
   virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
   virtual std::string string_literal(const std::string& text) const = 0;
-  // A row trigger AFTER `event` on `table` running `statement`.
-  virtual std::string row_trigger(const std::string& name, const std::string& event,
-                                  const std::string& table, const std::string& statement) const = 0;
+  // A row trigger `timing` ("AFTER", "BEFORE") `event` on `table` running
+  // `statements` (one or more, each without its ';').
+  virtual std::string row_trigger(const std::string& name, const std::string& timing,
+                                  const std::string& event, const std::string& table,
+                                  const std::vector<std::string>& statements) const = 0;
+  // Whether rows a foreign key's action (CASCADE, SET NULL) changes fire
+  // their own table's triggers. SQLite's do; MariaDB's do not, so its
+  // capture records them from a BEFORE trigger on the parent instead.
+  virtual bool fk_actions_fire_triggers() const = 0;
+
+ private:
+  // The changelog inserts that record, for a change of `parent` (DELETE or
+  // UPDATE), the rows its referencing tables' foreign key actions change:
+  // children deleted or updated, and (DELETE CASCADE) their children too.
+  std::vector<std::string> fk_action_captures(const std::string& changelog,
+                                              const LegacyTable& parent,
+                                              const std::vector<LegacyTable>& tables,
+                                              const std::string& event) const;
 };
 
 }  // namespace switchyard::odbc

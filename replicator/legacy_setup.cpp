@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/error.h"
@@ -48,11 +49,22 @@ void remove_capture(LegacySource& source, const Config& config,
 
 // ... and on the target.
 void remove_target_objects(pg::Connection& target, const Config& config,
-                           const std::vector<TableTranslation>& created) {
+                           const std::vector<TableTranslation>& created,
+                           const std::set<std::string>& created_schemas) {
   try {
     pg::Transaction transaction(target);
     for (const auto& table : created) {
       target.exec("DROP TABLE IF EXISTS " + pg::qualified(table.schema, table.name));
+      for (const auto& column : table.columns) {
+        if (column.enum_values.empty()) continue;
+        const size_t dot = column.type.find('.');
+        target.exec("DROP TYPE IF EXISTS " +
+                    pg::qualified(column.type.substr(0, dot), column.type.substr(dot + 1)));
+      }
+    }
+    // A schema this init created holds nothing but what it created.
+    for (const auto& schema : created_schemas) {
+      target.exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE");
     }
     control::drop_origin(target, config.origin_name());
     control::remove_stream(target, config.name);
@@ -192,6 +204,7 @@ LegacyInitResult run_legacy_init(const Config& config) {
     }
   }
   std::vector<TableTranslation> created;
+  std::set<std::string> created_schemas;
   {
     pg::Transaction transaction(target);
     control::ensure_schema(target);
@@ -202,6 +215,12 @@ LegacyInitResult run_legacy_init(const Config& config) {
       const TranslatedDdl ddl = target_ddl(table.translation);
       const bool exists = target_table_exists(target, table.translation);
       if (!exists) {
+        if (target
+                .exec("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                      {table.translation.schema})
+                .rows() == 0) {
+          created_schemas.insert(table.translation.schema);
+        }
         for (const auto& statement : ddl.pre_data) {
           // The schema may exist already; an enum type too, from a table
           // created earlier by hand.
@@ -232,7 +251,7 @@ LegacyInitResult run_legacy_init(const Config& config) {
     (void)source.dialect().probe_changelog(source.connection(), config.name);
   } catch (const Error& error) {
     remove_capture(source, config, tables);
-    remove_target_objects(target, config, created);
+    remove_target_objects(target, config, created, created_schemas);
     throw Error(error.kind() == ErrorKind::kDatabase ? ErrorKind::kPrecondition : error.kind(),
                 std::string(error.what()) +
                     " (installing the capture; the user needs CREATE and TRIGGER on the "

@@ -54,6 +54,15 @@ int main(int argc, char** argv) {
     install_stop_signals();
     for (const auto& command : commands) {
       if (command.app->parsed()) {
+        // An ODBC legacy streams, verifies and reports; moving the
+        // application onto the target (and back) is PostgreSQL-only so far.
+        const std::string name = command.app->get_name();
+        if (config.source.odbc() &&
+            (name == "cutover" || name == "failback" || name == "recopy" || name == "check")) {
+          return fail(ExitCode::kUsage,
+                      name + " does not support an ODBC source (source.driver: odbc) in this "
+                             "release; init, snapshot, replicate, verify, status and teardown do");
+        }
         const int code = command.run(config);
         if (stop_requested() && code == 0) return static_cast<int>(ExitCode::kOk);
         return code;

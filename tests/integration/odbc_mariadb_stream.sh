@@ -6,7 +6,8 @@
 #    target: a wrong password (not echoed); no TRIGGER right; binary logging
 #    without log_bin_trust_function_creators; no PROCESS right (the safe
 #    watermark reads open transactions).
-#  - Changes between init and the copy, replayed over it.
+#  - Changes between init and the copy, replayed over it, and inserts,
+#    updates and deletes while the copy of a 300k-row table runs.
 #  - A long transaction holding a low changelog sequence while short ones
 #    commit past it: nothing lost.
 #  - Parents of ON DELETE CASCADE / ON UPDATE CASCADE / SET NULL keys
@@ -43,7 +44,9 @@ my -e "SET SESSION sql_mode = '';
   CREATE TABLE g (id INT PRIMARY KEY, cid INT, FOREIGN KEY (cid) REFERENCES c (id) ON DELETE CASCADE) ENGINE=InnoDB;
   INSERT INTO p VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
   INSERT INTO c VALUES (10, 1, 'a'), (11, 1, 'b'), (20, 2, 'b'), (30, 3, 'c'), (31, NULL, 'a'), (40, 4, 'd');
-  INSERT INTO g VALUES (100, 10), (101, 11), (200, 20), (300, 30), (400, 40);"
+  INSERT INTO g VALUES (100, 10), (101, 11), (200, 20), (300, 30), (400, 40);
+  CREATE TABLE bulk (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64)) ENGINE=InnoDB;
+  INSERT INTO bulk SELECT seq, seq % 1000, MD5(seq) FROM seq_1_to_300000;"
 SYSBENCH=(sysbench oltp_read_write --db-driver=mysql --mysql-socket="$MDB_SOCKET" --mysql-user=root
           --mysql-db=Chinook --tables=2 --table-size=10000)
 "${SYSBENCH[@]}" prepare >"$WORK/sysbench-prepare.log" 2>&1 || { cat "$WORK/sysbench-prepare.log"; fail "sysbench prepare"; }
@@ -96,8 +99,29 @@ my -e "UPDATE Track SET UnitPrice = 1.29 WHERE TrackId <= 100;
   INSERT INTO Genre VALUES (100, 'Polka'); UPDATE Genre SET GenreId = 101 WHERE GenreId = 100;
   UPDATE all_types SET amount = 99.125, tags = 'b', doc = '{\"z\": null}' WHERE id = 1;
   DELETE FROM p WHERE id = 4;"
+# Writes all through the copy (replicate copies first): inserts, updates,
+# deletes of bulk's rows, some of them already copied, some not yet.
+copy_writer() {
+  local i=0
+  while [ -e "$WORK/writer.on" ]; do
+    i=$((i + 1))
+    my -e "INSERT INTO bulk VALUES (300000 + $i, $i, 'new');
+           UPDATE bulk SET v = v + 1, note = 'during copy $i' WHERE id IN ($((i * 997 % 300000 + 1)), $((300000 - i * 13 % 300000)));
+           DELETE FROM bulk WHERE id = $((i * 7919 % 300000 + 1));" 2>>"$WORK/writer.err" || true
+  done
+  echo "$i" >"$WORK/writer.count"
+}
+touch "$WORK/writer.on"
+copy_writer &
+WRITER_PID=$!
+BACKGROUND+=("$WRITER_PID")
+sleep 1
 start_replicate "$CONF" "$WORK/replicate.log"
 wait_streaming "$CONF"
+sleep 1
+rm -f "$WORK/writer.on"
+wait "$WRITER_PID"
+log "$(cat "$WORK/writer.count") write transactions on bulk while it was copied ($(grep -o 'copied chinook.bulk.*' "$WORK/replicate.log"))"
 grep -q "zero_day: 1 zero dates became NULL" "$WORK/replicate.log" || fail "the zero date was not counted"
 
 # ---- out-of-order commits ------------------------------------------------------
@@ -140,7 +164,10 @@ figures() {
 my_run() { my -e "$1" | tr '\t' '|'; }
 pg_run() { pgc_psql TGT -F '|' -c "$1"; }
 deadline=$(( $(date +%s) + 120 ))
+bulk_source() { my -e "SELECT id, v, note FROM bulk ORDER BY id" | md5sum; }
+bulk_target() { pgc_psql TGT -F $'\t' -c "SELECT id, v, note FROM chinook.bulk ORDER BY id" | md5sum; }
 until [ "$(dump_source sbtest1)" = "$(dump_target sbtest1)" ] && [ "$(dump_source sbtest2)" = "$(dump_target sbtest2)" ] \
+      && [ "$(bulk_source)" = "$(bulk_target)" ] \
       && [ "$(figures my_run "")" = "$(figures pg_run "chinook.")" ]; do
   if [ "$(date +%s)" -ge "$deadline" ]; then
     diff <(figures my_run "") <(figures pg_run "chinook.") >&2 || true
@@ -149,7 +176,7 @@ until [ "$(dump_source sbtest1)" = "$(dump_target sbtest1)" ] && [ "$(dump_sourc
   fi
   sleep 1
 done
-log "ok: every sysbench row identical and Chinook's figures agree, after 3 SIGKILLs under sysbench"
+log "ok: every sysbench and bulk row identical and Chinook's figures agree, after 3 SIGKILLs under sysbench"
 [ "$(pgc_psql TGT -c "SELECT name FROM chinook.genre WHERE genreid = 200")" = "Long transaction" ] \
   || fail "the long transaction's row (a low sequence committed late) was lost"
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM chinook.g")" = 1 ] || fail "cascaded grandchildren were not deleted"

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -101,39 +102,106 @@ void append_copy_field(std::string& out, const Datum& datum) {
   }
 }
 
+// Rows read by one statement, at most: drivers that fetch a whole result
+// before the first row (MariaDB's Connector/ODBC 3.1 does) then hold this
+// many rows, not a table.
+constexpr uint64_t kRowsPerRead = 20'000;
+
 struct CopyResult {
   uint64_t rows = 0;
   uint64_t bytes = 0;
+  std::vector<uint64_t> zero_dates;  // per column
 };
 
-// One table: one consistent read on the source, one COPY on the target.
-CopyResult copy_table(const Config& config, const LegacySource& source,
-                      const LegacyStreamTable& table, odbc::Connection& reader,
-                      pg::Connection& target) {
+// A piece of one table's copy: the rows whose first key column is in
+// (lower, upper], or the whole table when that column is no integer.
+struct CopyPart {
+  size_t table = 0;
+  bool ranged = false;
+  int64_t lower = 0;   // exclusive
+  int64_t upper = 0;   // inclusive
+  double density = 1;  // rows per key value, estimated
+};
+
+bool integer_type(const std::string& type) {
+  return type == "smallint" || type == "integer" || type == "bigint";
+}
+
+// Splits each table by its first key column's range when it is an integer:
+// into `parts` pieces for a table larger than snapshot.split_tables_larger_than.
+std::vector<CopyPart> plan_parts(const Config& config, LegacySource& source,
+                                 const std::vector<LegacyStreamTable>& tables,
+                                 uint64_t& rows_total) {
+  std::vector<CopyPart> parts;
+  rows_total = 0;
+  for (size_t idx = 0; idx < tables.size(); ++idx) {
+    const LegacyStreamTable& table = tables[idx];
+    const odbc::Dialect::TableSize size =
+        source.dialect().table_size(source.connection(), table.legacy.name);
+    rows_total += size.rows;
+    CopyPart part;
+    part.table = idx;
+    const size_t first = table.key.front();
+    if (!integer_type(table.translation.columns[first].type)) {
+      parts.push_back(part);
+      continue;
+    }
+    const std::string column = source.dialect().quote(table.legacy.columns[first].name);
+    odbc::Statement bounds(source.connection(),
+                           "SELECT MIN(" + column + "), MAX(" + column + ") FROM " +
+                               source.dialect().quote(table.legacy.name),
+                           {}, 1);
+    std::vector<Value> row;
+    if (!bounds.next(row) || row[0].type != ValueType::kInt || row[1].type != ValueType::kInt) {
+      parts.push_back(part);  // empty
+      continue;
+    }
+    const int64_t min = row[0].integer, max = row[1].integer;
+    const double span = static_cast<double>(max) - static_cast<double>(min) + 1;
+    const uint64_t count =
+        std::clamp<uint64_t>((size.bytes + config.snapshot.split_tables_larger_than - 1) /
+                                 config.snapshot.split_tables_larger_than,
+                             1, static_cast<uint64_t>(config.snapshot.workers) * 4);
+    part.ranged = true;
+    part.density = std::max(static_cast<double>(size.rows), 1.0) / span;
+    const auto step = static_cast<__int128>(span / static_cast<double>(count)) + 1;
+    for (__int128 lower = static_cast<__int128>(min) - 1; lower < max; lower += step) {
+      part.lower = static_cast<int64_t>(lower);
+      part.upper = static_cast<int64_t>(std::min<__int128>(lower + step, max));
+      parts.push_back(part);
+    }
+  }
+  return parts;
+}
+
+// One part: one consistent read on the source (statements of at most
+// kRowsPerRead rows, key range after key range), one COPY on the target.
+CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
+                     const CopyPart& part, odbc::Connection& reader, pg::Connection& target,
+                     std::atomic<uint64_t>& rows_done) {
   const auto& columns = table.legacy.columns;
   std::string select;
   for (const auto& column : columns) {
     select += (select.empty() ? "" : ", ") + source.dialect().captured_value("t", column);
   }
   select = "SELECT " + select + " FROM " + source.dialect().quote(table.legacy.name) + " t";
+  const std::string range_column = "t." + source.dialect().quote(columns[table.key.front()].name);
   std::vector<std::string> names;
   for (const auto& column : table.translation.columns) names.push_back(column.name);
   const std::string qualified = pg::qualified(table.translation.schema, table.translation.name);
 
   LegacyValues values(source.engine(), table.legacy, table.translation);
   pg::Transaction transaction(target);
-  // A copy interrupted earlier is never half-trusted: it starts again.
-  if (target.exec("SELECT 1 FROM " + qualified + " LIMIT 1").rows() > 0) {
-    target.exec("TRUNCATE " + qualified);
-  }
   target.copy_in_start("COPY " + qualified + " (" + pg::ident_list(names) + ") FROM STDIN");
   reader.exec(source.dialect().consistent_read_begin());
   CopyResult result;
-  {
-    odbc::Statement statement(reader, select, {}, 512);
-    std::vector<Value> row;
-    std::vector<std::optional<std::string_view>> texts(columns.size());
-    std::string buffer;
+  std::string buffer;
+  std::vector<Value> row;
+  std::vector<std::optional<std::string_view>> texts(columns.size());
+  auto read = [&](const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+    odbc::Statement statement(reader, sql, params, 512);
+    uint64_t rows = 0;      // read by this statement
+    uint64_t reported = 0;  // of those, added to the totals
     while (statement.next(row)) {
       for (size_t idx = 0; idx < row.size(); ++idx) {
         texts[idx] =
@@ -151,28 +219,47 @@ CopyResult copy_table(const Config& config, const LegacySource& source,
         append_copy_field(buffer, values.to_target(idx, texts[idx], key));
       }
       buffer += '\n';
-      ++result.rows;
+      ++rows;
       if (buffer.size() >= (1u << 20)) {
         result.bytes += buffer.size();
         target.copy_in_put(buffer);
         buffer.clear();
+        rows_done += rows - reported;
+        result.rows += rows - reported;
+        reported = rows;
         if (stop_requested()) throw Error(ErrorKind::kInterrupted, "snapshot: stopped");
       }
     }
-    result.bytes += buffer.size();
-    if (!buffer.empty()) target.copy_in_put(buffer);
-  }
-  reader.exec("COMMIT");
-  target.copy_in_end();
-  for (size_t idx = 0; idx < columns.size(); ++idx) {
-    if (values.zero_dates()[idx] > 0) {
-      spdlog::warn("source: {}.{}: {} zero dates became NULL", table.legacy_display(),
-                   columns[idx].name, values.zero_dates()[idx]);
+    rows_done += rows - reported;
+    result.rows += rows - reported;
+    return rows;
+  };
+  if (!part.ranged) {
+    read(select, {});
+  } else {
+    // Ranges sized toward kRowsPerRead rows from the density seen so far,
+    // starting small and growing at most eightfold a step: the engine's
+    // row estimate can be far off (InnoDB's right after a bulk load).
+    double density = part.density;
+    __int128 width = 1000;
+    for (__int128 lower = part.lower; lower < part.upper;) {
+      const auto wanted = static_cast<__int128>(static_cast<double>(kRowsPerRead) / density);
+      width = std::clamp<__int128>(wanted, 1, width * 8);
+      const __int128 upper = std::min<__int128>(lower + width, part.upper);
+      const uint64_t rows =
+          read(select + " WHERE " + range_column + " > ? AND " + range_column + " <= ?",
+               {std::to_string(static_cast<int64_t>(lower)),
+                std::to_string(static_cast<int64_t>(upper))});
+      density = std::max(static_cast<double>(rows), 0.5) / static_cast<double>(upper - lower);
+      lower = upper;
     }
   }
-  control::record_copy(target, config.name, table.translation.schema, table.translation.name,
-                       result.rows, result.bytes);
+  result.bytes += buffer.size();
+  if (!buffer.empty()) target.copy_in_put(buffer);
+  reader.exec("COMMIT");
+  target.copy_in_end();
   transaction.commit();
+  result.zero_dates = values.zero_dates();
   return result;
 }
 
@@ -285,29 +372,60 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
   control::set_phase(target, config.name, control::kCopying);
   const auto started = Clock::now();
 
+  // A copy interrupted earlier is never half-trusted: it starts again.
+  for (const auto& table : tables) {
+    const std::string qualified = pg::qualified(table.translation.schema, table.translation.name);
+    if (target.exec("SELECT 1 FROM " + qualified + " LIMIT 1").rows() > 0) {
+      target.exec("TRUNCATE " + qualified);
+    }
+  }
+  uint64_t rows_expected = 0;
+  const std::vector<CopyPart> parts = plan_parts(config, source, tables, rows_expected);
+  std::vector<CopyResult> copied(tables.size());
+  std::vector<size_t> parts_left(tables.size(), 0);
+  for (const CopyPart& part : parts) ++parts_left[part.table];
+
   std::atomic<size_t> next{0};
+  std::atomic<uint64_t> rows_done{0};
   std::mutex mutex;
   std::exception_ptr failure;
+  auto finish_table = [&](size_t idx) {  // REQUIRES: mutex held
+    const LegacyStreamTable& table = tables[idx];
+    const CopyResult& result = copied[idx];
+    for (size_t column = 0; column < result.zero_dates.size(); ++column) {
+      if (result.zero_dates[column] > 0) {
+        spdlog::warn("source: {}.{}: {} zero dates became NULL", table.legacy_display(),
+                     table.legacy.columns[column].name, result.zero_dates[column]);
+      }
+    }
+    control::record_copy(target, config.name, table.translation.schema, table.translation.name,
+                         result.rows, result.bytes);
+    spdlog::info("copied {}: {} ({})", table.display(), counted(result.rows, "row"),
+                 format_bytes(static_cast<double>(result.bytes)));
+    summary.rows += result.rows;
+    summary.bytes += result.bytes;
+    ++summary.tables;
+  };
   auto worker = [&](int number) {
     try {
-      auto reader = source.open("copy " + std::to_string(number));
+      auto reader = source.open("copy " + std::to_string(number), /*streaming=*/true);
       pg::Connection writer(config.target.conninfo, config.target.name, pg::Mode::kNormal, "copy");
-      for (size_t idx = next++; idx < tables.size(); idx = next++) {
+      for (size_t idx = next++; idx < parts.size(); idx = next++) {
         {
           std::lock_guard lock(mutex);
           if (failure) return;
         }
-        const auto table_started = Clock::now();
-        const CopyResult copied = copy_table(config, source, tables[idx], *reader, writer);
-        const double seconds = std::chrono::duration<double>(Clock::now() - table_started).count();
-        spdlog::info("copied {}: {} ({}) in {}, {}/s", tables[idx].display(),
-                     counted(copied.rows, "row"), format_bytes(static_cast<double>(copied.bytes)),
-                     format_duration(seconds),
-                     format_bytes(static_cast<double>(copied.bytes) / std::max(seconds, 1e-3)));
+        const CopyPart& part = parts[idx];
+        CopyResult result = copy_part(source, tables[part.table], part, *reader, writer, rows_done);
         std::lock_guard lock(mutex);
-        summary.rows += copied.rows;
-        summary.bytes += copied.bytes;
-        ++summary.tables;
+        CopyResult& total = copied[part.table];
+        total.rows += result.rows;
+        total.bytes += result.bytes;
+        total.zero_dates.resize(result.zero_dates.size(), 0);
+        for (size_t column = 0; column < result.zero_dates.size(); ++column) {
+          total.zero_dates[column] += result.zero_dates[column];
+        }
+        if (--parts_left[part.table] == 0) finish_table(part.table);
       }
     } catch (...) {
       std::lock_guard lock(mutex);
@@ -315,8 +433,38 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
     }
   };
   std::vector<std::thread> workers;
-  const int count = std::min<int>(config.snapshot.workers, static_cast<int>(tables.size()));
+  const int count = std::min<int>(config.snapshot.workers, static_cast<int>(parts.size()));
   for (int number = 1; number <= count; ++number) workers.emplace_back(worker, number);
+  // Progress with rate and ETA while the workers copy.
+  {
+    auto last = Clock::now();
+    uint64_t last_rows = 0;
+    while (true) {
+      bool running = false;
+      {
+        std::lock_guard lock(mutex);
+        running = summary.tables < tables.size() && !failure;
+      }
+      if (!running) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (Clock::now() - last < config.stream.status_interval) continue;
+      const uint64_t done = rows_done;
+      const double seconds = std::chrono::duration<double>(Clock::now() - last).count();
+      const double rate = static_cast<double>(done - last_rows) / seconds;
+      std::string eta = "?";
+      if (rate > 0 && rows_expected > done) {
+        eta = format_duration(static_cast<double>(rows_expected - done) / rate);
+      }
+      spdlog::info("copying: {} of about {} rows ({:.0f}%), {:.0f} rows/s, about {} left", done,
+                   rows_expected,
+                   rows_expected
+                       ? 100.0 * static_cast<double>(done) / static_cast<double>(rows_expected)
+                       : 0.0,
+                   rate, eta);
+      last = Clock::now();
+      last_rows = done;
+    }
+  }
   for (auto& thread : workers) thread.join();
   if (failure) std::rethrow_exception(failure);
 

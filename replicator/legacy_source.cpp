@@ -32,9 +32,17 @@ std::string LegacySource::changelog() const {
   return dialect_->quote(odbc::Dialect::changelog_name(config_.name));
 }
 
-std::unique_ptr<odbc::Connection> LegacySource::open(const std::string& role) const {
+std::unique_ptr<odbc::Connection> LegacySource::open(const std::string& role,
+                                                     bool streaming) const {
+  std::string conninfo = config_.source.conninfo;
+  if (streaming) {
+    // Both drivers otherwise read a whole result into memory before the
+    // first row: a table's worth, per snapshot worker.
+    if (!conninfo.empty() && conninfo.back() != ';') conninfo += ';';
+    conninfo += engine_ == "MariaDB" ? "OPTIONS=1048576" : "StepAPI=1";
+  }
   auto connection = std::make_unique<odbc::Connection>(
-      config_.source.conninfo, config_.source.name + " (" + role + ")", password_);
+      conninfo, config_.source.name + " (" + role + ")", password_);
   prepare_session(*connection, engine_);
   return connection;
 }

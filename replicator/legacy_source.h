@@ -39,7 +39,10 @@ class LegacySource {
   std::string changelog() const;
 
   // A new session to the same database (a snapshot worker's, verify's).
-  std::unique_ptr<odbc::Connection> open(const std::string& role) const;
+  // `streaming`: results are handed over as the server sends them, not
+  // fetched whole into the driver's memory first (MariaDB's NO_CACHE,
+  // SQLite's StepAPI); such a session runs one statement at a time.
+  std::unique_ptr<odbc::Connection> open(const std::string& role, bool streaming = false) const;
 
   // The tables tables.include/exclude select (matched on the legacy name,
   // "shop.Orders", or the PostgreSQL one, "shop.orders"), translated.

@@ -176,14 +176,13 @@ TableTranslation translate_table(const std::string& engine, const odbc::LegacyTa
       if (translated.identity) type = "bigint";
     }
     if (!type) {
-      throw Error(ErrorKind::kPrecondition,
-                  "source: column " + column.name + " of table " + display +
-                      (column.declared.empty()
-                           ? " has no declared type (SQLite keeps any value there)"
-                           : " has type '" + column.declared +
-                                 "', which switchyard does not map to PostgreSQL") +
-                      "; choose one with types: { \"" + display + "." + column.name +
-                      "\": text }");
+      throw Error(
+          ErrorKind::kPrecondition,
+          "source: column " + column.name + " of table " + display +
+              (column.declared.empty() ? " has no declared type (SQLite keeps any value there)"
+                                       : " has type '" + column.declared +
+                                             "', which switchyard does not map to PostgreSQL") +
+              "; choose one with types: { \"" + display + "." + column.name + "\": text }");
     }
     translated.type = *type;
     out.columns.push_back(std::move(translated));

@@ -8,7 +8,9 @@
 # writes (TPC-B, and the store's sales from scripts/demo/store-sale.pgbench,
 # whose genre counters are hot rows) and `verify` compares both sides pass
 # after pass; then verify --once, and a row damaged on the replica found and
-# repaired. Then, with that load and a probe inserting a row every 5 ms
+# repaired. Next to it, a MariaDB legacy (Chinook on MariaDB 10.11) streams
+# into the same replica through ODBC while an application writes to it,
+# and is verified. Then, with that load and a probe inserting a row every 5 ms
 # through pgbouncer: cutover to the replica, failback, the longest write
 # stall each caused and the errors the application saw; last, a row-by-row
 # cross-check and the store's books, computed by both servers.
@@ -29,13 +31,15 @@ PROBE=$ROOT/build/bench/switchyard-write-probe
 
 source scripts/lib/pgcluster.sh
 source scripts/lib/pgbouncer.sh
+source scripts/lib/mariadb.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-demo.XXXXXX")
-REPLICATE_PID= VERIFY_PID= LOAD_PID= PROBE_PID=
+REPLICATE_PID= VERIFY_PID= LOAD_PID= PROBE_PID= SHOP_PID= SHOP_LOAD_PID=
 cleanup() {
   local pid
-  for pid in "$REPLICATE_PID" "$VERIFY_PID" "$LOAD_PID" "$PROBE_PID"; do
+  for pid in "$REPLICATE_PID" "$VERIFY_PID" "$LOAD_PID" "$PROBE_PID" "$SHOP_PID" "$SHOP_LOAD_PID"; do
     [ -n "$pid" ] && { kill -9 "$pid" 2>/dev/null || true; }
   done
+  mdb_stop_all
   pgb_stop_all
   pgc_stop_all
   rm -rf "$WORK"
@@ -151,6 +155,57 @@ rc=0
 echo "  (exit code $rc: 1 = mismatches found)"
 "$SY" -c "$WORK/switchyard.yaml" verify --repair 2>&1 | sed 's/^/  [switchyard] /'
 "$SY" -c "$WORK/switchyard.yaml" verify --once --table public.artist 2>&1 | sed 's/^/  [switchyard] /'
+
+say "a MariaDB legacy next to it: Chinook on MariaDB 10.11, streamed through ODBC into the same replica"
+mdb_start SHOP
+zcat scripts/data/chinook/Chinook_MySql.sql.gz | mdb_sql SHOP --database=
+DEMO_MARIADB_PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+export DEMO_MARIADB_PASSWORD
+mdb_sql SHOP -e "CREATE USER migrator@'127.0.0.1' IDENTIFIED BY '$DEMO_MARIADB_PASSWORD';
+  GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER ON Chinook.* TO migrator@'127.0.0.1';
+  GRANT PROCESS ON *.* TO migrator@'127.0.0.1'"
+cat >"$WORK/mariadb.yaml" <<YAML
+name: chinook_mariadb
+source: { name: mariadb, driver: odbc, password_env: DEMO_MARIADB_PASSWORD,
+          conninfo: "Driver=MariaDB Unicode;Server=127.0.0.1;Port=$SHOP_PORT;Database=Chinook;Uid=migrator;CHARSET=utf8mb4" }
+target: { name: cloud, driver: postgres, conninfo: "$(pgc_conninfo CLOUD)" }
+tables: { include: ["chinook.*"] }
+stream: { status_interval: 5s }
+YAML
+echo "config (the password comes from \$DEMO_MARIADB_PASSWORD):"; sed 's/^/  /' "$WORK/mariadb.yaml"
+"$SY" -c "$WORK/mariadb.yaml" init 2>/dev/null | sed 's/^/  [switchyard] /'
+"$SY" -c "$WORK/mariadb.yaml" replicate > >(sed -u 's/^/  [switchyard mariadb] /') 2>&1 &
+SHOP_PID=$!
+# The shop's application: a sale (an invoice and its lines) and a price change, ten a second.
+shop_app() {
+  local i=0
+  while :; do
+    i=$((i + 1))
+    mdb_sql SHOP --database=Chinook -e "BEGIN;
+      INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, BillingCountry, Total)
+        VALUES (1000 + $i, 1 + $i % 59, NOW(), 'Norway', 1.98);
+      INSERT INTO InvoiceLine VALUES (5000 + 2 * $i, 1000 + $i, 1 + $i % 3500, 0.99, 1),
+                                     (5001 + 2 * $i, 1000 + $i, 1 + ($i * 7) % 3500, 0.99, 1);
+      UPDATE Track SET UnitPrice = UnitPrice + 0.01 WHERE TrackId = 1 + ($i * 13) % 3500;
+      COMMIT;" 2>/dev/null || true
+    sleep 0.1
+  done
+}
+shop_app &
+SHOP_LOAD_PID=$!
+sleep 15
+kill "$SHOP_LOAD_PID"; wait "$SHOP_LOAD_PID" 2>/dev/null || true
+SHOP_LOAD_PID=
+echo "  the shop recorded $(mdb_sql SHOP --database=Chinook -e 'SELECT count(*) FROM Invoice WHERE InvoiceId > 1000') sales on MariaDB"
+sleep 2
+"$SY" -c "$WORK/mariadb.yaml" status 2>/dev/null | grep -E '^(stream|state|upstream|applied|lag|changelog)' | sed 's/^/  /'
+"$SY" -c "$WORK/mariadb.yaml" verify --once 2>&1 | grep -E '^(parity|mismatch|inconclusive)' | sed 's/^/  [switchyard mariadb] /' \
+  || { say "demo: the MariaDB legacy and the replica differ"; exit 1; }
+echo "  the same sales, counted by the replica: $(pgc_psql CLOUD -c 'SELECT count(*) FROM chinook.invoice WHERE invoiceid > 1000')"
+kill -TERM "$SHOP_PID"; wait "$SHOP_PID" || true
+SHOP_PID=
+"$SY" -c "$WORK/mariadb.yaml" teardown --yes 2>/dev/null | sed 's/^/  [switchyard mariadb] /'
+mdb_stop_all
 
 say "cutover and failback under load: pgbench (8 clients, 300 tx/s: TPC-B and store sales) and a probe inserting every 5 ms, through pgbouncer"
 last_invoice=$(pgc_psql LEGACY -c "SELECT max(invoice_id) FROM invoice")

@@ -259,6 +259,10 @@ Statement::Statement(Connection& connection, const std::string& sql,
                             sql_);
   }
   stmt_ = stmt;
+  // Read once, front to back: a driver that can hand rows over as they
+  // arrive (MariaDB's with its no-cache option) does so only for this.
+  SQLSetStmtAttr(stmt, SQL_ATTR_CURSOR_TYPE, reinterpret_cast<SQLPOINTER>(SQL_CURSOR_FORWARD_ONLY),
+                 0);
   bind_params(connection_, stmt, params_, param_lengths_, sql_);
   const SQLRETURN rc =
       SQLExecDirect(stmt, reinterpret_cast<SQLCHAR*>(const_cast<char*>(sql_.c_str())), SQL_NTS);

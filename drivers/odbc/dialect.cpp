@@ -272,6 +272,18 @@ class MariaDB final : public Dialect {
 
   std::string json_array() const override { return "JSON_ARRAY"; }
   std::string captured_epoch() const override { return "UNIX_TIMESTAMP(captured_at)"; }
+  TableSize table_size(Connection& connection, const std::string& table) const override {
+    TableSize size;
+    for (const auto& row :
+         text_rows(connection,
+                   "SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
+                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = " +
+                       string_literal(table))) {
+      size.rows = std::stoull(row.at(0).value_or("0"));
+      size.bytes = std::stoull(row.at(1).value_or("0"));
+    }
+    return size;
+  }
   std::vector<std::string> capture_triggers(Connection& connection,
                                             const std::string& stream) const override {
     std::vector<std::string> out;
@@ -419,6 +431,15 @@ class SQLite final : public Dialect {
 
   std::string json_array() const override { return "json_array"; }
   std::string captured_epoch() const override { return "captured_at"; }
+  TableSize table_size(Connection& connection, const std::string& table) const override {
+    // No statistics kept: the rows are counted, their size estimated.
+    TableSize size;
+    for (const auto& row : text_rows(connection, "SELECT COUNT(*) FROM " + quote(table))) {
+      size.rows = std::stoull(row.at(0).value_or("0"));
+    }
+    size.bytes = size.rows * 100;
+    return size;
+  }
   std::vector<std::string> capture_triggers(Connection& connection,
                                             const std::string& stream) const override {
     std::vector<std::string> out;

@@ -67,6 +67,12 @@ class Dialect {
   // values in hex; MariaDB TIMESTAMP as "@" + seconds since the epoch
   // (whatever the session's time zone); SQLite REAL with 17 digits.
   virtual std::string captured_value(const std::string& row, const LegacyColumn& column) const = 0;
+  // A table's size as the engine estimates it (SQLite counts its rows).
+  struct TableSize {
+    uint64_t rows = 0;
+    uint64_t bytes = 0;
+  };
+  virtual TableSize table_size(Connection& connection, const std::string& table) const = 0;
   // Every base table of the connection's database, ordered by name.
   virtual std::vector<LegacyTable> tables(Connection& connection) const = 0;
 

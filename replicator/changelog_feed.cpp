@@ -28,6 +28,21 @@ constexpr uint64_t kRowsPerPrune = 10'000;
 // Seconds from the Unix epoch to PostgreSQL's, 2000-01-01.
 constexpr double kPostgresEpoch = 946684800.0;
 
+// Seconds since the epoch, as an engine returns them: a float (SQLite's
+// julianday arithmetic), an integer, or a decimal (MariaDB's UNIX_TIMESTAMP).
+double seconds_of(const Value& value) {
+  switch (value.type) {
+    case ValueType::kFloat:
+      return value.real;
+    case ValueType::kInt:
+      return static_cast<double>(value.integer);
+    case ValueType::kNull:
+      return 0;
+    default:
+      return std::stod(std::string(value.bytes));
+  }
+}
+
 uint32_t relation_id(size_t table_idx) {
   return static_cast<uint32_t>(table_idx + 1);
 }
@@ -270,11 +285,7 @@ class FeedSession {
     row.kind = text(2).value_or("?")[0];
     row.old_key = text(3);
     row.new_row = text(4);
-    const Value& at = values[5];
-    row.captured_at = at.type == ValueType::kFloat  ? at.real
-                      : at.type == ValueType::kInt  ? static_cast<double>(at.integer)
-                      : at.type == ValueType::kNull ? 0
-                                                    : std::stod(std::string(at.bytes));
+    row.captured_at = seconds_of(values[5]);
     return row;
   }
 
@@ -324,11 +335,7 @@ class FeedSession {
       if (oldest.next(row)) {
         const double captured = to_row(row).captured_at;
         if (now.next(row)) {
-          const double source_now = row[0].type == ValueType::kFloat ? row[0].real
-                                    : row[0].type == ValueType::kInt
-                                        ? static_cast<double>(row[0].integer)
-                                        : std::stod(std::string(row[0].bytes));
-          lag_seconds = std::max(0.0, source_now - captured);
+          lag_seconds = std::max(0.0, seconds_of(row[0]) - captured);
         }
       }
     }

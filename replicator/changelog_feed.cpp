@@ -74,9 +74,16 @@ Tuple ChangelogDecoder::to_tuple(const LegacyStreamTable& table, const LegacyVal
   }
   const boost::json::array& items = parsed.as_array();
   std::vector<std::optional<std::string_view>> texts(items.size());
+  std::vector<std::string> numbers(items.size());
   for (size_t idx = 0; idx < items.size(); ++idx) {
+    // Integers are captured as JSON numbers (exact in 64 bits), the rest
+    // as strings.
     if (items[idx].is_string()) {
       texts[idx] = std::string_view(items[idx].as_string());
+    } else if (items[idx].is_int64() || items[idx].is_uint64()) {
+      numbers[idx] = items[idx].is_int64() ? std::to_string(items[idx].as_int64())
+                                           : std::to_string(items[idx].as_uint64());
+      texts[idx] = numbers[idx];
     } else if (!items[idx].is_null()) {
       throw Error(ErrorKind::kDatabase, "source: changelog row " + std::to_string(seq) +
                                             " holds a value that is not text");

@@ -198,14 +198,14 @@ CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
   std::string buffer;
   std::vector<Value> row;
   std::vector<std::optional<std::string_view>> texts(columns.size());
+  std::vector<std::string> scratch(columns.size());
   auto read = [&](const std::string& sql, const std::vector<std::optional<std::string>>& params) {
     odbc::Statement statement(reader, sql, params, 512);
     uint64_t rows = 0;      // read by this statement
     uint64_t reported = 0;  // of those, added to the totals
     while (statement.next(row)) {
       for (size_t idx = 0; idx < row.size(); ++idx) {
-        texts[idx] =
-            row[idx].type == ValueType::kNull ? std::nullopt : std::optional(row[idx].bytes);
+        texts[idx] = captured_text(row[idx], scratch[idx]);
       }
       auto key = [&] {
         std::vector<std::optional<std::string>> key_values;

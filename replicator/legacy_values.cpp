@@ -241,6 +241,21 @@ Datum LegacyValues::to_target(size_t column, std::optional<std::string_view> leg
   return {DatumKind::kText, std::string(value)};
 }
 
+std::optional<std::string_view> captured_text(const Value& value, std::string& scratch) {
+  switch (value.type) {
+    case ValueType::kNull:
+      return std::nullopt;
+    case ValueType::kText:
+    case ValueType::kNumeric:
+    case ValueType::kBytes:
+    case ValueType::kJson:
+      return value.bytes;
+    default:
+      scratch = to_text(value);
+      return scratch;
+  }
+}
+
 std::string describe_key(const std::vector<std::optional<std::string>>& values) {
   std::string out = "(";
   for (size_t idx = 0; idx < values.size(); ++idx) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "drivers/odbc/dialect.h"
+#include "drivers/typed_value.h"
 #include "drivers/value.h"
 #include "replicator/schema_translation.h"
 
@@ -73,6 +74,12 @@ class LegacyValues {
   bool checked_ = false;  // SQLite: values may be of any type
   mutable std::vector<uint64_t> zero_dates_;
 };
+
+// A value of a capture expression as ODBC returned it, in its text form:
+// integer and character columns are selected as they are (the capture
+// records them without a cast), the rest arrive as text already.
+// `scratch` holds an integer's digits. nullopt for NULL.
+std::optional<std::string_view> captured_text(const Value& value, std::string& scratch);
 
 // "(42)" or "(acme, 2024-01-01)": a key's values for messages.
 std::string describe_key(const std::vector<std::optional<std::string>>& values);

@@ -735,9 +735,9 @@ RepairReport CrossVerifier::repair(const CrossPlan& plan, const std::vector<KeyT
     std::vector<Value> row;
     if (statement.next(row)) {
       pg::Params row_params;
+      std::string scratch;
       for (size_t idx = 0; idx < row.size(); ++idx) {
-        const std::optional<std::string_view> text =
-            row[idx].type == ValueType::kNull ? std::nullopt : std::optional(row[idx].bytes);
+        const std::optional<std::string_view> text = captured_text(row[idx], scratch);
         Datum datum = values.to_target(idx, text, [&] { return describe_key({}); });
         row_params.push_back(datum.kind == DatumKind::kNull ? std::nullopt
                                                             : std::optional(datum.bytes));

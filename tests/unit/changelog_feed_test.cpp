@@ -66,6 +66,20 @@ TEST_CASE("Inserts and updates become upserts of the whole row", "[changelog_fee
   CHECK(update.new_tuple[2].kind == DatumKind::kNull);
 }
 
+TEST_CASE("Integers arrive as exact JSON numbers", "[changelog_feed]") {
+  const auto tables = orders();
+  ChangelogDecoder decoder("MariaDB", tables);
+  std::vector<change::Message> out;
+  decoder.decode(row(1, 'I', std::nullopt, R"([9223372036854775807, 0, null])"), out);
+  decoder.decode(row(2, 'D', "[-12]", std::nullopt), out);
+  CHECK(std::get<change::Insert>(out.at(0)).new_tuple[0].bytes == "9223372036854775807");
+  CHECK(std::get<change::Insert>(out.at(0)).new_tuple[1].bytes == "0");
+  CHECK(std::get<change::Delete>(out.at(1)).old_tuple[0].bytes == "-12");
+  // A fraction never is (decimals are captured as strings): refused.
+  REQUIRE_THROWS_MATCHES(decoder.decode(row(3, 'I', std::nullopt, R"([1.5, 0, null])"), out),
+                         Error, IsError(ErrorKind::kDatabase, {"changelog row 3", "not text"}));
+}
+
 TEST_CASE("An update that changes the key deletes the old key first", "[changelog_feed]") {
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);

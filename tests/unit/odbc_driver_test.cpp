@@ -404,6 +404,8 @@ Logged values(const std::optional<std::string>& json) {
   for (const auto& item : parsed.as_array()) {
     if (item.is_null()) {
       out.emplace_back();
+    } else if (item.is_int64()) {
+      out.emplace_back(std::to_string(item.as_int64()));  // MariaDB's integers: JSON numbers
     } else {
       out.emplace_back(std::string(item.as_string()));
     }

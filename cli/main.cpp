@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
         if (config.source.odbc() &&
             (name == "cutover" || name == "failback" || name == "recopy" || name == "check")) {
           return fail(ExitCode::kUsage,
-                      name + " does not support an ODBC source (source.driver: odbc) in this "
-                             "release; init, snapshot, replicate, verify, status and teardown do");
+                      name +
+                          " does not support an ODBC source (source.driver: odbc) in this "
+                          "release; init, snapshot, replicate, verify, status and teardown do");
         }
         const int code = command.run(config);
         if (stop_requested() && code == 0) return static_cast<int>(ExitCode::kOk);

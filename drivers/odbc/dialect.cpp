@@ -265,9 +265,9 @@ class MariaDB final : public Dialect {
     // trigger's cost): JSON_ARRAY records them as exact numbers and as
     // strings. Not LONGTEXT: a JSON column is one, and JSON_ARRAY would
     // embed its document rather than its text.
-    static const char* kAsIs[] = {"tinyint", "smallint", "mediumint", "int",       "integer",
-                                  "bigint",  "char",     "varchar",   "tinytext",  "text",
-                                  "mediumtext", "enum",  "set"};
+    static const char* kAsIs[] = {"tinyint",    "smallint", "mediumint", "int",      "integer",
+                                  "bigint",     "char",     "varchar",   "tinytext", "text",
+                                  "mediumtext", "enum",     "set"};
     if (std::any_of(std::begin(kAsIs), std::end(kAsIs),
                     [&](const char* base) { return column.base == base; })) {
       return ref;

@@ -76,8 +76,8 @@ TEST_CASE("Integers arrive as exact JSON numbers", "[changelog_feed]") {
   CHECK(std::get<change::Insert>(out.at(0)).new_tuple[1].bytes == "0");
   CHECK(std::get<change::Delete>(out.at(1)).old_tuple[0].bytes == "-12");
   // A fraction never is (decimals are captured as strings): refused.
-  REQUIRE_THROWS_MATCHES(decoder.decode(row(3, 'I', std::nullopt, R"([1.5, 0, null])"), out),
-                         Error, IsError(ErrorKind::kDatabase, {"changelog row 3", "not text"}));
+  REQUIRE_THROWS_MATCHES(decoder.decode(row(3, 'I', std::nullopt, R"([1.5, 0, null])"), out), Error,
+                         IsError(ErrorKind::kDatabase, {"changelog row 3", "not text"}));
 }
 
 TEST_CASE("An update that changes the key deletes the old key first", "[changelog_feed]") {

@@ -285,6 +285,16 @@ void add_row(ChunkRows& rows, const std::string& encoded, size_t key_size) {
   rows.key_end.push_back(rows.keys.size());
 }
 
+// Adds `more`'s rows to `all` (probes read keys in batches).
+void append_rows(ChunkRows& all, const ChunkRows& more) {
+  for (size_t row = 0; row < more.size(); ++row) {
+    all.digest.add(more.hashes[row]);
+    all.hashes.push_back(more.hashes[row]);
+    all.keys.append(more.key(row));
+    all.key_end.push_back(all.keys.size());
+  }
+}
+
 ChunkRows read_source(odbc::Connection& connection, const CrossPlan& plan, const std::string& where,
                       const std::vector<std::optional<std::string>>& params) {
   std::string select;
@@ -462,13 +472,7 @@ ChunkRows CrossVerifier::probe_source(const CrossPlan& plan, const std::vector<K
       }
       where += ")";
     }
-    ChunkRows rows = read_source(source_.connection(), plan, " WHERE " + where, params);
-    for (size_t row = 0; row < rows.size(); ++row) {
-      all.digest.add(rows.hashes[row]);
-      all.hashes.push_back(rows.hashes[row]);
-      all.keys.append(rows.key(row));
-      all.key_end.push_back(all.keys.size());
-    }
+    append_rows(all, read_source(source_.connection(), plan, " WHERE " + where, params));
   }
   return all;
 }
@@ -491,13 +495,7 @@ ChunkRows CrossVerifier::probe_target(const CrossPlan& plan, const std::vector<K
       }
       list += ")";
     }
-    ChunkRows rows = read_target(target_, plan, " WHERE " + tuple + " IN (" + list + ")");
-    for (size_t row = 0; row < rows.size(); ++row) {
-      all.digest.add(rows.hashes[row]);
-      all.hashes.push_back(rows.hashes[row]);
-      all.keys.append(rows.key(row));
-      all.key_end.push_back(all.keys.size());
-    }
+    append_rows(all, read_target(target_, plan, " WHERE " + tuple + " IN (" + list + ")"));
   }
   return all;
 }

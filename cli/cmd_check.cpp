@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "drivers/pg/sql.h"
+#include "replicator/legacy_setup.h"
 #include "replicator/requirements.h"
 
 namespace switchyard::cli {
@@ -22,9 +23,11 @@ void print_text(const Config& config, const std::vector<Requirement>& all) {
     if (requirement.side != side) {
       side = requirement.side;
       const bool source = side == config.source.name;
-      std::printf(
-          "%s%s (%s)\n", source ? "" : "\n", side.c_str(),
-          pg::describe_conninfo(source ? config.source.conninfo : config.target.conninfo).c_str());
+      const std::string where =
+          source && config.source.odbc()
+              ? std::string("ODBC")
+              : pg::describe_conninfo(source ? config.source.conninfo : config.target.conninfo);
+      std::printf("%s%s (%s)\n", source ? "" : "\n", side.c_str(), where.c_str());
     }
     if (requirement.met) {
       std::printf("  ok       %-8s %s\n", stage_name(requirement.needed_by),
@@ -66,12 +69,20 @@ Command add_check(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   sub->add_flag("--json", *json, "print the requirements as JSON");
   return {sub, [json](const Config& config) {
-            pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal,
-                                  "check");
-            pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal,
-                                  "check");
-            const auto tables = list_source_tables(source, config.tables);
-            const auto all = check_requirements(config, source, target, table_names(tables));
+            std::vector<Requirement> all;
+            size_t table_count = 0;
+            if (config.source.odbc()) {
+              // What capture needs of the legacy, and the target's stream part.
+              all = check_legacy_requirements(config, table_count);
+            } else {
+              pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal,
+                                    "check");
+              pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal,
+                                    "check");
+              const auto tables = list_source_tables(source, config.tables);
+              table_count = tables.size();
+              all = check_requirements(config, source, target, table_names(tables));
+            }
             const auto missing = unmet(all, NeededBy::kCutover);
             const auto for_stream = unmet(all, NeededBy::kStream);
             if (*json) {
@@ -82,7 +93,7 @@ Command add_check(CLI::App& app) {
             std::printf(
                 "\ncheck: %s for %s, %zu missing (%zu for the stream, %zu for the cutover and "
                 "failback)\n",
-                counted(all.size(), "requirement").c_str(), counted(tables.size(), "table").c_str(),
+                counted(all.size(), "requirement").c_str(), counted(table_count, "table").c_str(),
                 missing.size(), for_stream.size(), missing.size() - for_stream.size());
             std::fflush(stdout);
             if (!missing.empty()) {

@@ -57,12 +57,12 @@ int main(int argc, char** argv) {
         // An ODBC legacy streams, verifies and reports; moving the
         // application onto the target (and back) is PostgreSQL-only so far.
         const std::string name = command.app->get_name();
-        if (config.source.odbc() &&
-            (name == "cutover" || name == "failback" || name == "recopy" || name == "check")) {
-          return fail(ExitCode::kUsage,
-                      name +
-                          " does not support an ODBC source (source.driver: odbc) in this "
-                          "release; init, snapshot, replicate, verify, status and teardown do");
+        if (config.source.odbc() && (name == "cutover" || name == "failback" || name == "recopy")) {
+          return fail(
+              ExitCode::kUsage,
+              name +
+                  " does not support an ODBC source (source.driver: odbc) in this "
+                  "release; check, init, snapshot, replicate, verify, status and teardown do");
         }
         const int code = command.run(config);
         if (stop_requested() && code == 0) return static_cast<int>(ExitCode::kOk);

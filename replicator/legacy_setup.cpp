@@ -352,6 +352,56 @@ LegacyInitResult run_legacy_init(const Config& config) {
   return result;
 }
 
+std::vector<Requirement> check_legacy_requirements(const Config& config, size_t& table_count) {
+  LegacySource source(config);
+  std::vector<Requirement> all;
+  auto add = [&](std::string what, bool met, std::string problem = {}, std::string fix = {}) {
+    Requirement requirement;
+    requirement.side = config.source.name;
+    requirement.needed_by = NeededBy::kStream;
+    requirement.what = std::move(what);
+    requirement.met = met;
+    if (!met) {
+      requirement.problem = std::move(problem);
+      requirement.fix = std::move(fix);
+    }
+    all.push_back(std::move(requirement));
+  };
+  const auto rights = source.dialect().capture_rights(source.connection());
+  if (source.engine() == "MariaDB") {
+    const std::string database = source.dialect().quote(rights.database);
+    std::string missing;
+    for (const auto& privilege : rights.missing) {
+      missing += (missing.empty() ? "" : ", ") + privilege;
+    }
+    add("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER on " + database,
+        rights.missing.empty(), rights.grantee + " lacks " + missing + " on " + database,
+        "GRANT " + missing + " ON " + database + ".* TO " + rights.grantee + ";");
+    add("PROCESS (the safe watermark reads open transactions)", rights.process,
+        rights.grantee + " lacks PROCESS", "GRANT PROCESS ON *.* TO " + rights.grantee + ";");
+    add("creating triggers with binary logging on", rights.binlog_allows_triggers,
+        "binary logging is on and " + rights.grantee +
+            " has no SUPER, so MariaDB refuses to create triggers",
+        "SET GLOBAL log_bin_trust_function_creators = 1; (and in my.cnf, to survive a restart)");
+  }
+  std::vector<std::string> problems;
+  const std::vector<LegacyStreamTable> tables = source.selected_tables(&problems);
+  table_count = tables.size() + problems.size();
+  std::string problem = problems.empty() ? "" : problems.front();
+  if (problems.size() > 1) problem += " (and " + std::to_string(problems.size() - 1) + " more)";
+  add("selected tables: a key, and a type rule for every column", problems.empty(), problem,
+      "as the message says; init names every table");
+  pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal, "check");
+  std::vector<TableName> names;
+  for (const auto& table : tables) {
+    names.push_back({table.translation.schema, table.translation.name});
+  }
+  for (Requirement& requirement : check_target_requirements(config, target, names)) {
+    all.push_back(std::move(requirement));
+  }
+  return all;
+}
+
 SnapshotSummary run_legacy_snapshot(const Config& config) {
   SnapshotSummary summary;
   summary.consistent_point = Lsn(kFirstChangelogPosition);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "replicator/requirements.h"
 #include "replicator/snapshot_copy.h"
 
 namespace switchyard {
@@ -37,6 +38,12 @@ struct LegacyInitResult {
 };
 
 LegacyInitResult run_legacy_init(const Config& config);
+
+// `check` for an ODBC source: the source's rights and settings that capture
+// needs, each selected table (a key, types with a rule), and the target's
+// part of the forward stream. `tables` receives how many tables are
+// selected.
+std::vector<Requirement> check_legacy_requirements(const Config& config, size_t& tables);
 SnapshotSummary run_legacy_snapshot(const Config& config);
 
 struct LegacyTeardownResult {

@@ -47,7 +47,7 @@ std::unique_ptr<odbc::Connection> LegacySource::open(const std::string& role,
   return connection;
 }
 
-std::vector<LegacyStreamTable> LegacySource::selected_tables() {
+std::vector<LegacyStreamTable> LegacySource::selected_tables(std::vector<std::string>* problems) {
   const std::string changelog_name = odbc::Dialect::changelog_name(config_.name);
   std::vector<LegacyStreamTable> out;
   for (odbc::LegacyTable& legacy : dialect_->tables(*connection_)) {
@@ -60,21 +60,27 @@ std::vector<LegacyStreamTable> LegacySource::selected_tables() {
     }
     LegacyStreamTable table;
     table.legacy = std::move(legacy);
-    const std::string display = table.legacy.schema + "." + table.legacy.name;
-    // The key rows are told apart by: the primary key, else the first
-    // unique key over NOT NULL columns.
-    if (table.legacy.primary_key.empty()) {
-      if (table.legacy.unique_keys.empty()) {
-        throw Error(ErrorKind::kPrecondition,
-                    "source: table " + display +
-                        " has no primary key and no unique key over NOT NULL columns; trigger "
-                        "capture needs one to apply changes by key (add one, or leave the table "
-                        "out with tables.exclude: [\"" +
-                        display + "\"])");
+    try {
+      const std::string display = table.legacy.schema + "." + table.legacy.name;
+      // The key rows are told apart by: the primary key, else the first
+      // unique key over NOT NULL columns.
+      if (table.legacy.primary_key.empty()) {
+        if (table.legacy.unique_keys.empty()) {
+          throw Error(ErrorKind::kPrecondition,
+                      "source: table " + display +
+                          " has no primary key and no unique key over NOT NULL columns; trigger "
+                          "capture needs one to apply changes by key (add one, or leave the table "
+                          "out with tables.exclude: [\"" +
+                          display + "\"])");
+        }
+        table.legacy.primary_key = table.legacy.unique_keys.front();
       }
-      table.legacy.primary_key = table.legacy.unique_keys.front();
+      table.translation = translate_table(engine_, table.legacy, config_.types);
+    } catch (const Error& error) {
+      if (problems == nullptr || error.kind() != ErrorKind::kPrecondition) throw;
+      problems->push_back(error.what());
+      continue;
     }
-    table.translation = translate_table(engine_, table.legacy, config_.types);
     for (const std::string& key : table.legacy.primary_key) {
       for (size_t idx = 0; idx < table.legacy.columns.size(); ++idx) {
         if (table.legacy.columns[idx].name == key) table.key.push_back(idx);

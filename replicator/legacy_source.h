@@ -48,7 +48,9 @@ class LegacySource {
   // "shop.Orders", or the PostgreSQL one, "shop.orders"), translated.
   // Throws Error(kPrecondition) naming a table without a primary key or a
   // unique key over NOT NULL columns, or a column type without a rule.
-  std::vector<LegacyStreamTable> selected_tables();
+  // With `problems`, a table that cannot be streamed is described there and
+  // left out instead (`check` lists them all).
+  std::vector<LegacyStreamTable> selected_tables(std::vector<std::string>* problems = nullptr);
 
  private:
   const Config& config_;

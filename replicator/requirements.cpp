@@ -378,6 +378,17 @@ std::vector<Requirement> check_requirements(const Config& config, pg::Connection
   return all;
 }
 
+std::vector<Requirement> check_target_requirements(const Config& config, pg::Connection& target,
+                                                   const std::vector<TableName>& tables) {
+  const Server cloud = read_server(target, config.target.conninfo);
+  const TableRights cloud_tables = read_table_rights(target, tables);
+  std::vector<Requirement> all;
+  Checklist list(all);
+  check_server(list, cloud);
+  check_subscriber(list, cloud, NeededBy::kStream, cloud_tables);
+  return all;
+}
+
 std::vector<Requirement> unmet(const std::vector<Requirement>& all, NeededBy stage) {
   std::vector<Requirement> missing;
   for (const auto& requirement : all) {

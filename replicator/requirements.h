@@ -59,6 +59,11 @@ std::vector<Requirement> check_requirements(const Config& config, pg::Connection
                                             pg::Connection& target,
                                             const std::vector<TableName>& tables);
 
+// The target's part alone, for the forward stream (an ODBC source, whose own
+// requirements are check_legacy_requirements' in legacy_setup.h).
+std::vector<Requirement> check_target_requirements(const Config& config, pg::Connection& target,
+                                                   const std::vector<TableName>& tables);
+
 // The unmet requirements among `all` needed by `stage` (kCutover: all of
 // them, since the stream keeps running until the cutover).
 std::vector<Requirement> unmet(const std::vector<Requirement>& all, NeededBy stage);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "common/error.h"
@@ -283,6 +284,37 @@ class MariaDB final : public Dialect {
 
   std::string json_array() const override { return "JSON_ARRAY"; }
   std::string captured_epoch() const override { return "UNIX_TIMESTAMP(captured_at)"; }
+  CaptureRights capture_rights(Connection& connection) const override {
+    CaptureRights rights;
+    // information_schema spells a grantee 'user'@'host'.
+    const std::string grantee =
+        "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "
+        "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+    const auto head = text_rows(connection, "SELECT " + grantee +
+                                                ", DATABASE(), @@log_bin, "
+                                                "@@log_bin_trust_function_creators");
+    rights.grantee = head.at(0).at(0).value_or("");
+    rights.database = head.at(0).at(1).value_or("");
+    std::set<std::string> held;
+    for (const auto& row :
+         text_rows(connection,
+                   "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE "
+                   "GRANTEE = " +
+                       grantee +
+                       " UNION SELECT PRIVILEGE_TYPE FROM "
+                       "information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = " +
+                       grantee + " AND TABLE_SCHEMA = DATABASE()")) {
+      held.insert(row.at(0).value_or(""));
+    }
+    for (const char* privilege :
+         {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "TRIGGER"}) {
+      if (!held.count(privilege)) rights.missing.push_back(privilege);
+    }
+    rights.process = held.count("PROCESS") > 0;
+    rights.binlog_allows_triggers = head.at(0).at(2).value_or("0") == "0" ||
+                                    head.at(0).at(3).value_or("0") == "1" || held.count("SUPER");
+    return rights;
+  }
   TableSize table_size(Connection& connection, const std::string& table) const override {
     TableSize size;
     for (const auto& row :
@@ -442,6 +474,7 @@ class SQLite final : public Dialect {
 
   std::string json_array() const override { return "json_array"; }
   std::string captured_epoch() const override { return "captured_at"; }
+  CaptureRights capture_rights(Connection&) const override { return {}; }
   TableSize table_size(Connection& connection, const std::string& table) const override {
     // No statistics kept: the rows are counted, their size estimated.
     TableSize size;

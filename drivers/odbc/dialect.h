@@ -120,6 +120,18 @@ class Dialect {
   // The engine's time now, in seconds since the epoch.
   virtual std::string epoch_now() const = 0;
 
+  // What the connected user may do of what capture needs (check, before
+  // init tries): MariaDB's privileges on the database and globally, and
+  // whether binary logging lets it create triggers. SQLite has no rights.
+  struct CaptureRights {
+    std::string grantee;               // 'app'@'10.0.0.%'
+    std::string database;              // the connection's
+    std::vector<std::string> missing;  // of SELECT ... TRIGGER on the database
+    bool process = true;               // PROCESS: the open transactions
+    bool binlog_allows_triggers = true;
+  };
+  virtual CaptureRights capture_rights(Connection& connection) const = 0;
+
   // Capture triggers of `stream` on the database now (those writing to its
   // changelog), by name.
   virtual std::vector<std::string> capture_triggers(Connection& connection,

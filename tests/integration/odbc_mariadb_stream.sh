@@ -86,6 +86,14 @@ odbc_config "password_env: WRONG_PASSWORD"
 expect_failure 4 "source: .*Access denied" -- "$SY" -c "$CONF" init
 grep -q -- "$WRONG_PASSWORD" "$WORK/err" && fail "the wrong password was echoed"
 odbc_config "password_file: \"$WORK/legacy.pw\""
+# check names all three at once, with their fixes, and changes nothing.
+rc=0; "$SY" -c "$CONF" check >"$WORK/check.out" 2>&1 || rc=$?
+[ "$rc" = 5 ] || { cat "$WORK/check.out"; fail "check exited $rc with rights missing"; }
+grep -q "MISSING .*TRIGGER on \`Chinook\`.*lacks TRIGGER" "$WORK/check.out" || fail "check: no TRIGGER: $(cat "$WORK/check.out")"
+grep -q "fix: GRANT PROCESS ON \*.\* TO 'app'@'127.0.0.1';" "$WORK/check.out" || fail "check: no PROCESS fix"
+grep -q "MISSING .*binary logging" "$WORK/check.out" || fail "check: no binary logging"
+nothing_left
+log "ok: check lists TRIGGER, PROCESS and binary logging with their fixes (exit 5)"
 expect_failure 5 "SUPER privilege and binary logging.*nothing was left behind" -- "$SY" -c "$CONF" init
 nothing_left
 my -e "SET GLOBAL log_bin_trust_function_creators = 1"
@@ -95,6 +103,7 @@ my -e "GRANT TRIGGER ON Chinook.* TO app@'127.0.0.1'"
 expect_failure 5 "PROCESS.*nothing was left behind" -- "$SY" -c "$CONF" init
 nothing_left
 my -e "GRANT PROCESS ON *.* TO app@'127.0.0.1'"
+"$SY" -c "$CONF" check >"$WORK/check.out" 2>&1 || { cat "$WORK/check.out"; fail "check after the grants"; }
 
 # ---- init, changes before the copy, the copy ---------------------------------
 "$SY" -c "$CONF" init >"$WORK/init.out" 2>"$WORK/init.log" || { cat "$WORK/init.log"; fail "init"; }

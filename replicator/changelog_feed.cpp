@@ -131,7 +131,11 @@ void ChangelogDecoder::decode(const ChangelogRow& row, std::vector<change::Messa
       return;
     case 'U': {
       Tuple new_row = to_tuple(table, values, need(row.new_row, "row"), false, row.seq);
-      Tuple old_key = to_tuple(table, values, need(row.old_key, "old key"), true, row.seq);
+      if (!row.old_key) {  // the key did not change: the trigger left it out
+        out.emplace_back(change::Insert{id, std::move(new_row)});
+        return;
+      }
+      Tuple old_key = to_tuple(table, values, *row.old_key, true, row.seq);
       bool key_changed = false;
       for (size_t column_idx : table.key) {
         key_changed |= old_key[column_idx].kind != new_row[column_idx].kind ||

@@ -148,7 +148,8 @@ wait "$LONG_PID"
 # ---- foreign-key actions ---------------------------------------------------------
 my -e "DELETE FROM p WHERE id = 1; UPDATE p SET code = 'bb' WHERE id = 2; DELETE FROM p WHERE id = 3;
   UPDATE all_types SET code = 'xy', mask = b'1', stamp = '2030-01-01 00:00:00', body = 'änderung' WHERE id = 1;
-  UPDATE labels SET n = n + 10 WHERE name IN ('emile', 'ZETA', 'aö');"
+  UPDATE labels SET n = n + 10 WHERE name IN ('emile', 'ZETA', 'aö');
+  UPDATE labels SET name = 'ZETA' WHERE name = 'zeta'; UPDATE labels SET name = 'b' WHERE name = 'b ';"
 
 # ---- sysbench for 60 s, replicate killed three times -----------------------------
 "${SYSBENCH[@]}" --threads=2 --rate=100 --time=60 --report-interval=20 run >"$WORK/sysbench.log" 2>&1 &
@@ -175,7 +176,7 @@ figures() {
   $run "SELECT count(*), sum(InvoiceLineId) FROM ${schema}InvoiceLine"
   $run "SELECT count(*), sum(id), sum(coalesce(pid, 0)), count(pcode), sum(length(pcode)) FROM ${schema}c"
   $run "SELECT count(*), sum(id) FROM ${schema}g"
-  $run "SELECT count(*), sum(n) FROM ${schema}labels"
+  $run "SELECT count(*), sum(n), sum(char_length(name)) FROM ${schema}labels"
 }
 my_run() { my -e "$1" | tr '\t' '|'; }
 pg_run() { pgc_psql TGT -F '|' -c "$1"; }
@@ -196,6 +197,8 @@ log "ok: every sysbench and bulk row identical and Chinook's figures agree, afte
 [ "$(pgc_psql TGT -c "SELECT name FROM chinook.genre WHERE genreid = 200")" = "Long transaction" ] \
   || fail "the long transaction's row (a low sequence committed late) was lost"
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM chinook.g")" = 1 ] || fail "cascaded grandchildren were not deleted"
+[ "$(pgc_psql TGT -c "SELECT string_agg(name, '|' ORDER BY name COLLATE \"C\") FROM chinook.labels WHERE name IN ('ZETA', 'Zeta', 'b', 'b ')")" = "ZETA|b" ] \
+  || fail "a key changed only in case or trailing space did not reach the target exactly"
 
 "$SY" -c "$CONF" verify --once >"$WORK/verify.out" 2>"$WORK/verify.log" \
   || { cat "$WORK/verify.log"; fail "verify --once: $(cat "$WORK/verify.out")"; }

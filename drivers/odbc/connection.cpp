@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "common/error.h"
 
@@ -52,11 +53,18 @@ Diagnostic first_diagnostic(SQLSMALLINT handle_type, SQLHANDLE handle) {
     if (!ok(rc)) break;
     if (out.sqlstate.empty()) out.sqlstate = reinterpret_cast<const char*>(state);
     if (!out.message.empty()) out.message += "; ";
-    out.message += reinterpret_cast<const char*>(text);
+    // Without the vendor tags drivers prefix ("[unixODBC][Driver Manager]",
+    // "[ma-3.1.15][10.11.19-MariaDB]"): the message names the connection.
+    std::string_view message(reinterpret_cast<const char*>(text));
+    while (!message.empty() && message.front() == '[') {
+      const size_t close = message.find(']');
+      if (close == std::string_view::npos) break;
+      message.remove_prefix(close + 1);
+    }
+    out.message += message;
     if (record >= 3) break;
   }
-  // One line: drivers end messages with newlines, and prefix them with
-  // their vendor tags ("[unixODBC][Driver Manager]...").
+  // One line: drivers end messages with newlines.
   for (char& c : out.message) {
     if (c == '\n' || c == '\r') c = ' ';
   }

@@ -209,6 +209,18 @@ CrossPlan plan_table(LegacySource& source, pg::Connection& target, const LegacyS
 
 // ---- reading ------------------------------------------------------------
 
+// A JSON document by its value (write_json), both sides alike; false if the
+// text does not parse (it is then compared as it is).
+bool append_json(std::string& out, std::string_view text, std::string& scratch) {
+  boost::system::error_code error;
+  const boost::json::value parsed = boost::json::parse(text, error);
+  if (error) return false;
+  scratch.clear();
+  write_json(scratch, parsed);
+  append_canonical(out, Value::of_bytes(ValueType::kJson, scratch));
+  return true;
+}
+
 // Appends the canonical form of a source value, brought to the target's type.
 void append_source(std::string& out, const CrossPlan& plan, size_t column, const Value& value,
                    std::string& scratch) {
@@ -246,32 +258,18 @@ void append_source(std::string& out, const CrossPlan& plan, size_t column, const
         return;
       }
       break;
-    case Coerce::kJson: {
-      boost::system::error_code error;
-      const boost::json::value parsed = boost::json::parse(value.bytes, error);
-      if (!error) {
-        scratch.clear();
-        write_json(scratch, parsed);
-        append_canonical(out, Value::of_bytes(ValueType::kJson, scratch));
-        return;
-      }
+    case Coerce::kJson:
+      if (append_json(out, value.bytes, scratch)) return;
       break;
-    }
   }
   append_canonical(out, value);
 }
 
 void append_target(std::string& out, const CrossPlan& plan, size_t column, const Value& value,
                    std::string& scratch) {
-  if (plan.coerce[column] == Coerce::kJson && value.type == ValueType::kJson) {
-    boost::system::error_code error;
-    const boost::json::value parsed = boost::json::parse(value.bytes, error);
-    if (!error) {
-      scratch.clear();
-      write_json(scratch, parsed);
-      append_canonical(out, Value::of_bytes(ValueType::kJson, scratch));
-      return;
-    }
+  if (plan.coerce[column] == Coerce::kJson && value.type == ValueType::kJson &&
+      append_json(out, value.bytes, scratch)) {
+    return;
   }
   append_canonical(out, value);
 }

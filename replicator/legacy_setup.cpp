@@ -13,6 +13,7 @@
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
+#include "drivers/pg/binary_copy_writer.h"
 #include "drivers/pg/sql.h"
 #include "replicator/legacy_source.h"
 
@@ -174,6 +175,38 @@ std::vector<CopyPart> plan_parts(const Config& config, LegacySource& source,
   return parts;
 }
 
+// How each of the table's columns travels in binary COPY, from the
+// target's column types; empty when one has no binary form here (a type
+// chosen by an override, such as interval or inet), and the table is
+// copied in text. A SET's text[] is written from the form legacy_values
+// gives it; another column overridden to text[] keeps its own spelling,
+// which only text COPY reads.
+std::vector<pg::SendForm> send_forms(pg::Connection& target, const LegacyStreamTable& table) {
+  pg::Result types = target.exec(
+      "SELECT a.attname, a.atttypid::int8, t.typtype FROM pg_catalog.pg_attribute a "
+      "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+      "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+      {pg::qualified(table.translation.schema, table.translation.name)});
+  std::vector<pg::SendForm> forms;
+  for (size_t idx = 0; idx < table.translation.columns.size(); ++idx) {
+    const std::string& name = table.translation.columns[idx].name;
+    std::optional<pg::SendForm> form;
+    for (int row = 0; row < types.rows(); ++row) {
+      if (types.get(row, 0) != name) continue;
+      form = pg::send_form(static_cast<uint32_t>(std::stoul(std::string(types.get(row, 1)))),
+                           types.get(row, 2).empty() ? 'b' : types.get(row, 2)[0]);
+    }
+    if (form == pg::SendForm::kTextArray && table.legacy.columns[idx].base != "set") form.reset();
+    if (!form) {
+      spdlog::info("{}: copied as text (column {} is {}, which has no binary form here)",
+                   table.display(), name, table.translation.columns[idx].type);
+      return {};
+    }
+    forms.push_back(*form);
+  }
+  return forms;
+}
+
 // One part: one consistent read on the source (statements of at most
 // kRowsPerRead rows, key range after key range), one COPY on the target.
 CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
@@ -192,10 +225,14 @@ CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
 
   LegacyValues values(source.engine(), table.legacy, table.translation);
   pg::Transaction transaction(target);
-  target.copy_in_start("COPY " + qualified + " (" + pg::ident_list(names) + ") FROM STDIN");
+  const std::vector<pg::SendForm> forms = send_forms(target, table);
+  const bool binary = !forms.empty();
+  target.copy_in_start("COPY " + qualified + " (" + pg::ident_list(names) + ") FROM STDIN" +
+                       (binary ? " (FORMAT binary)" : ""));
   reader.exec(source.dialect().consistent_read_begin());
   CopyResult result;
   std::string buffer;
+  if (binary) pg::append_copy_header(buffer);
   std::vector<Value> row;
   std::vector<std::optional<std::string_view>> texts(columns.size());
   std::vector<std::string> scratch(columns.size());
@@ -214,11 +251,24 @@ CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
         }
         return describe_key(key_values);
       };
-      for (size_t idx = 0; idx < row.size(); ++idx) {
-        if (idx) buffer += '\t';
-        append_copy_field(buffer, values.to_target(idx, texts[idx], key));
+      if (binary) {
+        pg::append_field_count(buffer, static_cast<uint16_t>(row.size()));
+        for (size_t idx = 0; idx < row.size(); ++idx) {
+          const Datum datum = values.to_target(idx, texts[idx], key);
+          if (datum.kind == DatumKind::kNull) {
+            pg::append_null_field(buffer);
+          } else if (!pg::append_field(buffer, forms[idx], datum.bytes)) {
+            values.refuse(idx, *texts[idx], "is not a valid " + table.translation.columns[idx].type,
+                          key);
+          }
+        }
+      } else {
+        for (size_t idx = 0; idx < row.size(); ++idx) {
+          if (idx) buffer += '\t';
+          append_copy_field(buffer, values.to_target(idx, texts[idx], key));
+        }
+        buffer += '\n';
       }
-      buffer += '\n';
       ++rows;
       if (buffer.size() >= (1u << 20)) {
         result.bytes += buffer.size();
@@ -254,6 +304,7 @@ CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
       lower = upper;
     }
   }
+  if (binary) pg::append_copy_trailer(buffer);
   result.bytes += buffer.size();
   if (!buffer.empty()) target.copy_in_put(buffer);
   reader.exec("COMMIT");

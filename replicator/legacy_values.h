@@ -45,6 +45,12 @@ class LegacyValues {
   Datum to_target(size_t column, std::optional<std::string_view> legacy,
                   const std::function<std::string()>& key) const;
 
+  // Throws Error(kPrecondition) naming table, row, column and value, and
+  // the override that would take the value as it is: `what` says why it
+  // does not fit ("is not a boolean ...").
+  [[noreturn]] void refuse(size_t column, std::string_view value, const std::string& what,
+                           const std::function<std::string()>& key) const;
+
   // Zero dates turned into NULL so far, per column.
   const std::vector<uint64_t>& zero_dates() const { return zero_dates_; }
   const TableTranslation& translation() const { return translation_; }
@@ -64,9 +70,6 @@ class LegacyValues {
     kTimestamp,
     kEpoch,  // MariaDB TIMESTAMP
   };
-  [[noreturn]] void refuse(size_t column, std::string_view value, const std::string& what,
-                           const std::function<std::string()>& key) const;
-
   const odbc::LegacyTable& legacy_;
   const TableTranslation& translation_;
   std::vector<Form> forms_;

@@ -1,7 +1,6 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "replicator/changelog_feed.h"
 #include "replicator/replicate.h"
 
 namespace switchyard::cli {
@@ -12,11 +11,7 @@ Command add_replicate(CLI::App& app) {
       "Run init and snapshot if not yet done, then stream changes to the target until "
       "SIGINT/SIGTERM.");
   return {sub, [](const Config& config) {
-            if (config.source.odbc()) {
-              run_legacy_replicate(config);
-            } else {
-              run_replicate(config);
-            }
+            run_replicate(config);
             std::printf(
                 "replicate: stopped cleanly; `switchyard status` shows where stream %s "
                 "stands\n",

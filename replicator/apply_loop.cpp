@@ -238,7 +238,9 @@ void ApplyLoop::commit_batch() {
   committed_ = batch_end_;
   committed_time_us_ = batch_commit_time_us_;
   transactions_applied_ += static_cast<uint64_t>(batch_transactions_);
+  changes_applied_ += batch_changes_;
   batch_transactions_ = 0;
+  batch_changes_ = 0;
   batch_bytes_ = 0;
   batch_marked_keys_ = 0;
 }
@@ -258,6 +260,7 @@ void ApplyLoop::rollback_batch() {
     target_transaction_open_ = false;
   }
   batch_transactions_ = 0;
+  batch_changes_ = 0;
   batch_bytes_ = 0;
   batch_marked_keys_ = 0;
   in_source_transaction_ = false;
@@ -401,6 +404,7 @@ bool ApplyLoop::in_copy(const RelationState& state) const {
 void ApplyLoop::on_insert(change::Insert&& insert) {
   RelationState& state = relation(insert.relation_id);
   if (in_copy(state)) return;
+  ++batch_changes_;
   if (insert.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "change feed: insert into " + state.display + " has the wrong number of columns");
@@ -418,6 +422,7 @@ void ApplyLoop::on_insert(change::Insert&& insert) {
 void ApplyLoop::on_update(change::Update&& update) {
   RelationState& state = relation(update.relation_id);
   if (in_copy(state)) return;
+  ++batch_changes_;
   if (update.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "change feed: update of " + state.display + " has the wrong number of columns");
@@ -443,6 +448,7 @@ void ApplyLoop::on_update(change::Update&& update) {
 void ApplyLoop::on_delete(change::Delete&& del) {
   RelationState& state = relation(del.relation_id);
   if (in_copy(state)) return;
+  ++batch_changes_;
   mark_dirty(state, del.old_tuple);
   if (!state.batched || del.old_kind != 'K') {
     flush(state);

@@ -84,6 +84,8 @@ class ApplyLoop {
   Lsn committed_position() const { return committed_; }
   int64_t committed_commit_time_us() const { return committed_time_us_; }
   uint64_t transactions_applied() const { return transactions_applied_; }
+  // Row changes (inserts, updates, deletes) in those transactions.
+  uint64_t changes_applied() const { return changes_applied_; }
   // Prepared statements the apply session holds now.
   uint64_t prepared_statements() const { return prepared_statements_; }
 
@@ -162,6 +164,8 @@ class ApplyLoop {
   Lsn batch_end_;
   int64_t batch_commit_time_us_ = 0;
   uint64_t transactions_applied_ = 0;
+  uint64_t batch_changes_ = 0;  // row changes in this batch
+  uint64_t changes_applied_ = 0;
   std::vector<const char*> values_;  // scratch for execute()
   std::vector<int> lengths_;
   std::vector<const Datum*> params_;

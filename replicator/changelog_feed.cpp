@@ -13,10 +13,7 @@
 #include "common/units.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
-#include "replicator/apply_loop.h"
-#include "replicator/changelog_watermark.h"
 #include "replicator/legacy_setup.h"
-#include "replicator/stream_lock.h"
 
 namespace switchyard {
 namespace {
@@ -24,6 +21,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kRowsPerRead = 2000;
+// How long to wait before looking at the changelog again when it had
+// nothing past the watermark.
+constexpr auto kPollPause = std::chrono::milliseconds(50);
 constexpr uint64_t kRowsPerPrune = 10'000;
 // Seconds from the Unix epoch to PostgreSQL's, 2000-01-01.
 constexpr double kPostgresEpoch = 946684800.0;
@@ -201,205 +201,126 @@ std::vector<change::Message> describe_tables(pg::Connection& target,
   return out;
 }
 
-// ---- the stream ---------------------------------------------------------
+// ---- the feed -----------------------------------------------------------
 
-namespace {
+ChangelogFeed::ChangelogFeed(const Config& config, pg::Connection& target)
+    : config_(config),
+      target_(target),
+      source_(config),
+      tables_(source_.selected_tables()),
+      decoder_(source_.engine(), tables_),
+      read_sql_(source_.dialect().changelog_read(config.name, kRowsPerRead)) {}
 
-// One connected run of the stream: from the target's origin to a stop or
-// an error.
-class FeedSession {
- public:
-  explicit FeedSession(const Config& config)
-      : config_(config),
-        source_(config),
-        tables_(source_.selected_tables()),
-        catalog_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "apply-catalog"),
-        control_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "control"),
-        apply_(config, catalog_),
-        decoder_(source_.engine(), tables_),
-        read_sql_(source_.dialect().changelog_read(config.name, kRowsPerRead)) {
-    for (change::Message& message : describe_tables(catalog_, tables_)) {
-      apply_.handle(std::move(message));
-    }
-    next_ = apply_.resume_position().value;
+std::string ChangelogFeed::start(Lsn from) {
+  next_ = std::max(from.value, kFirstChangelogPosition);
+  // The tables' descriptions come first, as pgoutput sends its Relations.
+  for (change::Message& message : describe_tables(target_, tables_)) {
+    queue_.push_back(std::move(message));
   }
+  return "streaming from " + config_.source.name + "'s changelog (sequence " +
+         std::to_string(next_) + ") into " + config_.target.name;
+}
 
-  // Returns when a stop is requested.
-  void run(bool& progress_made) {
-    spdlog::info("streaming from {}'s changelog (sequence {}) into {}", config_.source.name, next_,
-                 config_.target.name);
-    auto next_report = Clock::now();
-    auto next_prune = Clock::now();
-    while (!stop_requested()) {
-      const bool read_any = poll();
-      if (apply_.pending_transactions() > 0) {
-        apply_.commit_batch();
-        progress_made = true;
-      }
-      const auto now = Clock::now();
-      if (now >= next_prune) {
-        prune();
-        next_prune = now + std::chrono::seconds(1);
-      }
-      if (now >= next_report) {
-        report();
-        next_report = now + config_.stream.status_interval;
-      }
-      if (!read_any) {
-        apply_.poll_requests();
-        sleep_unless_stopped(std::chrono::milliseconds(50));
-      }
-    }
+std::optional<change::Message> ChangelogFeed::next(std::chrono::milliseconds wait) {
+  if (queue_.empty() && !read_chunk()) {
+    // Nothing committed past the watermark: look again after a pause.
+    sleep_unless_stopped(std::min(wait, kPollPause));
+    return std::nullopt;
   }
+  change::Message message = std::move(queue_.front());
+  queue_.pop_front();
+  return message;
+}
 
- private:
-  // Reads every row up to the safe watermark; false if there was none.
-  bool poll() {
-    odbc::Connection& connection = source_.connection();
-    const odbc::Dialect& dialect = source_.dialect();
+// Queues the next chunk of rows up to the safe watermark, probing the
+// changelog when the last watermark is used up; false if there was none.
+bool ChangelogFeed::read_chunk() {
+  odbc::Connection& connection = source_.connection();
+  const odbc::Dialect& dialect = source_.dialect();
+  if (next_ > safe_) {
     probe_ = dialect.probe_changelog(connection, config_.name);
-    const uint64_t safe = watermark_.advance(probe_, [&](const std::vector<std::string>& open) {
+    safe_ = watermark_.advance(probe_, [&](const std::vector<std::string>& open) {
       return dialect.transactions_ended(connection, open);
     });
-    bool read_any = false;
-    while (safe >= next_ && !stop_requested()) {
-      std::vector<ChangelogRow> rows;
-      {
-        odbc::Statement statement(connection, read_sql_,
-                                  {std::to_string(next_), std::to_string(safe)}, 256);
-        std::vector<Value> values;
-        while (statement.next(values)) rows.push_back(to_row(values));
-      }
-      const bool complete = rows.size() < kRowsPerRead;
-      if (rows.empty()) {
-        next_ = safe + 1;  // sequence values of rolled-back transactions
-        break;
-      }
-      read_any = true;
-      const uint64_t end = complete ? safe + 1 : rows.back().seq + 1;
-      apply_chunk(rows, end);
-      next_ = end;
-      if (complete) break;
-    }
-    return read_any;
+    if (next_ > safe_) return false;
   }
-
-  static ChangelogRow to_row(const std::vector<Value>& values) {
-    ChangelogRow row;
-    auto text = [&](size_t idx) -> std::optional<std::string> {
-      if (values[idx].type == ValueType::kNull) return std::nullopt;
-      if (values[idx].type == ValueType::kInt) return std::to_string(values[idx].integer);
-      return std::string(values[idx].bytes);
-    };
-    row.seq = std::stoull(text(0).value_or("0"));
-    row.table = text(1).value_or("");
-    row.kind = text(2).value_or("?")[0];
-    row.old_key = text(3);
-    row.new_row = text(4);
-    row.captured_at = seconds_of(values[5]);
-    return row;
+  std::vector<ChangelogRow> rows;
+  {
+    odbc::Statement statement(connection, read_sql_, {std::to_string(next_), std::to_string(safe_)},
+                              256);
+    std::vector<Value> values;
+    while (statement.next(values)) rows.push_back(to_row(values));
   }
-
-  void apply_chunk(const std::vector<ChangelogRow>& rows, uint64_t end) {
-    const auto time_us =
-        static_cast<int64_t>(std::llround((rows.back().captured_at - kPostgresEpoch) * 1e6));
-    apply_.handle(change::Begin{Lsn(rows.front().seq), time_us, 0});
-    std::vector<change::Message> messages;
-    for (const ChangelogRow& row : rows) {
-      messages.clear();
-      decoder_.decode(row, messages);
-      for (change::Message& message : messages) apply_.handle(std::move(message));
-    }
-    apply_.handle(change::Commit{0, Lsn(rows.back().seq), Lsn(end), time_us});
-    changes_ += rows.size();
-    if (apply_.batch_full()) apply_.commit_batch();
+  if (rows.empty()) {
+    next_ = safe_ + 1;  // sequence values of rolled-back transactions
+    return false;
   }
-
-  // Rows the target has durably applied leave the changelog, a bounded
-  // batch at a time; its highest row always stays, so that a restarted
-  // engine never hands out a sequence value again.
-  void prune() {
-    const std::optional<Lsn> flushed =
-        control::origin_progress(control_, config_.origin_name(), true);
-    if (!flushed) return;
-    const uint64_t bound = std::min(flushed->value, probe_.highest);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(200);
-    while (bound > pruned_below_ && Clock::now() < deadline && !stop_requested()) {
-      const uint64_t upper = std::min(bound, pruned_below_ + kRowsPerPrune);
-      source_.connection().exec("DELETE FROM " + source_.changelog() + " WHERE seq < ?",
-                                {std::to_string(upper)});
-      pruned_below_ = upper;
-    }
+  // The chunk is one source transaction; it ends where the next read
+  // starts, past the watermark when the chunk reached it.
+  const uint64_t end = rows.size() < kRowsPerRead ? safe_ + 1 : rows.back().seq + 1;
+  const auto time_us =
+      static_cast<int64_t>(std::llround((rows.back().captured_at - kPostgresEpoch) * 1e6));
+  queue_.emplace_back(change::Begin{Lsn(rows.front().seq), time_us, 0});
+  std::vector<change::Message> messages;
+  for (const ChangelogRow& row : rows) {
+    messages.clear();
+    decoder_.decode(row, messages);
+    for (change::Message& message : messages) queue_.push_back(std::move(message));
   }
+  queue_.emplace_back(change::Commit{0, Lsn(rows.back().seq), Lsn(end), time_us});
+  next_ = end;
+  return true;
+}
 
-  // The lag line, and the same figures in the control schema for status.
-  void report() {
-    const uint64_t applied = apply_.committed_position().value;
-    const uint64_t pending = probe_.highest >= applied ? probe_.highest - applied + 1 : 0;
-    double lag_seconds = 0;
-    if (pending > 0) {
-      const odbc::Dialect& dialect = source_.dialect();
-      odbc::Statement oldest(source_.connection(), dialect.changelog_read(config_.name, 1),
-                             {std::to_string(applied), std::to_string(UINT64_MAX)}, 1);
-      odbc::Statement now(source_.connection(), "SELECT " + dialect.epoch_now(), {}, 1);
-      std::vector<Value> row;
-      if (oldest.next(row)) {
-        const double captured = to_row(row).captured_at;
-        if (now.next(row)) {
-          lag_seconds = std::max(0.0, seconds_of(row[0]) - captured);
-        }
-      }
-    }
-    const auto now = Clock::now();
-    const double elapsed = std::chrono::duration<double>(now - rate_since_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(changes_ - rate_changes_) / elapsed : 0;
-    rate_since_ = now;
-    rate_changes_ = changes_;
-    spdlog::info("applied changelog up to {}, {} pending, lag {}, {:.0f} changes/s", applied,
-                 pending, format_duration(lag_seconds), rate);
-    control::report_lag(control_, config_.name, Lsn(probe_.highest + 1), Lsn(applied), lag_seconds,
-                        apply_.prepared_statements());
+ChangelogRow ChangelogFeed::to_row(const std::vector<Value>& values) {
+  ChangelogRow row;
+  auto text = [&](size_t idx) -> std::optional<std::string> {
+    if (values[idx].type == ValueType::kNull) return std::nullopt;
+    if (values[idx].type == ValueType::kInt) return std::to_string(values[idx].integer);
+    return std::string(values[idx].bytes);
+  };
+  row.seq = std::stoull(text(0).value_or("0"));
+  row.table = text(1).value_or("");
+  row.kind = text(2).value_or("?")[0];
+  row.old_key = text(3);
+  row.new_row = text(4);
+  row.captured_at = seconds_of(values[5]);
+  return row;
+}
+
+// Rows the target has durably applied leave the changelog, a bounded batch
+// at a time; its highest row always stays, so that a restarted engine never
+// hands out a sequence value again.
+void ChangelogFeed::acknowledge(const Applied& applied) {
+  const uint64_t bound = std::min(applied.durable.value, probe_.highest);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(200);
+  while (bound > pruned_below_ && Clock::now() < deadline && !stop_requested()) {
+    const uint64_t upper = std::min(bound, pruned_below_ + kRowsPerPrune);
+    source_.connection().exec("DELETE FROM " + source_.changelog() + " WHERE seq < ?",
+                              {std::to_string(upper)});
+    pruned_below_ = upper;
   }
+}
 
-  const Config& config_;
-  LegacySource source_;
-  std::vector<LegacyStreamTable> tables_;
-  pg::Connection catalog_;
-  pg::Connection control_;
-  ApplyLoop apply_;
-  ChangelogDecoder decoder_;
-  std::string read_sql_;
-  SafeWatermark watermark_;
-  odbc::Dialect::ChangelogProbe probe_;
-  uint64_t next_ = kFirstChangelogPosition;
-  uint64_t pruned_below_ = 0;
-  uint64_t changes_ = 0;
-  uint64_t rate_changes_ = 0;
-  Clock::time_point rate_since_ = Clock::now();
-};
-
-}  // namespace
-
-void run_legacy_replicate(const Config& config) {
-  StreamLock lock(config);
-  run_legacy_snapshot(config);
-  Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
-  while (!stop_requested()) {
-    bool progress_made = false;
-    try {
-      lock.keep();
-      FeedSession session(config);
-      session.run(progress_made);
-      return;
-    } catch (const Error& error) {
-      if (!error.retryable() || stop_requested()) throw;
-      if (progress_made) backoff.reset();
-      const auto delay = backoff.next_delay();
-      spdlog::warn("{}; reconnecting in {}", error.what(),
-                   format_duration(static_cast<double>(delay.count()) / 1000.0));
-      if (!sleep_unless_stopped(delay)) return;
-    }
+// Lag in changes: the changelog rows past what is applied. In seconds: how
+// long ago the oldest of them was captured, by the source's clock.
+SourceLag ChangelogFeed::lag(const Applied& applied, int64_t) {
+  const uint64_t done = applied.committed.value;
+  const uint64_t pending = probe_.highest >= done ? probe_.highest - done + 1 : 0;
+  SourceLag lag;
+  lag.newest = Lsn(probe_.highest + 1);
+  lag.behind = std::to_string(pending) + (pending == 1 ? " change" : " changes");
+  if (pending == 0) return lag;
+  const odbc::Dialect& dialect = source_.dialect();
+  odbc::Statement oldest(source_.connection(), dialect.changelog_read(config_.name, 1),
+                         {std::to_string(done), std::to_string(UINT64_MAX)}, 1);
+  odbc::Statement now(source_.connection(), "SELECT " + dialect.epoch_now(), {}, 1);
+  std::vector<Value> row;
+  if (oldest.next(row)) {
+    const double captured = to_row(row).captured_at;
+    if (now.next(row)) lag.seconds = std::max(0.0, seconds_of(row[0]) - captured);
   }
+  return lag;
 }
 
 }  // namespace switchyard

@@ -15,7 +15,9 @@
 // key. Replaying a change the initial copy already holds is then harmless.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,8 @@
 #include "common/config.h"
 #include "drivers/pg/connection.h"
 #include "replicator/change.h"
+#include "replicator/change_feed.h"
+#include "replicator/changelog_watermark.h"
 #include "replicator/legacy_source.h"
 #include "replicator/legacy_values.h"
 
@@ -65,9 +69,44 @@ class ChangelogDecoder {
 std::vector<change::Message> describe_tables(pg::Connection& target,
                                              const std::vector<LegacyStreamTable>& tables);
 
-// `replicate` for an ODBC source: init and snapshot if not done, then poll
-// the changelog into the apply loop until SIGINT/SIGTERM, pruning what the
-// target has durably applied. Connection losses are retried with backoff.
-void run_legacy_replicate(const Config& config);
+// The feed itself: the changelog read up to the safe watermark, a chunk of
+// at most a few thousand rows at a time, decoded into messages; pruned up
+// to what the target holds durably each time it is acknowledged.
+class ChangelogFeed : public ChangeFeed {
+ public:
+  // Connects to the source (its tables as the configuration selects them);
+  // `target` is a session on the target, where the tables' column types
+  // are read.
+  ChangelogFeed(const Config& config, pg::Connection& target);
+
+  std::string start(Lsn from) override;
+  std::optional<change::Message> next(std::chrono::milliseconds wait) override;
+  void acknowledge(const Applied& applied) override;
+  SourceLag lag(const Applied& applied, int64_t committed_commit_time_us) override;
+  bool caught_up(Lsn committed) const override {
+    return queue_.empty() && committed.value >= next_;
+  }
+  std::string format(Lsn position) const override { return std::to_string(position.value); }
+  void finish() override {}
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  bool read_chunk();
+  static ChangelogRow to_row(const std::vector<Value>& values);
+
+  const Config& config_;
+  pg::Connection& target_;
+  LegacySource source_;
+  std::vector<LegacyStreamTable> tables_;
+  ChangelogDecoder decoder_;
+  std::string read_sql_;
+  SafeWatermark watermark_;
+  odbc::Dialect::ChangelogProbe probe_;
+  std::deque<change::Message> queue_;  // decoded, not yet handed over
+  uint64_t next_ = 0;                  // the next sequence to read
+  uint64_t safe_ = 0;                  // read up to here, by the last watermark
+  uint64_t pruned_below_ = 0;
+};
 
 }  // namespace switchyard

@@ -105,4 +105,12 @@ void add_tables(const Config& config, const std::vector<SourceTable>& requested)
   if (!refused.empty()) throw Error(ErrorKind::kPrecondition, refused);
 }
 
+void warn_unusable(const std::vector<std::string>& unusable, std::set<std::string>& warned) {
+  for (const auto& reason : unusable) {
+    if (warned.insert(reason).second) {
+      spdlog::warn("{}: it matches tables.include but is not replicated until it has one", reason);
+    }
+  }
+}
+
 }  // namespace switchyard

@@ -20,6 +20,7 @@
 // from the start (its rows are switchyard's own until then).
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct NewTables {
 // Compares the selected source tables with the stream's (`target` holds
 // the control schema).
 NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config);
+
+// Logs each table that cannot be replicated once per process (`warned`
+// holds those already named), not at every check.
+void warn_unusable(const std::vector<std::string>& unusable, std::set<std::string>& warned);
 
 // Steps 2-5 above. REQUIRES: no session streams the slot's changes to the
 // target meanwhile. Throws Error(kPrecondition) for a pre-existing target

@@ -41,9 +41,11 @@ std::string PgoutputFeed::start(Lsn from) {
 std::optional<change::Message> PgoutputFeed::next(std::chrono::milliseconds wait) {
   const auto deadline = Clock::now() + wait;
   for (;;) {
+    // Rounded up: a wait of 1 ms must not become none (the session's
+    // batches grow in that millisecond).
     const auto left =
         std::max(std::chrono::milliseconds(0),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+                 std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
     auto message = stream_.read(left);
     if (!message) {
       check_silence();

@@ -1,7 +1,6 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "verify/legacy_verify.h"
 #include "verify/run_verify.h"
 
 namespace switchyard::cli {
@@ -42,9 +41,7 @@ Command add_verify(CLI::App& app) {
                           "reports through its log)");
             }
             if (!options->table.empty()) request.table = options->table;
-            const verify::Outcome outcome = config.source.odbc()
-                                                ? verify::run_legacy_verify(config, request)
-                                                : verify::run_verify(config, request);
+            const verify::Outcome outcome = verify::run_verify(config, request);
             if (options->json) {
               std::cout << boost::json::serialize(outcome.to_json()) << std::endl;
             } else if (request.mode != verify::Mode::kContinuous) {

@@ -43,7 +43,8 @@ class KeylessProof {
  public:
   // `config` is the stream in its present direction; `sides` its sessions
   // (the control session must be on the target, where the log is).
-  KeylessProof(verify::Sides& sides, const Config& config) : sides_(sides), config_(config) {}
+  KeylessProof(verify::PostgresSides& sides, const Config& config)
+      : sides_(sides), config_(config) {}
 
   // Before the freeze, with exact marks requested. True once proven;
   // false, with the reason logged, leaves the table to be compared whole.
@@ -65,7 +66,7 @@ class KeylessProof {
   };
   LogState read_log(pg::Connection& target, const verify::TablePlan& plan) const;
 
-  verify::Sides& sides_;
+  verify::PostgresSides& sides_;
   const Config& config_;
   std::optional<Lsn> proven_with_log_from_;
 };

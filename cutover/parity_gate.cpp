@@ -34,9 +34,11 @@ bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::Ta
 }  // namespace
 
 ParityGate::ParityGate(const Config& current) : config_(current) {
-  verifier_ = std::make_unique<verify::Verifier>(config_);
+  auto sides = std::make_unique<verify::PostgresSides>(config_);
+  sides_ = sides.get();
+  verifier_ = std::make_unique<verify::Verifier>(config_, std::move(sides));
   plans_ = verifier_->plan_tables(std::nullopt);
-  keyless_ = std::make_unique<KeylessProof>(verifier_->sides(), config_);
+  keyless_ = std::make_unique<KeylessProof>(*sides_, config_);
   lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, config_.source.name,
                                                 pg::Mode::kNormal, "cutover");
   lo_target_ = std::make_unique<pg::Connection>(config_.target.conninfo, config_.target.name,
@@ -50,7 +52,7 @@ ParityGate::~ParityGate() {
 void ParityGate::release() noexcept {
   if (!requested_) return;
   try {
-    control::release_exact_marks(verifier_->sides().control(), config_.name);
+    control::release_exact_marks(sides_->control(), config_.name);
     requested_ = false;
   } catch (const std::exception& error) {
     spdlog::warn("could not release the exact-marks request (it lapses by itself): {}",
@@ -73,7 +75,7 @@ verify::TableReport ParityGate::compare(const verify::TablePlan& plan) {
 }
 
 ParityGate::Convergence ParityGate::converge(int max_rounds) {
-  pg::Connection& control = verifier_->sides().control();
+  pg::Connection& control = sides_->control();
   if (!requested_) {
     control::request_exact_marks(control, config_.name, kExactMarksFor);
     requested_ = true;
@@ -186,11 +188,10 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   // the re-check's wait for the target (already drained, so it is short).
   config_.verify.recheck_timeout = left;
   const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
-  for (pg::Connection* side : {&verifier_->sides().source(), &verifier_->sides().target(),
-                               &verifier_->sides().control()}) {
+  for (pg::Connection* side : {&sides_->source(), &sides_->target(), &sides_->control()}) {
     side->exec(timeout);
   }
-  const auto marks = verify::store::count_marks(verifier_->sides().control(), config_.name);
+  const auto marks = verify::store::count_marks(sides_->control(), config_.name);
   uint64_t rows = 0;
   std::vector<std::string> whole, proven;
   for (const auto& plan : plans_) {

@@ -87,6 +87,7 @@ class ParityGate {
 
   Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase
   std::unique_ptr<verify::Verifier> verifier_;
+  verify::PostgresSides* sides_ = nullptr;  // the verifier's
   std::vector<verify::TablePlan> plans_;
   bool requested_ = false;
   bool keyless_compared_ = false;  // by an earlier converge()

@@ -19,14 +19,14 @@ KeyEntry entry_of(const KeyIndex& index, std::string_view key) {
 // Reads `keys` on one side, in batches; a keyless table is read whole.
 SideRead read_keys(Sides& sides, Side side, const TablePlan& plan,
                    const std::vector<std::string>& keys) {
-  if (plan.keyless()) return sides.read(side, plan, plan.select_all(side));
+  if (plan.keyless()) return sides.read_keys(side, plan, {});
   SideRead all;
   const auto texts = key_texts(keys);
   for (size_t start = 0; start < texts.size(); start += kKeysPerQuery) {
     const std::vector<KeyText> batch(
         texts.begin() + static_cast<std::ptrdiff_t>(start),
         texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kKeysPerQuery)));
-    SideRead part = sides.read(side, plan, plan.select_keys(side, batch));
+    SideRead part = sides.read_keys(side, plan, batch);
     // Wait for the latest snapshot of the batches: each saw commits up to its own.
     all.position = std::max(all.position, part.position);
     for (size_t row = 0; row < part.rows.size(); ++row) {
@@ -123,7 +123,7 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
     }
     if (!sides.wait_applied(source.position, settings.recheck_timeout)) {
       spdlog::warn("{}: {} did not reach {} position {} within {} ms", plan.display,
-                   sides.target().role(), sides.source().role(), source.position.to_string(),
+                   sides.target_role(), sides.source_role(), source.position.to_string(),
                    settings.recheck_timeout.count());
       why = Unsettled::kStreamBehind;
       break;

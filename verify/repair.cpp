@@ -174,8 +174,8 @@ std::vector<Statement> repair_statements(const TablePlan& plan, const std::strin
 }  // namespace
 
 std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& verifier,
+                                            PostgresSides& sides,
                                             const std::optional<std::string>& table) {
-  Sides& sides = verifier.sides();
   std::map<std::string, std::vector<store::OpenMismatch>> by_table;
   for (auto& open : store::open_mismatches(sides.control(), config.name)) {
     const std::string name = open.schema + "." + open.name;

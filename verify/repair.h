@@ -34,7 +34,9 @@ struct RepairReport {
   size_t skipped = 0;    // a table without a key: rows cannot be addressed
 };
 
+// `sides` are the verifier's (a PostgreSQL source's).
 std::vector<RepairReport> repair_mismatches(const Config& config, Verifier& verifier,
+                                            PostgresSides& sides,
                                             const std::optional<std::string>& table);
 
 }  // namespace switchyard::verify

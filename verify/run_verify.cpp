@@ -10,6 +10,7 @@
 #include "common/units.h"
 #include "control/control_schema.h"
 #include "verify/large_objects.h"
+#include "verify/legacy_sides.h"
 
 namespace switchyard::verify {
 namespace {
@@ -172,6 +173,35 @@ std::string Outcome::summary() const {
 
 namespace {
 
+// The two databases, as the source's engine has them read.
+std::unique_ptr<Sides> make_sides(const Config& config) {
+  if (config.source.odbc()) return std::make_unique<LegacySides>(config);
+  return std::make_unique<PostgresSides>(config);
+}
+
+// Repairs the recorded mismatches of an ODBC legacy's tables.
+std::vector<RepairReport> repair_legacy(const Config& config,
+                                        const std::optional<std::string>& table) {
+  auto owned = std::make_unique<LegacySides>(config);
+  LegacySides& sides = *owned;
+  Verifier verifier(config, std::move(owned));
+  const auto open = store::open_mismatches(sides.control(), config.name);
+  std::vector<RepairReport> reports;
+  for (const TablePlan& plan : verifier.plan_tables(table)) {
+    std::vector<KeyText> keys;
+    for (const auto& mismatch : open) {
+      if (mismatch.schema == plan.schema && mismatch.name == plan.name) {
+        keys.push_back(mismatch.key);
+      }
+    }
+    if (!keys.empty()) reports.push_back(sides.repair(plan, keys));
+  }
+  if (reports.empty()) {
+    spdlog::info("no open mismatches{} to repair", table ? " in " + *table : "");
+  }
+  return reports;
+}
+
 // Passes over `plans` until the request is done: once, or (continuous)
 // until a stop is requested.
 // `turned_round`, if set, is asked between continuous passes: true ends
@@ -190,7 +220,8 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
       outcome.tables.push_back(std::move(report));
     }
     // Large objects are compared by object, beside the tables (verify/large_objects.h).
-    if (!request.table && request.mode != Mode::kDirtyOnly && !stop_requested()) {
+    if (!request.table && request.mode != Mode::kDirtyOnly && !config.source.odbc() &&
+        !stop_requested()) {
       outcome.tables.push_back(verify_large_objects(config));
     }
     if (request.mode != Mode::kContinuous) return;
@@ -233,12 +264,16 @@ Outcome run_verify(const Config& original, const Request& request) {
   Outcome outcome;
   outcome.mode = request.mode;
   outcome.stream = config.name;
-  if (request.mode == Mode::kRepair) {
-    Verifier verifier(config);
-    outcome.repairs = repair_mismatches(config, verifier, request.table);
+  if (request.mode == Mode::kRepair && config.source.odbc()) {
+    outcome.repairs = repair_legacy(config, request.table);
+  } else if (request.mode == Mode::kRepair) {
+    auto sides = std::make_unique<PostgresSides>(config);
+    PostgresSides& postgres = *sides;
+    Verifier verifier(config, std::move(sides));
+    outcome.repairs = repair_mismatches(config, verifier, postgres, request.table);
     if (!request.table) outcome.repairs.push_back(repair_large_objects(config));
   } else if (request.mode != Mode::kContinuous) {
-    Verifier verifier(config);
+    Verifier verifier(config, make_sides(config));
     run_passes(config, request, verifier, outcome);
   } else {
     // Continuous verify runs for weeks: a lost connection or a restarting
@@ -249,7 +284,7 @@ Outcome run_verify(const Config& original, const Request& request) {
         // A cutover or failback between passes turns the comparison round.
         direction = stream_direction(original);
         config = in_direction(original, direction);
-        Verifier verifier(config);
+        Verifier verifier(config, make_sides(config));
         backoff.reset();
         run_passes(config, request, verifier, outcome,
                    [&] { return stream_direction(original) != direction; });

@@ -6,10 +6,11 @@
 #include "common/error.h"
 #include "common/shutdown.h"
 #include "control/control_schema.h"
+#include "drivers/pg/sql.h"
 
 namespace switchyard::verify {
 
-Sides::Sides(const Config& config)
+PostgresSides::PostgresSides(const Config& config)
     : config_(config),
       source_(config.source.conninfo, config.source.name, pg::Mode::kNormal, "verify"),
       target_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify"),
@@ -50,8 +51,8 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 
 }  // namespace
 
-SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select,
-                     bool digest_only) {
+SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string& select,
+                             bool digest_only) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   SideRead result;
   const auto give_up_at = std::chrono::steady_clock::now() + kCommitPatience;
@@ -105,9 +106,9 @@ SideRead Sides::read(Side side, const TablePlan& plan, const std::string& select
   return result;
 }
 
-std::pair<SideRead, SideRead> Sides::read_both(const TablePlan& plan,
-                                               const std::string& source_select,
-                                               const std::string& target_select) {
+std::pair<SideRead, SideRead> PostgresSides::read_both(const TablePlan& plan,
+                                                       const std::string& source_select,
+                                                       const std::string& target_select) {
   auto target_read =
       std::async(std::launch::async, [&] { return read(Side::kTarget, plan, target_select); });
   SideRead source_read;
@@ -120,7 +121,7 @@ std::pair<SideRead, SideRead> Sides::read_both(const TablePlan& plan,
   return {std::move(source_read), target_read.get()};
 }
 
-Lsn Sides::applied_position() {
+Lsn PostgresSides::applied_position() {
   Lsn applied = control::origin_progress(control_, config_.origin_name(), false).value_or(Lsn{});
   pg::Result slot = source_.exec(
       "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots "
@@ -130,11 +131,56 @@ Lsn Sides::applied_position() {
   return applied;
 }
 
-bool Sides::stream_running() {
+bool PostgresSides::stream_running() {
   pg::Result slot =
       source_.exec("SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                    {config_.slot_name()});
   return slot.rows() > 0 && slot.boolean(0, 0);
+}
+
+TablePlan PostgresSides::plan(const std::string& schema, const std::string& name) {
+  return plan_table(source_, target_, schema, name);
+}
+
+std::pair<SideRead, SideRead> PostgresSides::read_range(const TablePlan& plan, const KeyText* lower,
+                                                        const KeyText* upper) {
+  if (plan.keyless()) {
+    return read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget));
+  }
+  return read_both(plan, plan.select_range(Side::kSource, lower, upper),
+                   plan.select_range(Side::kTarget, lower, upper));
+}
+
+SideRead PostgresSides::read_keys(Side side, const TablePlan& plan,
+                                  const std::vector<KeyText>& keys) {
+  if (plan.keyless()) return read(side, plan, plan.select_all(side));
+  return read(side, plan, plan.select_keys(side, keys));
+}
+
+std::pair<SideRead, SideRead> PostgresSides::read_keys_both(const TablePlan& plan,
+                                                            const std::vector<KeyText>& keys) {
+  if (plan.keyless()) {
+    return read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget));
+  }
+  return read_both(plan, plan.select_keys(Side::kSource, keys),
+                   plan.select_keys(Side::kTarget, keys));
+}
+
+std::optional<std::pair<int64_t, int64_t>> PostgresSides::key_extent(const TablePlan& plan) {
+  const std::string column = "t." + pg::quote_ident(plan.columns[plan.key[0]].name);
+  pg::Result bounds = source_.exec("SELECT min(" + column + ")::text, max(" + column +
+                                   ")::text FROM " + plan.qualified + " t");
+  if (bounds.is_null(0, 0)) return std::nullopt;
+  return std::pair{std::stoll(bounds.str(0, 0)), std::stoll(bounds.str(0, 1))};
+}
+
+std::optional<KeyText> PostgresSides::split_point(const TablePlan& plan, const KeyText* lower,
+                                                  uint64_t rows) {
+  pg::Result split = source_.exec(plan.split_point(lower, rows));
+  if (split.rows() == 0) return std::nullopt;
+  KeyText upper;
+  for (int column = 0; column < split.columns(); ++column) upper.push_back(split.str(0, column));
+  return upper;
 }
 
 bool Sides::wait_applied(Lsn position, std::chrono::milliseconds timeout) {

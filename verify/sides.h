@@ -1,20 +1,28 @@
-// The two databases as verify sees them: a reading session on each, and a
-// third session on the target for positions and the control schema.
+// The two databases as verify sees them, whichever engine the source is:
+// what the verifier (verifier.h) and the re-check (recheck.h) read, and
+// where the stream stands. Two implementations:
+//  - PostgresSides (here): a PostgreSQL source and target, each read through
+//    binary COPY in its own short REPEATABLE READ transaction; positions
+//    are WAL LSNs;
+//  - LegacySides (legacy_sides.h): an ODBC legacy and its PostgreSQL
+//    target, each read by its own driver as typed values; positions are
+//    changelog sequences.
 //
-// Every read runs in its own short REPEATABLE READ transaction, so a chunk
-// is one consistent picture of its side and no snapshot is held open on a
-// production source between chunks. A source read also records the WAL
-// insert position after its snapshot was taken (S): every transaction that
-// read saw has its commit record before S. The target has applied all of
-// them once its replication origin, or the slot's confirmed position, has
-// reached S.
+// A source read comes with a position S taken after its snapshot: every
+// change that read saw lies before S. The target has applied all of them
+// once the stream's applied position has reached S. A target read comes
+// with the applied position just before its snapshot.
 //
-// Not thread-safe, except that read_both() runs the two reads on two
+// Not thread-safe, except that read_range() may read the two sides on two
 // threads.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/config.h"
 #include "common/lsn.h"
@@ -26,32 +34,101 @@ namespace switchyard::verify {
 
 struct SideRead {
   ChunkRows rows;
-  Lsn position;  // source: S; target: the origin's progress just before the snapshot
+  Lsn position;  // source: S; target: the applied position just before the snapshot
 };
 
 class Sides {
  public:
-  explicit Sides(const Config& config);
+  virtual ~Sides() = default;
+
+  // A session on the target for verify's records in the control schema.
+  virtual pg::Connection& control() = 0;
+  // How the configuration names the two ends, for messages.
+  virtual const std::string& source_role() const = 0;
+  virtual const std::string& target_role() const = 0;
+
+  // Whether `given` (verify --table) names the stream's table schema.name.
+  virtual bool names_table(const std::string& given, const std::string& schema,
+                           const std::string& name) const {
+    return given == schema + "." + name;
+  }
+  // A table of the stream (schema and name on the target), planned.
+  // Throws Error(kSchemaDrift) or Error(kPrecondition) as plan_table does.
+  virtual TablePlan plan(const std::string& schema, const std::string& name) = 0;
+
+  // Both sides' rows with lower < key <= upper (a null bound is open).
+  virtual std::pair<SideRead, SideRead> read_range(const TablePlan& plan, const KeyText* lower,
+                                                   const KeyText* upper) = 0;
+  // One side's rows of `keys`; a table without a key is read whole.
+  virtual SideRead read_keys(Side side, const TablePlan& plan,
+                             const std::vector<KeyText>& keys) = 0;
+  // Both sides' rows of `keys` (one after the other, unless the engine
+  // reads them at once).
+  virtual std::pair<SideRead, SideRead> read_keys_both(const TablePlan& plan,
+                                                       const std::vector<KeyText>& keys) {
+    SideRead source = read_keys(Side::kSource, plan, keys);
+    return {std::move(source), read_keys(Side::kTarget, plan, keys)};
+  }
+
+  // For chunking a table with one integer key: the key's smallest and
+  // largest value on the source, nullopt when it is empty.
+  virtual std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) = 0;
+  // For any other key: the source's key `rows` rows after `lower`, which
+  // ends the chunk; nullopt when the chunk runs to the end of the table.
+  virtual std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
+                                             uint64_t rows) = 0;
+
+  // The most rows a chunk may hold (chunk sizes aim at verify.chunk_time).
+  virtual double max_chunk_rows() const { return 1'000'000; }
+
+  // How far the target has applied the source.
+  virtual Lsn applied_position() = 0;
+  // True if a replicate streams now (nothing applies the source's changes
+  // otherwise).
+  virtual bool stream_running() = 0;
+
+  // Polls every few milliseconds until applied_position() >= position.
+  // False if `timeout` passes first, or a stop was requested.
+  bool wait_applied(Lsn position, std::chrono::milliseconds timeout);
+};
+
+// A PostgreSQL source and target. Every read runs in its own short
+// REPEATABLE READ transaction, so a chunk is one consistent picture of its
+// side and no snapshot is held open on a production source between chunks.
+// The source position is the WAL insert position after the snapshot was
+// taken; the target has applied a transaction once its replication origin,
+// or the slot's confirmed position, has passed the commit.
+class PostgresSides : public Sides {
+ public:
+  explicit PostgresSides(const Config& config);
 
   pg::Connection& source() { return source_; }
   pg::Connection& target() { return target_; }
-  pg::Connection& control() { return control_; }
+  pg::Connection& control() override { return control_; }
+  const std::string& source_role() const override { return config_.source.name; }
+  const std::string& target_role() const override { return config_.target.name; }
 
-  // `digest_only`: see ChunkHasher::read.
+  TablePlan plan(const std::string& schema, const std::string& name) override;
+  std::pair<SideRead, SideRead> read_range(const TablePlan& plan, const KeyText* lower,
+                                           const KeyText* upper) override;
+  SideRead read_keys(Side side, const TablePlan& plan, const std::vector<KeyText>& keys) override;
+  std::pair<SideRead, SideRead> read_keys_both(const TablePlan& plan,
+                                               const std::vector<KeyText>& keys) override;
+  std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
+  std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
+                                     uint64_t rows) override;
+  // The larger of the origin's progress and the slot's confirmed position.
+  Lsn applied_position() override;
+  // The slot is active.
+  bool stream_running() override;
+
+  // One of the plan's SELECTs on one side; `digest_only`: see
+  // ChunkHasher::read.
   SideRead read(Side side, const TablePlan& plan, const std::string& select,
                 bool digest_only = false);
   // Both sides at once: source on this thread, target on another.
   std::pair<SideRead, SideRead> read_both(const TablePlan& plan, const std::string& source_select,
                                           const std::string& target_select);
-
-  // Where the target has applied the source up to: the larger of the
-  // origin's progress and the slot's confirmed position.
-  Lsn applied_position();
-  // Polls every few milliseconds until applied_position() >= position.
-  // False if `timeout` passes first, or a stop was requested.
-  bool wait_applied(Lsn position, std::chrono::milliseconds timeout);
-  // True if a replicate streams from the slot now (it is active).
-  bool stream_running();
 
  private:
   const Config& config_;

@@ -36,8 +36,11 @@ struct TablePlan {
   std::string display;    // schema.name
   std::string qualified;  // "schema"."name"
   std::vector<PlanColumn> columns;
-  std::vector<size_t> key;   // indexes into columns; empty: the table has no key
-  bool integer_key = false;  // one int2/int4/int8 key column: chunks step by value
+  std::vector<size_t> key;  // indexes into columns; empty: the table has no key
+  // Chunks step by the value of the first key column, an integer: a
+  // PostgreSQL source's only key column; an ODBC legacy's first one
+  // (LegacySides ranges on it alone).
+  bool integer_key = false;
   double estimated_rows = 0;
   uint64_t estimated_bytes = 0;
   // Both sides read every column with the same expression, type and wire

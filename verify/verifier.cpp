@@ -24,25 +24,22 @@ double seconds_since(Clock::time_point start) {
 // Decides where each chunk ends, steering the chunk's read time toward
 // verify.chunk_time. A single integer key steps by value, using the density
 // seen so far (no query); any other key asks the source for the key N rows
-// on, through the key's index.
+// on (Sides::split_point).
 class ChunkSizer {
  public:
   static constexpr double kFirstRows = 20'000;
   static constexpr double kMinRows = 1'000;
-  static constexpr double kMaxRows = 1'000'000;  // bounds memory: ~40 bytes a row
 
-  ChunkSizer(const TablePlan& plan, pg::Connection& source, std::chrono::milliseconds chunk_time)
-      : plan_(plan), source_(source), chunk_seconds_(chunk_time.count() / 1000.0) {
+  ChunkSizer(const TablePlan& plan, Sides& sides, std::chrono::milliseconds chunk_time)
+      : plan_(plan), sides_(sides), chunk_seconds_(chunk_time.count() / 1000.0) {
     if (!plan.integer_key) return;
-    const std::string column = "t." + pg::quote_ident(plan.columns[plan.key[0]].name);
-    pg::Result bounds = source.exec("SELECT min(" + column + ")::text, max(" + column +
-                                    ")::text FROM " + plan.qualified + " t");
-    if (bounds.is_null(0, 0)) {
+    const auto extent = sides.key_extent(plan);
+    if (!extent) {
       empty_ = true;
       return;
     }
-    min_ = std::stoll(bounds.str(0, 0));
-    max_ = std::stoll(bounds.str(0, 1));
+    min_ = extent->first;
+    max_ = extent->second;
     const double span = static_cast<double>(max_) - static_cast<double>(min_) + 1;
     density_ = plan.estimated_rows > 0 ? std::min(1.0, plan.estimated_rows / span) : 1.0;
   }
@@ -59,11 +56,7 @@ class ChunkSizer {
       if (upper >= max_) return std::nullopt;
       return KeyText{std::to_string(static_cast<int64_t>(upper))};
     }
-    pg::Result split = source_.exec(plan_.split_point(lower, static_cast<uint64_t>(rows_)));
-    if (split.rows() == 0) return std::nullopt;
-    KeyText upper;
-    for (int column = 0; column < split.columns(); ++column) upper.push_back(split.str(0, column));
-    return upper;
+    return sides_.split_point(plan_, lower, static_cast<uint64_t>(rows_));
   }
 
   void observe(uint64_t rows, double seconds) {
@@ -73,12 +66,13 @@ class ChunkSizer {
     }
     if (rows == 0 || seconds <= 0) return;
     const double wanted = static_cast<double>(rows) * chunk_seconds_ / seconds;
-    rows_ = std::clamp(wanted, std::max(kMinRows, rows_ / 4), std::min(kMaxRows, rows_ * 4));
+    rows_ = std::clamp(wanted, std::max(kMinRows, rows_ / 4),
+                       std::min(sides_.max_chunk_rows(), rows_ * 4));
   }
 
  private:
   const TablePlan& plan_;
-  pg::Connection& source_;
+  Sides& sides_;
   double chunk_seconds_;
   double rows_ = kFirstRows;
   bool empty_ = false;
@@ -132,10 +126,14 @@ Lsn max_marked(const store::DirtySet& dirty) {
 
 }  // namespace
 
-Verifier::Verifier(const Config& config) : config_(config), sides_(config) {}
+Verifier::Verifier(const Config& config)
+    : Verifier(config, std::make_unique<PostgresSides>(config)) {}
+
+Verifier::Verifier(const Config& config, std::unique_ptr<Sides> sides)
+    : config_(config), sides_(std::move(sides)) {}
 
 std::vector<TablePlan> Verifier::plan_tables(const std::optional<std::string>& only) {
-  pg::Connection& target = sides_.control();
+  pg::Connection& target = sides_->control();
   const auto stream = control::read_stream(target, config_.name);
   if (!stream) {
     throw Error(ErrorKind::kPrecondition,
@@ -148,13 +146,13 @@ std::vector<TablePlan> Verifier::plan_tables(const std::optional<std::string>& o
   }
   std::vector<TablePlan> plans;
   for (const auto& table : control::read_tables(target, config_.name)) {
-    if (only && *only != table.schema + "." + table.name) continue;
+    if (only && !sides_->names_table(*only, table.schema, table.name)) continue;
     if (table.adding) {
       spdlog::info("{}.{} is being added to the stream; verified once it streams", table.schema,
                    table.name);
       continue;
     }
-    plans.push_back(plan_table(sides_.source(), sides_.target(), table.schema, table.name));
+    plans.push_back(sides_->plan(table.schema, table.name));
   }
   if (only && plans.empty()) {
     throw Error(ErrorKind::kUsage, "--table " + *only + ": not a table of stream " + config_.name +
@@ -168,14 +166,14 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
   constexpr size_t kRowsNamed = 10;  // rows in flight named one by one in a pass, then counted
   const char* status = "clean";
   report.rechecked += keys.size();
-  for (const Settled& key : recheck(sides_, plan, std::move(keys), config_.verify)) {
+  for (const Settled& key : recheck(*sides_, plan, std::move(keys), config_.verify)) {
     if (key.verdict == Verdict::kEqual) continue;
     Finding finding = make_finding(plan, key.key, key.kind, key.source_position);
     const std::string shown = boost::json::serialize(finding.key_json);
     if (key.verdict == Verdict::kMismatch) {
       spdlog::warn("{}: mismatch: row {} is {} (confirmed at source position {})", plan.display,
                    shown, to_string(key.kind), key.source_position.to_string());
-      store::record_mismatch(sides_.control(), config_.name, plan, finding);
+      store::record_mismatch(sides_->control(), config_.name, plan, finding);
       report.mismatches.push_back(std::move(finding));
       status = "mismatch";
     } else {
@@ -209,9 +207,9 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   report.table = plan.display;
   report.whole_table = true;
   const auto started = Clock::now();
-  pg::Connection& control = sides_.control();
+  pg::Connection& control = sides_->control();
   const std::string pass_started = store::begin_pass(control, config_.name, plan);
-  ChunkSizer sizer(plan, sides_.source(), config_.verify.chunk_time);
+  ChunkSizer sizer(plan, *sides_, config_.verify.chunk_time);
   RateLimiter limiter(config_.verify, rate_limited);
   ProgressMeter progress("verify " + plan.display, 0, static_cast<uint64_t>(plan.estimated_rows),
                          "chunks");
@@ -224,11 +222,7 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
     if (!plan.keyless()) upper = sizer.next_upper(lower ? &*lower : nullptr);
     const KeyText* lower_bound = lower ? &*lower : nullptr;
     const KeyText* upper_bound = upper ? &*upper : nullptr;
-    auto [source, target] =
-        plan.keyless()
-            ? sides_.read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget))
-            : sides_.read_both(plan, plan.select_range(Side::kSource, lower_bound, upper_bound),
-                               plan.select_range(Side::kTarget, lower_bound, upper_bound));
+    auto [source, target] = sides_->read_range(plan, lower_bound, upper_bound);
     const double read_seconds = seconds_since(chunk_started);
     if (report.chunks == 0) first_target_position = target.position;
     last_source_position = source.position;
@@ -280,7 +274,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   TableReport report;
   report.table = plan.display;
   const auto started = Clock::now();
-  pg::Connection& control = sides_.control();
+  pg::Connection& control = sides_->control();
   const store::DirtySet dirty = store::read_dirty(control, config_.name, plan);
   if (dirty.rows.empty()) return report;
   if (dirty.whole_table || plan.keyless() ||
@@ -296,8 +290,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
         dirty.keys.begin() + static_cast<std::ptrdiff_t>(start),
         dirty.keys.begin() +
             static_cast<std::ptrdiff_t>(std::min(dirty.keys.size(), start + kKeysPerRead)));
-    auto [source, target] = sides_.read_both(plan, plan.select_keys(Side::kSource, keys),
-                                             plan.select_keys(Side::kTarget, keys));
+    auto [source, target] = sides_->read_keys_both(plan, keys);
     ++report.chunks;
     report.source_rows += source.rows.size();
     report.target_rows += target.rows.size();

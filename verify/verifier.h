@@ -13,10 +13,12 @@
 // by key and compared the same way; cost follows the number of changed
 // keys, not the size of the table. Marks are cleared only once verified.
 //
-// A Verifier owns three connections (sides.h); not thread-safe.
+// A Verifier reads through its Sides (sides.h): a PostgreSQL source's, or an
+// ODBC legacy's (legacy_sides.h); not thread-safe.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +48,9 @@ struct TableReport {
 
 class Verifier {
  public:
+  // A PostgreSQL source and target.
   explicit Verifier(const Config& config);
+  Verifier(const Config& config, std::unique_ptr<Sides> sides);
 
   // The stream's tables (or the one named schema.table), planned. Throws
   // Error(kUsage) for a table that is not part of the stream, and
@@ -59,7 +63,7 @@ class Verifier {
   // (the cutover's gate) compares any number of keys by key instead.
   TableReport dirty_pass(const TablePlan& plan, bool by_key_always = false);
 
-  Sides& sides() { return sides_; }
+  Sides& sides() { return *sides_; }
 
  private:
   // Settles candidate keys and records what they turned out to be.
@@ -69,7 +73,7 @@ class Verifier {
   void log_unsettled(const TablePlan& plan, const TableReport& report) const;
 
   const Config& config_;
-  Sides sides_;
+  std::unique_ptr<Sides> sides_;
 };
 
 }  // namespace switchyard::verify

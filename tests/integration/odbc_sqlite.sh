@@ -134,8 +134,8 @@ log "ok: verify --once clean; status: $(grep '^lag' "$WORK/status.out")"
 pgc_psql TGT -c "SET session_replication_role = replica; UPDATE public.track SET name = 'tampered' WHERE trackid = 3; DELETE FROM public.genre WHERE genreid = 2" >/dev/null
 rc=0; "$SY" -c "$CONF" verify --once >"$WORK/verify.out" 2>"$WORK/verify.log" || rc=$?
 [ "$rc" = 1 ] || fail "verify after tampering exited $rc: $(cat "$WORK/verify.out")"
-grep -q 'different row {"trackid":3}' "$WORK/verify.log" || fail "the changed row was not named"
-grep -q 'missing row {"genreid":2}' "$WORK/verify.log" || fail "the deleted row was not named"
+grep -q 'row {"trackid":3} is different' "$WORK/verify.log" || fail "the changed row was not named"
+grep -q 'row {"genreid":2} is missing' "$WORK/verify.log" || fail "the deleted row was not named"
 "$SY" -c "$CONF" verify --repair >/dev/null 2>&1 || fail "repair"
 "$SY" -c "$CONF" verify --once >/dev/null 2>&1 || fail "verify after repair"
 log "ok: a tampered target found (exit 1), repaired, clean"

@@ -316,6 +316,66 @@ CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
 
 }  // namespace
 
+namespace {
+
+// One thing the stream needs of the legacy, met or not.
+Requirement stream_requirement(const Config& config, std::string what, bool met,
+                               std::string problem, std::string fix) {
+  Requirement requirement;
+  requirement.side = config.source.name;
+  requirement.needed_by = NeededBy::kStream;
+  requirement.what = std::move(what);
+  requirement.met = met;
+  if (!met) {
+    requirement.problem = std::move(problem);
+    requirement.fix = std::move(fix);
+  }
+  return requirement;
+}
+
+// The rights capture needs on the legacy, each met or not with its fix
+// (MariaDB: privileges on the database, PROCESS for the safe watermark,
+// binary logging's trust; SQLite has no rights to check).
+std::vector<Requirement> capture_rights(LegacySource& source, const Config& config) {
+  std::vector<Requirement> all;
+  if (source.engine() != "MariaDB") return all;
+  auto add = [&](std::string what, bool met, std::string problem, std::string fix) {
+    all.push_back(
+        stream_requirement(config, std::move(what), met, std::move(problem), std::move(fix)));
+  };
+  const auto rights = source.dialect().capture_rights(source.connection());
+  const std::string database = source.dialect().quote(rights.database);
+  std::string missing;
+  for (const auto& privilege : rights.missing) missing += (missing.empty() ? "" : ", ") + privilege;
+  add("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER on " + database,
+      rights.missing.empty(), rights.grantee + " lacks " + missing + " on " + database,
+      "GRANT " + missing + " ON " + database + ".* TO " + rights.grantee + ";");
+  add("PROCESS (the safe watermark reads open transactions)", rights.process,
+      rights.grantee + " lacks PROCESS", "GRANT PROCESS ON *.* TO " + rights.grantee + ";");
+  add("creating triggers with binary logging on", rights.binlog_allows_triggers,
+      "binary logging is on and " + rights.grantee +
+          " has no SUPER, so MariaDB refuses to create triggers",
+      "SET GLOBAL log_bin_trust_function_creators = 1; (and in my.cnf, to survive a restart)");
+  return all;
+}
+
+// What the connected user lacks of those rights, with the fixes; "" when
+// nothing is missing or the rights cannot be read (the error that brought
+// us here then speaks for itself).
+std::string missing_capture_rights(LegacySource& source, const Config& config) {
+  try {
+    std::string out;
+    for (const Requirement& right : capture_rights(source, config)) {
+      if (!right.met) out += (out.empty() ? "" : "; ") + right.problem + ": " + right.fix;
+    }
+    return out;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+}  // namespace
+
 LegacyInitResult run_legacy_init(const Config& config) {
   LegacySource source(config);
   const std::vector<LegacyStreamTable> tables = source.selected_tables();
@@ -384,22 +444,27 @@ LegacyInitResult run_legacy_init(const Config& config) {
   std::vector<odbc::LegacyTable> legacy;
   for (const auto& table : tables) legacy.push_back(table.legacy);
   const std::vector<std::string> capture = source.dialect().capture_install(config.name, legacy);
+  // init again (snapshot and replicate run it first): what is there stays.
+  const size_t triggers_before =
+      source.dialect().capture_triggers(source.connection(), config.name).size();
   try {
     for (const std::string& statement : capture) source.connection().exec(statement);
     (void)source.dialect().probe_changelog(source.connection(), config.name);
   } catch (const Error& error) {
+    const std::string lacking = missing_capture_rights(source, config);
     remove_capture(source, config, tables);
     remove_target_objects(target, config, created, created_schemas);
     throw Error(error.kind() == ErrorKind::kDatabase ? ErrorKind::kPrecondition : error.kind(),
-                std::string(error.what()) +
-                    " (installing the capture; the user needs CREATE and TRIGGER on the "
-                    "database" +
-                    (source.engine() == "MariaDB" ? ", and PROCESS to see open transactions" : "") +
-                    "); nothing was left behind",
+                std::string(error.what()) + " (installing the capture" +
+                    (lacking.empty() ? "" : "; " + lacking) + "); nothing was left behind",
                 error.sqlstate());
   }
-  spdlog::info("source: capture installed on {} ({} triggers, changelog {})",
-               counted(tables.size(), "table"), capture.size() - 1, source.changelog());
+  const size_t triggers =
+      source.dialect().capture_triggers(source.connection(), config.name).size();
+  if (triggers > triggers_before) {
+    spdlog::info("source: capture installed on {} ({} triggers, changelog {})",
+                 counted(tables.size(), "table"), triggers - triggers_before, source.changelog());
+  }
   return result;
 }
 
@@ -407,34 +472,10 @@ std::vector<Requirement> check_legacy_requirements(const Config& config, size_t&
   LegacySource source(config);
   std::vector<Requirement> all;
   auto add = [&](std::string what, bool met, std::string problem = {}, std::string fix = {}) {
-    Requirement requirement;
-    requirement.side = config.source.name;
-    requirement.needed_by = NeededBy::kStream;
-    requirement.what = std::move(what);
-    requirement.met = met;
-    if (!met) {
-      requirement.problem = std::move(problem);
-      requirement.fix = std::move(fix);
-    }
-    all.push_back(std::move(requirement));
+    all.push_back(
+        stream_requirement(config, std::move(what), met, std::move(problem), std::move(fix)));
   };
-  const auto rights = source.dialect().capture_rights(source.connection());
-  if (source.engine() == "MariaDB") {
-    const std::string database = source.dialect().quote(rights.database);
-    std::string missing;
-    for (const auto& privilege : rights.missing) {
-      missing += (missing.empty() ? "" : ", ") + privilege;
-    }
-    add("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER on " + database,
-        rights.missing.empty(), rights.grantee + " lacks " + missing + " on " + database,
-        "GRANT " + missing + " ON " + database + ".* TO " + rights.grantee + ";");
-    add("PROCESS (the safe watermark reads open transactions)", rights.process,
-        rights.grantee + " lacks PROCESS", "GRANT PROCESS ON *.* TO " + rights.grantee + ";");
-    add("creating triggers with binary logging on", rights.binlog_allows_triggers,
-        "binary logging is on and " + rights.grantee +
-            " has no SUPER, so MariaDB refuses to create triggers",
-        "SET GLOBAL log_bin_trust_function_creators = 1; (and in my.cnf, to survive a restart)");
-  }
+  for (Requirement& right : capture_rights(source, config)) all.push_back(std::move(right));
   std::vector<std::string> problems;
   const std::vector<LegacyStreamTable> tables = source.selected_tables(&problems);
   table_count = tables.size() + problems.size();

@@ -24,6 +24,8 @@ constexpr size_t kRowsPerRead = 2000;
 // How long to wait before looking at the changelog again when it had
 // nothing past the watermark.
 constexpr auto kPollPause = std::chrono::milliseconds(50);
+// How often the feed looks for tables that appeared on the source.
+constexpr auto kNewTableCheckInterval = std::chrono::seconds(5);
 constexpr uint64_t kRowsPerPrune = 10'000;
 // Seconds from the Unix epoch to PostgreSQL's, 2000-01-01.
 constexpr double kPostgresEpoch = 946684800.0;
@@ -203,11 +205,13 @@ std::vector<change::Message> describe_tables(pg::Connection& target,
 
 // ---- the feed -----------------------------------------------------------
 
-ChangelogFeed::ChangelogFeed(const Config& config, pg::Connection& target)
+ChangelogFeed::ChangelogFeed(const Config& config, pg::Connection& target,
+                             std::set<std::string>& warned)
     : config_(config),
       target_(target),
+      warned_(warned),
       source_(config),
-      tables_(source_.selected_tables()),
+      tables_(usable_tables()),
       decoder_(source_.engine(), tables_),
       read_sql_(source_.dialect().changelog_read(config.name, kRowsPerRead)) {}
 
@@ -270,6 +274,28 @@ bool ChangelogFeed::read_chunk() {
   queue_.emplace_back(change::Commit{0, Lsn(rows.back().seq), Lsn(end), time_us});
   next_ = end;
   return true;
+}
+
+std::vector<LegacyStreamTable> ChangelogFeed::usable_tables() {
+  std::vector<std::string> problems;
+  std::vector<LegacyStreamTable> tables = source_.selected_tables(&problems);
+  for (const std::string& problem : problems) {
+    if (warned_.insert(problem).second) spdlog::warn("{}; it is not replicated", problem);
+  }
+  return tables;
+}
+
+bool ChangelogFeed::tables_appeared() {
+  const auto now = Clock::now();
+  if (now - last_table_check_ < kNewTableCheckInterval) return false;
+  last_table_check_ = now;
+  for (const LegacyStreamTable& table : usable_tables()) {
+    const bool streamed = std::any_of(
+        tables_.begin(), tables_.end(),
+        [&](const LegacyStreamTable& known) { return known.legacy.name == table.legacy.name; });
+    if (!streamed) return true;
+  }
+  return false;
 }
 
 ChangelogRow ChangelogFeed::to_row(const std::vector<Value>& values) {

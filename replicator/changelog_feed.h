@@ -20,6 +20,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -76,8 +77,9 @@ class ChangelogFeed : public ChangeFeed {
  public:
   // Connects to the source (its tables as the configuration selects them);
   // `target` is a session on the target, where the tables' column types
-  // are read.
-  ChangelogFeed(const Config& config, pg::Connection& target);
+  // are read. `warned` collects the tables already named as not
+  // replicable, across sessions.
+  ChangelogFeed(const Config& config, pg::Connection& target, std::set<std::string>& warned);
 
   std::string start(Lsn from) override;
   std::optional<change::Message> next(std::chrono::milliseconds wait) override;
@@ -86,6 +88,8 @@ class ChangelogFeed : public ChangeFeed {
   bool caught_up(Lsn committed) const override {
     return queue_.empty() && committed.value >= next_;
   }
+  // A selected table the stream lacks (add_legacy_tables joins it).
+  bool tables_appeared() override;
   std::string format(Lsn position) const override { return std::to_string(position.value); }
   void finish() override {}
 
@@ -94,9 +98,12 @@ class ChangelogFeed : public ChangeFeed {
 
   bool read_chunk();
   static ChangelogRow to_row(const std::vector<Value>& values);
+  // The selected tables; those that cannot be streamed are named once.
+  std::vector<LegacyStreamTable> usable_tables();
 
   const Config& config_;
   pg::Connection& target_;
+  std::set<std::string>& warned_;
   LegacySource source_;
   std::vector<LegacyStreamTable> tables_;
   ChangelogDecoder decoder_;
@@ -107,6 +114,7 @@ class ChangelogFeed : public ChangeFeed {
   uint64_t next_ = 0;                  // the next sequence to read
   uint64_t safe_ = 0;                  // read up to here, by the last watermark
   uint64_t pruned_below_ = 0;
+  Clock::time_point last_table_check_ = Clock::now();
 };
 
 }  // namespace switchyard

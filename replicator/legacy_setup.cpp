@@ -376,9 +376,11 @@ std::string missing_capture_rights(LegacySource& source, const Config& config) {
 
 }  // namespace
 
-LegacyInitResult run_legacy_init(const Config& config) {
+LegacyInitResult run_legacy_init(const Config& config, bool usable_only) {
   LegacySource source(config);
-  const std::vector<LegacyStreamTable> tables = source.selected_tables();
+  std::vector<std::string> problems;
+  const std::vector<LegacyStreamTable> tables =
+      source.selected_tables(usable_only ? &problems : nullptr);
   if (tables.empty()) {
     throw Error(ErrorKind::kPrecondition,
                 "source: no table matches tables.include (tables are matched as "
@@ -403,10 +405,13 @@ LegacyInitResult run_legacy_init(const Config& config) {
   }
   std::vector<TableTranslation> created;
   std::set<std::string> created_schemas;
+  bool streaming = false;
   {
     pg::Transaction transaction(target);
     control::ensure_schema(target);
-    if (!control::read_stream(target, config.name)) {
+    if (auto stream = control::read_stream(target, config.name)) {
+      streaming = stream->phase == control::kStreaming;
+    } else {
       control::insert_stream(target, config.name, source_identity(source));
     }
     for (const auto& table : tables) {
@@ -431,6 +436,9 @@ LegacyInitResult run_legacy_init(const Config& config) {
       row.name = table.translation.name;
       row.created_by_switchyard = !exists;
       row.post_data = exists ? std::vector<std::string>{} : ddl.post_data;
+      // A table that joins a stream already past its copy is copied by
+      // add_legacy_tables, and verified once it streams.
+      row.adding = streaming;
       control::upsert_table(target, config.name, row);
     }
     control::ensure_origin(target, config.origin_name());
@@ -494,27 +502,15 @@ std::vector<Requirement> check_legacy_requirements(const Config& config, size_t&
   return all;
 }
 
-SnapshotSummary run_legacy_snapshot(const Config& config) {
-  SnapshotSummary summary;
-  summary.consistent_point = Lsn(kFirstChangelogPosition);
-  {
-    pg::Connection target(config.target.conninfo, config.target.name);
-    if (control::schema_exists(target)) {
-      auto stream = control::read_stream(target, config.name);
-      if (stream && stream->phase == control::kStreaming) {
-        summary.already_done = true;
-        return summary;
-      }
-    }
-  }
-  run_legacy_init(config);
-  LegacySource source(config);
-  const std::vector<LegacyStreamTable> tables = source.selected_tables();
-  pg::Connection target(config.target.conninfo, config.target.name);
-  control::set_phase(target, config.name, control::kCopying);
-  const auto started = Clock::now();
+namespace {
 
-  // A copy interrupted earlier is never half-trusted: it starts again.
+// Copies `tables` (each emptied first: a copy interrupted earlier is never
+// half-trusted), several parts at once, each part one consistent read on
+// the source and one binary COPY on the target; progress with rate and ETA;
+// then each copied table's keys. Adds to `summary`.
+void copy_tables(const Config& config, LegacySource& source,
+                 const std::vector<LegacyStreamTable>& tables, pg::Connection& target,
+                 SnapshotSummary& summary) {
   for (const auto& table : tables) {
     const std::string qualified = pg::qualified(table.translation.schema, table.translation.name);
     if (target.exec("SELECT 1 FROM " + qualified + " LIMIT 1").rows() > 0) {
@@ -529,6 +525,7 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> rows_done{0};
+  size_t tables_done = 0;  // guarded by mutex
   std::mutex mutex;
   std::exception_ptr failure;
   auto finish_table = [&](size_t idx) {  // REQUIRES: mutex held
@@ -547,6 +544,7 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
     summary.rows += result.rows;
     summary.bytes += result.bytes;
     ++summary.tables;
+    ++tables_done;
   };
   auto worker = [&](int number) {
     try {
@@ -585,7 +583,7 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
       bool running = false;
       {
         std::lock_guard lock(mutex);
-        running = summary.tables < tables.size() && !failure;
+        running = tables_done < tables.size() && !failure;
       }
       if (!running) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -612,12 +610,40 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
 
   // Keys, now that the rows are in.
   for (const control::TableRow& row : control::read_tables(target, config.name)) {
-    if (row.post_data_done) continue;
+    const bool copied_now =
+        std::any_of(tables.begin(), tables.end(), [&](const LegacyStreamTable& table) {
+          return table.translation.schema == row.schema && table.translation.name == row.name;
+        });
+    if (row.post_data_done || !copied_now) continue;
     pg::Transaction transaction(target);
     for (const std::string& statement : row.post_data) target.exec(statement);
     control::mark_post_data_done(target, config.name, row.schema, row.name);
     transaction.commit();
   }
+}
+
+}  // namespace
+
+SnapshotSummary run_legacy_snapshot(const Config& config) {
+  SnapshotSummary summary;
+  summary.consistent_point = Lsn(kFirstChangelogPosition);
+  {
+    pg::Connection target(config.target.conninfo, config.target.name);
+    if (control::schema_exists(target)) {
+      auto stream = control::read_stream(target, config.name);
+      if (stream && stream->phase == control::kStreaming) {
+        summary.already_done = true;
+        return summary;
+      }
+    }
+  }
+  run_legacy_init(config);
+  LegacySource source(config);
+  const std::vector<LegacyStreamTable> tables = source.selected_tables();
+  pg::Connection target(config.target.conninfo, config.target.name);
+  control::set_phase(target, config.name, control::kCopying);
+  const auto started = Clock::now();
+  copy_tables(config, source, tables, target, summary);
   {
     pg::Transaction transaction(target);
     target.exec("SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
@@ -627,6 +653,50 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
   }
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return summary;
+}
+
+size_t add_legacy_tables(const Config& config) {
+  std::set<std::pair<std::string, std::string>> streamed;
+  {
+    pg::Connection target(config.target.conninfo, config.target.name);
+    for (const control::TableRow& row : control::read_tables(target, config.name)) {
+      if (!row.adding) streamed.insert({row.schema, row.name});
+    }
+  }
+  std::vector<std::string> problems;  // named by the feed's check already
+  bool any = false;
+  for (const auto& table : LegacySource(config).selected_tables(&problems)) {
+    if (!streamed.count({table.translation.schema, table.translation.name})) any = true;
+  }
+  if (!any) return 0;
+  // Creates the new tables on the target (recorded as being added) and
+  // installs their capture: from here on their changes are in the
+  // changelog, after every position the stream has applied.
+  run_legacy_init(config, /*usable_only=*/true);
+  LegacySource source(config);
+  pg::Connection target(config.target.conninfo, config.target.name);
+  std::set<std::pair<std::string, std::string>> adding;
+  for (const control::TableRow& row : control::read_tables(target, config.name)) {
+    if (row.adding) adding.insert({row.schema, row.name});
+  }
+  std::vector<LegacyStreamTable> joining;
+  for (auto& table : source.selected_tables(&problems)) {
+    if (adding.count({table.translation.schema, table.translation.name})) {
+      spdlog::info("{} appeared on the source and matches tables.include; adding it",
+                   table.legacy_display());
+      joining.push_back(std::move(table));
+    }
+  }
+  SnapshotSummary summary;
+  copy_tables(config, source, joining, target, summary);
+  // The stream replays the tables' changes over the copy (idempotent).
+  pg::Transaction transaction(target);
+  for (const auto& table : joining) {
+    control::finish_adding_table(target, config.name, table.translation.schema,
+                                 table.translation.name, Lsn(kFirstChangelogPosition));
+  }
+  transaction.commit();
+  return joining.size();
 }
 
 LegacyTeardownResult run_legacy_teardown(const Config& config) {

@@ -37,7 +37,9 @@ struct LegacyInitResult {
   size_t tables_created = 0;  // of those, created on the target now
 };
 
-LegacyInitResult run_legacy_init(const Config& config);
+// `usable_only`: tables that cannot be streamed are left out rather than
+// refused (a table joining a running stream).
+LegacyInitResult run_legacy_init(const Config& config, bool usable_only = false);
 
 // `check` for an ODBC source: the source's rights and settings that capture
 // needs, each selected table (a key, types with a rule), and the target's
@@ -45,6 +47,16 @@ LegacyInitResult run_legacy_init(const Config& config);
 // selected.
 std::vector<Requirement> check_legacy_requirements(const Config& config, size_t& tables);
 SnapshotSummary run_legacy_snapshot(const Config& config);
+
+// Tables that tables.include selects on the legacy but the stream lacks
+// (created after init: an application release during weeks of parallel
+// running) join it: created on the target (recorded as being added),
+// captured, then copied. Their changes are in the changelog from the
+// capture on, past everything the stream has applied, so the stream
+// replays them over the copy (apply is idempotent by key). A crash leaves
+// them being added, and the next run copies them again. REQUIRES: nothing
+// applies the stream meanwhile. Returns how many joined.
+size_t add_legacy_tables(const Config& config);
 
 struct LegacyTeardownResult {
   size_t triggers = 0;  // capture triggers the source had

@@ -76,7 +76,10 @@ void run_replicate(const Config& config) {
       }
       const Config directed =
           direction == control::Direction::kForward ? config : config.reversed();
-      if (!legacy && direction == control::Direction::kForward) {
+      if (legacy) {
+        // Tables that appeared on the legacy join before the stream resumes.
+        add_legacy_tables(config);
+      } else if (direction == control::Direction::kForward) {
         // Tables that appeared while nothing streamed, or whose adding was
         // interrupted, join before the stream resumes.
         pg::Connection source(config.source.conninfo, config.source.name);
@@ -86,7 +89,7 @@ void run_replicate(const Config& config) {
         if (!found.to_add.empty()) add_tables(config, found.to_add);
       }
       auto make_feed = [&](pg::Connection& target) -> std::unique_ptr<ChangeFeed> {
-        if (legacy) return std::make_unique<ChangelogFeed>(directed, target);
+        if (legacy) return std::make_unique<ChangelogFeed>(directed, target, warned);
         return std::make_unique<PgoutputFeed>(directed, target, direction, warned);
       };
       StreamSession session(directed, config.target.conninfo, direction, make_feed);

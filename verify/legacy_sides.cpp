@@ -361,7 +361,10 @@ ChunkRows read_target_rows(pg::Connection& connection, const LegacyPlan& plan,
 LegacySides::LegacySides(const Config& config)
     : config_(config),
       source_(config),
-      tables_(source_.selected_tables()),
+      tables_([this] {
+        std::vector<std::string> problems;  // not streamed: replicate names them
+        return source_.selected_tables(&problems);
+      }()),
       target_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify"),
       control_(config.target.conninfo, config.target.name, pg::Mode::kNormal, "control") {}
 

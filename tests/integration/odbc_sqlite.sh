@@ -130,6 +130,34 @@ grep -q "^parity: 11 tables" "$WORK/verify.out" || fail "verify: $(cat "$WORK/ve
 grep -q "^changelog .*(SQLite), replicate running" "$WORK/status.out" || fail "status: $(cat "$WORK/status.out")"
 log "ok: verify --once clean; status: $(grep '^lag' "$WORK/status.out")"
 
+# ---- tables created while the stream runs ---------------------------------------
+# One with a key joins the stream (created, captured, copied, its changes
+# replayed over the copy); one without is named once and left out, and the
+# stream goes on.
+lite "CREATE TABLE ReleaseNote (NoteId INTEGER PRIMARY KEY, Body NVARCHAR(200) NOT NULL);
+      INSERT INTO ReleaseNote (Body) VALUES ('first'), ('second');
+      CREATE TABLE Scratch (What TEXT);"
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(pgc_psql TGT -c "SELECT count(*) FROM public.releasenote" 2>/dev/null)" = 2 ]; do
+  [ "$(date +%s)" -ge "$deadline" ] && { tail -20 "$WORK/replicate.log"; fail "ReleaseNote did not join the stream"; }
+  sleep 0.5
+done
+lite "INSERT INTO ReleaseNote (Body) VALUES ('third'); UPDATE ReleaseNote SET Body = 'first, edited' WHERE NoteId = 1;
+      DELETE FROM ReleaseNote WHERE NoteId = 2"
+deadline=$(( $(date +%s) + 30 ))
+until [ "$(pgc_psql TGT -c "SELECT string_agg(noteid || ':' || body, ',' ORDER BY noteid) FROM public.releasenote")" = "1:first, edited,3:third" ]; do
+  [ "$(date +%s)" -ge "$deadline" ] && fail "ReleaseNote's changes after joining: $(pgc_psql TGT -c "TABLE public.releasenote")"
+  sleep 0.5
+done
+grep -q "main.ReleaseNote appeared on the source and matches tables.include; adding it" "$WORK/replicate.log" \
+  || fail "the joining table was not named"
+[ "$(grep -c "main.Scratch has no primary key.*it is not replicated" "$WORK/replicate.log")" = 1 ] \
+  || fail "the keyless table was not named once: $(grep -c Scratch "$WORK/replicate.log")"
+"$SY" -c "$CONF" verify --once >"$WORK/verify.out" 2>"$WORK/verify.log" \
+  || { cat "$WORK/verify.log"; fail "verify --once after a table joined"; }
+grep -q "^parity: 12 tables" "$WORK/verify.out" || fail "verify: $(cat "$WORK/verify.out")"
+log "ok: a table created while streaming joined it (copied, then its changes); a keyless one named once"
+
 # ---- a tampered target: found, repaired -----------------------------------------
 pgc_psql TGT -c "SET session_replication_role = replica; UPDATE public.track SET name = 'tampered' WHERE trackid = 3; DELETE FROM public.genre WHERE genreid = 2" >/dev/null
 rc=0; "$SY" -c "$CONF" verify --once >"$WORK/verify.out" 2>"$WORK/verify.log" || rc=$?
@@ -143,7 +171,7 @@ log "ok: a tampered target found (exit 1), repaired, clean"
 # ---- teardown ---------------------------------------------------------------------
 kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" || fail "replicate did not stop cleanly"
 "$SY" -c "$CONF" teardown --yes >"$WORK/teardown.out" 2>/dev/null || fail "teardown"
-grep -q "33 capture triggers and the changelog" "$WORK/teardown.out" || fail "teardown: $(cat "$WORK/teardown.out")"
+grep -q "36 capture triggers and the changelog" "$WORK/teardown.out" || fail "teardown: $(cat "$WORK/teardown.out")"
 [ "$(lite "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' OR name LIKE 'switchyard%'")" = 0 ] \
   || fail "the capture is still on the source"
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'switchyard'")" = 0 ] \

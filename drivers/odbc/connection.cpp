@@ -137,6 +137,14 @@ Connection::Connection(const std::string& conninfo, std::string role, const std:
   dbc_ = dbc;
   SQLSetConnectAttr(dbc, SQL_ATTR_LOGIN_TIMEOUT, reinterpret_cast<SQLPOINTER>(10), 0);
   std::string full = conninfo;
+  // SQLite's driver creates a missing database file: a mistyped path would
+  // leave an empty database on the legacy's host and look like one without
+  // tables. NoCreat makes it refuse instead.
+  const std::string driver = keyword(conninfo, "Driver");
+  const bool sqlite = strcasestr(driver.c_str(), "sqlite") != nullptr;
+  if (sqlite && keyword(conninfo, "NoCreat").empty()) {
+    full += (full.empty() || full.back() == ';' ? "" : ";") + std::string("NoCreat=1");
+  }
   if (!password.empty())
     full +=
         (full.empty() || full.back() == ';' ? "" : ";") + std::string("PWD=") + braced(password);
@@ -156,7 +164,6 @@ Connection::Connection(const std::string& conninfo, std::string role, const std:
     const bool no_driver = diagnostic.sqlstate == "IM002" || diagnostic.sqlstate == "IM003" ||
                            diagnostic.message.find("Can't open lib") != std::string::npos;
     if (no_driver) {
-      const std::string driver = keyword(conninfo, "Driver");
       const std::string dsn = keyword(conninfo, "DSN");
       const std::string what = !driver.empty() ? "ODBC driver '" + driver + "'"
                                : !dsn.empty()  ? "ODBC data source '" + dsn + "'"
@@ -167,6 +174,14 @@ Connection::Connection(const std::string& conninfo, std::string role, const std:
               (diagnostic.sqlstate == "IM003" ? " could not be loaded" : " is not installed") +
               " (installed drivers: odbcinst -q -d; data sources: odbcinst -q -s)",
           diagnostic.sqlstate);
+    }
+    if (sqlite && !keyword(conninfo, "Database").empty()) {
+      throw Error(ErrorKind::kUsage,
+                  role_ + ": cannot open SQLite database '" + keyword(conninfo, "Database") +
+                      "' (" + diagnostic.message +
+                      "): no such file, or not readable by this user; switchyard never creates "
+                      "one",
+                  diagnostic.sqlstate);
     }
     ErrorKind kind = kind_for_sqlstate(diagnostic.sqlstate);
     if (kind == ErrorKind::kDatabase) kind = ErrorKind::kConnection;

@@ -37,6 +37,12 @@ nothing_left() {
 # ---- refusals ---------------------------------------------------------------
 odbc_config "Driver=NoSuchOdbcDriver;Database=$DB"
 expect_failure 2 "NoSuchOdbcDriver.*odbcinst -q -d" -- "$SY" -c "$CONF" init
+odbc_config "DSN=no_such_dsn"
+expect_failure 2 "ODBC data source 'no_such_dsn' is not installed.*odbcinst -q -s" -- "$SY" -c "$CONF" init
+# A mistyped path: refused, and no empty database left in its place.
+odbc_config "Driver=SQLite3;Database=$WORK/no-such.db"
+expect_failure 2 "cannot open SQLite database '.*no-such.db'.*never creates one" -- "$SY" -c "$CONF" init
+[ -e "$WORK/no-such.db" ] && fail "a mistyped database path created a file"
 odbc_config "Driver=SQLite3;Database=$DB;PWD=secret99"
 expect_failure 2 "source.conninfo.*password_file" -- "$SY" -c "$CONF" init
 grep -q secret99 "$WORK/err" && fail "a password from the connection string was echoed"

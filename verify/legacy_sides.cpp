@@ -29,7 +29,8 @@
 namespace switchyard::verify {
 namespace {
 
-constexpr size_t kKeysPerProbe = 200;
+constexpr size_t kKeysPerProbe = 200;          // on the source: a chain of ORs
+constexpr size_t kKeysPerTargetProbe = 2'000;  // on the target: one IN list
 
 // ---- values -------------------------------------------------------------
 
@@ -132,6 +133,11 @@ struct LegacyPlan {
   std::vector<Coerce> coerce;
   std::vector<int> scale;
   std::string source_from;
+  // A key that is not an integer but whose values the source can bound in
+  // its own order (character, date and number columns; not binary):
+  // ranged on the source, probed on the target (LegacySides::read_range).
+  bool text_ranged = false;
+  uint64_t target_matched = 0;  // target rows found by probes so far this pass
 };
 
 namespace {
@@ -205,6 +211,10 @@ LegacyPlan plan_legacy_table(LegacySource& source, pg::Connection& target,
   // Chunks step by the first key column's value when it is an integer
   // (the only key column or not: LegacySides::read_range).
   plan.target.integer_key = first == "smallint" || first == "integer" || first == "bigint";
+  plan.text_ranged = !plan.target.integer_key;
+  for (size_t idx : table.key) {
+    if (odbc::is_binary(table.legacy.columns[idx])) plan.text_ranged = false;
+  }
   return plan;
 }
 
@@ -394,7 +404,7 @@ TablePlan LegacySides::plan(const std::string& schema, const std::string& name) 
                                             " is not selected by tables.include any more");
 }
 
-const LegacyPlan& LegacySides::legacy_plan(const TablePlan& plan) const {
+LegacyPlan& LegacySides::legacy_plan(const TablePlan& plan) const {
   auto found = plans_.find(plan.display);
   if (found == plans_.end()) {
     throw Error(ErrorKind::kInternal, "verify: " + plan.display + " was not planned");
@@ -426,7 +436,8 @@ SideRead LegacySides::read_target(pg::Connection& connection, const LegacyPlan& 
 
 std::pair<SideRead, SideRead> LegacySides::read_range(const TablePlan& table, const KeyText* lower,
                                                       const KeyText* upper) {
-  const LegacyPlan& plan = legacy_plan(table);
+  LegacyPlan& plan = legacy_plan(table);
+  if (plan.text_ranged) return read_text_range(plan, lower, upper);
   // Bounds on the first key column's value (TablePlan::integer_key).
   const std::string source_column =
       "t." + source_.dialect().quote(plan.table->legacy.columns[plan.table->key.front()].name);
@@ -455,6 +466,137 @@ std::pair<SideRead, SideRead> LegacySides::read_range(const TablePlan& table, co
     throw;
   }
   return {std::move(source), target.get()};
+}
+
+// The key columns on the source, as a row value when there are several.
+std::string LegacySides::source_key(const LegacyPlan& plan) const {
+  std::string columns;
+  for (size_t idx : plan.table->key) {
+    columns += (columns.empty() ? "" : ", ") + std::string("t.") +
+               source_.dialect().quote(plan.table->legacy.columns[idx].name);
+  }
+  return plan.table->key.size() == 1 ? columns : "(" + columns + ")";
+}
+
+std::optional<KeyText> LegacySides::split_point(const TablePlan& table, const KeyText* lower,
+                                                uint64_t rows) {
+  const LegacyPlan& plan = legacy_plan(table);
+  if (!plan.text_ranged) return std::nullopt;  // one chunk
+  const size_t width = plan.table->key.size();
+  std::string placeholders = "?";
+  for (size_t k = 1; k < width; ++k) placeholders += ", ?";
+  if (width > 1) placeholders = "(" + placeholders + ")";
+  std::string select;
+  for (size_t idx : plan.table->key) {
+    select += (select.empty() ? "" : ", ") +
+              source_.dialect().captured_value("t", plan.table->legacy.columns[idx]);
+  }
+  std::string order;
+  for (size_t idx : plan.table->key) {
+    order += (order.empty() ? "" : ", ") + std::string("t.") +
+             source_.dialect().quote(plan.table->legacy.columns[idx].name);
+  }
+  std::vector<std::optional<std::string>> params;
+  std::string where;
+  if (lower) {
+    where = " WHERE " + source_key(plan) + " > " + placeholders;
+    params.assign(lower->begin(), lower->end());
+  }
+  odbc::Statement statement(source_.connection(),
+                            "SELECT " + select + plan.source_from + where + " ORDER BY " + order +
+                                " LIMIT 1 OFFSET " +
+                                std::to_string(std::max<uint64_t>(rows, 1) - 1),
+                            params, 1);
+  std::vector<Value> row;
+  if (!statement.next(row)) return std::nullopt;
+  KeyText upper;
+  std::string scratch;
+  for (const Value& value : row) {
+    const auto text = captured_text(value, scratch);
+    if (!text) return std::nullopt;  // a NULL in a unique key: no bound to take
+    upper.emplace_back(*text);
+  }
+  return upper;
+}
+
+// A text key's chunk: the source range lower < key <= upper in the
+// source's own order (its collation, its key index), and on the target
+// exactly the keys that range holds, matched by their bytes. A row only the
+// target holds is in no source range: the pass's last chunk looks for such
+// rows when the target holds more rows than the chunks matched.
+std::pair<SideRead, SideRead> LegacySides::read_text_range(LegacyPlan& plan, const KeyText* lower,
+                                                           const KeyText* upper) {
+  if (!lower) plan.target_matched = 0;
+  const size_t width = plan.table->key.size();
+  std::string placeholders = "?";
+  for (size_t k = 1; k < width; ++k) placeholders += ", ?";
+  if (width > 1) placeholders = "(" + placeholders + ")";
+  std::string where;
+  std::vector<std::optional<std::string>> params;
+  if (lower) {
+    where += " WHERE " + source_key(plan) + " > " + placeholders;
+    params.insert(params.end(), lower->begin(), lower->end());
+  }
+  if (upper) {
+    where +=
+        std::string(where.empty() ? " WHERE " : " AND ") + source_key(plan) + " <= " + placeholders;
+    params.insert(params.end(), upper->begin(), upper->end());
+  }
+  const Lsn applied = applied_position();  // before the target is read
+  SideRead source = read_source(plan, where, params);
+  std::vector<std::string> keys;
+  keys.reserve(source.rows.size());
+  for (size_t row = 0; row < source.rows.size(); ++row) keys.emplace_back(source.rows.key(row));
+  SideRead target = read_keys(Side::kTarget, plan.target, key_texts(keys));
+  target.position = applied;
+  plan.target_matched += target.rows.size();
+  if (!upper) add_target_only_rows(plan, target.rows);
+  return {std::move(source), std::move(target)};
+}
+
+// Rows only the target holds (a key whose bytes differ from the source's,
+// say 'ZETA' for 'Zeta'): every target key, a page at a time in the
+// target's key order, looked up on the source; a key the source does not
+// hold byte for byte joins `rows`, so that the pass reports it.
+void LegacySides::add_target_only_rows(const LegacyPlan& plan, ChunkRows& rows) {
+  pg::Result count = target_.exec("SELECT count(*) FROM " + plan.target.qualified);
+  if (std::stoull(count.str(0, 0)) <= plan.target_matched) return;
+  constexpr size_t kPage = 5000;
+  std::string key_columns, order;
+  for (size_t idx : plan.table->key) {
+    key_columns +=
+        (key_columns.empty() ? "" : ", ") + pg::quote_ident(plan.target.columns[idx].name);
+  }
+  const std::string tuple = "(" + key_columns + ")";
+  std::optional<KeyText> after;
+  while (!stop_requested()) {
+    std::string where;
+    if (after) {
+      where = " WHERE " + tuple + " > (";
+      for (size_t k = 0; k < after->size(); ++k) {
+        where += std::string(k ? ", " : "") + pg::quote_literal((*after)[k]) +
+                 "::" + plan.target.columns[plan.table->key[k]].type_name[1];
+      }
+      where += ")";
+    }
+    const ChunkRows page = read_target_rows(
+        target_, plan, where + " ORDER BY " + key_columns + " LIMIT " + std::to_string(kPage));
+    if (page.size() == 0) return;
+    std::vector<std::string> keys;
+    for (size_t row = 0; row < page.size(); ++row) keys.emplace_back(page.key(row));
+    const std::vector<KeyText> texts = key_texts(keys);
+    const SideRead on_source = read_keys(Side::kSource, plan.target, texts);
+    const KeyIndex source_index = index_rows(on_source.rows);
+    for (size_t row = 0; row < page.size(); ++row) {
+      if (source_index.count(page.key(row))) continue;
+      rows.digest.add(page.hashes[row]);
+      rows.hashes.push_back(page.hashes[row]);
+      rows.keys.append(page.key(row));
+      rows.key_end.push_back(rows.keys.size());
+    }
+    if (page.size() < kPage) return;
+    after = texts.back();
+  }
 }
 
 SideRead LegacySides::read_keys(Side side, const TablePlan& table,
@@ -490,9 +632,9 @@ SideRead LegacySides::read_keys(Side side, const TablePlan& table,
         std::string(k ? ", " : "") + pg::quote_ident(plan.target.columns[plan.table->key[k]].name);
   }
   tuple += ")";
-  for (size_t start = 0; start < keys.size(); start += kKeysPerProbe) {
+  for (size_t start = 0; start < keys.size(); start += kKeysPerTargetProbe) {
     std::string list;
-    for (size_t idx = start; idx < std::min(keys.size(), start + kKeysPerProbe); ++idx) {
+    for (size_t idx = start; idx < std::min(keys.size(), start + kKeysPerTargetProbe); ++idx) {
       list += list.empty() ? "(" : ", (";
       for (size_t k = 0; k < plan.table->key.size(); ++k) {
         list += std::string(k ? ", " : "") + pg::quote_literal(keys[idx][k]) +
@@ -552,10 +694,16 @@ RepairReport LegacySides::repair(const TablePlan& table_plan, const std::vector<
   for (const auto& column : table.legacy.columns) {
     captured += (captured.empty() ? "" : ", ") + source_.dialect().captured_value("t", column);
   }
+  // The key's row by its exact bytes: found through the key's index (the
+  // collation's equality, under which 'W1' finds 'w1'), then held to the
+  // same bytes, so that a target-only case variant is deleted, not
+  // overwritten with the source's row.
   std::string source_match;
   for (size_t k = 0; k < table.key.size(); ++k) {
-    source_match += std::string(k ? " AND " : "") + "t." +
-                    source_.dialect().quote(table.legacy.columns[table.key[k]].name) + " = ?";
+    const odbc::LegacyColumn& column = table.legacy.columns[table.key[k]];
+    const std::string name = "t." + source_.dialect().quote(column.name);
+    source_match += std::string(k ? " AND " : "") + name + " = ? AND " +
+                    source_.dialect().exactly_equal(name, "?", column);
   }
   pg::Transaction transaction(target_);
   target_.exec("SET LOCAL session_replication_role = replica");
@@ -563,7 +711,8 @@ RepairReport LegacySides::repair(const TablePlan& table_plan, const std::vector<
     pg::Params params(key.begin(), key.end());
     target_.exec("SELECT 1 FROM " + plan.target.qualified + " WHERE " + key_match + " FOR UPDATE",
                  params);
-    std::vector<std::optional<std::string>> source_params(key.begin(), key.end());
+    std::vector<std::optional<std::string>> source_params;
+    for (const std::string& part : key) source_params.insert(source_params.end(), 2, part);
     odbc::Statement statement(source_.connection(),
                               "SELECT " + captured + plan.source_from + " WHERE " + source_match,
                               source_params, 1);

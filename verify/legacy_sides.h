@@ -16,11 +16,16 @@
 //  - MariaDB TIMESTAMPs are read in UTC, zero dates arrive as NULL.
 //
 // Chunks: a table whose first key column is an integer is compared in
-// ranges of that column's values, which both engines bound alike. Text
-// keys are not ranged at all - MariaDB's default collations order and
-// compare them unlike PostgreSQL (case- and accent-insensitively) - so such
-// a table is one chunk, whose rows are matched by their exact key bytes:
-// nothing is compared twice or never, whatever the collations.
+// ranges of that column's values, which both engines bound alike. Any
+// other key is ranged on the source only, in its own order - MariaDB's
+// default collations order and compare text unlike PostgreSQL (case- and
+// accent-insensitively), so no range bound means the same on both sides -
+// and the target is probed for exactly the keys each source range holds,
+// matched by their bytes. Rows only the target holds fall in no range: the
+// pass's last chunk sweeps the target's keys for them when the target has
+// more rows than the chunks matched. Nothing is compared twice or never,
+// whatever the collations, and a chunk's memory stays bounded. (A binary
+// key is one chunk.)
 //
 // Positions are changelog sequences: a source read is followed by the
 // changelog's highest sequence (+1); the target has applied everything
@@ -59,10 +64,10 @@ class LegacySides : public Sides {
                                            const KeyText* upper) override;
   SideRead read_keys(Side side, const TablePlan& plan, const std::vector<KeyText>& keys) override;
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
-  // Ranges step by value only; a text key is one chunk (see above).
-  std::optional<KeyText> split_point(const TablePlan&, const KeyText*, uint64_t) override {
-    return std::nullopt;
-  }
+  // A text key's chunk ends `rows` rows on in the source's own order; a
+  // binary key is one chunk.
+  std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
+                                     uint64_t rows) override;
   // The ODBC drivers hold a whole result in memory: smaller chunks.
   double max_chunk_rows() const override { return 50'000; }
   Lsn applied_position() override;
@@ -76,7 +81,11 @@ class LegacySides : public Sides {
   RepairReport repair(const TablePlan& plan, const std::vector<KeyText>& keys);
 
  private:
-  const LegacyPlan& legacy_plan(const TablePlan& plan) const;
+  LegacyPlan& legacy_plan(const TablePlan& plan) const;
+  std::string source_key(const LegacyPlan& plan) const;
+  std::pair<SideRead, SideRead> read_text_range(LegacyPlan& plan, const KeyText* lower,
+                                                const KeyText* upper);
+  void add_target_only_rows(const LegacyPlan& plan, ChunkRows& rows);
   SideRead read_source(const LegacyPlan& plan, const std::string& where,
                        const std::vector<std::optional<std::string>>& params);
   SideRead read_target(pg::Connection& connection, const LegacyPlan& plan,

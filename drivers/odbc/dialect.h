@@ -142,15 +142,18 @@ class Dialect {
   std::vector<std::string> capture_remove(const std::string& stream,
                                           const std::vector<LegacyTable>& tables) const;
 
+  // SQL true when `a` and `b` (values of `column`) are the same bytes, NULL
+  // equal to NULL, whatever the column's collation says (capture's key
+  // comparison, repair's exact row).
+  virtual std::string exactly_equal(const std::string& a, const std::string& b,
+                                    const LegacyColumn& column) const = 0;
+
  protected:
   // What the engines spell differently in the capture's DDL.
   virtual std::string changelog_ddl(const std::string& changelog) const = 0;
   // The changelog's captured_at in seconds since the epoch.
   virtual std::string captured_epoch() const = 0;
   virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
-  // `a` and `b` (values of `column`) are the same bytes, NULL equal to NULL.
-  virtual std::string exactly_equal(const std::string& a, const std::string& b,
-                                    const LegacyColumn& column) const = 0;
   virtual std::string string_literal(const std::string& text) const = 0;
   // A row trigger `timing` ("AFTER", "BEFORE") `event` on `table` running
   // `statements` (one or more, each without its ';').

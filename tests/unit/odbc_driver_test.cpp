@@ -32,7 +32,9 @@ struct SqliteFile {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "switchyard-odbc.XXXXXX").string();
     dir = mkdtemp(pattern.data());
-    conninfo = "Driver=SQLite3;Database=" + (dir / "legacy.db").string();
+    // A new database, created on purpose: switchyard connects with
+    // NoCreat=1 unless told otherwise.
+    conninfo = "Driver=SQLite3;NoCreat=0;Database=" + (dir / "legacy.db").string();
   }
   ~SqliteFile() { std::filesystem::remove_all(dir); }
 };

@@ -226,6 +226,14 @@ std::string ChangelogFeed::start(Lsn from) {
 }
 
 std::optional<change::Message> ChangelogFeed::next(std::chrono::milliseconds wait) {
+  if (queue_.empty() && reached_watermark_) {
+    // Everything committed up to the watermark is handed over: the feed has
+    // run dry for now, and the session commits what it applied. (Polling
+    // again at once would find the next few rows every time under a steady
+    // load, and the batch would not commit until it was full.)
+    reached_watermark_ = false;
+    return std::nullopt;
+  }
   if (queue_.empty() && !read_chunk()) {
     // Nothing committed past the watermark: look again after a pause.
     sleep_unless_stopped(std::min(wait, kPollPause));
@@ -273,6 +281,7 @@ bool ChangelogFeed::read_chunk() {
   }
   queue_.emplace_back(change::Commit{0, Lsn(rows.back().seq), Lsn(end), time_us});
   next_ = end;
+  reached_watermark_ = rows.size() < kRowsPerRead;
   return true;
 }
 

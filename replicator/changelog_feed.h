@@ -114,6 +114,7 @@ class ChangelogFeed : public ChangeFeed {
   uint64_t next_ = 0;                  // the next sequence to read
   uint64_t safe_ = 0;                  // read up to here, by the last watermark
   uint64_t pruned_below_ = 0;
+  bool reached_watermark_ = false;  // the queued chunk ends at the watermark
   Clock::time_point last_table_check_ = Clock::now();
 };
 

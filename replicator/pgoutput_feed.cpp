@@ -39,19 +39,18 @@ std::string PgoutputFeed::start(Lsn from) {
 }
 
 std::optional<change::Message> PgoutputFeed::next(std::chrono::milliseconds wait) {
-  const auto deadline = Clock::now() + wait;
+  // The first read waits `wait`; keepalives (rare) read again for what is
+  // left of it. One clock read per message: this runs for every message.
+  auto left = wait;
+  std::optional<Clock::time_point> deadline;
   for (;;) {
-    // Rounded up: a wait of 1 ms must not become none (the session's
-    // batches grow in that millisecond).
-    const auto left =
-        std::max(std::chrono::milliseconds(0),
-                 std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
     auto message = stream_.read(left);
     if (!message) {
       check_silence();
       return std::nullopt;
     }
-    last_received_at_ = Clock::now();
+    const auto now = Clock::now();
+    last_received_at_ = now;
     ping_sent_at_.reset();
     if (message->wal_end > sent_end_) sent_end_ = message->wal_end;
     if (message->kind == pg::StreamMessage::Kind::kKeepalive) {
@@ -59,11 +58,15 @@ std::optional<change::Message> PgoutputFeed::next(std::chrono::milliseconds wait
         reply_requested_ = true;
         return std::nullopt;
       }
-      if (Clock::now() >= deadline) return std::nullopt;
+      if (!deadline) deadline = now + wait;
+      // Rounded up: a wait of 1 ms must not become none (the session's
+      // batches grow in that millisecond).
+      left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now);
+      if (left <= std::chrono::milliseconds(0)) return std::nullopt;
       continue;
     }
     received_ = message->wal_start;
-    last_data_at_ = Clock::now();
+    last_data_at_ = now;
     return pgoutput::decode(message->payload);
   }
 }

@@ -468,6 +468,13 @@ std::pair<SideRead, SideRead> LegacySides::read_range(const TablePlan& table, co
   return {std::move(source), target.get()};
 }
 
+// One parameter per key column, as a row value when there are several.
+static std::string key_placeholders(size_t width) {
+  std::string out = "?";
+  for (size_t k = 1; k < width; ++k) out += ", ?";
+  return width > 1 ? "(" + out + ")" : out;
+}
+
 // The key columns on the source, as a row value when there are several.
 std::string LegacySides::source_key(const LegacyPlan& plan) const {
   std::string columns;
@@ -483,9 +490,7 @@ std::optional<KeyText> LegacySides::split_point(const TablePlan& table, const Ke
   const LegacyPlan& plan = legacy_plan(table);
   if (!plan.text_ranged) return std::nullopt;  // one chunk
   const size_t width = plan.table->key.size();
-  std::string placeholders = "?";
-  for (size_t k = 1; k < width; ++k) placeholders += ", ?";
-  if (width > 1) placeholders = "(" + placeholders + ")";
+  const std::string placeholders = key_placeholders(width);
   std::string select;
   for (size_t idx : plan.table->key) {
     select += (select.empty() ? "" : ", ") +
@@ -528,9 +533,7 @@ std::pair<SideRead, SideRead> LegacySides::read_text_range(LegacyPlan& plan, con
                                                            const KeyText* upper) {
   if (!lower) plan.target_matched = 0;
   const size_t width = plan.table->key.size();
-  std::string placeholders = "?";
-  for (size_t k = 1; k < width; ++k) placeholders += ", ?";
-  if (width > 1) placeholders = "(" + placeholders + ")";
+  const std::string placeholders = key_placeholders(width);
   std::string where;
   std::vector<std::optional<std::string>> params;
   if (lower) {

@@ -25,7 +25,8 @@ constexpr size_t kRowsPerRead = 2000;
 // nothing past the watermark.
 constexpr auto kPollPause = std::chrono::milliseconds(50);
 // How often the feed looks for tables that appeared on the source.
-constexpr auto kNewTableCheckInterval = std::chrono::seconds(5);
+constexpr auto kNewNameCheckInterval = std::chrono::seconds(5);
+constexpr auto kNewTableCheckInterval = std::chrono::seconds(60);
 constexpr uint64_t kRowsPerPrune = 10'000;
 // Seconds from the Unix epoch to PostgreSQL's, 2000-01-01.
 constexpr double kPostgresEpoch = 946684800.0;
@@ -212,6 +213,7 @@ ChangelogFeed::ChangelogFeed(const Config& config, pg::Connection& target,
       warned_(warned),
       source_(config),
       tables_(usable_tables()),
+      names_(source_.selected_names()),
       decoder_(source_.engine(), tables_),
       read_sql_(source_.dialect().changelog_read(config.name, kRowsPerRead)) {}
 
@@ -296,7 +298,11 @@ std::vector<LegacyStreamTable> ChangelogFeed::usable_tables() {
 
 bool ChangelogFeed::tables_appeared() {
   const auto now = Clock::now();
-  if (now - last_table_check_ < kNewTableCheckInterval) return false;
+  if (now - last_names_check_ < kNewNameCheckInterval) return false;
+  last_names_check_ = now;
+  std::vector<std::string> names = source_.selected_names();
+  if (names == names_ && now - last_table_check_ < kNewTableCheckInterval) return false;
+  names_ = std::move(names);
   last_table_check_ = now;
   for (const LegacyStreamTable& table : usable_tables()) {
     const bool streamed = std::any_of(

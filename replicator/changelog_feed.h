@@ -88,7 +88,10 @@ class ChangelogFeed : public ChangeFeed {
   bool caught_up(Lsn committed) const override {
     return queue_.empty() && committed.value >= next_;
   }
-  // A selected table the stream lacks (add_legacy_tables joins it).
+  // A selected table the stream lacks (add_legacy_tables joins it). The
+  // tables' names are read every few seconds, their columns and keys only
+  // when the names changed, and once a minute (a keyless table given a
+  // key).
   bool tables_appeared() override;
   std::string format(Lsn position) const override { return std::to_string(position.value); }
   void finish() override {}
@@ -106,6 +109,7 @@ class ChangelogFeed : public ChangeFeed {
   std::set<std::string>& warned_;
   LegacySource source_;
   std::vector<LegacyStreamTable> tables_;
+  std::vector<std::string> names_;  // the selected tables' names, last read
   ChangelogDecoder decoder_;
   std::string read_sql_;
   SafeWatermark watermark_;
@@ -115,6 +119,7 @@ class ChangelogFeed : public ChangeFeed {
   uint64_t safe_ = 0;                  // read up to here, by the last watermark
   uint64_t pruned_below_ = 0;
   bool reached_watermark_ = false;  // the queued chunk ends at the watermark
+  Clock::time_point last_names_check_ = Clock::now();
   Clock::time_point last_table_check_ = Clock::now();
 };
 

@@ -47,17 +47,25 @@ std::unique_ptr<odbc::Connection> LegacySource::open(const std::string& role,
   return connection;
 }
 
+bool LegacySource::selected(const odbc::LegacyTable& legacy) const {
+  if (legacy.name == odbc::Dialect::changelog_name(config_.name)) return false;
+  return table_selected(config_.tables, legacy.schema, legacy.name) ||
+         table_selected(config_.tables, pg_schema(engine_, legacy.schema),
+                        pg_identifier(legacy.name));
+}
+
+std::vector<std::string> LegacySource::selected_names() {
+  std::vector<std::string> out;
+  for (const odbc::LegacyTable& legacy : dialect_->table_names(*connection_)) {
+    if (selected(legacy)) out.push_back(legacy.name);
+  }
+  return out;
+}
+
 std::vector<LegacyStreamTable> LegacySource::selected_tables(std::vector<std::string>* problems) {
-  const std::string changelog_name = odbc::Dialect::changelog_name(config_.name);
   std::vector<LegacyStreamTable> out;
   for (odbc::LegacyTable& legacy : dialect_->tables(*connection_)) {
-    if (legacy.name == changelog_name) continue;
-    const std::string schema = pg_schema(engine_, legacy.schema);
-    const std::string name = pg_identifier(legacy.name);
-    if (!table_selected(config_.tables, legacy.schema, legacy.name) &&
-        !table_selected(config_.tables, schema, name)) {
-      continue;
-    }
+    if (!selected(legacy)) continue;
     LegacyStreamTable table;
     table.legacy = std::move(legacy);
     try {

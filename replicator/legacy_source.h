@@ -51,8 +51,13 @@ class LegacySource {
   // With `problems`, a table that cannot be streamed is described there and
   // left out instead (`check` lists them all).
   std::vector<LegacyStreamTable> selected_tables(std::vector<std::string>* problems = nullptr);
+  // The legacy names of the tables the configuration selects, read without
+  // their columns and keys (one cheap query).
+  std::vector<std::string> selected_names();
 
  private:
+  bool selected(const odbc::LegacyTable& legacy) const;
+
   const Config& config_;
   std::string password_;
   std::unique_ptr<odbc::Connection> connection_;

@@ -132,7 +132,7 @@ class MariaDB final : public Dialect {
     return out + "`";
   }
 
-  std::vector<LegacyTable> tables(Connection& connection) const override {
+  std::vector<LegacyTable> table_names(Connection& connection) const override {
     std::vector<LegacyTable> tables;
     for (auto& row : text_rows(connection,
                                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
@@ -143,6 +143,11 @@ class MariaDB final : public Dialect {
       table.name = row[1].value_or("");
       tables.push_back(std::move(table));
     }
+    return tables;
+  }
+
+  std::vector<LegacyTable> tables(Connection& connection) const override {
+    std::vector<LegacyTable> tables = table_names(connection);
     for (auto& row : text_rows(
              connection,
              "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
@@ -394,7 +399,7 @@ class SQLite final : public Dialect {
     return out + "\"";
   }
 
-  std::vector<LegacyTable> tables(Connection& connection) const override {
+  std::vector<LegacyTable> table_names(Connection& connection) const override {
     std::vector<LegacyTable> tables;
     for (auto& row : text_rows(connection,
                                "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -402,6 +407,14 @@ class SQLite final : public Dialect {
       LegacyTable table;
       table.schema = "main";
       table.name = row[0].value_or("");
+      tables.push_back(std::move(table));
+    }
+    return tables;
+  }
+
+  std::vector<LegacyTable> tables(Connection& connection) const override {
+    std::vector<LegacyTable> tables = table_names(connection);
+    for (LegacyTable& table : tables) {
       std::vector<std::pair<int, std::string>> key;
       for (auto& column_row :
            text_rows(connection, "PRAGMA table_info(" + quote(table.name) + ")")) {
@@ -450,7 +463,6 @@ class SQLite final : public Dialect {
         // A reference to the parent's primary key may leave "to" empty.
         table.foreign_keys.back().referenced_columns.push_back(fk[4].value_or(""));
       }
-      tables.push_back(std::move(table));
     }
     return tables;
   }

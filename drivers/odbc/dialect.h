@@ -75,6 +75,9 @@ class Dialect {
   virtual TableSize table_size(Connection& connection, const std::string& table) const = 0;
   // Every base table of the connection's database, ordered by name.
   virtual std::vector<LegacyTable> tables(Connection& connection) const = 0;
+  // The same tables by schema and name only (no columns or keys): one cheap
+  // query, for noticing a table created while the stream runs.
+  virtual std::vector<LegacyTable> table_names(Connection& connection) const = 0;
 
   // ---- trigger capture ------------------------------------------------------
   // A changelog table, and per captured table AFTER INSERT / UPDATE / DELETE

@@ -50,6 +50,35 @@ uint32_t relation_id(size_t table_idx) {
   return static_cast<uint32_t>(table_idx + 1);
 }
 
+// A row as earlier versions' capture wrote it: a JSON array, integers as
+// numbers and the rest as strings. A stream that ran through an upgrade
+// still has them, and its triggers write them until they are installed
+// again. `parsed` holds what `texts` points into.
+bool parse_json_row(const std::string& json, boost::json::value& parsed,
+                    std::vector<std::optional<std::string_view>>& texts,
+                    std::vector<std::string>& numbers, uint64_t seq) {
+  boost::system::error_code error;
+  parsed = boost::json::parse(json, error);
+  if (error || !parsed.is_array()) return false;
+  const boost::json::array& items = parsed.as_array();
+  numbers.assign(items.size(), std::string());
+  for (size_t idx = 0; idx < items.size(); ++idx) {
+    if (items[idx].is_string()) {
+      texts.emplace_back(std::string_view(items[idx].as_string()));
+    } else if (items[idx].is_int64() || items[idx].is_uint64()) {
+      numbers[idx] = items[idx].is_int64() ? std::to_string(items[idx].as_int64())
+                                           : std::to_string(items[idx].as_uint64());
+      texts.emplace_back(numbers[idx]);
+    } else if (items[idx].is_null()) {
+      texts.emplace_back(std::nullopt);
+    } else {
+      throw Error(ErrorKind::kDatabase, "source: changelog row " + std::to_string(seq) +
+                                            " holds a value that is not text");
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 // ---- decoding -----------------------------------------------------------
@@ -65,32 +94,19 @@ ChangelogDecoder::ChangelogDecoder(const std::string& engine,
 }
 
 Tuple ChangelogDecoder::to_tuple(const LegacyStreamTable& table, const LegacyValues& values,
-                                 const std::string& json, bool key_only, uint64_t seq) const {
-  boost::system::error_code error;
-  const boost::json::value parsed = boost::json::parse(json, error);
+                                 const std::string& captured, bool key_only, uint64_t seq) const {
+  std::vector<std::optional<std::string_view>> texts;
+  boost::json::value json;           // of a JSON row: the row,
+  std::vector<std::string> numbers;  // and its integers as text
+  const bool parsed = !captured.empty() && captured.front() == '['
+                          ? parse_json_row(captured, json, texts, numbers, seq)
+                          : odbc::parse_captured_row(captured, texts);
   const size_t expected = key_only ? table.key.size() : table.legacy.columns.size();
-  if (error || !parsed.is_array() || parsed.as_array().size() != expected) {
+  if (!parsed || texts.size() != expected) {
     throw Error(ErrorKind::kDatabase, "source: changelog row " + std::to_string(seq) + " of " +
                                           table.legacy_display() +
                                           " does not hold the table's columns; was the table "
                                           "altered without switchyard (run init again)?");
-  }
-  const boost::json::array& items = parsed.as_array();
-  std::vector<std::optional<std::string_view>> texts(items.size());
-  std::vector<std::string> numbers(items.size());
-  for (size_t idx = 0; idx < items.size(); ++idx) {
-    // Integers are captured as JSON numbers (exact in 64 bits), the rest
-    // as strings.
-    if (items[idx].is_string()) {
-      texts[idx] = std::string_view(items[idx].as_string());
-    } else if (items[idx].is_int64() || items[idx].is_uint64()) {
-      numbers[idx] = items[idx].is_int64() ? std::to_string(items[idx].as_int64())
-                                           : std::to_string(items[idx].as_uint64());
-      texts[idx] = numbers[idx];
-    } else if (!items[idx].is_null()) {
-      throw Error(ErrorKind::kDatabase, "source: changelog row " + std::to_string(seq) +
-                                            " holds a value that is not text");
-    }
   }
   auto key = [&] {
     std::vector<std::optional<std::string>> key_values;

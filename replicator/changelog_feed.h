@@ -58,7 +58,7 @@ class ChangelogDecoder {
 
  private:
   Tuple to_tuple(const LegacyStreamTable& table, const LegacyValues& values,
-                 const std::string& json, bool key_only, uint64_t seq) const;
+                 const std::string& captured, bool key_only, uint64_t seq) const;
 
   const std::vector<LegacyStreamTable>& tables_;
   std::unordered_map<std::string, size_t> by_name_;

@@ -113,6 +113,14 @@ bool is_binary(const LegacyColumn& column) {
 
 namespace {
 
+// MariaDB's character data: text in a character set, with a collation.
+bool is_character(const LegacyColumn& column) {
+  static const char* kCharacter[] = {"char",       "varchar",  "tinytext", "text",
+                                     "mediumtext", "longtext", "enum",     "set"};
+  return std::any_of(std::begin(kCharacter), std::end(kCharacter),
+                     [&](const char* base) { return column.base == base; });
+}
+
 // ---- MariaDB ----------------------------------------------------------------
 
 // Longer than InnoDB's refresh interval of information_schema.INNODB_TRX
@@ -151,7 +159,8 @@ class MariaDB final : public Dialect {
     for (auto& row : text_rows(
              connection,
              "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
-             "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+             "EXTRA, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+             "WHERE TABLE_SCHEMA = DATABASE() "
              "ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
       LegacyTable* table = find(tables, row[0].value_or(""));
       if (!table) continue;  // a view's columns
@@ -165,6 +174,7 @@ class MariaDB final : public Dialect {
           lower(row[6].value_or("")).find("auto_increment") != std::string::npos;
       // MariaDB says NULL for "no default" on a nullable column.
       if (row[5] && *row[5] != "NULL") column.default_value = row[5];
+      column.charset = row[7].value_or("");
       table->columns.push_back(std::move(column));
     }
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> uniques;
@@ -267,16 +277,19 @@ class MariaDB final : public Dialect {
     const std::string ref = row + "." + quote(column.name);
     if (is_binary(column)) return "HEX(" + ref + ")";
     if (column.base == "bit") return "CAST(" + ref + " + 0 AS CHAR)";
-    // Integers and character data need no cast (a cast is a tenth of a
-    // trigger's cost): JSON_ARRAY records them as exact numbers and as
-    // strings. Not LONGTEXT: a JSON column is one, and JSON_ARRAY would
-    // embed its document rather than its text.
-    static const char* kAsIs[] = {"tinyint",    "smallint", "mediumint", "int",      "integer",
-                                  "bigint",     "char",     "varchar",   "tinytext", "text",
-                                  "mediumtext", "enum",     "set"};
-    if (std::any_of(std::begin(kAsIs), std::end(kAsIs),
+    // Integers and utf8mb4 text need no conversion (a cast is a tenth of a
+    // trigger's cost): CONCAT and CHAR_LENGTH take them as they are. Text
+    // in any other character set is converted: CONCAT refuses to mix two
+    // that are not Unicode (latin1 and cp1251), and that error would fail
+    // the application's own write.
+    static const char* kIntegers[] = {"tinyint", "smallint", "mediumint",
+                                      "int",     "integer",  "bigint"};
+    if (std::any_of(std::begin(kIntegers), std::end(kIntegers),
                     [&](const char* base) { return column.base == base; })) {
       return ref;
+    }
+    if (is_character(column)) {
+      return column.charset == "utf8mb4" ? ref : "CONVERT(" + ref + " USING utf8mb4)";
     }
     if (column.base == "timestamp") {
       // Shown in the session's time zone otherwise, which the application
@@ -287,17 +300,20 @@ class MariaDB final : public Dialect {
     return "CAST(" + ref + " AS CHAR CHARACTER SET utf8mb4)";
   }
 
-  std::string json_array() const override { return "JSON_ARRAY"; }
+  std::string char_length(const std::string& text) const override {
+    return "CHAR_LENGTH(" + text + ")";
+  }
+  std::string concat(const std::vector<std::string>& parts) const override {
+    std::string out;
+    for (const auto& part : parts) out += (out.empty() ? "CONCAT(" : ", ") + part;
+    return out + ")";
+  }
   std::string captured_epoch() const override { return "UNIX_TIMESTAMP(captured_at)"; }
   std::string exactly_equal(const std::string& a, const std::string& b,
                             const LegacyColumn& column) const override {
     // Character data byte for byte: a collation would call 'a' and 'A', or
     // 'b' and 'b ', the same key.
-    static const char* kCharacter[] = {"char",       "varchar",  "tinytext", "text",
-                                       "mediumtext", "longtext", "enum",     "set"};
-    const bool character = std::any_of(std::begin(kCharacter), std::end(kCharacter),
-                                       [&](const char* base) { return column.base == base; });
-    if (!character) return a + " <=> " + b;
+    if (!is_character(column)) return a + " <=> " + b;
     return "CAST(" + a + " AS BINARY) <=> CAST(" + b + " AS BINARY)";
   }
   CaptureRights capture_rights(Connection& connection) const override {
@@ -495,7 +511,14 @@ class SQLite final : public Dialect {
            ") WHEN 'blob' THEN hex(" + ref + ") ELSE CAST(" + ref + " AS TEXT) END";
   }
 
-  std::string json_array() const override { return "json_array"; }
+  std::string char_length(const std::string& text) const override {
+    return "length(" + text + ")";  // characters, for text
+  }
+  std::string concat(const std::vector<std::string>& parts) const override {
+    std::string out;
+    for (const auto& part : parts) out += (out.empty() ? "" : " || ") + part;
+    return out;
+  }
   std::string captured_epoch() const override { return "captured_at"; }
   CaptureRights capture_rights(Connection&) const override { return {}; }
   std::string exactly_equal(const std::string& a, const std::string& b,
@@ -552,18 +575,60 @@ std::string Dialect::changelog_name(const std::string& stream) {
   return "switchyard_" + stream + "_changelog";
 }
 
-// The engine's JSON array of `names`' values of `row` (NEW, OLD, an alias).
-static std::string json_of(const Dialect& dialect, const std::string& row, const LegacyTable& table,
-                           const std::vector<std::string>& names) {
-  std::string items;
-  for (const auto& name : names) {
-    for (const auto& column : table.columns) {
-      if (column.name == name) {
-        items += (items.empty() ? "" : ", ") + dialect.captured_value(row, column);
-      }
+std::string Dialect::captured_row(
+    const std::vector<std::pair<std::string, bool>>& values) const {
+  std::vector<std::string> parts;
+  for (const auto& [value, nullable] : values) {
+    if (value == "NULL") {
+      parts.push_back("'N'");
+    } else if (nullable) {
+      parts.push_back("IFNULL(" + concat({char_length(value), "':'", value}) + ", 'N')");
+    } else {
+      // One flat concatenation for the values that cannot be NULL.
+      parts.insert(parts.end(), {char_length(value), "':'", value});
     }
   }
-  return dialect.json_array_of(items);
+  return concat(parts);
+}
+
+std::string Dialect::captured_row_of(const std::string& row, const LegacyTable& table,
+                                     const std::vector<std::string>& names) const {
+  std::vector<std::pair<std::string, bool>> values;
+  for (const auto& name : names) {
+    for (const auto& column : table.columns) {
+      if (column.name == name) values.emplace_back(captured_value(row, column), column.nullable);
+    }
+  }
+  return captured_row(values);
+}
+
+bool parse_captured_row(std::string_view text,
+                        std::vector<std::optional<std::string_view>>& values) {
+  size_t at = 0;
+  while (at < text.size()) {
+    if (text[at] == 'N') {
+      values.emplace_back(std::nullopt);
+      ++at;
+      continue;
+    }
+    size_t length = 0;
+    const size_t digits_from = at;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (length > text.size()) return false;
+      length = length * 10 + static_cast<size_t>(text[at++] - '0');
+    }
+    if (at == digits_from || at >= text.size() || text[at] != ':') return false;
+    const size_t from = ++at;
+    // `length` characters of UTF-8: each starts with a byte that is not a
+    // continuation byte (10xxxxxx).
+    for (size_t left = length; left > 0; --left) {
+      if (at >= text.size()) return false;
+      ++at;
+      while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
+    }
+    values.emplace_back(text.substr(from, at - from));
+  }
+  return true;
 }
 
 std::vector<std::string> Dialect::capture_install(const std::string& stream,
@@ -574,12 +639,12 @@ std::vector<std::string> Dialect::capture_install(const std::string& stream,
     const std::string into = "INSERT INTO " + changelog +
                              " (table_name, kind, old_key, new_row) VALUES (" +
                              string_literal(table.name) + ", ";
-    const std::string all = json_of(*this, "NEW", table, all_columns(table));
-    const std::string old_key = json_of(*this, "OLD", table, key_columns(table));
+    const std::string all = captured_row_of("NEW", table, all_columns(table));
+    const std::string old_key = captured_row_of("OLD", table, key_columns(table));
     out.push_back(row_trigger(trigger_name(stream, table.name, "ins"), "AFTER", "INSERT",
                               table.name, {into + "'I', NULL, " + all + ")"}));
     // An update records its old key only when the key changed (most do
-    // not): a smaller row, and a JSON_ARRAY fewer, in the application's
+    // not): a smaller row, built with less work, in the application's
     // transaction.
     std::string same_key;
     for (const auto& name : key_columns(table)) {
@@ -647,7 +712,7 @@ std::vector<std::string> Dialect::fk_action_captures(const std::string& changelo
               }
               changed += ")";
             }
-            const std::string old_key = json_of(*this, child_alias, child, key_columns(child));
+            const std::string old_key = captured_row_of(child_alias, child, key_columns(child));
             std::string head = "INSERT INTO " + changelog +
                                " (table_name, kind, old_key, new_row) SELECT " +
                                string_literal(child.name) + ", ";
@@ -658,7 +723,7 @@ std::vector<std::string> Dialect::fk_action_captures(const std::string& changelo
               continue;
             }
             // SET NULL, or ON UPDATE CASCADE: the row as the action leaves it.
-            std::string items;
+            std::vector<std::pair<std::string, bool>> items;
             for (const auto& column : child.columns) {
               std::string value = captured_value(child_alias, column);
               for (size_t idx = 0; idx < key.columns.size(); ++idx) {
@@ -672,9 +737,10 @@ std::vector<std::string> Dialect::fk_action_captures(const std::string& changelo
                   }
                 }
               }
-              items += (items.empty() ? "" : ", ") + value;
+              // The parent's new value may be NULL where the child's was not.
+              items.emplace_back(value, true);
             }
-            updates.push_back(head + "'U', " + old_key + ", " + json_array_of(items) + rows +
+            updates.push_back(head + "'U', " + old_key + ", " + captured_row(items) + rows +
                               changed);
           }
         }

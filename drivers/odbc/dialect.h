@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "drivers/odbc/connection.h"
@@ -27,6 +28,7 @@ struct LegacyColumn {
   bool is_unsigned = false;
   bool auto_increment = false;
   std::optional<std::string> default_value;  // as declared (an expression or a literal)
+  std::string charset;  // MariaDB's character set of text ("latin1"); empty otherwise
 };
 
 struct LegacyForeignKey {
@@ -51,6 +53,16 @@ struct LegacyTable {
 
 // binary, varbinary, *blob: captured and read in hex.
 bool is_binary(const LegacyColumn& column);
+
+// The row format of trigger capture: each value as its length in characters,
+// a colon and its text ("3:abc"), or "N" for NULL, one after another with
+// nothing between ("2:423:abcN"). Built by the engine's own string
+// functions inside the application's transaction, it costs the trigger far
+// less than a JSON array (which escapes and re-encodes every character).
+// Appends the values of `text` to `values`; false when it is not a whole
+// number of well-formed values. The views point into `text`.
+bool parse_captured_row(std::string_view text,
+                        std::vector<std::optional<std::string_view>>& values);
 
 class Dialect {
  public:
@@ -83,10 +95,10 @@ class Dialect {
   // A changelog table, and per captured table AFTER INSERT / UPDATE / DELETE
   // row triggers that append each change to it inside the application's own
   // transaction: the table, the kind ('I', 'U', 'D'), the old key (updates
-  // and deletes) and the new row (inserts and updates), each a JSON array
-  // of the values as text in column order (binary values in hex), JSON null
-  // for NULL. `seq` orders the changes; it is allocated at insert time, so
-  // it commits out of order (see the safe watermark).
+  // and deletes) and the new row (inserts and updates), each a captured
+  // row (parse_captured_row) of the values in column order, as
+  // captured_value() writes them. `seq` orders the changes; it is allocated
+  // at insert time, so it commits out of order (see the safe watermark).
   static std::string changelog_name(const std::string& stream);
   std::vector<std::string> capture_install(const std::string& stream,
                                            const std::vector<LegacyTable>& tables) const;
@@ -107,11 +119,6 @@ class Dialect {
   // Whether every one of `open` has ended (committed or rolled back).
   virtual bool transactions_ended(Connection& connection,
                                   const std::vector<std::string>& open) const = 0;
-
-  // `items` as the engine's JSON array: JSON_ARRAY(items).
-  std::string json_array_of(const std::string& items) const {
-    return json_array() + "(" + items + ")";
-  }
 
   // The changelog's rows from `first` (a parameter) up to `last` (a
   // parameter), in order, at most `limit`: seq, table_name, kind, old_key,
@@ -156,7 +163,10 @@ class Dialect {
   virtual std::string changelog_ddl(const std::string& changelog) const = 0;
   // The changelog's captured_at in seconds since the epoch.
   virtual std::string captured_epoch() const = 0;
-  virtual std::string json_array() const = 0;  // the engine's JSON_ARRAY function
+  // The length in characters of a text expression, and the concatenation of
+  // expressions (NULL if any is NULL).
+  virtual std::string char_length(const std::string& text) const = 0;
+  virtual std::string concat(const std::vector<std::string>& parts) const = 0;
   virtual std::string string_literal(const std::string& text) const = 0;
   // A row trigger `timing` ("AFTER", "BEFORE") `event` on `table` running
   // `statements` (one or more, each without its ';').
@@ -169,6 +179,12 @@ class Dialect {
   virtual bool fk_actions_fire_triggers() const = 0;
 
  private:
+  // A captured row of `values` (captured_value() expressions, or "NULL"),
+  // each flagged whether it can be NULL.
+  std::string captured_row(const std::vector<std::pair<std::string, bool>>& values) const;
+  // The captured row of `names`' values of `row` (NEW, OLD, an alias).
+  std::string captured_row_of(const std::string& row, const LegacyTable& table,
+                              const std::vector<std::string>& names) const;
   // The changelog inserts that record, for a change of `parent` (DELETE or
   // UPDATE), the rows its referencing tables' foreign key actions change:
   // children deleted or updated, and (DELETE CASCADE) their children too.

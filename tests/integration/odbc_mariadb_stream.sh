@@ -12,6 +12,7 @@
 #    commit past it: nothing lost.
 #  - Parents of ON DELETE CASCADE / ON UPDATE CASCADE / SET NULL keys
 #    deleted and updated (MariaDB fires no trigger for those rows).
+#  - Text in latin1, cp1251 and ucs2 columns next to utf8mb4 ones.
 #  - Text keys that a case- and accent-insensitive collation orders and
 #    compares unlike PostgreSQL: verify finds no false mismatch.
 #  - sysbench oltp_read_write for 60 s while replicate is killed with
@@ -50,6 +51,11 @@ my -e "SET SESSION sql_mode = '';
   CREATE TABLE labels (name VARCHAR(20) PRIMARY KEY, n INT) COLLATE utf8mb4_general_ci;
   INSERT INTO labels VALUES ('Émile', 1), ('emilf', 2), ('Zeta', 3), ('alpha', 4), ('ÄÖ', 5),
     ('aox', 6), ('b ', 7), ('Straße', 8), ('strasse2', 9);
+  CREATE TABLE old_text (id INT PRIMARY KEY, west VARCHAR(20) CHARACTER SET latin1,
+    east VARCHAR(20) CHARACTER SET cp1251, kind ENUM('ä', 'ö') CHARACTER SET latin1,
+    wide VARCHAR(20) CHARACTER SET ucs2, note VARCHAR(20) COLLATE utf8mb4_unicode_ci,
+    label VARCHAR(20) COLLATE utf8mb4_bin);
+  INSERT INTO old_text VALUES (1, 'Müller', 'Жуков', 'ä', 'çà', 'Łódź', 'Zoë');
   CREATE TABLE words (w VARCHAR(32) PRIMARY KEY, n INT) COLLATE utf8mb4_general_ci;
   INSERT INTO words SELECT CONCAT('w', LPAD(seq, 6, '0')), seq FROM seq_1_to_60000;
   CREATE TABLE bulk (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64)) ENGINE=InnoDB;
@@ -151,7 +157,9 @@ wait "$LONG_PID"
 my -e "DELETE FROM p WHERE id = 1; UPDATE p SET code = 'bb' WHERE id = 2; DELETE FROM p WHERE id = 3;
   UPDATE all_types SET code = 'xy', mask = b'1', stamp = '2030-01-01 00:00:00', body = 'änderung' WHERE id = 1;
   UPDATE labels SET n = n + 10 WHERE name IN ('emile', 'ZETA', 'aö');
-  UPDATE labels SET name = 'ZETA' WHERE name = 'zeta'; UPDATE labels SET name = 'b' WHERE name = 'b ';"
+  UPDATE labels SET name = 'ZETA' WHERE name = 'zeta'; UPDATE labels SET name = 'b' WHERE name = 'b ';
+  UPDATE old_text SET west = 'Straße', east = 'Щука', kind = 'ö', wide = 'ñ', note = '☕ x' WHERE id = 1;
+  INSERT INTO old_text VALUES (2, 'Ærø', 'Ёж', NULL, NULL, 'é', NULL);"
 
 # ---- sysbench for 60 s, replicate killed three times -----------------------------
 "${SYSBENCH[@]}" --threads=2 --rate=100 --time=60 --report-interval=20 run >"$WORK/sysbench.log" 2>&1 &
@@ -201,6 +209,11 @@ log "ok: every sysbench and bulk row identical and Chinook's figures agree, afte
 [ "$(pgc_psql TGT -c "SELECT count(*) FROM chinook.g")" = 1 ] || fail "cascaded grandchildren were not deleted"
 [ "$(pgc_psql TGT -c "SELECT string_agg(name, '|' ORDER BY name COLLATE \"C\") FROM chinook.labels WHERE name IN ('ZETA', 'Zeta', 'b', 'b ')")" = "ZETA|b" ] \
   || fail "a key changed only in case or trailing space did not reach the target exactly"
+# Columns in latin1, cp1251 and ucs2 next to utf8mb4 ones of two collations:
+# captured (the triggers must not fail the application's writes) and
+# converted exactly.
+[ "$(pg_run "SELECT id, west, east, kind, wide, note, label FROM chinook.old_text ORDER BY id")" \
+  = "$(printf '1|Straße|Щука|ö|ñ|☕ x|Zoë\n2|Ærø|Ёж|||é|')" ] || fail "text of other character sets: $(pg_run "TABLE chinook.old_text")"
 
 "$SY" -c "$CONF" verify --once >"$WORK/verify.out" 2>"$WORK/verify.log" \
   || { cat "$WORK/verify.log"; fail "verify --once: $(cat "$WORK/verify.out")"; }

@@ -49,12 +49,35 @@ ChangelogRow row(uint64_t seq, char kind, std::optional<std::string> old_key,
 
 }  // namespace
 
+TEST_CASE("Captured rows: length-prefixed values, N for NULL", "[changelog_feed]") {
+  std::vector<std::optional<std::string_view>> values;
+  REQUIRE(odbc::parse_captured_row("2:423:abcN0:", values));
+  REQUIRE(values.size() == 4);
+  CHECK(values[0] == "42");
+  CHECK(values[1] == "abc");
+  CHECK_FALSE(values[2].has_value());
+  CHECK(values[3] == "");
+  // Lengths count characters: "Zoë ☕" is 5 of them in 8 bytes; a value may
+  // hold the format's own characters.
+  values.clear();
+  REQUIRE(odbc::parse_captured_row("5:Zoë ☕3:N:1", values));
+  CHECK(values.at(0) == "Zoë ☕");
+  CHECK(values.at(1) == "N:1");
+  values.clear();
+  REQUIRE(odbc::parse_captured_row("", values));
+  CHECK(values.empty());
+  for (const char* bad : {"3:ab", "x", "2ab", ":ab", "2:abc", "99999999999999999999999:a", "1:"}) {
+    values.clear();
+    CHECK_FALSE(odbc::parse_captured_row(bad, values));
+  }
+}
+
 TEST_CASE("Inserts and updates become upserts of the whole row", "[changelog_feed]") {
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;
-  decoder.decode(row(1, 'I', std::nullopt, R"(["7", "1", "00FF"])"), out);
-  decoder.decode(row(2, 'U', R"(["7"])", R"(["7", "0", null])"), out);
+  decoder.decode(row(1, 'I', std::nullopt, "1:71:14:00FF"), out);
+  decoder.decode(row(2, 'U', "1:7", "1:71:0N"), out);
   REQUIRE(out.size() == 2);
   const auto& insert = std::get<change::Insert>(out[0]);
   CHECK(insert.relation_id == 1);
@@ -66,16 +89,17 @@ TEST_CASE("Inserts and updates become upserts of the whole row", "[changelog_fee
   CHECK(update.new_tuple[2].kind == DatumKind::kNull);
 }
 
-TEST_CASE("Integers arrive as exact JSON numbers", "[changelog_feed]") {
+TEST_CASE("Rows of an earlier version's capture (JSON arrays) are still read",
+          "[changelog_feed]") {
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;
-  decoder.decode(row(1, 'I', std::nullopt, R"([9223372036854775807, 0, null])"), out);
+  decoder.decode(row(1, 'I', std::nullopt, R"([9223372036854775807, "1", "00FF"])"), out);
   decoder.decode(row(2, 'D', "[-12]", std::nullopt), out);
   CHECK(std::get<change::Insert>(out.at(0)).new_tuple[0].bytes == "9223372036854775807");
-  CHECK(std::get<change::Insert>(out.at(0)).new_tuple[1].bytes == "0");
+  CHECK(std::get<change::Insert>(out.at(0)).new_tuple[2].bytes == "\\x00ff");
   CHECK(std::get<change::Delete>(out.at(1)).old_tuple[0].bytes == "-12");
-  // A fraction never is (decimals are captured as strings): refused.
+  // A fraction never was (decimals were captured as strings): refused.
   REQUIRE_THROWS_MATCHES(decoder.decode(row(3, 'I', std::nullopt, R"([1.5, 0, null])"), out), Error,
                          IsError(ErrorKind::kDatabase, {"changelog row 3", "not text"}));
 }
@@ -84,7 +108,7 @@ TEST_CASE("An update recorded without its old key kept its key", "[changelog_fee
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;
-  decoder.decode(row(1, 'U', std::nullopt, R"([7, 0, null])"), out);
+  decoder.decode(row(1, 'U', std::nullopt, "1:71:0N"), out);
   REQUIRE(out.size() == 1);
   CHECK(std::get<change::Insert>(out[0]).new_tuple[0].bytes == "7");
 }
@@ -93,7 +117,7 @@ TEST_CASE("An update that changes the key deletes the old key first", "[changelo
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;
-  decoder.decode(row(3, 'U', R"(["7"])", R"(["8", "1", null])"), out);
+  decoder.decode(row(3, 'U', "1:7", "1:81:1N"), out);
   REQUIRE(out.size() == 2);
   const auto& del = std::get<change::Delete>(out[0]);
   CHECK(del.old_kind == 'K');
@@ -101,7 +125,7 @@ TEST_CASE("An update that changes the key deletes the old key first", "[changelo
   CHECK(del.old_tuple[1].kind == DatumKind::kNull);
   CHECK(std::get<change::Insert>(out[1]).new_tuple[0].bytes == "8");
   out.clear();
-  decoder.decode(row(4, 'D', R"(["8"])", std::nullopt), out);
+  decoder.decode(row(4, 'D', "1:8", std::nullopt), out);
   REQUIRE(out.size() == 1);
   CHECK(std::get<change::Delete>(out[0]).old_tuple[0].bytes == "8");
 }
@@ -111,14 +135,16 @@ TEST_CASE("Changelog rows of other tables are skipped; malformed ones are refuse
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;
-  decoder.decode(row(5, 'I', std::nullopt, R"(["1"])", "audit"), out);
+  decoder.decode(row(5, 'I', std::nullopt, "1:1", "audit"), out);
   CHECK(out.empty());
-  REQUIRE_THROWS_MATCHES(decoder.decode(row(6, 'I', std::nullopt, R"(["1", "0"])"), out), Error,
+  REQUIRE_THROWS_MATCHES(decoder.decode(row(6, 'I', std::nullopt, "1:11:0"), out), Error,
                          IsError(ErrorKind::kDatabase, {"changelog row 6", "shop.orders"}));
   REQUIRE_THROWS_MATCHES(decoder.decode(row(7, 'D', std::nullopt, std::nullopt), out), Error,
                          IsError(ErrorKind::kDatabase, {"changelog row 7", "old key"}));
-  REQUIRE_THROWS_MATCHES(decoder.decode(row(8, 'I', std::nullopt, R"(["1", "5", null])"), out),
-                         Error, IsError(ErrorKind::kPrecondition, {"row (1)", "column paid"}));
+  REQUIRE_THROWS_MATCHES(decoder.decode(row(8, 'I', std::nullopt, "1:11:5N"), out), Error,
+                         IsError(ErrorKind::kPrecondition, {"row (1)", "column paid"}));
+  REQUIRE_THROWS_MATCHES(decoder.decode(row(9, 'I', std::nullopt, "1:11:54:00F"), out), Error,
+                         IsError(ErrorKind::kDatabase, {"changelog row 9", "shop.orders"}));
 }
 
 TEST_CASE("The relations describe each column as the target types it", "[changelog_feed]") {

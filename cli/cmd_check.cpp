@@ -7,8 +7,8 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "drivers/pg/sql.h"
-#include "replicator/legacy_setup.h"
 #include "replicator/requirements.h"
+#include "replicator/source_engine.h"
 
 namespace switchyard::cli {
 namespace {
@@ -71,18 +71,7 @@ Command add_check(CLI::App& app) {
   return {sub, [json](const Config& config) {
             std::vector<Requirement> all;
             size_t table_count = 0;
-            if (config.source.odbc()) {
-              // What capture needs of the legacy, and the target's stream part.
-              all = check_legacy_requirements(config, table_count);
-            } else {
-              pg::Connection source(config.source.conninfo, config.source.name, pg::Mode::kNormal,
-                                    "check");
-              pg::Connection target(config.target.conninfo, config.target.name, pg::Mode::kNormal,
-                                    "check");
-              const auto tables = list_source_tables(source, config.tables);
-              table_count = tables.size();
-              all = check_requirements(config, source, target, table_names(tables));
-            }
+            all = SourceEngine::of(config)->requirements(table_count);
             const auto missing = unmet(all, NeededBy::kCutover);
             const auto for_stream = unmet(all, NeededBy::kStream);
             if (*json) {

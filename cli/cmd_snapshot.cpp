@@ -2,8 +2,7 @@
 
 #include "cli/commands.h"
 #include "common/units.h"
-#include "replicator/legacy_setup.h"
-#include "replicator/snapshot_copy.h"
+#include "replicator/source_engine.h"
 
 namespace switchyard::cli {
 
@@ -13,15 +12,11 @@ Command add_snapshot(CLI::App& app) {
       "Copy every selected table, consistent with the slot's start, then build keys and "
       "indexes. Runs init first if needed; does nothing once the copy is done.");
   return {sub, [](const Config& config) {
-            const SnapshotSummary summary =
-                config.source.odbc() ? run_legacy_snapshot(config) : run_snapshot(config);
-            const std::string start =
-                config.source.odbc()
-                    ? "changelog sequence " + std::to_string(summary.consistent_point.value)
-                    : summary.consistent_point.to_string();
+            const auto engine = SourceEngine::of(config);
+            const SnapshotSummary summary = engine->snapshot();
+            const std::string start = engine->describe(summary.consistent_point);
             if (summary.already_done) {
-              std::printf("snapshot: already done; streaming continues from %s\n",
-                          config.source.odbc() ? "the changelog" : start.c_str());
+              std::printf("snapshot: already done; streaming continues from %s\n", start.c_str());
             } else {
               std::printf("snapshot: %s, %s, %s copied in %s; streaming starts at %s\n",
                           counted(summary.tables, "table").c_str(),

@@ -633,6 +633,7 @@ SnapshotSummary run_legacy_snapshot(const Config& config) {
       auto stream = control::read_stream(target, config.name);
       if (stream && stream->phase == control::kStreaming) {
         summary.already_done = true;
+        summary.consistent_point = stream->consistent_lsn.value_or(Lsn(kFirstChangelogPosition));
         return summary;
       }
     }

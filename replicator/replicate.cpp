@@ -13,15 +13,10 @@
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
-#include "replicator/changelog_feed.h"
 #include "replicator/large_object_sync.h"
-#include "replicator/legacy_setup.h"
-#include "replicator/pgoutput_feed.h"
-#include "replicator/setup.h"
-#include "replicator/snapshot_copy.h"
+#include "replicator/source_engine.h"
 #include "replicator/stream_lock.h"
 #include "replicator/stream_session.h"
-#include "replicator/table_sync.h"
 
 namespace switchyard {
 
@@ -42,21 +37,16 @@ control::Direction current_direction(pg::Connection& home, const std::string& na
 
 void run_replicate(const Config& config) {
   StreamLock lock(config);
-  const bool legacy = config.source.odbc();
-  // First start: prepare both sides and copy; later starts skip both. After
-  // a cutover there is nothing to copy: the stream runs the other way.
-  if (legacy) {
-    run_legacy_snapshot(config);
-  } else {
+  const auto engine = SourceEngine::of(config);
+  // First start: prepare both sides and copy; later starts skip both.
+  {
     pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal, "control");
-    if (current_direction(home, config.name) == control::Direction::kForward) {
-      run_snapshot(config);
-    }
+    engine->prepare_stream(current_direction(home, config.name));
   }
   // Large objects are not streamed: a thread of their own follows them, in
   // the stream's direction (replicator/large_object_sync.h).
   std::optional<LargeObjectFollower> large_objects;
-  if (!legacy) large_objects.emplace(config);
+  if (engine->follows_large_objects()) large_objects.emplace(config);
 
   // A slot or origin "in use" (55006) right after a crash is the dead
   // process's backend on its way out; for longer, it is another replicate.
@@ -76,21 +66,11 @@ void run_replicate(const Config& config) {
       }
       const Config directed =
           direction == control::Direction::kForward ? config : config.reversed();
-      if (legacy) {
-        // Tables that appeared on the legacy join before the stream resumes.
-        add_legacy_tables(config);
-      } else if (direction == control::Direction::kForward) {
-        // Tables that appeared while nothing streamed, or whose adding was
-        // interrupted, join before the stream resumes.
-        pg::Connection source(config.source.conninfo, config.source.name);
-        pg::Connection target(config.target.conninfo, config.target.name);
-        const NewTables found = find_new_tables(source, target, config);
-        warn_unusable(found.unusable, warned);
-        if (!found.to_add.empty()) add_tables(config, found.to_add);
-      }
-      auto make_feed = [&](pg::Connection& target) -> std::unique_ptr<ChangeFeed> {
-        if (legacy) return std::make_unique<ChangelogFeed>(directed, target, warned);
-        return std::make_unique<PgoutputFeed>(directed, target, direction, warned);
+      // Tables that appeared while nothing streamed, or whose adding was
+      // interrupted, join before the stream resumes.
+      engine->add_new_tables(direction, warned);
+      auto make_feed = [&](pg::Connection& target) {
+        return engine->feed(directed, target, direction, warned);
       };
       StreamSession session(directed, config.target.conninfo, direction, make_feed);
       const SessionEnd end = session.run(progress_made);

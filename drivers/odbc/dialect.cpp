@@ -575,8 +575,7 @@ std::string Dialect::changelog_name(const std::string& stream) {
   return "switchyard_" + stream + "_changelog";
 }
 
-std::string Dialect::captured_row(
-    const std::vector<std::pair<std::string, bool>>& values) const {
+std::string Dialect::captured_row(const std::vector<std::pair<std::string, bool>>& values) const {
   std::vector<std::string> parts;
   for (const auto& [value, nullable] : values) {
     if (value == "NULL") {

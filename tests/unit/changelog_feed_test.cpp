@@ -89,8 +89,7 @@ TEST_CASE("Inserts and updates become upserts of the whole row", "[changelog_fee
   CHECK(update.new_tuple[2].kind == DatumKind::kNull);
 }
 
-TEST_CASE("Rows of an earlier version's capture (JSON arrays) are still read",
-          "[changelog_feed]") {
+TEST_CASE("Rows of an earlier version's capture (JSON arrays) are still read", "[changelog_feed]") {
   const auto tables = orders();
   ChangelogDecoder decoder("MariaDB", tables);
   std::vector<change::Message> out;

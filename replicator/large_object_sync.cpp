@@ -41,7 +41,7 @@ void copy_large_objects(const Config& config, const std::string& snapshot_name) 
 }
 
 LargeObjectFollower::LargeObjectFollower(const Config& original)
-    : original_(original), thread_([this] { run(); }) {}
+    : original_(original), thread_(job_thread([this] { run(); })) {}
 
 LargeObjectFollower::~LargeObjectFollower() noexcept(false) {
   {

@@ -574,7 +574,9 @@ void copy_tables(const Config& config, LegacySource& source,
   };
   std::vector<std::thread> workers;
   const int count = std::min<int>(config.snapshot.workers, static_cast<int>(parts.size()));
-  for (int number = 1; number <= count; ++number) workers.emplace_back(worker, number);
+  for (int number = 1; number <= count; ++number) {
+    workers.push_back(job_thread([&worker, number] { worker(number); }));
+  }
   // Progress with rate and ETA while the workers copy.
   {
     auto last = Clock::now();

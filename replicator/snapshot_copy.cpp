@@ -111,7 +111,7 @@ void run_workers(int count, std::atomic<bool>& failed, const std::function<void(
   std::mutex error_mutex;
   std::vector<std::thread> threads;
   for (int worker_idx = 0; worker_idx < count; ++worker_idx) {
-    threads.emplace_back([&, worker_idx] {
+    threads.push_back(job_thread([&, worker_idx] {
       try {
         work(worker_idx);
       } catch (...) {
@@ -119,7 +119,7 @@ void run_workers(int count, std::atomic<bool>& failed, const std::function<void(
         if (!first_error) first_error = std::current_exception();
         failed = true;
       }
-    });
+    }));
   }
   for (auto& thread : threads) thread.join();
   if (first_error) std::rethrow_exception(first_error);

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
 #include "replicator/apply_statements.h"
@@ -239,8 +240,13 @@ void ApplyLoop::commit_batch() {
   committed_time_us_ = batch_commit_time_us_;
   transactions_applied_ += static_cast<uint64_t>(batch_transactions_);
   changes_applied_ += batch_changes_;
+  metrics::StreamMetrics& counted = metrics::stream();
+  counted.transactions_applied.Increment(static_cast<double>(batch_transactions_));
+  counted.inserts.Increment(static_cast<double>(batch_inserts_));
+  counted.updates.Increment(static_cast<double>(batch_updates_));
+  counted.deletes.Increment(static_cast<double>(batch_deletes_));
   batch_transactions_ = 0;
-  batch_changes_ = 0;
+  batch_changes_ = batch_inserts_ = batch_updates_ = batch_deletes_ = 0;
   batch_bytes_ = 0;
   batch_marked_keys_ = 0;
 }
@@ -260,7 +266,7 @@ void ApplyLoop::rollback_batch() {
     target_transaction_open_ = false;
   }
   batch_transactions_ = 0;
-  batch_changes_ = 0;
+  batch_changes_ = batch_inserts_ = batch_updates_ = batch_deletes_ = 0;
   batch_bytes_ = 0;
   batch_marked_keys_ = 0;
   in_source_transaction_ = false;
@@ -405,6 +411,7 @@ void ApplyLoop::on_insert(change::Insert&& insert) {
   RelationState& state = relation(insert.relation_id);
   if (in_copy(state)) return;
   ++batch_changes_;
+  ++batch_inserts_;
   if (insert.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "change feed: insert into " + state.display + " has the wrong number of columns");
@@ -423,6 +430,7 @@ void ApplyLoop::on_update(change::Update&& update) {
   RelationState& state = relation(update.relation_id);
   if (in_copy(state)) return;
   ++batch_changes_;
+  ++batch_updates_;
   if (update.new_tuple.size() != state.shape.columns.size()) {
     throw Error(ErrorKind::kDatabase,
                 "change feed: update of " + state.display + " has the wrong number of columns");
@@ -449,6 +457,7 @@ void ApplyLoop::on_delete(change::Delete&& del) {
   RelationState& state = relation(del.relation_id);
   if (in_copy(state)) return;
   ++batch_changes_;
+  ++batch_deletes_;
   mark_dirty(state, del.old_tuple);
   if (!state.batched || del.old_kind != 'K') {
     flush(state);

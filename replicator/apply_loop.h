@@ -165,6 +165,9 @@ class ApplyLoop {
   int64_t batch_commit_time_us_ = 0;
   uint64_t transactions_applied_ = 0;
   uint64_t batch_changes_ = 0;  // row changes in this batch
+  uint64_t batch_inserts_ = 0;  // of those, by operation
+  uint64_t batch_updates_ = 0;
+  uint64_t batch_deletes_ = 0;
   uint64_t changes_applied_ = 0;
   std::vector<const char*> values_;  // scratch for execute()
   std::vector<int> lengths_;

@@ -24,9 +24,11 @@ namespace switchyard {
 
 // Where the source stands, for the lag line and status.
 struct SourceLag {
-  Lsn newest;          // the source's newest position
-  std::string behind;  // how far apply is behind it, for the log ("3.1 MiB", "420 changes")
-  double seconds = 0;  // how old the oldest change not yet applied is
+  Lsn newest;            // the source's newest position
+  std::string behind;    // how far apply is behind it, for the log ("3.1 MiB", "420 changes")
+  double seconds = 0;    // how old the oldest change not yet applied is
+  uint64_t bytes = 0;    // behind, in WAL (PostgreSQL)
+  uint64_t changes = 0;  // behind, in changelog rows (trigger capture)
 };
 
 class ChangeFeed {

@@ -367,6 +367,7 @@ SourceLag ChangelogFeed::lag(const Applied& applied, int64_t) {
   SourceLag lag;
   lag.newest = Lsn(probe_.highest + 1);
   lag.behind = std::to_string(pending) + (pending == 1 ? " change" : " changes");
+  lag.changes = pending;
   if (pending == 0) return lag;
   const odbc::Dialect& dialect = source_.dialect();
   odbc::Statement oldest(source_.connection(), dialect.changelog_read(config_.name, 1),

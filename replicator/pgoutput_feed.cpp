@@ -128,6 +128,7 @@ SourceLag PgoutputFeed::lag(const Applied& applied, int64_t committed_commit_tim
   lag.newest = Lsn::parse(result.get(0, 0)).value_or(Lsn{});
   const uint64_t behind = lag.newest > accounted ? lag.newest.value - accounted.value : 0;
   lag.behind = format_bytes(behind);
+  lag.bytes = behind;
   const bool arriving = Clock::now() - last_data_at_ < std::chrono::seconds(1) || !applied.idle;
   if (behind > 0 && arriving && committed_commit_time_us > 0) {
     const int64_t now_us = pg::pg_epoch_micros(std::chrono::system_clock::now());

@@ -10,6 +10,7 @@
 #include "common/backoff.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
@@ -91,6 +92,7 @@ void run_replicate(const Config& config) {
         in_use_since = Clock::time_point{};
       }
       if (progress_made) backoff.reset();
+      metrics::stream().reconnects.Increment();
       const auto delay = backoff.next_delay();
       spdlog::warn("{}; reconnecting in {}", error.what(),
                    format_duration(static_cast<double>(delay.count()) / 1000.0));

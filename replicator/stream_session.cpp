@@ -4,6 +4,7 @@
 
 #include <variant>
 
+#include "common/metrics.h"
 #include "common/shutdown.h"
 #include "common/units.h"
 
@@ -142,6 +143,10 @@ void StreamSession::report_status(Clock::time_point now) {
                feed_->format(where.committed), transactions, changes);
   control::report_lag(catalog_, config_.name, lag.newest, where.committed, lag.seconds,
                       apply_.prepared_statements());
+  metrics::StreamMetrics& measured = metrics::stream();
+  measured.lag_seconds.Set(lag.seconds);
+  measured.lag_bytes.Set(static_cast<double>(lag.bytes));
+  measured.lag_changes.Set(static_cast<double>(lag.changes));
 }
 
 }  // namespace switchyard

@@ -1,0 +1,49 @@
+#include "common/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace switchyard::metrics {
+
+prometheus::Registry& registry() {
+  static prometheus::Registry instance;
+  return instance;
+}
+
+StreamMetrics& stream() {
+  static StreamMetrics metrics = [] {
+    prometheus::Registry& all = registry();
+    auto counter = [&](const char* name,
+                       const char* help) -> prometheus::Family<prometheus::Counter>& {
+      return prometheus::BuildCounter().Name(name).Help(help).Register(all);
+    };
+    auto gauge = [&](const char* name, const char* help) -> prometheus::Gauge& {
+      return prometheus::BuildGauge().Name(name).Help(help).Register(all).Add({});
+    };
+    auto& changes = counter("switchyard_changes_applied_total",
+                            "Row changes applied to the target, by operation.");
+    return StreamMetrics{
+        counter("switchyard_transactions_applied_total",
+                "Source transactions applied and committed on the target.")
+            .Add({}),
+        changes.Add({{"op", "insert"}}),
+        changes.Add({{"op", "update"}}),
+        changes.Add({{"op", "delete"}}),
+        counter("switchyard_stream_reconnects_total",
+                "Streaming sessions started again after a connection or server error.")
+            .Add({}),
+        gauge("switchyard_replication_lag_seconds",
+              "How old the oldest source change not yet applied to the target is."),
+        gauge("switchyard_replication_lag_bytes",
+              "Source WAL not yet applied to the target (PostgreSQL source)."),
+        gauge("switchyard_replication_lag_changes",
+              "Changelog rows not yet applied to the target (ODBC source)."),
+    };
+  }();
+  return metrics;
+}
+
+std::string exposition() {
+  return prometheus::TextSerializer().Serialize(registry().Collect());
+}
+
+}  // namespace switchyard::metrics

@@ -1,0 +1,36 @@
+// The process's metrics, in Prometheus's data model (prometheus-cpp's core
+// library): what `switchyard serve` exposes at /metrics. The jobs update
+// them as they work, in the CLI commands as well (where nothing reads them).
+// Names follow Prometheus's conventions: the switchyard_ prefix, base units
+// (seconds, bytes), _total for counters, and labels with few values (an
+// operation, a table), never a key or a run id.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace switchyard::metrics {
+
+prometheus::Registry& registry();
+
+// The stream's, whichever way it runs.
+struct StreamMetrics {
+  prometheus::Counter& transactions_applied;  // source transactions committed on the target
+  prometheus::Counter& inserts;               // row changes applied, by operation
+  prometheus::Counter& updates;
+  prometheus::Counter& deletes;
+  prometheus::Counter& reconnects;  // sessions started again after an error
+  prometheus::Gauge& lag_seconds;   // how old the oldest change not yet applied is
+  prometheus::Gauge& lag_bytes;     // WAL not yet applied (PostgreSQL source)
+  prometheus::Gauge& lag_changes;   // changelog rows not yet applied (ODBC source)
+};
+StreamMetrics& stream();
+
+// Every metric in Prometheus's text exposition format (version 0.0.4).
+std::string exposition();
+
+}  // namespace switchyard::metrics

@@ -57,6 +57,8 @@ std::string to_string(Unsettled why, const std::string& upstream) {
       return "changed on the " + upstream + " while the stream is stopped";
     case Unsettled::kStreamBehind:
       return "not yet applied: the stream did not catch up in time";
+    case Unsettled::kSourceCommitting:
+      return "a transaction open on the " + upstream + " did not end in time to read it again";
   }
   return "?";
 }
@@ -132,6 +134,7 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
     const KeyIndex source_index = index_rows(source.rows);
     const KeyIndex target_index = index_rows(target.rows);
     std::vector<std::string> next;
+    std::vector<std::string> unchanged;  // differing again, their source value the same
     std::unordered_map<std::string, KeyEntry> source_now;
     for (auto& key : keys) {
       const KeyEntry source_entry = entry_of(source_index, key);
@@ -140,14 +143,39 @@ std::vector<Settled> recheck(Sides& sides, const TablePlan& plan, std::vector<st
         settled.push_back({std::move(key), Verdict::kEqual, {}, source.position});
         continue;
       }
+      source_now[key] = source_entry;
       auto before = previous_source.find(key);
       if (before != previous_source.end() && before->second == source_entry) {
-        settled.push_back({std::move(key), Verdict::kMismatch, kind_of(source_entry, target_entry),
-                           source.position});
-        continue;
+        unchanged.push_back(std::move(key));
+      } else {
+        next.push_back(std::move(key));
       }
-      source_now[key] = source_entry;
-      next.push_back(std::move(key));
+    }
+    if (!unchanged.empty()) {
+      // The target may show a source commit that the source's own snapshot
+      // could not see yet (in its WAL, not yet visible there). Read the
+      // source again once everything committed so far is visible: the
+      // difference is a mismatch only if the source still holds the same.
+      if (!sides.wait_source_commits_visible(settings.recheck_timeout)) {
+        for (auto& key : unchanged) {
+          settled.push_back(
+              {std::move(key), Verdict::kInFlight, {}, Lsn{}, Unsettled::kSourceCommitting});
+        }
+        unchanged.clear();
+      }
+      const SideRead again =
+          unchanged.empty() ? SideRead{} : read_keys(sides, Side::kSource, plan, unchanged);
+      const KeyIndex again_index = index_rows(again.rows);
+      for (auto& key : unchanged) {
+        const KeyEntry source_entry = entry_of(again_index, key);
+        if (source_entry == source_now[key]) {
+          const MismatchKind kind = kind_of(source_entry, entry_of(target_index, key));
+          settled.push_back({std::move(key), Verdict::kMismatch, kind, source.position});
+        } else {
+          source_now[key] = source_entry;
+          next.push_back(std::move(key));
+        }
+      }
     }
     previous_source = std::move(source_now);
     keys = std::move(next);

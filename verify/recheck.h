@@ -6,7 +6,10 @@
 // everything up to S. If the two agree, the key is equal. If they differ,
 // the key is read again in a next round; a difference is a mismatch only
 // when it is seen in two consecutive rounds while the source value stayed
-// the same between them. A key whose source value keeps changing for
+// the same between them - and still the same when read once more after every
+// commit the target could show has become visible on the source (a commit
+// is in the WAL, and so in the stream, a moment before it is visible). A
+// key whose source value keeps changing for
 // kMaxRounds rounds, or whose round could not wait for the target (the
 // stream is stopped or far behind), is "in flight": not a mismatch, and
 // not proven equal either. A stopped stream (its slot inactive) is seen at
@@ -31,9 +34,10 @@ const char* to_string(MismatchKind kind);
 
 // Why a key was left in flight.
 enum class Unsettled {
-  kKeptChanging,   // its source value changed in every round
-  kStreamStopped,  // changed on the source after the stream stopped: nothing applies it
-  kStreamBehind,   // the target did not reach the source's position in time
+  kKeptChanging,      // its source value changed in every round
+  kStreamStopped,     // changed on the source after the stream stopped: nothing applies it
+  kStreamBehind,      // the target did not reach the source's position in time
+  kSourceCommitting,  // a source transaction did not end in time to read the key again
 };
 // `upstream` names the side the stream reads, as the configuration does.
 std::string to_string(Unsettled why, const std::string& upstream);

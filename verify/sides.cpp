@@ -1,7 +1,10 @@
 #include "verify/sides.h"
 
+#include <algorithm>
 #include <future>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "common/shutdown.h"
@@ -190,6 +193,35 @@ bool Sides::wait_applied(Lsn position, std::chrono::milliseconds timeout) {
     if (stop_requested() || std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+bool PostgresSides::wait_source_commits_visible(std::chrono::milliseconds timeout) {
+  // A transaction holds the lock on its own id until after it has become
+  // visible: once every writer running now has released it, everything
+  // committed before now is visible. (Our own session writes nothing.)
+  const char* kWriters =
+      "SELECT l.transactionid::text FROM pg_catalog.pg_locks l "
+      "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted";
+  std::vector<std::string> running;
+  {
+    pg::Result writers = source_.exec(kWriters);
+    for (int row = 0; row < writers.rows(); ++row) running.push_back(writers.str(row, 0));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  while (!running.empty()) {
+    if (stop_requested() || std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    std::vector<std::string> still;
+    pg::Result writers = source_.exec(kWriters);
+    for (int row = 0; row < writers.rows(); ++row) {
+      const std::string xid = writers.str(row, 0);
+      if (std::find(running.begin(), running.end(), xid) != running.end()) still.push_back(xid);
+    }
+    running = std::move(still);
   }
   return true;
 }

@@ -90,6 +90,13 @@ class Sides {
   // Polls every few milliseconds until applied_position() >= position.
   // False if `timeout` passes first, or a stop was requested.
   bool wait_applied(Lsn position, std::chrono::milliseconds timeout);
+
+  // Waits until every transaction committed on the source so far is
+  // visible to a snapshot taken there from now on. PostgreSQL writes a
+  // commit to its WAL, where the stream may already decode and apply it, a
+  // moment before other sessions see it (a busy machine stretches that
+  // moment). False if `timeout` passes first, or a stop was requested.
+  virtual bool wait_source_commits_visible(std::chrono::milliseconds) { return true; }
 };
 
 // A PostgreSQL source and target. Every read runs in its own short
@@ -119,6 +126,7 @@ class PostgresSides : public Sides {
                                      uint64_t rows) override;
   // The larger of the origin's progress and the slot's confirmed position.
   Lsn applied_position() override;
+  bool wait_source_commits_visible(std::chrono::milliseconds timeout) override;
   // The slot is active.
   bool stream_running() override;
 

@@ -6,63 +6,10 @@
 
 #include "cli/commands.h"
 #include "common/units.h"
-#include "control/large_objects.h"
-#include "cutover/journal.h"
-#include "replicator/status.h"
+#include "service/status_report.h"
 
 namespace switchyard::cli {
 namespace {
-
-boost::json::value lsn_json(const std::optional<Lsn>& lsn) {
-  if (!lsn) return nullptr;
-  return boost::json::string(lsn->to_string());
-}
-
-boost::json::object to_json(const StreamStatus& status) {
-  boost::json::object out;
-  out["name"] = status.name;
-  out["direction"] = status.direction;
-  out["state"] = status.state;
-  out["source_lsn"] = lsn_json(status.source_lsn);
-  out["applied_lsn"] = lsn_json(status.applied_lsn);
-  out["source_engine"] = status.source_engine;
-  out["lag_bytes"] = status.lag_bytes ? boost::json::value(*status.lag_bytes) : nullptr;
-  out["lag_changes"] = status.lag_changes ? boost::json::value(*status.lag_changes) : nullptr;
-  out["changelog_rows"] =
-      status.changelog_rows ? boost::json::value(*status.changelog_rows) : nullptr;
-  // Integer milliseconds: Boost.JSON writes doubles as 9.2308E-2.
-  out["lag_milliseconds"] =
-      status.lag_seconds
-          ? boost::json::value(static_cast<int64_t>(std::llround(*status.lag_seconds * 1000)))
-          : nullptr;
-  out["lag_reported_at"] =
-      status.reported_at ? boost::json::value(*status.reported_at) : boost::json::value(nullptr);
-  boost::json::object slot;
-  slot["exists"] = status.slot_exists;
-  slot["active"] = status.slot_active;
-  slot["confirmed_flush_lsn"] = lsn_json(status.slot_confirmed_flush);
-  out["slot"] = slot;
-  boost::json::array tables;
-  for (const auto& table : status.tables) {
-    boost::json::object item;
-    item["name"] = table.name;
-    item["created_by_switchyard"] = table.created_by_switchyard;
-    item["rows_copied"] = table.rows_copied ? boost::json::value(*table.rows_copied) : nullptr;
-    item["copied_at"] =
-        table.copied_at ? boost::json::value(*table.copied_at) : boost::json::value(nullptr);
-    boost::json::object verify;
-    verify["status"] = table.verify_status ? boost::json::value(*table.verify_status)
-                                           : boost::json::value(nullptr);
-    verify["finished_at"] =
-        table.verified_at ? boost::json::value(*table.verified_at) : boost::json::value(nullptr);
-    verify["open_mismatches"] = table.open_mismatches;
-    verify["dirty_keys"] = table.dirty_keys;
-    item["verify"] = verify;
-    tables.push_back(std::move(item));
-  }
-  out["tables"] = tables;
-  return out;
-}
 
 // The databases by the configuration's names, whichever way the stream runs.
 void print_text(const StreamStatus& status, const Config& config) {
@@ -116,50 +63,11 @@ void print_text(const StreamStatus& status, const Config& config) {
   }
 }
 
-boost::json::object to_json(const control::large_objects::SyncState& objects) {
-  boost::json::object out;
-  out["objects"] = objects.objects;
-  out["bytes"] = objects.bytes;
-  out["synced_at"] = objects.synced_at ? boost::json::value(*objects.synced_at) : nullptr;
-  out["checked_at"] = objects.checked_at ? boost::json::value(*objects.checked_at) : nullptr;
-  return out;
-}
-
 void print_text(const control::large_objects::SyncState& objects) {
   std::printf("large objects %lld, last synced %s (checked %s), %s\n",
               static_cast<long long>(objects.objects), objects.synced_at.value_or("-").c_str(),
               objects.checked_at.value_or("-").c_str(),
               format_bytes(static_cast<double>(objects.bytes)).c_str());
-}
-
-boost::json::object to_json(const cutover::RunReport& run) {
-  boost::json::object out;
-  out["run_id"] = run.run_id;
-  out["operation"] = run.operation;
-  out["state"] = run.state;
-  out["started_at"] = run.started_at;
-  out["finished_at"] = run.finished_at;
-  out["detail"] = run.detail;
-  // Whole milliseconds, like lag_milliseconds: plain decimals in JSON.
-  auto whole_ms = [](const std::optional<double>& ms) {
-    return ms ? boost::json::value(static_cast<int64_t>(std::llround(*ms)))
-              : boost::json::value(nullptr);
-  };
-  out["freeze_ms"] = whole_ms(run.freeze_ms);
-  out["freeze_budget_ms"] = whole_ms(run.freeze_budget_ms);
-  boost::json::array steps;
-  for (const auto& step : run.steps) {
-    boost::json::object item;
-    item["step_no"] = step.step_no;
-    item["step"] = step.step;
-    item["state"] = step.state;
-    item["attempts"] = step.attempts;
-    item["duration_ms"] = whole_ms(step.duration_ms);
-    item["detail"] = step.detail;
-    steps.push_back(std::move(item));
-  }
-  out["steps"] = steps;
-  return out;
 }
 
 // Where the last cutover or failback got to, step by step: after a crash
@@ -190,29 +98,13 @@ Command add_status(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   sub->add_flag("--json", *json, "print one JSON object");
   return {sub, [json](const Config& config) {
-            const StreamStatus status = collect_status(config);
-            std::optional<cutover::RunReport> run;
-            {
-              pg::Connection home(config.target.conninfo, config.target.name);
-              run = cutover::last_run(home, config.name);
-            }
-            // Large objects: the last sync pass, kept by the receiving side.
-            std::optional<control::large_objects::SyncState> objects;
-            {
-              const bool forward = status.direction == "forward";
-              pg::Connection receiving(forward ? config.target.conninfo : config.source.conninfo,
-                                       forward ? config.target.name : config.source.name);
-              objects = control::large_objects::read_state(receiving, config.name);
-            }
+            const service::StatusReport report = service::collect_report(config);
             if (*json) {
-              boost::json::object out = to_json(status);
-              out["last_switch"] = run ? boost::json::value(to_json(*run)) : nullptr;
-              out["large_objects"] = objects ? boost::json::value(to_json(*objects)) : nullptr;
-              std::cout << boost::json::serialize(out) << std::endl;
+              std::cout << boost::json::serialize(service::to_json(report)) << std::endl;
             } else {
-              print_text(status, config);
-              if (objects) print_text(*objects);
-              if (run) print_text(*run);
+              print_text(report.stream, config);
+              if (report.large_objects) print_text(*report.large_objects);
+              if (report.last_switch) print_text(*report.last_switch);
             }
             return 0;
           }};

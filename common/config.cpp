@@ -236,7 +236,7 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
   if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the file is empty");
   v.expect_map(root, "",
                {"name", "source", "target", "tables", "snapshot", "apply", "stream", "verify",
-                "router", "cutover", "log", "types"});
+                "router", "cutover", "service", "log", "types"});
 
   Config config;
   config.path = origin;
@@ -361,6 +361,23 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
     }
   }
   if (const auto router = root["router"]) parse_router(v, router, config.router);
+  if (const auto service = root["service"]) {
+    v.expect_map(service, "service", {"listen"});
+    if (service["listen"]) {
+      // host:port, the host a name or an IPv4 address ([v6]:port for IPv6).
+      static const std::regex kListen(R"(^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$)");
+      const std::string listen = v.string(service["listen"], "service.listen");
+      std::smatch match;
+      if (!std::regex_match(listen, match, kListen) || std::stoul(match[2].str()) > 65535) {
+        v.fail(service["listen"], "service.listen",
+               "'" + listen + "' must be host:port, like 127.0.0.1:8474");
+      }
+      std::string host = match[1].str();
+      if (host.front() == '[') host = host.substr(1, host.size() - 2);
+      config.service.host = host;
+      config.service.port = static_cast<uint16_t>(std::stoul(match[2].str()));
+    }
+  }
   if (const auto cutover = root["cutover"]) {
     v.expect_map(cutover, "cutover",
                  {"freeze_budget", "max_lag", "max_transaction_age", "sequence_margin"});

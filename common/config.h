@@ -106,6 +106,12 @@ struct CutoverSettings {
   int64_t sequence_margin = 1'000;                        // added to every synced sequence
 };
 
+// `serve`: where its HTTP API, metrics and dashboard listen.
+struct ServiceSettings {
+  std::string host = "127.0.0.1";  // loopback unless configured otherwise
+  uint16_t port = 8474;
+};
+
 struct Config {
   std::string path;                 // where it was read from, for messages
   std::string name = "switchyard";  // names the slot, publication and origin
@@ -118,6 +124,7 @@ struct Config {
   VerifySettings verify;
   RouterSettings router;
   CutoverSettings cutover;
+  ServiceSettings service;
   // An ODBC source's column types, overriding the casting rules
   // (replicator/schema_translation.h): "schema.table.column" -> a
   // PostgreSQL type, keyed by the legacy names.

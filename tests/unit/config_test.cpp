@@ -697,3 +697,16 @@ TEST_CASE("A database name must be one plain word, and the two must differ",
       "target:\n  name: db\n  driver: postgres\n  conninfo: host=b\n",
       {"target.name", "the same as source.name"});
 }
+
+TEST_CASE("serve listens on loopback unless service.listen says otherwise", "[config]") {
+  CHECK(parse_config(kMinimal, "test.yaml").service.host == "127.0.0.1");
+  CHECK(parse_config(kMinimal, "test.yaml").service.port == 8474);
+  const Config config = parse_config(kMinimal + "service:\n  listen: \"0.0.0.0:9000\"\n", "t");
+  CHECK(config.service.host == "0.0.0.0");
+  CHECK(config.service.port == 9000);
+  CHECK(parse_config(kMinimal + "service: { listen: \"[::1]:80\" }\n", "t").service.host == "::1");
+  const std::string bad = GENERATE("8474", "localhost:", "host:99999", ":80", "a b:1");
+  require_rejected(kMinimal + "service:\n  listen: \"" + bad + "\"\n",
+                   {"service.listen", "must be host:port"});
+  require_rejected(kMinimal + "service:\n  port: 1\n", {"service", "port"});
+}

@@ -24,6 +24,7 @@ Command add_check(CLI::App& app);
 Command add_init(CLI::App& app);
 Command add_snapshot(CLI::App& app);
 Command add_replicate(CLI::App& app);
+Command add_serve(CLI::App& app);
 Command add_recopy(CLI::App& app);
 Command add_status(CLI::App& app);
 Command add_teardown(CLI::App& app);

@@ -26,11 +26,11 @@ int main(int argc, char** argv) {
   std::string config_path = "switchyard.yaml";
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
 
-  std::vector<cli::Command> commands{cli::add_check(app),    cli::add_init(app),
-                                     cli::add_snapshot(app), cli::add_replicate(app),
-                                     cli::add_recopy(app),   cli::add_status(app),
-                                     cli::add_verify(app),   cli::add_cutover(app),
-                                     cli::add_failback(app), cli::add_teardown(app)};
+  std::vector<cli::Command> commands{
+      cli::add_check(app),     cli::add_init(app),    cli::add_snapshot(app),
+      cli::add_replicate(app), cli::add_serve(app),   cli::add_recopy(app),
+      cli::add_status(app),    cli::add_verify(app),  cli::add_cutover(app),
+      cli::add_failback(app),  cli::add_teardown(app)};
   // Also after the command (`switchyard status -c FILE`), and in its --help.
   for (const auto& command : commands) {
     command.app->add_option("-c,--config", config_path, "configuration file")

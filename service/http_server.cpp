@@ -1,0 +1,212 @@
+#include "service/http_server.h"
+
+#include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <chrono>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/shutdown.h"
+
+namespace switchyard::service {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr uint32_t kHeaderLimit = 8 * 1024;
+constexpr uint64_t kBodyLimit = 64 * 1024;
+constexpr auto kReadDeadline = std::chrono::seconds(30);
+constexpr auto kStopCheck = std::chrono::milliseconds(100);
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+prometheus::Family<prometheus::Counter>& requests_total() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("switchyard_http_requests_total")
+                            .Help("HTTP requests answered, by handler and status code.")
+                            .Register(metrics::registry());
+  return family;
+}
+
+void count(const std::string& handler, http::status status) {
+  requests_total()
+      .Add({{"handler", handler}, {"code", std::to_string(static_cast<unsigned>(status))}})
+      .Increment();
+}
+
+Response plain(unsigned version, http::status status, std::string body) {
+  Response response{status, version};
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.body() = std::move(body);
+  response.keep_alive(false);
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+Response respond(const Request& request, http::status status, std::string body,
+                 std::string_view content_type) {
+  Response response{status, request.version()};
+  response.set(http::field::content_type, content_type);
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+struct HttpServer::Impl {
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::vector<Route> routes;
+
+  // The route's answer, or 404/405; the handler's name for the metrics.
+  Response answer(const Request& request, std::string& handler) const {
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    bool path_known = false;
+    std::string allowed;
+    for (const Route& route : routes) {
+      if (route.path != path) continue;
+      path_known = true;
+      allowed += (allowed.empty() ? "" : ", ") + std::string(http::to_string(route.method));
+      if (route.method != request.method()) continue;
+      handler = route.handler;
+      try {
+        return route.answer(request);
+      } catch (const std::exception& error) {
+        spdlog::warn("serve: {} {}: {}", std::string(request.method_string()), std::string(path),
+                     error.what());
+        return respond(request, http::status::internal_server_error,
+                       std::string(error.what()) + "\n", "text/plain; charset=utf-8");
+      }
+    }
+    handler = "other";
+    if (!path_known) {
+      return respond(request, http::status::not_found, "no such resource\n",
+                     "text/plain; charset=utf-8");
+    }
+    Response response = respond(request, http::status::method_not_allowed,
+                                "allowed: " + allowed + "\n", "text/plain; charset=utf-8");
+    response.set(http::field::allow, allowed);
+    return response;
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(kBodyLimit);
+      stream.expires_after(kReadDeadline);
+      auto [read_error, bytes] = co_await http::async_read(stream, buffer, parser, kAwait);
+      (void)bytes;
+      if (read_error) {
+        // A client that closed or went silent gets nothing; a request that
+        // does not parse is told why, once, and the connection closed.
+        if (read_error == http::error::end_of_stream || read_error == beast::error::timeout ||
+            read_error == asio::error::eof || read_error == asio::error::connection_reset ||
+            read_error == asio::error::operation_aborted) {
+          break;
+        }
+        http::status status = http::status::bad_request;
+        if (read_error == http::error::body_limit) status = http::status::payload_too_large;
+        if (read_error == http::error::header_limit) {
+          status = http::status::request_header_fields_too_large;
+        }
+        count("other", status);
+        Response refusal = plain(11, status, "bad request: " + read_error.message() + "\n");
+        co_await http::async_write(stream, refusal, kAwait);
+        break;
+      }
+      const Request request = parser.release();
+      std::string handler;
+      Response response = answer(request, handler);
+      count(handler, response.result());
+      const bool keep_alive = response.keep_alive();
+      auto [write_error, written] = co_await http::async_write(stream, response, kAwait);
+      (void)written;
+      if (write_error || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<void> accept() {
+    while (acceptor.is_open()) {
+      auto [error, socket] = co_await acceptor.async_accept(kAwait);
+      if (error == asio::error::operation_aborted) break;
+      if (error) continue;  // a client gone before it was accepted
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> watch_stop() {
+    asio::steady_timer timer(io);
+    while (!stop_requested()) {
+      timer.expires_after(kStopCheck);
+      co_await timer.async_wait(kAwait);
+    }
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    io.stop();
+  }
+};
+
+HttpServer::HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->routes = std::move(routes);
+  const std::string where = host + ":" + std::to_string(port);
+  beast::error_code error;
+  const auto address = asio::ip::make_address(host, error);
+  tcp::endpoint endpoint;
+  if (!error) {
+    endpoint = tcp::endpoint(address, port);
+  } else {
+    tcp::resolver resolver(impl_->io);
+    const auto found = resolver.resolve(host, std::to_string(port), error);
+    if (error || found.empty()) {
+      throw Error(ErrorKind::kUsage,
+                  "service.listen: cannot resolve '" + host + "': " + error.message());
+    }
+    endpoint = *found.begin();
+  }
+  impl_->acceptor.open(endpoint.protocol(), error);
+  if (!error) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) impl_->acceptor.bind(endpoint, error);
+  if (!error) impl_->acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    throw Error(ErrorKind::kUsage,
+                "service.listen: cannot listen on " + where + ": " + error.message());
+  }
+}
+
+HttpServer::~HttpServer() = default;
+
+std::string HttpServer::address() const {
+  const tcp::endpoint local = impl_->acceptor.local_endpoint();
+  const std::string host = local.address().to_string();
+  const bool v6 = local.address().is_v6();
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(local.port());
+}
+
+void HttpServer::serve() {
+  asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->watch_stop(), asio::detached);
+  impl_->io.run();
+}
+
+}  // namespace switchyard::service

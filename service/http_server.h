@@ -1,0 +1,57 @@
+// The service's HTTP/1.1 server, on Boost.Beast and Asio, serving on the
+// thread that calls serve(). Each connection's requests are read with their
+// header and body bounded (8 KiB, 64 KiB) and a deadline (30 s), answered by
+// the route their method and path name, and the connection is kept while the
+// client asks for it. A request that does not parse gets 400 (413 or 431
+// when too large) and the connection is closed; a path without a route gets
+// 404, a route asked with another method 405; what a route throws becomes a
+// 500 naming the error. Every answer is counted in
+// switchyard_http_requests_total{handler,code}.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard::service {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct Route {
+  http::verb method;
+  std::string path;     // exact: "/api/v1/status"
+  std::string handler;  // its label in the metrics: "status"
+  std::function<Response(const Request&)> answer;
+};
+
+// A response to `request` (its HTTP version and keep-alive) with `body`.
+Response respond(const Request& request, http::status status, std::string body,
+                 std::string_view content_type);
+
+class HttpServer {
+ public:
+  // Binds and listens; throws Error(kUsage) naming service.listen when the
+  // address cannot be had (in use, not an address of this host).
+  HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Where it listens, the port resolved ("127.0.0.1:8474").
+  std::string address() const;
+  // Serves on the calling thread until stop_requested().
+  void serve();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchyard::service

@@ -1,0 +1,101 @@
+# serve: the stream and continuous verify in one process, answering HTTP.
+#  - a port already in use is refused in one line before anything starts;
+#  - under pgbench, /healthz and /readyz answer 200, /metrics counts the
+#    applied changes and transactions (Prometheus text format: every sample
+#    of a family after its TYPE line), /api/v1/status shows the stream
+#    streaming and both jobs running, continuous verify logs clean passes;
+#  - unknown paths get 404, another method 405, an oversized body 413 and
+#    garbage 400, and the service keeps answering;
+#  - SIGTERM stops the jobs and the server cleanly (exit 0), the data is at
+#    parity, and a restarted serve resumes the stream.
+source "$(dirname "$0")/lib.sh"
+
+pgc_start SRC
+pgc_start TGT
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -i -s 2 -q app >"$WORK/pgbench-init.log" 2>&1 \
+  || { cat "$WORK/pgbench-init.log"; fail "pgbench -i"; }
+pgc_psql SRC -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+PORT=$(pgc_free_port)
+cfg=$WORK/sy.yaml
+write_config "$cfg" "stream: { status_interval: 1s }" "verify: { pass_interval: 1s }" \
+  "service: { listen: \"127.0.0.1:$PORT\" }"
+URL=http://127.0.0.1:$PORT
+
+# A port in use: refused before anything is created.
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(30)" &
+HOLDER=$!; BACKGROUND+=("$HOLDER")
+sleep 0.5
+expect_failure 2 "service.listen: cannot listen on 127.0.0.1:$PORT" -- "$SY" -c "$cfg" serve
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true
+[ "$(pgc_psql SRC -c "SELECT count(*) FROM pg_replication_slots")" = 0 ] || fail "a refused serve created a slot"
+
+"$SY" -c "$cfg" serve >"$WORK/serve.out" 2>"$WORK/serve.log" &
+SERVE_PID=$!; BACKGROUND+=("$SERVE_PID")
+code() { curl -s -o "$WORK/body" -w '%{http_code}' "$@"; }
+for _ in $(seq 1 300); do [ "$(code "$URL/healthz")" = 200 ] && break; sleep 0.2; done
+[ "$(code "$URL/healthz")" = 200 ] || { cat "$WORK/serve.log"; fail "/healthz"; }
+for _ in $(seq 1 600); do
+  [ "$(code "$URL/readyz")" = 200 ] && break
+  grep -q '"stream":"failed"' "$WORK/body" && break
+  sleep 0.2
+done
+[ "$(code "$URL/readyz")" = 200 ] || { cat "$WORK/body" "$WORK/serve.log"; fail "/readyz: $(cat "$WORK/body")"; }
+log "ok: ready: $(cat "$WORK/body")"
+
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -c 2 -j 2 -T 10 -R 200 app >"$WORK/pgbench.log" 2>&1 \
+  || { cat "$WORK/pgbench.log"; fail "pgbench"; }
+wait_parity 60 public.pgbench_accounts public.pgbench_branches public.pgbench_tellers public.pgbench_history \
+  || fail "no parity while serving"
+sleep 1.5  # a lag report
+
+[ "$(code "$URL/metrics")" = 200 ] || fail "/metrics"
+metric() { awk -v name="$1" '$1 == name { print $2 }' "$WORK/body"; }
+updates=$(metric 'switchyard_changes_applied_total{op="update"}')
+transactions=$(metric switchyard_transactions_applied_total)
+awk -v n="$updates" 'BEGIN { exit !(n >= 1000) }' || fail "updates applied: '$updates' (pgbench made >= 1000)"
+awk -v n="$transactions" 'BEGIN { exit !(n >= 500) }' || fail "transactions applied: '$transactions'"
+grep -q '^switchyard_replication_lag_seconds ' "$WORK/body" || fail "no lag gauge"
+grep -q '^switchyard_http_requests_total{.*handler="readyz"' "$WORK/body" || fail "no request counts"
+# Every sample follows its family's TYPE line.
+awk '/^# TYPE / { typed[$3] = 1; next } /^#/ { next }
+     { name = $1; sub(/\{.*/, "", name); if (!(name in typed)) { print "untyped: " name; bad = 1 } }
+     END { exit bad }' "$WORK/body" || fail "/metrics is not well formed"
+log "ok: /metrics: $updates updates, $transactions transactions applied"
+
+[ "$(code "$URL/api/v1/status")" = 200 ] || fail "/api/v1/status"
+python3 - "$WORK/body" <<'PY' || fail "status: $(cat "$WORK/body")"
+import json, sys
+status = json.load(open(sys.argv[1]))
+assert status["state"] == "streaming", status["state"]
+assert status["jobs"]["stream"]["state"] == "running", status["jobs"]
+assert status["jobs"]["verify"]["state"] == "running", status["jobs"]
+PY
+for _ in $(seq 1 150); do grep -q "verify pass [0-9]* done" "$WORK/serve.log" && break; sleep 0.2; done
+grep -q "verify pass [0-9]* done" "$WORK/serve.log" || fail "no verify pass while serving"
+grep -q "mismatch:" "$WORK/serve.log" && fail "verify found a mismatch while serving"
+log "ok: status streaming, both jobs running, $(grep -c 'verify pass [0-9]* done' "$WORK/serve.log") verify passes"
+
+[ "$(code "$URL/nosuch")" = 404 ] || fail "unknown path not 404"
+[ "$(code -X POST "$URL/metrics")" = 405 ] || fail "POST /metrics not 405"
+head -c 100000 /dev/zero | tr '\0' a >"$WORK/big"
+[ "$(code -X GET --data-binary @"$WORK/big" "$URL/healthz")" = 413 ] || fail "oversized body not 413"
+reply=$(printf 'NOT HTTP AT ALL\r\n\r\n' | timeout 5 python3 -c "
+import socket, sys
+s = socket.create_connection(('127.0.0.1', $PORT)); s.sendall(sys.stdin.buffer.read())
+print(s.recv(100).decode(errors='replace').split('\r\n')[0])")
+[[ "$reply" == "HTTP/1.1 400"* ]] || fail "garbage got: $reply"
+[ "$(code "$URL/healthz")" = 200 ] || fail "the service stopped answering after bad requests"
+log "ok: 404, 405, 413 and 400, and still answering"
+
+kill -TERM "$SERVE_PID"
+rc=0; wait "$SERVE_PID" || rc=$?
+[ "$rc" = 0 ] || { tail -5 "$WORK/serve.log"; fail "serve exited $rc on SIGTERM"; }
+grep -q "stopped cleanly" "$WORK/serve.log" || fail "the stream did not stop cleanly"
+log "ok: SIGTERM: $(cat "$WORK/serve.out")"
+
+"$SY" -c "$cfg" serve >>"$WORK/serve.out" 2>>"$WORK/serve.log" &
+SERVE_PID=$!; BACKGROUND+=("$SERVE_PID")
+pgc_psql SRC -c "UPDATE pgbench_branches SET bbalance = bbalance + 7" >/dev/null
+wait_parity 60 public.pgbench_branches || fail "a restarted serve did not resume the stream"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || fail "second serve exit"
+log "PASS"

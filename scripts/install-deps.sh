@@ -13,8 +13,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 pgbouncer pgcopydb
   # ODBC legacy sources: MariaDB and its driver, SQLite's driver
   mariadb-server odbc-mariadb libsqliteodbc sqlite3
-  # serve's tests talk HTTP
-  curl
+  # serve's tests talk HTTP and lint /metrics with promtool
+  curl prometheus
   # load for the ODBC tests (sysbench) and the peer of the ODBC snapshot benchmark
   sysbench pgloader
   # formatting check; fuzzing (clang's libFuzzer)

@@ -1,8 +1,8 @@
 # serve: the stream and continuous verify in one process, answering HTTP.
 #  - a port already in use is refused in one line before anything starts;
 #  - under pgbench, /healthz and /readyz answer 200, /metrics counts the
-#    applied changes and transactions (Prometheus text format: every sample
-#    of a family after its TYPE line), /api/v1/status shows the stream
+#    applied changes and transactions and passes `promtool check metrics`,
+#    /api/v1/status shows the stream
 #    streaming and both jobs running, continuous verify logs clean passes;
 #  - unknown paths get 404, another method 405, an oversized body 413 and
 #    garbage 400, and the service keeps answering;
@@ -56,10 +56,9 @@ awk -v n="$updates" 'BEGIN { exit !(n >= 1000) }' || fail "updates applied: '$up
 awk -v n="$transactions" 'BEGIN { exit !(n >= 500) }' || fail "transactions applied: '$transactions'"
 grep -q '^switchyard_replication_lag_seconds ' "$WORK/body" || fail "no lag gauge"
 grep -q '^switchyard_http_requests_total{.*handler="readyz"' "$WORK/body" || fail "no request counts"
-# Every sample follows its family's TYPE line.
-awk '/^# TYPE / { typed[$3] = 1; next } /^#/ { next }
-     { name = $1; sub(/\{.*/, "", name); if (!(name in typed)) { print "untyped: " name; bad = 1 } }
-     END { exit bad }' "$WORK/body" || fail "/metrics is not well formed"
+# Prometheus's own linter: format, names, units, HELP and TYPE.
+command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps.sh)"
+promtool check metrics <"$WORK/body" >"$WORK/promtool.out" 2>&1 || { cat "$WORK/promtool.out"; fail "promtool check metrics"; }
 log "ok: /metrics: $updates updates, $transactions transactions applied"
 
 [ "$(code "$URL/api/v1/status")" = 200 ] || fail "/api/v1/status"

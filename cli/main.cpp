@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/shutdown.h"
+#include "common/version.h"
 #include "drivers/pg/sql.h"
 
 namespace {
@@ -21,7 +22,7 @@ int fail(switchyard::ExitCode code, const std::string& message) {
 int main(int argc, char** argv) {
   using namespace switchyard;
   CLI::App app{"switchyard: live PostgreSQL migration with verified, sub-second cutover"};
-  app.set_version_flag("--version", "switchyard 0.1.0");
+  app.set_version_flag("--version", std::string("switchyard ") + kVersion);
   app.require_subcommand(1);
   std::string config_path = "switchyard.yaml";
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();

@@ -2,10 +2,22 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "common/version.h"
+
 namespace switchyard::metrics {
 
 prometheus::Registry& registry() {
   static prometheus::Registry instance;
+  static const bool described = [] {
+    prometheus::BuildGauge()
+        .Name("switchyard_build_info")
+        .Help("switchyard's version; always 1.")
+        .Register(instance)
+        .Add({{"version", kVersion}})
+        .Set(1);
+    return true;
+  }();
+  (void)described;
   return instance;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/metrics.h"
+#include "common/version.h"
 
 using namespace switchyard;
 
@@ -33,4 +34,6 @@ TEST_CASE("The stream's metrics are exposed with their types and labels", "[metr
   CHECK(sample(text, "switchyard_replication_lag_seconds") ==
         "switchyard_replication_lag_seconds 1.5");
   CHECK_FALSE(sample(text, "switchyard_changes_applied_total{op=\"delete\"}").empty());
+  CHECK(sample(text, "switchyard_build_info{version=\"" + std::string(kVersion) + "\"}") ==
+        "switchyard_build_info{version=\"" + std::string(kVersion) + "\"} 1");
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <chrono>
@@ -70,7 +71,17 @@ Response respond(const Request& request, http::status status, std::string body,
 struct HttpServer::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::thread_pool workers{2};
   std::vector<Route> routes;
+
+  const Route* route_of(const Request& request) const {
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const Route& route : routes) {
+      if (route.path == path && route.method == request.method()) return &route;
+    }
+    return nullptr;
+  }
 
   // The route's answer, or 404/405; the handler's name for the metrics.
   Response answer(const Request& request, std::string& handler) const {
@@ -133,8 +144,16 @@ struct HttpServer::Impl {
         break;
       }
       const Request request = parser.release();
+      const Route* route = route_of(request);
       std::string handler;
-      Response response = answer(request, handler);
+      Response response;
+      if (route != nullptr && route->touches_databases) {
+        response = co_await asio::co_spawn(
+            workers, [&]() -> asio::awaitable<Response> { co_return answer(request, handler); },
+            asio::use_awaitable);
+      } else {
+        response = answer(request, handler);
+      }
       count(handler, response.result());
       const bool keep_alive = response.keep_alive();
       auto [write_error, written] = co_await http::async_write(stream, response, kAwait);
@@ -194,7 +213,10 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, std::vector<Route
   }
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  impl_->workers.stop();
+  impl_->workers.join();
+}
 
 std::string HttpServer::address() const {
   const tcp::endpoint local = impl_->acceptor.local_endpoint();

@@ -1,5 +1,6 @@
 // The service's HTTP/1.1 server, on Boost.Beast and Asio, serving on the
-// thread that calls serve(). Each connection's requests are read with their
+// thread that calls serve() (answers that wait on a database on two worker
+// threads). Each connection's requests are read with their
 // header and body bounded (8 KiB, 64 KiB) and a deadline (30 s), answered by
 // the route their method and path name, and the connection is kept while the
 // client asks for it. A request that does not parse gets 400 (413 or 431
@@ -29,6 +30,10 @@ struct Route {
   std::string path;     // exact: "/api/v1/status"
   std::string handler;  // its label in the metrics: "status"
   std::function<Response(const Request&)> answer;
+  // Whether answering waits on a database: then it runs on a worker thread,
+  // so that a database that does not answer holds up only its own requests
+  // (never /healthz or /metrics).
+  bool touches_databases = false;
 };
 
 // A response to `request` (its HTTP version and keep-alive) with `body`.

@@ -78,7 +78,8 @@ void run_serve(const Config& config) {
   routes.push_back({http::verb::get, "/healthz", "healthz", [](const Request& request) {
                       return respond(request, http::status::ok, "ok\n", kText);
                     }});
-  routes.push_back({http::verb::get, "/readyz", "readyz", [&](const Request& request) {
+  routes.push_back({http::verb::get, "/readyz", "readyz",
+                    [&](const Request& request) {
                       boost::json::object checks;
                       checks["source"] = reach(config, true);
                       checks["target"] = reach(config, false);
@@ -89,17 +90,20 @@ void run_serve(const Config& config) {
                       return respond(request,
                                      ready ? http::status::ok : http::status::service_unavailable,
                                      boost::json::serialize(out) + "\n", kJson);
-                    }});
+                    },
+                    true});
   routes.push_back({http::verb::get, "/metrics", "metrics", [](const Request& request) {
                       return respond(request, http::status::ok, metrics::exposition(),
                                      "text/plain; version=0.0.4; charset=utf-8");
                     }});
-  routes.push_back({http::verb::get, "/api/v1/status", "status", [&](const Request& request) {
+  routes.push_back({http::verb::get, "/api/v1/status", "status",
+                    [&](const Request& request) {
                       boost::json::object out = to_json(collect_report(config));
                       out["jobs"] = jobs_json(jobs());
                       return respond(request, http::status::ok, boost::json::serialize(out) + "\n",
                                      kJson);
-                    }});
+                    },
+                    true});
   // Listening first: an address in use is refused before anything starts.
   HttpServer server(config.service.host, config.service.port, std::move(routes));
   stream = std::make_unique<Job>("stream", [&] { run_replicate(config); });

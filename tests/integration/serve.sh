@@ -6,6 +6,8 @@
 #    streaming and both jobs running, continuous verify logs clean passes;
 #  - unknown paths get 404, another method 405, an oversized body 413 and
 #    garbage 400, and the service keeps answering;
+#  - a target that stops answering (SIGSTOP) holds up /readyz only, never
+#    /healthz or /metrics;
 #  - SIGTERM stops the jobs and the server cleanly (exit 0), the data is at
 #    parity, and a restarted serve resumes the stream.
 source "$(dirname "$0")/lib.sh"
@@ -85,6 +87,20 @@ print(s.recv(100).decode(errors='replace').split('\r\n')[0])")
 [[ "$reply" == "HTTP/1.1 400"* ]] || fail "garbage got: $reply"
 [ "$(code "$URL/healthz")" = 200 ] || fail "the service stopped answering after bad requests"
 log "ok: 404, 405, 413 and 400, and still answering"
+
+# A database that does not answer holds up /readyz, never /healthz or /metrics.
+postmaster=$(head -1 "$TGT_DIR/data/postmaster.pid")
+pgc_as_owner kill -STOP "$postmaster"
+BACKGROUND+=("$postmaster")
+curl -s -o "$WORK/ready-stalled" "$URL/readyz" &
+READY_PID=$!
+sleep 0.5
+started=$(date +%s%N)
+[ "$(code --max-time 3 "$URL/healthz")" = 200 ] || { pgc_as_owner kill -CONT "$postmaster"; fail "/healthz waited on a stalled database"; }
+[ "$(code --max-time 3 "$URL/metrics")" = 200 ] || { pgc_as_owner kill -CONT "$postmaster"; fail "/metrics waited on a stalled database"; }
+log "ok: /healthz and /metrics answered in $(( ($(date +%s%N) - started) / 1000000 )) ms while /readyz waits on a stopped target"
+pgc_as_owner kill -CONT "$postmaster"
+wait "$READY_PID" || true
 
 kill -TERM "$SERVE_PID"
 rc=0; wait "$SERVE_PID" || rc=$?

@@ -1,9 +1,18 @@
+#include <pwd.h>
+#include <unistd.h>
+
 #include "cli/commands.h"
 #include "common/units.h"
 #include "cutover/switchover.h"
 
 namespace switchyard::cli {
 namespace {
+
+// Who runs the command, for the journal: "cli (postgres)".
+std::string who_asks() {
+  const passwd* user = getpwuid(geteuid());
+  return "cli (" + (user ? std::string(user->pw_name) : std::to_string(geteuid())) + ")";
+}
 
 Command add_switch(CLI::App& app, cutover::Operation operation, const std::string& help) {
   CLI::App* sub = app.add_subcommand(cutover::to_string(operation), help);
@@ -21,6 +30,7 @@ Command add_switch(CLI::App& app, cutover::Operation operation, const std::strin
             cutover::SwitchOptions request;
             request.operation = operation;
             request.dry_run = options->dry_run;
+            request.requested_by = who_asks();
             if (!options->freeze_budget.empty()) {
               request.freeze_budget = parse_duration(options->freeze_budget);
               if (!request.freeze_budget || request.freeze_budget->count() <= 0) {

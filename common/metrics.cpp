@@ -54,6 +54,23 @@ StreamMetrics& stream() {
   return metrics;
 }
 
+void switch_run(const std::string& kind, const std::string& outcome) {
+  static auto& runs = prometheus::BuildCounter()
+                          .Name("switchyard_cutover_runs_total")
+                          .Help("Cutovers and failbacks that ended, by kind and outcome.")
+                          .Register(registry());
+  runs.Add({{"kind", kind}, {"outcome", outcome}}).Increment();
+}
+
+void write_freeze(double seconds) {
+  static auto& freeze = prometheus::BuildGauge()
+                            .Name("switchyard_write_freeze_seconds")
+                            .Help("How long the last cutover or failback froze writes.")
+                            .Register(registry())
+                            .Add({});
+  freeze.Set(seconds);
+}
+
 std::string exposition() {
   return prometheus::TextSerializer().Serialize(registry().Collect());
 }

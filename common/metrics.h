@@ -30,6 +30,12 @@ struct StreamMetrics {
 };
 StreamMetrics& stream();
 
+// A cutover or failback ended: `kind` cutover|failback, `outcome`
+// completed|rolled_back|refused.
+void switch_run(const std::string& kind, const std::string& outcome);
+// How long the last cutover or failback froze writes.
+void write_freeze(double seconds);
+
 // Every metric in Prometheus's text exposition format (version 0.0.4).
 std::string exposition();
 

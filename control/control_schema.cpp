@@ -145,6 +145,7 @@ CREATE TABLE IF NOT EXISTS switchyard.switch_runs (
   finished_at      timestamptz,
   detail           text
 );
+ALTER TABLE switchyard.switch_runs ADD COLUMN IF NOT EXISTS requested_by text;
 CREATE TABLE IF NOT EXISTS switchyard.switch_journal (
   run_id      bigint NOT NULL REFERENCES switchyard.switch_runs ON DELETE CASCADE,
   operation   text NOT NULL,

@@ -25,15 +25,19 @@ std::string step_no(Step step) {
 
 }  // namespace
 
-std::optional<RunReport> last_run(pg::Connection& home, const std::string& stream) {
+namespace {
+
+// The run `run_id` of `stream`, or its latest when run_id is 0.
+std::optional<RunReport> read_run(pg::Connection& home, const std::string& stream, int64_t run_id) {
   if (home.exec("SELECT pg_catalog.to_regclass('switchyard.switch_runs')").is_null(0, 0)) {
     return std::nullopt;
   }
   pg::Result runs = home.exec(
       "SELECT run_id, operation, state, started_at::text, coalesce(finished_at::text, ''), "
-      "       coalesce(detail, ''), freeze_ms, freeze_budget_ms "
-      "FROM switchyard.switch_runs WHERE stream = $1 ORDER BY run_id DESC LIMIT 1",
-      {stream});
+      "       coalesce(detail, ''), freeze_ms, freeze_budget_ms, coalesce(requested_by, '') "
+      "FROM switchyard.switch_runs WHERE stream = $1 AND ($2::bigint = 0 OR run_id = $2::bigint) "
+      "ORDER BY run_id DESC LIMIT 1",
+      {stream, std::to_string(run_id)});
   if (runs.rows() == 0) return std::nullopt;
   RunReport report;
   report.run_id = runs.int64(0, 0);
@@ -44,6 +48,7 @@ std::optional<RunReport> last_run(pg::Connection& home, const std::string& strea
   report.detail = runs.str(0, 5);
   if (!runs.is_null(0, 6)) report.freeze_ms = std::stod(runs.str(0, 6));
   report.freeze_budget_ms = std::stod(runs.str(0, 7));
+  report.requested_by = runs.str(0, 8);
   pg::Result steps = home.exec(
       "SELECT step_no, step, state, attempts, duration_ms, coalesce(detail, '') "
       "FROM switchyard.switch_journal WHERE run_id = $1 ORDER BY step_no",
@@ -59,6 +64,17 @@ std::optional<RunReport> last_run(pg::Connection& home, const std::string& strea
     report.steps.push_back(std::move(step));
   }
   return report;
+}
+
+}  // namespace
+
+std::optional<RunReport> last_run(pg::Connection& home, const std::string& stream) {
+  return read_run(home, stream, 0);
+}
+
+std::optional<RunReport> find_run(pg::Connection& home, const std::string& stream, int64_t run_id) {
+  if (run_id <= 0) return std::nullopt;
+  return read_run(home, stream, run_id);
 }
 
 Journal::Journal(pg::Connection& home, std::string stream)
@@ -90,15 +106,17 @@ std::optional<RunRecord> Journal::interrupted_run() {
   return run;
 }
 
-void Journal::begin_run(Operation operation, std::chrono::milliseconds freeze_budget) {
+void Journal::begin_run(Operation operation, std::chrono::milliseconds freeze_budget,
+                        const std::string& requested_by) {
   operation_ = operation;
-  run_id_ =
-      home_
-          .exec(
-              "INSERT INTO switchyard.switch_runs (stream, operation, state, "
-              "freeze_budget_ms) VALUES ($1, $2, 'running', $3) RETURNING run_id",
-              {stream_, std::string(to_string(operation)), std::to_string(freeze_budget.count())})
-          .int64(0, 0);
+  run_id_ = home_
+                .exec(
+                    "INSERT INTO switchyard.switch_runs (stream, operation, state, "
+                    "freeze_budget_ms, requested_by) VALUES ($1, $2, 'running', $3, "
+                    "NULLIF($4, '')) RETURNING run_id",
+                    {stream_, std::string(to_string(operation)),
+                     std::to_string(freeze_budget.count()), requested_by})
+                .int64(0, 0);
 }
 
 void Journal::adopt_run(const RunRecord& run) {

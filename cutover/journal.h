@@ -28,7 +28,7 @@ struct RunRecord {
   std::vector<JournalEntry> entries;
 };
 
-// The latest run of a stream, for `status`.
+// A run of a stream as `status` and the service show it.
 struct RunReport {
   struct StepRow {
     int step_no = 0;
@@ -38,11 +38,15 @@ struct RunReport {
   };
   int64_t run_id = 0;
   std::string operation, state, started_at, finished_at, detail;
+  std::string requested_by;  // "" when not recorded
   std::optional<double> freeze_ms;
   double freeze_budget_ms = 0;
   std::vector<StepRow> steps;
 };
+// The latest run of a stream.
 std::optional<RunReport> last_run(pg::Connection& home, const std::string& stream);
+// Run `run_id` of a stream, if it is one of its runs.
+std::optional<RunReport> find_run(pg::Connection& home, const std::string& stream, int64_t run_id);
 
 class Journal {
  public:
@@ -52,7 +56,9 @@ class Journal {
   // The run of this stream still marked running, if any (its process died).
   std::optional<RunRecord> interrupted_run();
 
-  void begin_run(Operation operation, std::chrono::milliseconds freeze_budget);
+  // `requested_by`: who asked ("" when unknown).
+  void begin_run(Operation operation, std::chrono::milliseconds freeze_budget,
+                 const std::string& requested_by);
   // Continue a run found by interrupted_run().
   void adopt_run(const RunRecord& run);
   int64_t run_id() const { return run_id_; }

@@ -1,6 +1,8 @@
 // Step 1 of a cutover or failback: every check that can refuse, made
-// before anything is frozen or changed. Each failure throws
-// Error(kPrecondition) with the reason and, where there is one, the fix.
+// before anything is frozen or changed. Every check runs, each recorded
+// with what it measured and the threshold it held that to, so that a plan
+// (a dry run, the service's 412) shows all of them; a failed check carries
+// its reason and, where there is one, the fix.
 //
 //  - the stream runs in the direction this operation starts from, and a
 //    `replicate` is streaming it (its slot is active);
@@ -30,17 +32,32 @@
 
 namespace switchyard::cutover {
 
+// One preflight check, as a plan shows it.
+struct Check {
+  std::string name;       // "lag"
+  std::string measured;   // "1.2 MiB"
+  std::string threshold;  // "at most 16.0 MiB"
+  bool passed = false;
+  std::string reason;  // failed: why, and what to do
+};
+
 struct PreflightFacts {
+  std::vector<Check> checks;
   std::vector<control::TableRow> tables;
   std::vector<std::string> schemas;
   std::vector<SequenceValue> sequences;
   uint64_t lag_bytes = 0;
   uint64_t dirty_key_rows = 0;  // switchyard.dirty_keys rows waiting for verify
   bool new_primary_fenced = false;
+
+  // The first failed check, or null: the preflight passed.
+  const Check* refusal() const;
 };
 
 // `current` is the configuration in the stream's present direction: its
 // source is the old primary (`from`), its target the new one (`to`).
+// Refusals are recorded, not thrown (see refusal()); a failure to run the
+// checks at all (a connection lost) throws.
 PreflightFacts run_preflight(const Config& current, Operation operation, pg::Connection& from,
                              pg::Connection& to, Router& router);
 

@@ -6,7 +6,9 @@
 
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/units.h"
+#include "control/advisory_lock.h"
 #include "control/control_schema.h"
 #include "cutover/fence.h"
 #include "cutover/journal.h"
@@ -63,40 +65,53 @@ class Switchover {
 
   // ---- the run ------------------------------------------------------
 
-  ExitCode run(bool dry_run) {
+  // A dry run: the preflight and the plan; nothing is journaled or changed.
+  Plan preflight_only() {
     check_direction();
-    if (dry_run) {
-      const PreflightFacts facts = run_preflight(current_, operation_, from_, to_, *router_);
-      print_plan(facts);
-      return ExitCode::kOk;
-    }
-    journal_.begin_run(operation_, budget_);
-    spdlog::info("{} (run {}): {} -> {}, freeze budget {}", to_string(operation_),
+    Plan plan = make_plan(run_preflight(current_, operation_, from_, to_, *router_));
+    log_refusals(plan.facts);
+    return plan;
+  }
+
+  // Step 1, journaled: the run begins. Throws Refused (the run journaled
+  // as refused) when the preflight refuses.
+  void begin(const std::string& requested_by) {
+    check_direction();
+    journal_.begin_run(operation_, budget_, requested_by);
+    spdlog::info("{} (run {}): {} -> {}, freeze budget {}{}", to_string(operation_),
                  journal_.run_id(), old_role(), new_role(),
-                 format_duration(static_cast<double>(budget_.count()) / 1000.0));
+                 format_duration(static_cast<double>(budget_.count()) / 1000.0),
+                 requested_by.empty() ? "" : ", asked by " + requested_by);
     try {
       preflight_and_prepare();
     } catch (const Error& error) {
       journal_.failed(Step::kPreflight, error.what());
       journal_.finish("refused", std::nullopt, error.what());
+      metrics::switch_run(to_string(operation_), "refused");
       throw;
     }
+  }
+
+  // Steps 2-9. Returns the freeze in ms; throws Error(kRolledBack).
+  double finish() {
     if (!freeze_and_prepare_switch()) {
+      metrics::switch_run(to_string(operation_), "rolled_back");
       throw Error(ErrorKind::kRolledBack, std::string(to_string(operation_)) +
                                               " rolled back: " + rollback_cause_ + "; the " +
                                               old_role() + " is still the primary");
     }
     switch_primary();
+    metrics::write_freeze(freeze_ms_ / 1000.0);
     post_checks();
     journal_.finish("completed", std::nullopt, {});
+    metrics::switch_run(to_string(operation_), "completed");
     spdlog::info("{} complete: the {} is the primary; writes were frozen for {:.1f} ms",
                  to_string(operation_), new_role(), freeze_ms_);
-    std::printf("%s: %s is the primary, %s fenced; writes frozen %.1f ms (budget %s)\n",
-                to_string(operation_), new_role().c_str(), old_role().c_str(), freeze_ms_,
-                format_duration(static_cast<double>(budget_.count()) / 1000.0).c_str());
-    std::fflush(stdout);
-    return ExitCode::kOk;
+    return freeze_ms_;
   }
+
+  int64_t run_id() const { return journal_.run_id(); }
+  const Plan& plan() const { return plan_; }
 
   // ---- recovery of a run a killed process left ----------------------
 
@@ -165,11 +180,13 @@ class Switchover {
 
   void preflight_and_prepare() {
     step(Step::kPreflight, [&] {
-      facts_ = run_preflight(current_, operation_, from_, to_, *router_);
+      plan_ = make_plan(run_preflight(current_, operation_, from_, to_, *router_));
+      log_refusals(plan_.facts);
+      if (const Check* refusal = plan_.facts.refusal()) throw Refused(refusal->reason, plan_);
       prepare();
-      return "lag " + format_bytes(static_cast<double>(facts_.lag_bytes)) + ", " +
-             std::to_string(facts_.tables.size()) + " tables, " +
-             std::to_string(facts_.sequences.size()) + " sequences; pre-gate " +
+      return "lag " + format_bytes(static_cast<double>(plan_.facts.lag_bytes)) + ", " +
+             std::to_string(plan_.facts.tables.size()) + " tables, " +
+             std::to_string(plan_.facts.sequences.size()) + " sequences; pre-gate " +
              std::to_string(convergence_.rows_compared) + " changed rows equal in " +
              std::to_string(convergence_.rounds) + " rounds, " +
              std::to_string(convergence_.keys_left) + " keys left for the gate" + keyless_proven() +
@@ -208,7 +225,7 @@ class Switchover {
       control::ensure_schema(from_);
       control::insert_stream(from_, next.name, upstream_id);
       control::set_phase(from_, next.name, control::kStreaming);
-      for (auto table : facts_.tables) {
+      for (auto table : plan_.facts.tables) {
         table.created_by_switchyard = false;
         table.post_data_done = true;
         control::upsert_table(from_, next.name, table);
@@ -220,7 +237,7 @@ class Switchover {
       throw;
     }
     std::vector<SourceTable> published;
-    for (const auto& table : facts_.tables) {
+    for (const auto& table : plan_.facts.tables) {
       SourceTable source_table;
       source_table.schema = table.schema;
       source_table.name = table.name;
@@ -307,7 +324,7 @@ class Switchover {
       step(Step::kSequences, [&] {
         // Read now, with the old primary fenced: no value can be drawn there
         // after this read.
-        const auto sequences = read_sequences(from_, facts_.schemas, deadline_);
+        const auto sequences = read_sequences(from_, plan_.facts.schemas, deadline_);
         const int count =
             set_sequences(to_, sequences, current_.cutover.sequence_margin, deadline_);
         in_budget();
@@ -519,30 +536,32 @@ class Switchover {
     crash_point("after", Step::kPostChecks);
   }
 
-  void print_plan(const PreflightFacts& facts) {
-    std::printf("%s plan (dry run): preflight passed; nothing was changed\n",
-                to_string(operation_));
-    std::printf("  old primary  %s, new primary %s\n", old_role().c_str(), new_role().c_str());
-    std::printf("  router       %s\n", router_->describe().c_str());
-    std::printf("  lag          %s; %zu tables, %zu sequences; %llu dirty-key rows to pre-check\n",
-                format_bytes(static_cast<double>(facts.lag_bytes)).c_str(), facts.tables.size(),
-                facts.sequences.size(), static_cast<unsigned long long>(facts.dirty_key_rows));
-    std::printf("  freeze       at most %s (rolls back by itself past %s)\n",
-                format_duration(budget_.count() / 1000.0).c_str(),
-                format_duration((budget_ - rollback_reserve(budget_)).count() / 1000.0).c_str());
+  Plan make_plan(PreflightFacts facts) {
+    Plan plan;
+    plan.operation = operation_;
+    plan.old_primary = old_role();
+    plan.new_primary = new_role();
+    plan.router = router_->describe();
+    plan.freeze_budget = budget_;
+    plan.rolls_back_after = budget_ - rollback_reserve(budget_);
     pg::Result last = home_.exec(
-        "SELECT operation, round(freeze_ms::numeric, 1) FROM switchyard.switch_runs "
+        "SELECT operation, freeze_ms FROM switchyard.switch_runs "
         "WHERE stream = $1 AND state = 'completed' AND freeze_ms IS NOT NULL "
         "ORDER BY run_id DESC LIMIT 1",
         {current_.name});
     if (last.rows() > 0) {
-      std::printf("  expected     about %s ms (the last %s froze writes that long)\n",
-                  last.str(0, 1).c_str(), last.str(0, 0).c_str());
+      plan.last_operation = last.str(0, 0);
+      plan.last_freeze_ms = std::stod(last.str(0, 1));
     }
-    for (Step which = kFirstStep;; which = *next(which)) {
-      std::printf("  %d %-15s%s\n", static_cast<int>(which), to_string(which),
-                  inside_freeze(which) ? " (writes frozen)" : "");
-      if (which == kLastStep) break;
+    plan.facts = std::move(facts);
+    return plan;
+  }
+
+  // The first refusal becomes the error; the others are logged before it.
+  static void log_refusals(const PreflightFacts& facts) {
+    const Check* first = facts.refusal();
+    for (const Check& check : facts.checks) {
+      if (!check.passed && &check != first) spdlog::error("preflight: {}", check.reason);
     }
   }
 
@@ -555,7 +574,7 @@ class Switchover {
   std::unique_ptr<Router> router_;
   Journal journal_;
 
-  PreflightFacts facts_;
+  Plan plan_;
   std::unique_ptr<ParityGate> gate_;
   ParityGate::Convergence convergence_;
   std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
@@ -573,34 +592,227 @@ class Switchover {
 
 }  // namespace
 
-ExitCode run_switch(const Config& config, const SwitchOptions& options) {
+std::string Plan::to_text() const {
+  std::string text = std::string(to_string(operation)) +
+                     " plan (dry run): " + (refused() ? "preflight REFUSED" : "preflight passed") +
+                     "; nothing was changed\n";
+  text += "  old primary  " + old_primary + ", new primary " + new_primary + "\n";
+  text += "  router       " + router + "\n";
+  text += "  lag          " + format_bytes(static_cast<double>(facts.lag_bytes)) + "; " +
+          std::to_string(facts.tables.size()) + " tables, " +
+          std::to_string(facts.sequences.size()) + " sequences; " +
+          std::to_string(facts.dirty_key_rows) + " dirty-key rows to pre-check\n";
+  text += "  freeze       at most " + format_duration(freeze_budget.count() / 1000.0) +
+          " (rolls back by itself past " + format_duration(rolls_back_after.count() / 1000.0) +
+          ")\n";
+  if (last_freeze_ms) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.1f", *last_freeze_ms);
+    text += "  expected     about " + std::string(ms) + " ms (the last " + last_operation +
+            " froze writes that long)\n";
+  }
+  text += "  checks\n";
+  for (const Check& check : facts.checks) {
+    char line[160];
+    std::snprintf(line, sizeof line, "    %-4s %-22s %s  (%s)\n", check.passed ? "ok" : "FAIL",
+                  check.name.c_str(), check.measured.c_str(), check.threshold.c_str());
+    text += line;
+    if (!check.passed) text += "         " + check.reason + "\n";
+  }
+  text += "  steps\n";
+  for (Step which = kFirstStep;; which = *next(which)) {
+    char line[80];
+    std::snprintf(line, sizeof line, "    %d %-15s%s\n", static_cast<int>(which), to_string(which),
+                  inside_freeze(which) ? " (writes frozen)" : "");
+    text += line;
+    if (which == kLastStep) break;
+  }
+  return text;
+}
+
+boost::json::object Plan::to_json() const {
+  boost::json::object out;
+  out["operation"] = to_string(operation);
+  out["preflight"] = refused() ? "refused" : "passed";
+  out["old_primary"] = old_primary;
+  out["new_primary"] = new_primary;
+  out["router"] = router;
+  out["lag_bytes"] = facts.lag_bytes;
+  out["tables"] = facts.tables.size();
+  out["sequences"] = facts.sequences.size();
+  out["dirty_key_rows"] = facts.dirty_key_rows;
+  out["freeze_budget_ms"] = freeze_budget.count();
+  out["rolls_back_after_ms"] = rolls_back_after.count();
+  out["last_freeze_ms"] = last_freeze_ms ? boost::json::value(*last_freeze_ms) : nullptr;
+  boost::json::array checks;
+  for (const Check& check : facts.checks) {
+    boost::json::object item{{"name", check.name},
+                             {"passed", check.passed},
+                             {"measured", check.measured},
+                             {"threshold", check.threshold}};
+    item["reason"] = check.passed ? boost::json::value(nullptr) : boost::json::value(check.reason);
+    checks.push_back(std::move(item));
+  }
+  out["checks"] = std::move(checks);
+  boost::json::array steps;
+  for (Step which = kFirstStep;; which = *next(which)) {
+    steps.push_back(boost::json::object{{"step_no", static_cast<int>(which)},
+                                        {"step", to_string(which)},
+                                        {"writes_frozen", inside_freeze(which)}});
+    if (which == kLastStep) break;
+  }
+  out["steps"] = std::move(steps);
+  return out;
+}
+
+struct SwitchRun::Impl {
+  std::unique_ptr<pg::Connection> lock;  // holds the switch lock for the run
+  std::unique_ptr<Switchover> switchover;
+  Plan plan;
+  int64_t run_id = 0;
+  bool dry_run = false;
+  bool settled = false;  // an interrupted run of this operation, now completed
+};
+
+namespace {
+
+const std::string kNotInitialised = "is not initialised; run replicate first";
+
+// A connection to the target holding the stream's switch lock. Throws
+// AlreadyRunning when another process holds it, Error(kPrecondition) when
+// the stream is not set up.
+std::unique_ptr<pg::Connection> take_switch_lock(const Config& config) {
+  auto home = std::make_unique<pg::Connection>(config.target.conninfo, config.target.name,
+                                               pg::Mode::kNormal, "cutover-lock");
+  if (!control::schema_exists(*home) || !control::read_stream(*home, config.name)) {
+    throw Error(ErrorKind::kPrecondition,
+                "target: stream '" + config.name + "' " + kNotInitialised);
+  }
+  // One switch at a time: a second one would take the first for
+  // interrupted and settle it under its feet.
+  const std::string name = "switchyard switch " + config.name;
+  if (!control::try_advisory_lock(*home, name)) {
+    pg::Result running = home->exec(
+        "SELECT max(run_id) FROM switchyard.switch_runs WHERE stream = $1 AND state = 'running'",
+        {config.name});
+    const std::string run = running.is_null(0, 0) ? "" : " (run " + running.str(0, 0) + ")";
+    throw AlreadyRunning("a cutover or failback of stream '" + config.name +
+                         "' is already running" + run + control::advisory_lock_holder(*home, name) +
+                         "; wait for it to end (switchyard status shows its steps)");
+  }
+  control::ensure_schema(*home);  // the journal tables of this release
+  return home;
+}
+
+// Settles the run a killed process left marked running, if any, in its own
+// direction: rolled back, or completed past the point of no return. The
+// switch lock is held on `home`.
+std::optional<std::pair<RunRecord, Recovery>> settle(const Config& config, pg::Connection& home,
+                                                     milliseconds budget) {
+  Journal probe(home, config.name);
+  auto run = probe.interrupted_run();
+  if (!run) return std::nullopt;
+  Switchover interrupted(config, run->operation, budget);
+  interrupted.recover(*run);
+  return std::make_pair(*run, plan_recovery(run->entries));
+}
+
+}  // namespace
+
+std::optional<int64_t> settle_interrupted(const Config& config) {
+  std::unique_ptr<pg::Connection> home;
+  try {
+    home = take_switch_lock(config);
+  } catch (const AlreadyRunning&) {
+    return std::nullopt;  // its holder settles what there is
+  } catch (const Error& error) {
+    const std::string what = error.what();
+    if (what.find(kNotInitialised) != std::string::npos) return std::nullopt;
+    throw;
+  }
+  const auto settled = settle(config, *home, config.cutover.freeze_budget);
+  if (!settled) return std::nullopt;
+  return settled->first.run_id;
+}
+
+SwitchRun::SwitchRun(const Config& config, const SwitchOptions& options)
+    : impl_(std::make_unique<Impl>()) {
   const milliseconds budget = options.freeze_budget.value_or(config.cutover.freeze_budget);
-  {
-    // A run a killed process left behind is settled first, in its own
-    // direction, whatever this command asks for.
-    pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal, "cutover");
-    if (!control::schema_exists(home) || !control::read_stream(home, config.name)) {
+  impl_->dry_run = options.dry_run;
+  impl_->plan.operation = options.operation;
+  impl_->lock = take_switch_lock(config);
+  if (options.dry_run) {
+    if (auto run = Journal(*impl_->lock, config.name).interrupted_run()) {
       throw Error(ErrorKind::kPrecondition,
-                  "target: stream '" + config.name + "' is not initialised; run replicate first");
+                  std::string(to_string(run->operation)) + " run " + std::to_string(run->run_id) +
+                      " was interrupted; run the command without --dry-run to settle it");
     }
-    control::ensure_schema(home);  // the journal tables of this release
-    Journal probe(home, config.name);
-    if (auto run = probe.interrupted_run()) {
-      if (options.dry_run) {
-        throw Error(ErrorKind::kPrecondition,
-                    std::string(to_string(run->operation)) + " run " + std::to_string(run->run_id) +
-                        " was interrupted; run the command without --dry-run to settle it");
-      }
-      Switchover interrupted(config, run->operation, budget);
-      interrupted.recover(*run);
-      const auto settled = plan_recovery(run->entries);
-      if (run->operation == options.operation && settled.action == Recovery::Action::kComplete) {
-        return ExitCode::kOk;  // the interrupted run was this one, now complete
-      }
+  } else if (const auto settled = settle(config, *impl_->lock, budget)) {
+    // The interrupted run was this one and is now complete: nothing more.
+    const auto& [run, recovery] = *settled;
+    if (run.operation == options.operation && recovery.action == Recovery::Action::kComplete) {
+      impl_->settled = true;
+      impl_->run_id = run.run_id;
+      return;
     }
   }
-  Switchover switchover(config, options.operation, budget);
-  return switchover.run(options.dry_run);
+  impl_->switchover = std::make_unique<Switchover>(config, options.operation, budget);
+  if (options.dry_run) {
+    impl_->plan = impl_->switchover->preflight_only();
+    if (const Check* refusal = impl_->plan.facts.refusal()) {
+      throw Refused(refusal->reason, impl_->plan);
+    }
+    return;
+  }
+  impl_->switchover->begin(options.requested_by);
+  impl_->run_id = impl_->switchover->run_id();
+  impl_->plan = impl_->switchover->plan();
+}
+
+SwitchRun::~SwitchRun() = default;
+
+const Plan& SwitchRun::plan() const {
+  return impl_->plan;
+}
+
+int64_t SwitchRun::run_id() const {
+  return impl_->run_id;
+}
+
+double SwitchRun::run() {
+  if (impl_->dry_run) throw Error(ErrorKind::kInternal, "SwitchRun::run() on a dry run");
+  if (impl_->settled) return 0;
+  return impl_->switchover->finish();
+}
+
+ExitCode run_switch(const Config& config, const SwitchOptions& options) {
+  std::unique_ptr<SwitchRun> run;
+  try {
+    run = std::make_unique<SwitchRun>(config, options);
+  } catch (const Refused& refused) {
+    if (options.dry_run) {
+      std::fputs(refused.plan().to_text().c_str(), stdout);
+      std::fflush(stdout);
+    }
+    throw;
+  }
+  if (options.dry_run) {
+    std::fputs(run->plan().to_text().c_str(), stdout);
+    std::fflush(stdout);
+    return ExitCode::kOk;
+  }
+  const double freeze_ms = run->run();
+  const Plan& plan = run->plan();
+  if (plan.old_primary.empty()) {
+    std::printf("%s: run %lld, interrupted, was completed\n", to_string(options.operation),
+                static_cast<long long>(run->run_id()));
+  } else {
+    std::printf("%s: %s is the primary, %s fenced; writes frozen %.1f ms (budget %s)\n",
+                to_string(options.operation), plan.new_primary.c_str(), plan.old_primary.c_str(),
+                freeze_ms, format_duration(plan.freeze_budget.count() / 1000.0).c_str());
+  }
+  std::fflush(stdout);
+  return ExitCode::kOk;
 }
 
 }  // namespace switchyard::cutover

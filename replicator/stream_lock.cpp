@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/shutdown.h"
+#include "control/advisory_lock.h"
 
 namespace switchyard {
 namespace {
@@ -19,10 +20,7 @@ std::unique_ptr<pg::Connection> lock_session(const Config& config) {
 }
 
 bool try_lock(const Config& config, pg::Connection& session) {
-  return session
-             .exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
-                   {lock_name(config)})
-             .str(0, 0) == "t";
+  return control::try_advisory_lock(session, lock_name(config));
 }
 
 }  // namespace
@@ -64,18 +62,7 @@ void StreamLock::take() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!taken) {
-    const pg::Result holder = session->exec(
-        "SELECT coalesce(host(a.client_addr), 'a local socket'), a.backend_start::text "
-        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-        "(SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
-        "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = "
-        "pg_catalog.hashtextextended($1, 0) LIMIT 1",
-        {lock_name(config_)});
-    std::string who;
-    if (holder.rows() > 0) {
-      who = " (connected from " + holder.str(0, 0) + " since " + holder.str(0, 1) + ")";
-    }
+    const std::string who = control::advisory_lock_holder(*session, lock_name(config_));
     throw Error(ErrorKind::kPrecondition,
                 "stream " + config_.name +
                     " is already being replicated: another `switchyard replicate` is running" +

@@ -67,6 +67,8 @@ boost::json::object to_json(const control::large_objects::SyncState& objects) {
   return out;
 }
 
+}  // namespace
+
 boost::json::object to_json(const cutover::RunReport& run) {
   boost::json::object out;
   out["run_id"] = run.run_id;
@@ -75,6 +77,8 @@ boost::json::object to_json(const cutover::RunReport& run) {
   out["started_at"] = run.started_at;
   out["finished_at"] = run.finished_at;
   out["detail"] = run.detail;
+  out["requested_by"] =
+      run.requested_by.empty() ? boost::json::value(nullptr) : boost::json::value(run.requested_by);
   // Whole milliseconds, like lag_milliseconds: plain decimals in JSON.
   auto whole_ms = [](const std::optional<double>& ms) {
     return ms ? boost::json::value(static_cast<int64_t>(std::llround(*ms)))
@@ -96,8 +100,6 @@ boost::json::object to_json(const cutover::RunReport& run) {
   out["steps"] = steps;
   return out;
 }
-
-}  // namespace
 
 StatusReport collect_report(const Config& config) {
   StatusReport report;

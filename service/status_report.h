@@ -26,5 +26,7 @@ StatusReport collect_report(const Config& config);
 // The stream's fields at the top level, then "last_switch" and
 // "large_objects" (null when there is none).
 boost::json::object to_json(const StatusReport& report);
+// A cutover or failback with its journal, step by step.
+boost::json::object to_json(const cutover::RunReport& run);
 
 }  // namespace switchyard::service

@@ -64,6 +64,11 @@ wait "$LOCK_PID"
 
 "$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/dry-run.out" 2>&1 || { cat "$WORK/dry-run.out"; fail "dry run"; }
 grep -q "freeze       at most 5.0 s" "$WORK/dry-run.out" || { cat "$WORK/dry-run.out"; fail "no budget in the plan"; }
+# Every preflight check with what it measured and its threshold.
+for check in copy stream lag "oldest transaction" "prepared transactions" tables "open mismatches" \
+  "verify passes" router "reverse path" sequences; do
+  grep -Eq "^    ok   $check +.*\(.+\)$" "$WORK/dry-run.out" || { cat "$WORK/dry-run.out"; fail "no check '$check' in the plan"; }
+done
 assert_unchanged
 log "ok: --dry-run prints the plan and changes nothing"
 

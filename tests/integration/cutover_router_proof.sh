@@ -9,6 +9,7 @@
 #    cutover rolls back inside the freeze (exit 9, the reason in its log and
 #    journal): old file content back, old primary unfenced, clients resumed
 #    there, 0 failed client transactions;
+#  - while a cutover runs, another cutover or failback is refused (exit 5);
 #  - with pgbouncer.ini as it should be, cutover and failback are proven
 #    and complete.
 source "$(dirname "$0")/lib.sh"
@@ -98,6 +99,10 @@ switch_time_failure() {
     sleep 0.1
   done
   [[ "$state" == T* ]] || { cat "$WORK/$name.log"; fail "$name: the cutover did not stop after its preflight"; }
+  # One switch at a time: a second one (which would take the first for
+  # interrupted and settle it under its feet) is refused.
+  expect_failure 5 "a cutover or failback of stream .* is already running" -- \
+    "$SY" -c "$WORK/cfg.yaml" failback
   edit_ini "$edit"
   kill -CONT "$pid"
   wait "$pid" || rc=$?

@@ -98,6 +98,14 @@ class Validator {
     fail(node, key, "expected a duration with its unit, such as 500ms, 10s or 5min");
   }
 
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      fail(node, key, "expected true or false");
+    }
+    return value;
+  }
+
   std::vector<std::string> string_list(const YAML::Node& node, const std::string& key) const {
     if (!node.IsSequence()) fail(node, key, "expected a list of strings");
     std::vector<std::string> out;
@@ -362,7 +370,7 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
   }
   if (const auto router = root["router"]) parse_router(v, router, config.router);
   if (const auto service = root["service"]) {
-    v.expect_map(service, "service", {"listen"});
+    v.expect_map(service, "service", {"listen", "tokens_file", "open_reads"});
     if (service["listen"]) {
       // host:port, the host a name or an IPv4 address ([v6]:port for IPv6).
       static const std::regex kListen(R"(^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$)");
@@ -376,6 +384,19 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
       if (host.front() == '[') host = host.substr(1, host.size() - 2);
       config.service.host = host;
       config.service.port = static_cast<uint16_t>(std::stoul(match[2].str()));
+    }
+    if (service["tokens_file"]) {
+      config.service.tokens_file = v.string(service["tokens_file"], "service.tokens_file");
+    }
+    if (service["open_reads"]) {
+      config.service.open_reads = v.boolean(service["open_reads"], "service.open_reads");
+    }
+    if (!config.service.loopback() && config.service.tokens_file.empty() &&
+        !config.service.open_reads) {
+      v.fail(service, "service.listen",
+             config.service.host +
+                 " is not a loopback address: give service.tokens_file (every endpoint but "
+                 "/healthz then needs a token), or service.open_reads: true");
     }
   }
   if (const auto cutover = root["cutover"]) {
@@ -422,6 +443,10 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
     throw Error(ErrorKind::kUsage, origin + ":" + std::to_string(e.mark.line + 1) +
                                        ": cannot read this configuration: " + e.msg);
   }
+}
+
+bool ServiceSettings::loopback() const {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
 std::string Endpoint::password() const {

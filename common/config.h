@@ -106,10 +106,19 @@ struct CutoverSettings {
   int64_t sequence_margin = 1'000;                        // added to every synced sequence
 };
 
-// `serve`: where its HTTP API, metrics and dashboard listen.
+// `serve`: where its HTTP API, metrics and dashboard listen, and who may
+// use them.
 struct ServiceSettings {
   std::string host = "127.0.0.1";  // loopback unless configured otherwise
   uint16_t port = 8474;
+  // The API's bearer tokens, one `name:token` per line (service/tokens.h);
+  // none: every mutation is refused.
+  std::string tokens_file;
+  // Reads (status, metrics, the page) without a token on an address other
+  // than loopback; on loopback they never need one.
+  bool open_reads = false;
+
+  bool loopback() const;
 };
 
 struct Config {

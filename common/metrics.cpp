@@ -2,6 +2,11 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
+#include <mutex>
+#include <utility>
+#include <vector>
+
 #include "common/version.h"
 
 namespace switchyard::metrics {
@@ -52,6 +57,69 @@ StreamMetrics& stream() {
     };
   }();
   return metrics;
+}
+
+namespace {
+
+std::atomic<StreamPhase> current_phase{StreamPhase::kStopped};
+
+// A state set: one gauge per state, exactly one of them 1.
+class StateSet {
+ public:
+  StateSet(const char* name, const char* help, const char* label,
+           std::initializer_list<const char*> states)
+      : family_(prometheus::BuildGauge().Name(name).Help(help).Register(registry())) {
+    for (const char* state : states) gauges_.emplace_back(state, &family_.Add({{label, state}}));
+  }
+  void set(const std::string& state) {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, gauge] : gauges_) gauge->Set(name == state ? 1 : 0);
+  }
+
+ private:
+  prometheus::Family<prometheus::Gauge>& family_;
+  std::vector<std::pair<std::string, prometheus::Gauge*>> gauges_;
+  std::mutex mutex_;
+};
+
+StateSet& phase_set() {
+  static StateSet set("switchyard_stream_phase",
+                      "What the stream is doing: 1 for the current phase, 0 for the others.",
+                      "phase", {"stopped", "preparing", "streaming", "reconnecting"});
+  return set;
+}
+
+}  // namespace
+
+const char* to_string(StreamPhase phase) {
+  switch (phase) {
+    case StreamPhase::kStopped:
+      return "stopped";
+    case StreamPhase::kPreparing:
+      return "preparing";
+    case StreamPhase::kStreaming:
+      return "streaming";
+    case StreamPhase::kReconnecting:
+      return "reconnecting";
+  }
+  return "?";
+}
+
+void set_stream_phase(StreamPhase phase) {
+  current_phase = phase;
+  phase_set().set(to_string(phase));
+}
+
+StreamPhase stream_phase() {
+  return current_phase;
+}
+
+void set_stream_direction(const std::string& direction) {
+  static StateSet set("switchyard_stream_direction",
+                      "Which way the stream runs: 1 for the current direction (forward: source "
+                      "to target; reverse: after a cutover).",
+                      "direction", {"forward", "reverse"});
+  set.set(direction);
 }
 
 void switch_run(const std::string& kind, const std::string& outcome) {

@@ -30,6 +30,15 @@ struct StreamMetrics {
 };
 StreamMetrics& stream();
 
+// Where the stream stands, as two state sets (one series per state, 1 for
+// the current one): switchyard_stream_phase{phase} and
+// switchyard_stream_direction{direction}.
+enum class StreamPhase { kStopped, kPreparing, kStreaming, kReconnecting };
+const char* to_string(StreamPhase phase);
+void set_stream_phase(StreamPhase phase);
+StreamPhase stream_phase();
+void set_stream_direction(const std::string& direction);  // "forward" or "reverse"
+
 // A cutover or failback ended: `kind` cutover|failback, `outcome`
 // completed|rolled_back|refused.
 void switch_run(const std::string& kind, const std::string& outcome);

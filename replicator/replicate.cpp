@@ -37,6 +37,10 @@ control::Direction current_direction(pg::Connection& home, const std::string& na
 }  // namespace
 
 void run_replicate(const Config& config) {
+  struct PhaseOnExit {
+    ~PhaseOnExit() { metrics::set_stream_phase(metrics::StreamPhase::kStopped); }
+  } stopped_on_exit;
+  metrics::set_stream_phase(metrics::StreamPhase::kPreparing);
   StreamLock lock(config);
   const auto engine = SourceEngine::of(config);
   // First start: prepare both sides and copy; later starts skip both.
@@ -93,6 +97,7 @@ void run_replicate(const Config& config) {
       }
       if (progress_made) backoff.reset();
       metrics::stream().reconnects.Increment();
+      metrics::set_stream_phase(metrics::StreamPhase::kReconnecting);
       const auto delay = backoff.next_delay();
       spdlog::warn("{}; reconnecting in {}", error.what(),
                    format_duration(static_cast<double>(delay.count()) / 1000.0));

@@ -33,6 +33,8 @@ StreamSession::StreamSession(const Config& config, const std::string& home_conni
 
 SessionEnd StreamSession::run(bool& progress_made) {
   spdlog::info("{}", feed_->start(apply_.resume_position()));
+  metrics::set_stream_direction(control::to_string(direction_));
+  metrics::set_stream_phase(metrics::StreamPhase::kStreaming);
   last_status_ = last_feedback_ = rate_since_ = Clock::now();
   rate_transactions_ = apply_.transactions_applied();
   rate_changes_ = apply_.changes_applied();

@@ -12,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/src.hpp>  // Boost.URL, header-only: Debian builds no library of it
 #include <chrono>
 
 #include "common/error.h"
@@ -57,6 +59,22 @@ Response plain(unsigned version, http::status status, std::string body) {
 
 }  // namespace
 
+std::string_view path_of(const Request& request) {
+  const std::string_view target = request.target();
+  return target.substr(0, target.find('?'));
+}
+
+std::optional<std::string> query_parameter(const Request& request, std::string_view name) {
+  const auto url = boost::urls::parse_origin_form(request.target());
+  if (!url) {
+    throw Error(ErrorKind::kUsage, "bad request target: " + url.error().message());
+  }
+  const auto params = url->params();
+  const auto found = params.find(name);
+  if (found == params.end()) return std::nullopt;
+  return (*found).has_value ? std::string((*found).value) : std::string();
+}
+
 Response respond(const Request& request, http::status status, std::string body,
                  std::string_view content_type) {
   Response response{status, request.version()};
@@ -74,23 +92,25 @@ struct HttpServer::Impl {
   asio::thread_pool workers{2};
   std::vector<Route> routes;
 
+  static bool names(const Route& route, std::string_view path) {
+    return route.prefix ? path.starts_with(route.path) : route.path == path;
+  }
+
   const Route* route_of(const Request& request) const {
-    const std::string_view target = request.target();
-    const std::string_view path = target.substr(0, target.find('?'));
+    const std::string_view path = path_of(request);
     for (const Route& route : routes) {
-      if (route.path == path && route.method == request.method()) return &route;
+      if (names(route, path) && route.method == request.method()) return &route;
     }
     return nullptr;
   }
 
   // The route's answer, or 404/405; the handler's name for the metrics.
   Response answer(const Request& request, std::string& handler) const {
-    const std::string_view target = request.target();
-    const std::string_view path = target.substr(0, target.find('?'));
+    const std::string_view path = path_of(request);
     bool path_known = false;
     std::string allowed;
     for (const Route& route : routes) {
-      if (route.path != path) continue;
+      if (!names(route, path)) continue;
       path_known = true;
       allowed += (allowed.empty() ? "" : ", ") + std::string(http::to_string(route.method));
       if (route.method != request.method()) continue;
@@ -98,6 +118,11 @@ struct HttpServer::Impl {
       try {
         return route.answer(request);
       } catch (const std::exception& error) {
+        if (const auto* bad = dynamic_cast<const Error*>(&error);
+            bad && bad->kind() == ErrorKind::kUsage) {
+          return respond(request, http::status::bad_request, std::string(error.what()) + "\n",
+                         "text/plain; charset=utf-8");
+        }
         spdlog::warn("serve: {} {}: {}", std::string(request.method_string()), std::string(path),
                      error.what());
         return respond(request, http::status::internal_server_error,
@@ -155,6 +180,7 @@ struct HttpServer::Impl {
         response = answer(request, handler);
       }
       count(handler, response.result());
+      stream.expires_after(kReadDeadline);  // the answer may have taken a while
       const bool keep_alive = response.keep_alive();
       auto [write_error, written] = co_await http::async_write(stream, response, kAwait);
       (void)written;

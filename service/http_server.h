@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,14 +28,24 @@ using Response = http::response<http::string_body>;
 
 struct Route {
   http::verb method;
-  std::string path;     // exact: "/api/v1/status"
+  std::string path;     // exact: "/api/v1/status"; with `prefix`, what it starts with
   std::string handler;  // its label in the metrics: "status"
   std::function<Response(const Request&)> answer;
   // Whether answering waits on a database: then it runs on a worker thread,
   // so that a database that does not answer holds up only its own requests
   // (never /healthz or /metrics).
   bool touches_databases = false;
+  // Whether `path` names every path under it ("/api/v1/runs/" for
+  // "/api/v1/runs/12").
+  bool prefix = false;
 };
+
+// The request's path without its query: "/api/v1/runs/12".
+std::string_view path_of(const Request& request);
+// The query parameter `name`, percent-decoded ("dry_run" of
+// "/api/v1/cutover?dry_run=true"); nullopt when absent. Throws
+// Error(kUsage) for a target that is not a valid URL path and query.
+std::optional<std::string> query_parameter(const Request& request, std::string_view name);
 
 // A response to `request` (its HTTP version and keep-alive) with `body`.
 Response respond(const Request& request, http::status status, std::string body,

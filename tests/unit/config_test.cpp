@@ -701,7 +701,8 @@ TEST_CASE("A database name must be one plain word, and the two must differ",
 TEST_CASE("serve listens on loopback unless service.listen says otherwise", "[config]") {
   CHECK(parse_config(kMinimal, "test.yaml").service.host == "127.0.0.1");
   CHECK(parse_config(kMinimal, "test.yaml").service.port == 8474);
-  const Config config = parse_config(kMinimal + "service:\n  listen: \"0.0.0.0:9000\"\n", "t");
+  const Config config = parse_config(
+      kMinimal + "service:\n  listen: \"0.0.0.0:9000\"\n  tokens_file: /etc/sy/tokens\n", "t");
   CHECK(config.service.host == "0.0.0.0");
   CHECK(config.service.port == 9000);
   CHECK(parse_config(kMinimal + "service: { listen: \"[::1]:80\" }\n", "t").service.host == "::1");
@@ -709,4 +710,17 @@ TEST_CASE("serve listens on loopback unless service.listen says otherwise", "[co
   require_rejected(kMinimal + "service:\n  listen: \"" + bad + "\"\n",
                    {"service.listen", "must be host:port"});
   require_rejected(kMinimal + "service:\n  port: 1\n", {"service", "port"});
+}
+
+TEST_CASE("serve on an address other than loopback needs tokens or open reads", "[config]") {
+  CHECK(parse_config(kMinimal + "service: { listen: \"127.0.0.2:80\" }\n", "t").service.loopback());
+  CHECK(parse_config(kMinimal + "service: { listen: \"localhost:80\" }\n", "t").service.loopback());
+  require_rejected(kMinimal + "service: { listen: \"10.0.0.5:8474\" }\n",
+                   {"service.listen", "10.0.0.5 is not a loopback address", "tokens_file"});
+  const Config open =
+      parse_config(kMinimal + "service: { listen: \"10.0.0.5:8474\", open_reads: true }\n", "t");
+  CHECK(open.service.open_reads);
+  CHECK_FALSE(open.service.loopback());
+  require_rejected(kMinimal + "service: { open_reads: maybe }\n",
+                   {"service.open_reads", "true or false"});
 }

@@ -122,6 +122,51 @@ void set_stream_direction(const std::string& direction) {
   set.set(direction);
 }
 
+void snapshot_rows_copied(const std::string& table, uint64_t rows) {
+  static auto& copied = prometheus::BuildCounter()
+                            .Name("switchyard_snapshot_rows_copied_total")
+                            .Help("Rows the initial copy or a re-copy put on the target, by table.")
+                            .Register(registry());
+  copied.Add({{"table", table}}).Increment(static_cast<double>(rows));
+}
+
+VerifyMetrics& verify() {
+  static VerifyMetrics metrics = [] {
+    prometheus::Registry& all = registry();
+    return VerifyMetrics{
+        prometheus::BuildCounter()
+            .Name("switchyard_verify_rows_compared_total")
+            .Help("Source rows verify compared with the target.")
+            .Register(all)
+            .Add({}),
+        prometheus::BuildGauge()
+            .Name("switchyard_verify_chunks")
+            .Help("Key-range chunks of the stream's tables as verify last compared them, by "
+                  "state (clean, mismatch, in_flight).")
+            .Register(all),
+        prometheus::BuildGauge()
+            .Name("switchyard_verify_mismatches_open")
+            .Help("Rows verify found different and that are not resolved yet.")
+            .Register(all)
+            .Add({}),
+        prometheus::BuildGauge()
+            .Name("switchyard_verify_last_clean_pass_timestamp_seconds")
+            .Help("When a full verify pass over the table last ended with no mismatch and "
+                  "nothing in flight (Unix time).")
+            .Register(all),
+    };
+  }();
+  return metrics;
+}
+
+void endpoint_up(const std::string& endpoint, bool up) {
+  static auto& family = prometheus::BuildGauge()
+                            .Name("switchyard_endpoint_up")
+                            .Help("Whether the database answered the service's last probe.")
+                            .Register(registry());
+  family.Add({{"endpoint", endpoint}}).Set(up ? 1 : 0);
+}
+
 void switch_run(const std::string& kind, const std::string& outcome) {
   static auto& runs = prometheus::BuildCounter()
                           .Name("switchyard_cutover_runs_total")

@@ -39,6 +39,21 @@ void set_stream_phase(StreamPhase phase);
 StreamPhase stream_phase();
 void set_stream_direction(const std::string& direction);  // "forward" or "reverse"
 
+// Rows the initial copy (or a table's re-copy) put on the target.
+void snapshot_rows_copied(const std::string& table, uint64_t rows);
+
+// verify's, whichever way the stream runs.
+struct VerifyMetrics {
+  prometheus::Counter& rows_compared;                      // source rows, every pass
+  prometheus::Family<prometheus::Gauge>& chunks;           // {state}: as last compared
+  prometheus::Gauge& mismatches_open;                      // found and not resolved
+  prometheus::Family<prometheus::Gauge>& last_clean_pass;  // {table}: unix time
+};
+VerifyMetrics& verify();
+
+// Whether `endpoint` (source, target) answered the service's last probe.
+void endpoint_up(const std::string& endpoint, bool up);
+
 // A cutover or failback ended: `kind` cutover|failback, `outcome`
 // completed|rolled_back|refused.
 void switch_run(const std::string& kind, const std::string& outcome);

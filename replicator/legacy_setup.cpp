@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/metrics.h"
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
@@ -539,6 +540,8 @@ void copy_tables(const Config& config, LegacySource& source,
     }
     control::record_copy(target, config.name, table.translation.schema, table.translation.name,
                          result.rows, result.bytes);
+    metrics::snapshot_rows_copied(table.translation.schema + "." + table.translation.name,
+                                  result.rows);
     spdlog::info("copied {}: {} ({})", table.display(), counted(result.rows, "row"),
                  format_bytes(static_cast<double>(result.bytes)));
     summary.rows += result.rows;

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/progress.h"
 #include "common/shutdown.h"
 #include "control/control_schema.h"
@@ -309,6 +310,7 @@ class CopyWorkers {
     // The target counts rows; the messages relayed include binary COPY's
     // trailer (with its header, for an empty part).
     per_table_rows_[part.table_idx] += copied;
+    metrics::snapshot_rows_copied(table.schema + "." + table.name, copied);
     if (rows > copied) totals_.rows -= rows - copied;
   }
 

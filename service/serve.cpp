@@ -204,7 +204,7 @@ std::optional<std::chrono::milliseconds> freeze_budget_of(const Request& request
 
 void run_serve(const Config& config) {
   const Access access(config);  // a bad tokens file is refused before anything starts
-  std::unique_ptr<Job> stream, verify, settle;
+  std::unique_ptr<Job> stream, verify, settle, probe;
   std::unique_ptr<Operations> operations;
   auto jobs = [&] { return std::vector<const Job*>{stream.get(), verify.get()}; };
   std::vector<Route> routes;
@@ -319,6 +319,13 @@ void run_serve(const Config& config) {
   metrics::set_stream_phase(metrics::StreamPhase::kStopped);
   stream = std::make_unique<Job>("stream", [&] { run_replicate(config); });
   verify = std::make_unique<Job>("verify", [&] { verify_when_streaming(config); });
+  // Whether each database answers, for switchyard_endpoint_up.
+  probe = std::make_unique<Job>("probe", [&] {
+    do {
+      metrics::endpoint_up("source", reach(config, true) == "ok");
+      metrics::endpoint_up("target", reach(config, false) == "ok");
+    } while (sleep_unless_stopped(std::chrono::seconds(5)));
+  });
   // A cutover or failback that a killed serve (or CLI) left half-done is
   // settled as the CLI would, with the stream running (a run past the point
   // of no return waits for it to follow).
@@ -330,6 +337,7 @@ void run_serve(const Config& config) {
   spdlog::info("serve: stopping");
   operations.reset();
   settle.reset();
+  probe.reset();
   verify.reset();
   stream.reset();
 }

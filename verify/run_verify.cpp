@@ -1,11 +1,13 @@
 #include "verify/run_verify.h"
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <thread>
 
 #include "common/backoff.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/shutdown.h"
 #include "common/units.h"
 #include "control/control_schema.h"
@@ -26,6 +28,35 @@ void log_table(const TableReport& report, const std::string& target) {
       report.table, report.source_rows, report.target_rows, target, report.chunks,
       report.seconds > 0 ? mb / report.seconds : 0.0, report.rechecked, report.mismatches.size(),
       report.in_flight.size(), format_duration(report.seconds));
+}
+
+// The pass's figures for /metrics.
+void count_table(const TableReport& report) {
+  metrics::VerifyMetrics& verify = metrics::verify();
+  verify.rows_compared.Increment(static_cast<double>(report.source_rows));
+  if (report.whole_table && report.completed && report.mismatches.empty() &&
+      report.in_flight.empty()) {
+    verify.last_clean_pass.Add({{"table", report.table}})
+        .Set(static_cast<double>(std::time(nullptr)));
+  }
+}
+
+// Chunks by state and open mismatches, as the receiving side's control
+// schema holds them after a pass, for /metrics.
+void publish_findings(const Config& config) {
+  pg::Connection home(config.target.conninfo, config.target.name, pg::Mode::kNormal, "verify");
+  pg::Result rows = home.exec(
+      "SELECT s.status, (SELECT count(*) FROM switchyard.verify_chunks c "
+      "                  WHERE c.stream = $1 AND c.status = s.status), "
+      "       (SELECT count(*) FROM switchyard.mismatches m "
+      "        WHERE m.stream = $1 AND m.resolved_at IS NULL) "
+      "FROM (VALUES ('clean'), ('mismatch'), ('in_flight')) s (status)",
+      {config.name});
+  metrics::VerifyMetrics& verify = metrics::verify();
+  for (int row = 0; row < rows.rows(); ++row) {
+    verify.chunks.Add({{"state", rows.str(row, 0)}}).Set(static_cast<double>(rows.int64(row, 1)));
+    verify.mismatches_open.Set(static_cast<double>(rows.int64(row, 2)));
+  }
 }
 
 boost::json::object finding_json(const Finding& finding, bool with_kind) {
@@ -217,8 +248,10 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
                                ? verifier.dirty_pass(plan)
                                : verifier.full_pass(plan, /*rate_limited=*/true);
       log_table(report, config.target.name);
+      count_table(report);
       outcome.tables.push_back(std::move(report));
     }
+    publish_findings(config);
     // Large objects are compared by object, beside the tables (verify/large_objects.h).
     if (!request.table && request.mode != Mode::kDirtyOnly && !config.source.odbc() &&
         !stop_requested()) {

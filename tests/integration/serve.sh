@@ -58,6 +58,12 @@ awk -v n="$updates" 'BEGIN { exit !(n >= 1000) }' || fail "updates applied: '$up
 awk -v n="$transactions" 'BEGIN { exit !(n >= 500) }' || fail "transactions applied: '$transactions'"
 grep -q '^switchyard_replication_lag_seconds ' "$WORK/body" || fail "no lag gauge"
 grep -q '^switchyard_http_requests_total{.*handler="readyz"' "$WORK/body" || fail "no request counts"
+[ "$(metric 'switchyard_snapshot_rows_copied_total{table="public.pgbench_accounts"}')" = 200000 ] ||
+  fail "snapshot rows of pgbench_accounts: $(grep snapshot_rows "$WORK/body")"
+[ "$(metric 'switchyard_endpoint_up{endpoint="source"}')" = 1 ] || fail "source not up"
+[ "$(metric 'switchyard_endpoint_up{endpoint="target"}')" = 1 ] || fail "target not up"
+[ "$(metric 'switchyard_stream_phase{phase="streaming"}')" = 1 ] || fail "stream phase: $(grep stream_phase "$WORK/body")"
+[ "$(metric 'switchyard_stream_direction{direction="forward"}')" = 1 ] || fail "stream direction"
 # Prometheus's own linter: format, names, units, HELP and TYPE.
 command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps.sh)"
 promtool check metrics <"$WORK/body" >"$WORK/promtool.out" 2>&1 || { cat "$WORK/promtool.out"; fail "promtool check metrics"; }
@@ -74,6 +80,15 @@ PY
 for _ in $(seq 1 150); do grep -q "verify pass [0-9]* done" "$WORK/serve.log" && break; sleep 0.2; done
 grep -q "verify pass [0-9]* done" "$WORK/serve.log" || fail "no verify pass while serving"
 grep -q "mismatch:" "$WORK/serve.log" && fail "verify found a mismatch while serving"
+code "$URL/metrics" >/dev/null
+compared=$(metric switchyard_verify_rows_compared_total)
+awk -v n="$compared" 'BEGIN { exit !(n >= 200000) }' || fail "verify rows compared: '$compared'"
+[ "$(metric switchyard_verify_mismatches_open)" = 0 ] || fail "open mismatches in /metrics"
+clean=$(metric 'switchyard_verify_last_clean_pass_timestamp_seconds{table="public.pgbench_accounts"}')
+awk -v t="$clean" -v now="$(date +%s)" 'BEGIN { exit !(t > now - 120 && t <= now + 1) }' ||
+  fail "last clean pass of pgbench_accounts: '$clean'"
+chunks=$(metric 'switchyard_verify_chunks{state="clean"}')
+awk -v n="$chunks" 'BEGIN { exit !(n >= 1) }' || fail "clean chunks: '$chunks'"
 log "ok: status streaming, both jobs running, $(grep -c 'verify pass [0-9]* done' "$WORK/serve.log") verify passes"
 
 [ "$(code "$URL/nosuch")" = 404 ] || fail "unknown path not 404"

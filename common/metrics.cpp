@@ -62,6 +62,8 @@ StreamMetrics& stream() {
 namespace {
 
 std::atomic<StreamPhase> current_phase{StreamPhase::kStopped};
+std::mutex direction_mutex;
+std::string current_direction;
 
 // A state set: one gauge per state, exactly one of them 1.
 class StateSet {
@@ -120,6 +122,13 @@ void set_stream_direction(const std::string& direction) {
                       "to target; reverse: after a cutover).",
                       "direction", {"forward", "reverse"});
   set.set(direction);
+  std::lock_guard lock(direction_mutex);
+  current_direction = direction;
+}
+
+std::string stream_direction() {
+  std::lock_guard lock(direction_mutex);
+  return current_direction;
 }
 
 void snapshot_rows_copied(const std::string& table, uint64_t rows) {

@@ -38,6 +38,7 @@ const char* to_string(StreamPhase phase);
 void set_stream_phase(StreamPhase phase);
 StreamPhase stream_phase();
 void set_stream_direction(const std::string& direction);  // "forward" or "reverse"
+std::string stream_direction();                           // "" before the first session
 
 // Rows the initial copy (or a table's re-copy) put on the target.
 void snapshot_rows_copied(const std::string& table, uint64_t rows);

@@ -13,8 +13,9 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 pgbouncer pgcopydb
   # ODBC legacy sources: MariaDB and its driver, SQLite's driver
   mariadb-server odbc-mariadb libsqliteodbc sqlite3
-  # serve's tests talk HTTP and lint /metrics with promtool
-  curl prometheus
+  # serve's tests talk HTTP, lint /metrics with promtool, and drive the
+  # dashboard in headless Chromium
+  curl prometheus chromium chromium-driver python3-selenium
   # load for the ODBC tests (sysbench) and the peer of the ODBC snapshot benchmark
   sysbench pgloader
   # formatting check; fuzzing (clang's libFuzzer)

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/src.hpp>  // Boost.URL, header-only: Debian builds no library of it
@@ -33,6 +34,9 @@ constexpr uint64_t kBodyLimit = 64 * 1024;
 constexpr auto kReadDeadline = std::chrono::seconds(30);
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr int kMaxEventStreams = 16;
+constexpr auto kEventPeriod = std::chrono::seconds(1);
+constexpr auto kEventKeepAlive = std::chrono::seconds(15);
 
 prometheus::Family<prometheus::Counter>& requests_total() {
   static auto& family = prometheus::BuildCounter()
@@ -88,6 +92,7 @@ Response respond(const Request& request, http::status status, std::string body,
 
 struct HttpServer::Impl {
   asio::io_context io{1};
+  int event_streams = 0;  // open ones (the io thread only)
   tcp::acceptor acceptor{io};
   asio::thread_pool workers{2};
   std::vector<Route> routes;
@@ -179,6 +184,16 @@ struct HttpServer::Impl {
       } else {
         response = answer(request, handler);
       }
+      if (route != nullptr && route->events && response.result() == http::status::ok) {
+        if (event_streams >= kMaxEventStreams) {
+          response = respond(request, http::status::service_unavailable,
+                             "too many event streams open\n", "text/plain; charset=utf-8");
+        } else {
+          count(handler, response.result());
+          co_await send_events(stream, *route);
+          break;
+        }
+      }
       count(handler, response.result());
       stream.expires_after(kReadDeadline);  // the answer may have taken a while
       const bool keep_alive = response.keep_alive();
@@ -188,6 +203,40 @@ struct HttpServer::Impl {
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // The header, then an event whenever the route's poller has one, until
+  // the client goes or the server stops. No length: the body ends when the
+  // connection closes.
+  asio::awaitable<void> send_events(beast::tcp_stream& stream, const Route& route) {
+    ++event_streams;
+    struct Closed {
+      int& open;
+      ~Closed() { --open; }
+    } closed{event_streams};
+    const auto poll = route.events();
+    std::string out =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "Connection: close\r\n\r\n" +
+        poll();
+    asio::steady_timer timer(io);
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!stop_requested()) {
+      if (out.empty() && std::chrono::steady_clock::now() - quiet_since >= kEventKeepAlive) {
+        out = ": keep-alive\n\n";  // a comment: proxies keep the connection
+      }
+      if (!out.empty()) {
+        stream.expires_after(kReadDeadline);
+        auto [error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+        (void)written;
+        if (error) break;
+        out.clear();
+        quiet_since = std::chrono::steady_clock::now();
+      }
+      timer.expires_after(kEventPeriod);
+      co_await timer.async_wait(kAwait);
+      out = poll();
+    }
   }
 
   asio::awaitable<void> accept() {

@@ -1,6 +1,6 @@
 // The service's HTTP/1.1 server, on Boost.Beast and Asio, serving on the
 // thread that calls serve() (answers that wait on a database on two worker
-// threads). Each connection's requests are read with their
+// threads), and server-sent-events streams. Each connection's requests are read with their
 // header and body bounded (8 KiB, 64 KiB) and a deadline (30 s), answered by
 // the route their method and path name, and the connection is kept while the
 // client asks for it. A request that does not parse gets 400 (413 or 431
@@ -38,6 +38,11 @@ struct Route {
   // Whether `path` names every path under it ("/api/v1/runs/" for
   // "/api/v1/runs/12").
   bool prefix = false;
+  // A server-sent-events stream: when set and `answer` says 200, the
+  // connection stays open and gets what a poller made for it returns, once
+  // a second ("" sends nothing), until the client leaves or the server
+  // stops. At most 16 such streams at once; more get 503.
+  std::function<std::function<std::string()>()> events = nullptr;
 };
 
 // The request's path without its query: "/api/v1/runs/12".

@@ -18,6 +18,7 @@
 #include "drivers/pg/connection.h"
 #include "replicator/legacy_source.h"
 #include "replicator/replicate.h"
+#include "service/dashboard_assets.h"
 #include "service/http_server.h"
 #include "service/job.h"
 #include "service/operations.h"
@@ -189,6 +190,49 @@ Answer run_answer(const Config& config, const Operations& operations, const std:
   return {200, std::move(out)};
 }
 
+// One second's figures for the page's plots (/api/v1/events): only what
+// the process has in memory, never a database query.
+boost::json::object sample_json(const std::vector<const Job*>& jobs, const Operations& operations) {
+  metrics::StreamMetrics& stream = metrics::stream();
+  boost::json::object jobs_state;
+  for (const Job* job : jobs) jobs_state[job->name()] = to_string(job->state());
+  const auto run = operations.current();
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return boost::json::object{
+      {"time", std::chrono::duration<double>(now).count()},
+      {"phase", metrics::to_string(metrics::stream_phase())},
+      {"direction", metrics::stream_direction()},
+      {"jobs", std::move(jobs_state)},
+      {"run", run ? boost::json::value(*run) : nullptr},
+      {"lag_seconds", stream.lag_seconds.Value()},
+      {"lag_bytes", stream.lag_bytes.Value()},
+      {"transactions_applied", stream.transactions_applied.Value()},
+      {"changes_applied", stream.inserts.Value() + stream.updates.Value() + stream.deletes.Value()},
+      {"verify_rows_compared", metrics::verify().rows_compared.Value()},
+      {"mismatches_open", metrics::verify().mismatches_open.Value()},
+  };
+}
+
+// A client's events: "state" first and whenever the stream's phase or
+// direction, a job or the run changes; "sample" every second.
+std::function<std::string()> event_poller(std::function<boost::json::object()> sample) {
+  return [sample = std::move(sample), last_state = std::string()]() mutable {
+    boost::json::object now = sample();
+    boost::json::object state{{"phase", now["phase"]},
+                              {"direction", now["direction"]},
+                              {"jobs", now["jobs"]},
+                              {"run", now["run"]}};
+    std::string out;
+    std::string state_text = boost::json::serialize(state);
+    if (state_text != last_state) {
+      out += "event: state\ndata: " + state_text + "\n\n";
+      last_state = std::move(state_text);
+    }
+    out += "event: sample\ndata: " + boost::json::serialize(now) + "\n\n";
+    return out;
+  };
+}
+
 std::optional<std::chrono::milliseconds> freeze_budget_of(const Request& request) {
   const auto text = query_parameter(request, "freeze_budget");
   if (!text) return std::nullopt;
@@ -290,6 +334,24 @@ void run_serve(const Config& config) {
                               return json_answer(request, run_answer(config, *operations, id));
                             }),
                     true, true});
+  Route events{http::verb::get, "/api/v1/events", "events",
+               guarded(kRead, [](const Request& request) {
+                 return respond(request, http::status::ok, "", "text/event-stream");
+               })};
+  events.events = [&] { return event_poller([&] { return sample_json(jobs(), *operations); }); };
+  routes.push_back(std::move(events));
+  // The dashboard: the page and its scripts, compiled in.
+  auto asset = [&](const char* path, std::string_view body, std::string_view type) {
+    routes.push_back(
+        {http::verb::get, path, "dashboard", guarded(kRead, [body, type](const Request& request) {
+           return respond(request, http::status::ok, std::string(body), type);
+         })});
+  };
+  asset("/", assets::kIndexHtml, "text/html; charset=utf-8");
+  asset("/assets/dashboard.js", assets::kDashboardJs, "text/javascript; charset=utf-8");
+  asset("/assets/uPlot.iife.min.js", assets::kUPlotJs, "text/javascript; charset=utf-8");
+  asset("/assets/uPlot.min.css", assets::kUPlotCss, "text/css; charset=utf-8");
+  asset("/assets/uPlot.LICENSE", assets::kUPlotLicense, "text/plain; charset=utf-8");
   for (const auto operation : {cutover::Operation::kCutover, cutover::Operation::kFailback}) {
     const std::string name = cutover::to_string(operation);
     routes.push_back({http::verb::post, "/api/v1/" + name, name,

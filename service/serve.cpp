@@ -1,6 +1,7 @@
 #include "service/serve.h"
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -395,7 +396,11 @@ void run_serve(const Config& config) {
   spdlog::info("serve: listening on http://{} (stream {}: {} -> {}; {} API tokens)",
                server.address(), config.name, config.source.name, config.target.name,
                access.tokens());
+  // systemd (Type=notify): ready once the API listens; the stream's own
+  // readiness is /readyz. Without systemd, a no-op.
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s", server.address().c_str());
   server.serve();
+  sd_notify(0, "STOPPING=1");
   spdlog::info("serve: stopping");
   operations.reset();
   settle.reset();

@@ -370,7 +370,8 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
   }
   if (const auto router = root["router"]) parse_router(v, router, config.router);
   if (const auto service = root["service"]) {
-    v.expect_map(service, "service", {"listen", "tokens_file", "open_reads"});
+    v.expect_map(service, "service",
+                 {"listen", "tokens_file", "open_reads", "tls_cert", "tls_key"});
     if (service["listen"]) {
       // host:port, the host a name or an IPv4 address ([v6]:port for IPv6).
       static const std::regex kListen(R"(^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$)");
@@ -390,6 +391,15 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
     }
     if (service["open_reads"]) {
       config.service.open_reads = v.boolean(service["open_reads"], "service.open_reads");
+    }
+    for (const char* key : {"tls_cert", "tls_key"}) {
+      if (service[key]) {
+        (key[4] == 'c' ? config.service.tls_cert : config.service.tls_key) =
+            v.string(service[key], std::string("service.") + key);
+      }
+    }
+    if (config.service.tls_cert.empty() != config.service.tls_key.empty()) {
+      v.fail(service, "service", "give both tls_cert and tls_key, or neither");
     }
     if (!config.service.loopback() && config.service.tokens_file.empty() &&
         !config.service.open_reads) {

@@ -117,6 +117,9 @@ struct ServiceSettings {
   // Reads (status, metrics, the page) without a token on an address other
   // than loopback; on loopback they never need one.
   bool open_reads = false;
+  // HTTPS: a PEM certificate chain and its private key (both, or neither).
+  std::string tls_cert;
+  std::string tls_key;
 
   bool loopback() const;
 };

@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   g++ cmake ninja-build pkg-config
   libpq-dev unixodbc-dev libboost1.81-dev libboost-json1.81-dev libxxhash-dev
-  libyaml-cpp-dev libspdlog-dev libcli11-dev catch2 prometheus-cpp-dev libsystemd-dev
+  libyaml-cpp-dev libspdlog-dev libcli11-dev catch2 prometheus-cpp-dev libsystemd-dev libssl-dev openssl
   # the Debian package (cpack: dpkg-shlibdeps) and its systemd unit's check
   dpkg-dev systemd
   # servers and tools for the tests, the demo and the benchmarks

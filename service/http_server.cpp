@@ -8,11 +8,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/src.hpp>  // Boost.URL, header-only: Debian builds no library of it
 #include <chrono>
@@ -24,6 +26,7 @@
 namespace switchyard::service {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
@@ -92,7 +95,8 @@ Response respond(const Request& request, http::status status, std::string body,
 
 struct HttpServer::Impl {
   asio::io_context io{1};
-  int event_streams = 0;  // open ones (the io thread only)
+  int event_streams = 0;              // open ones (the io thread only)
+  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
   tcp::acceptor acceptor{io};
   asio::thread_pool workers{2};
   std::vector<Route> routes;
@@ -145,14 +149,33 @@ struct HttpServer::Impl {
     return response;
   }
 
+  // One connection: plain TCP, or TLS when the server has a certificate.
   asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    beast::tcp_stream plain(std::move(socket));
+    if (!tls) {
+      co_await serve_requests(plain);
+      beast::error_code ignored;
+      plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *tls);
+    beast::get_lowest_layer(stream).expires_after(kReadDeadline);
+    auto [handshake_error] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
+    if (handshake_error) co_return;  // not TLS, or no common ground: nothing to say
+    co_await serve_requests(stream);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(kAwait);
+  }
+
+  // The requests of one connection, answered in turn.
+  template <typename Stream>
+  asio::awaitable<void> serve_requests(Stream& stream) {
     beast::flat_buffer buffer;
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
       parser.body_limit(kBodyLimit);
-      stream.expires_after(kReadDeadline);
+      beast::get_lowest_layer(stream).expires_after(kReadDeadline);
       auto [read_error, bytes] = co_await http::async_read(stream, buffer, parser, kAwait);
       (void)bytes;
       if (read_error) {
@@ -195,20 +218,20 @@ struct HttpServer::Impl {
         }
       }
       count(handler, response.result());
-      stream.expires_after(kReadDeadline);  // the answer may have taken a while
+      // The answer may have taken a while.
+      beast::get_lowest_layer(stream).expires_after(kReadDeadline);
       const bool keep_alive = response.keep_alive();
       auto [write_error, written] = co_await http::async_write(stream, response, kAwait);
       (void)written;
       if (write_error || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   // The header, then an event whenever the route's poller has one, until
   // the client goes or the server stops. No length: the body ends when the
   // connection closes.
-  asio::awaitable<void> send_events(beast::tcp_stream& stream, const Route& route) {
+  template <typename Stream>
+  asio::awaitable<void> send_events(Stream& stream, const Route& route) {
     ++event_streams;
     struct Closed {
       int& open;
@@ -226,7 +249,7 @@ struct HttpServer::Impl {
         out = ": keep-alive\n\n";  // a comment: proxies keep the connection
       }
       if (!out.empty()) {
-        stream.expires_after(kReadDeadline);
+        beast::get_lowest_layer(stream).expires_after(kReadDeadline);
         auto [error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
         (void)written;
         if (error) break;
@@ -260,9 +283,30 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes)
+HttpServer::HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes,
+                       const TlsFiles& tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->routes = std::move(routes);
+  if (!tls.certificate.empty()) {
+    // TLS 1.2 and later; the certificate chain and its key checked now, so
+    // that a bad file is refused before anything starts.
+    auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    beast::error_code error;
+    context->use_certificate_chain_file(tls.certificate, error);
+    if (error) {
+      throw Error(ErrorKind::kUsage,
+                  "service.tls_cert: cannot use " + tls.certificate + ": " + error.message());
+    }
+    context->use_private_key_file(tls.key, ssl::context::pem, error);
+    if (error) {
+      throw Error(ErrorKind::kUsage, "service.tls_key: cannot use " + tls.key + ": " +
+                                         error.message() + " (is it the key of service.tls_cert?)");
+    }
+    impl_->tls = std::move(context);
+  }
   const std::string where = host + ":" + std::to_string(port);
   beast::error_code error;
   const auto address = asio::ip::make_address(host, error);

@@ -56,11 +56,19 @@ std::optional<std::string> query_parameter(const Request& request, std::string_v
 Response respond(const Request& request, http::status status, std::string body,
                  std::string_view content_type);
 
+// A PEM certificate chain and its private key: the server speaks HTTPS.
+struct TlsFiles {
+  std::string certificate;  // empty: plain HTTP
+  std::string key;
+};
+
 class HttpServer {
  public:
   // Binds and listens; throws Error(kUsage) naming service.listen when the
-  // address cannot be had (in use, not an address of this host).
-  HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes);
+  // address cannot be had (in use, not an address of this host), and
+  // service.tls_cert or tls_key when those cannot be used.
+  HttpServer(const std::string& host, uint16_t port, std::vector<Route> routes,
+             const TlsFiles& tls = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -377,7 +377,8 @@ void run_serve(const Config& config) {
                     }),
                     true});
   // Listening first: an address in use is refused before anything starts.
-  HttpServer server(config.service.host, config.service.port, std::move(routes));
+  HttpServer server(config.service.host, config.service.port, std::move(routes),
+                    {config.service.tls_cert, config.service.tls_key});
   operations = std::make_unique<Operations>(config);
   metrics::set_stream_phase(metrics::StreamPhase::kStopped);
   stream = std::make_unique<Job>("stream", [&] { run_replicate(config); });
@@ -393,9 +394,9 @@ void run_serve(const Config& config) {
   // settled as the CLI would, with the stream running (a run past the point
   // of no return waits for it to follow).
   settle = std::make_unique<Job>("settle", [&] { cutover::settle_interrupted(config); });
-  spdlog::info("serve: listening on http://{} (stream {}: {} -> {}; {} API tokens)",
-               server.address(), config.name, config.source.name, config.target.name,
-               access.tokens());
+  spdlog::info("serve: listening on {}://{} (stream {}: {} -> {}; {} API tokens)",
+               config.service.tls_cert.empty() ? "http" : "https", server.address(), config.name,
+               config.source.name, config.target.name, access.tokens());
   // systemd (Type=notify): ready once the API listens; the stream's own
   // readiness is /readyz. Without systemd, a no-op.
   sd_notifyf(0, "READY=1\nSTATUS=listening on %s", server.address().c_str());

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "common/units.h"
+#include "service/client.h"
 #include "service/status_report.h"
 
 namespace switchyard::cli {
@@ -90,6 +92,27 @@ void print_text(const cutover::RunReport& run) {
   if (!run.detail.empty()) std::printf("  %s\n", run.detail.c_str());
 }
 
+// "service      serve at http://127.0.0.1:8474 (pid 4242): stream running,
+// verify running; run: none"
+void print_service(const boost::json::object& serving) {
+  std::string jobs;
+  for (const auto& [name, job] : serving.at("jobs").as_object()) {
+    jobs += (jobs.empty() ? "" : ", ") + std::string(name) + " " +
+            std::string(job.as_object().at("state").as_string());
+  }
+  std::string run = "none";
+  if (const auto& current = serving.at("run"); current.is_object()) {
+    const auto& object = current.as_object();
+    run = std::string(object.at("kind").as_string()) + " " +
+          std::string(object.at("run_id").as_string()) + " " +
+          std::string(object.at("state").as_string());
+  }
+  std::printf("service      serve at %s (pid %lld): %s; run: %s\n",
+              std::string(serving.at("url").as_string()).c_str(),
+              static_cast<long long>(serving.at("pid").to_number<int64_t>()), jobs.c_str(),
+              run.c_str());
+}
+
 }  // namespace
 
 Command add_status(CLI::App& app) {
@@ -99,10 +122,22 @@ Command add_status(CLI::App& app) {
   sub->add_flag("--json", *json, "print one JSON object");
   return {sub, [json](const Config& config) {
             const service::StatusReport report = service::collect_report(config);
+            // A serve of this stream: its jobs and run, from memory.
+            std::optional<boost::json::value> serving;
+            if (const auto client = service::Client::find(config)) {
+              const service::ClientAnswer answer = client->get("/api/v1/service");
+              if (answer.status == 200) {
+                serving = answer.body;
+                serving->as_object()["url"] = client->url();
+              }
+            }
             if (*json) {
-              std::cout << boost::json::serialize(service::to_json(report)) << std::endl;
+              boost::json::object out = service::to_json(report);
+              out["service"] = serving ? *serving : boost::json::value(nullptr);
+              std::cout << boost::json::serialize(out) << std::endl;
             } else {
               print_text(report.stream, config);
+              if (serving) print_service(serving->as_object());
               if (report.large_objects) print_text(*report.large_objects);
               if (report.last_switch) print_text(*report.last_switch);
             }

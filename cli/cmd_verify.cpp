@@ -1,9 +1,60 @@
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "service/client.h"
 #include "verify/run_verify.h"
 
 namespace switchyard::cli {
+namespace {
+
+// A serve runs this stream: its verify, not a second one beside it.
+int verify_through_service(const service::Client& client, const verify::Request& request,
+                           bool json) {
+  if (request.mode == verify::Mode::kContinuous) {
+    throw Error(ErrorKind::kPrecondition,
+                "serve at " + client.url() +
+                    " runs continuous verify of this stream already (GET /api/v1/status shows "
+                    "it); verify --once asks it for a pass");
+  }
+  std::string target =
+      request.mode == verify::Mode::kRepair ? "/api/v1/repair?" : "/api/v1/verify?";
+  if (request.mode == verify::Mode::kDirtyOnly) target += "dirty_only=true&";
+  if (request.table) {
+    target += "table=" + boost::urls::encode(*request.table, boost::urls::unreserved_chars);
+  }
+  const service::ClientAnswer answer = client.post(target);
+  const auto* body = answer.body.if_object();
+  const auto* error = body ? body->if_contains("error") : nullptr;
+  const std::string why = error && error->is_string() ? std::string(error->as_string()) : "";
+  if (answer.status == 401) throw Error(ErrorKind::kAuth, "serve refused the token: " + why);
+  if (answer.status == 409 || answer.status == 412) throw Error(ErrorKind::kPrecondition, why);
+  if (answer.status != 202 || !body) {
+    throw Error(ErrorKind::kInternal, "serve at " + client.url() + ": HTTP " +
+                                          std::to_string(answer.status) + ": " + why);
+  }
+  const std::string run_id(body->at("run_id").as_string());
+  const boost::json::value done = client.wait_for_run(run_id);
+  const auto& run = done.as_object();
+  const std::string state(run.at("state").as_string());
+  const auto& result = run.at("result");
+  if (state == "failed") {
+    throw Error(ErrorKind::kInternal, "verify run " + run_id + " failed in serve: " +
+                                          std::string(result.at("error").as_string()));
+  }
+  if (json) {
+    std::cout << boost::json::serialize(result) << std::endl;
+  } else if (const auto* summary = result.as_object().if_contains("summary")) {
+    std::cout << summary->as_string().c_str() << std::endl;
+  }
+  if (state == "completed") return 0;
+  return state == "mismatch" ? static_cast<int>(ExitCode::kMismatch)
+                             : static_cast<int>(ExitCode::kInconclusive);
+}
+
+}  // namespace
 
 Command add_verify(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
@@ -41,6 +92,9 @@ Command add_verify(CLI::App& app) {
                           "reports through its log)");
             }
             if (!options->table.empty()) request.table = options->table;
+            if (const auto client = service::Client::find(config)) {
+              return verify_through_service(*client, request, options->json);
+            }
             const verify::Outcome outcome = verify::run_verify(config, request);
             if (options->json) {
               std::cout << boost::json::serialize(outcome.to_json()) << std::endl;

@@ -662,6 +662,7 @@ boost::json::object Plan::to_json() const {
     if (which == kLastStep) break;
   }
   out["steps"] = std::move(steps);
+  out["text"] = to_text();  // as --dry-run prints it
   return out;
 }
 

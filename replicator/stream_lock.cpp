@@ -63,10 +63,11 @@ void StreamLock::take() {
   }
   if (!taken) {
     const std::string who = control::advisory_lock_holder(*session, lock_name(config_));
-    throw Error(ErrorKind::kPrecondition,
-                "stream " + config_.name +
-                    " is already being replicated: another `switchyard replicate` is running" +
-                    who + "; stop it first");
+    throw Error(
+        ErrorKind::kPrecondition,
+        "stream " + config_.name +
+            " is already being replicated: another `switchyard replicate` or `serve` is running" +
+            who + "; stop it first");
   }
   session_ = std::move(session);
 }

@@ -200,7 +200,9 @@ Answer Operations::start_verify(verify::Mode mode, std::optional<std::string> ta
         run.state = "inconclusive";
         break;
     }
-    return outcome.to_json();
+    boost::json::object result = outcome.to_json();
+    result["summary"] = outcome.summary();
+    return result;
   });
   return accepted;
 }

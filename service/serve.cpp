@@ -1,10 +1,13 @@
 #include "service/serve.h"
 
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <variant>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/shutdown.h"
 #include "common/units.h"
+#include "common/version.h"
 #include "control/control_schema.h"
 #include "cutover/journal.h"
 #include "cutover/switchover.h"
@@ -307,6 +311,21 @@ void run_serve(const Config& config) {
                                              boost::json::serialize(out) + "\n", kJson);
                             }),
                     true});
+  // Who answers here, from memory: how the CLI finds the service of its
+  // stream (service/client.h).
+  const std::string started_at =
+      fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  routes.push_back(
+      {http::verb::get, "/api/v1/service", "service", guarded(kRead, [&](const Request& request) {
+         boost::json::object out{{"stream", config.name},
+                                 {"version", kVersion},
+                                 {"pid", static_cast<int64_t>(getpid())},
+                                 {"started_at", started_at},
+                                 {"jobs", jobs_json(jobs())}};
+         const auto running = operations->current();
+         out["run"] = running ? boost::json::value(*running) : nullptr;
+         return respond(request, http::status::ok, boost::json::serialize(out) + "\n", kJson);
+       })});
   routes.push_back({http::verb::get, "/api/v1/mismatches", "mismatches",
                     guarded(kRead,
                             [&](const Request& request) {

@@ -31,6 +31,8 @@ class Tokens {
   std::optional<std::string> authenticate(std::string_view authorization) const;
 
   bool empty() const { return entries_.empty(); }
+  // The token of a file that holds just one (the CLI's default).
+  const std::string& only_token() const { return entries_.front().token; }
   size_t size() const { return entries_.size(); }
 
  private:

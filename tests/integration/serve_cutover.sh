@@ -6,8 +6,11 @@
 #  - a dry run answers 200 with every preflight check, measured and with its
 #    threshold; a verify pass answers 202, and a second mutation while it
 #    runs 409;
-#  - under pgbench and a probe through pgbouncer, a cutover then a failback
-#    started through the API complete (202, then GET /api/v1/runs/{id}
+#  - the CLI finds the running serve: `status` shows it, `verify --once`
+#    and `cutover --dry-run` run in it, a second continuous verify and a
+#    second replicate are refused, a wrong SWITCHYARD_TOKEN gets exit 4;
+#  - under pgbench and a probe through pgbouncer, a cutover started through
+#    the API and a failback started from the CLI (run by serve) complete (202, then GET /api/v1/runs/{id}
 #    shows the journal and who asked), serve's own stream turns round each
 #    time, and 0 acknowledged writes are lost, 0 client errors, parity;
 #  - /metrics counts the runs and the freeze, and passes promtool;
@@ -95,6 +98,22 @@ wait "$LOCK_PID"
 [ "$(field 'b["requested_by"]')" = ops ] || fail "verify run not recorded as asked by ops"
 log "ok: $VERIFY_RUN completed; 409 while it ran"
 
+log "the CLI beside a running serve: it asks serve, never runs a second copy"
+"$SY" -c "$WORK/cfg.yaml" status >"$WORK/status.out" || fail "status"
+grep -q "^service      serve at http://127.0.0.1:$PORT (pid $SERVE_PID): stream running, verify running" "$WORK/status.out" ||
+  { cat "$WORK/status.out"; fail "status does not show the service"; }
+"$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/cli-verify.out" 2>"$WORK/cli-verify.log" ||
+  { cat "$WORK/cli-verify.log"; fail "verify --once through serve"; }
+grep -q "serve: verify run verify-2 completed" "$WORK/serve.log" || fail "verify --once did not run in serve"
+grep -q "^parity" "$WORK/cli-verify.out" || { cat "$WORK/cli-verify.out"; fail "verify --once printed no verdict"; }
+expect_failure 5 "runs continuous verify of this stream already" -- "$SY" -c "$WORK/cfg.yaml" verify
+expect_failure 5 "is already being replicated" -- "$SY" -c "$WORK/cfg.yaml" replicate
+"$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/cli-dry.out" 2>&1 || { cat "$WORK/cli-dry.out"; fail "cutover --dry-run through serve"; }
+grep -q "cutover plan (dry run): preflight passed" "$WORK/cli-dry.out" || { cat "$WORK/cli-dry.out"; fail "no plan"; }
+SWITCHYARD_TOKEN=wrong-token-0123456789 expect_failure 4 "refused the token" -- "$SY" -c "$WORK/cfg.yaml" cutover
+[ "$(switch_runs)" = 0 ] || fail "the CLI's dry run or refused cutover journaled a run"
+log "ok: status shows serve; verify --once, cutover --dry-run ran in serve; continuous verify and replicate refused"
+
 log "load through pgbouncer: pgbench -c 8 -R 300, probe every 5 ms"
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$BNC_PORT" -U postgres -n -c 8 -j 2 -R 300 -T 600 app \
   >"$WORK/pgbench.log" 2>&1 &
@@ -102,10 +121,20 @@ BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
 start_probe "$APP" "$WORK/acks"
 sleep 3
 
+# The cutover through the API; the failback from the CLI, which finds the
+# service at service.listen and has it run the failback there.
 for operation in cutover failback; do
-  code=$(api POST "/api/v1/$operation" "$TOKEN")
-  [ "$code" = 202 ] || { tail -20 "$WORK/serve.log"; fail "$operation: $code $(cat "$WORK/body")"; }
-  run=$(field 'b["run_id"]')
+  if [ "$operation" = cutover ]; then
+    code=$(api POST "/api/v1/$operation" "$TOKEN")
+    [ "$code" = 202 ] || { tail -20 "$WORK/serve.log"; fail "$operation: $code $(cat "$WORK/body")"; }
+    run=$(field 'b["run_id"]')
+  else
+    "$SY" -c "$WORK/cfg.yaml" failback >"$WORK/cli-failback.out" 2>"$WORK/cli-failback.log" ||
+      { cat "$WORK/cli-failback.log"; tail -20 "$WORK/serve.log"; fail "failback from the CLI"; }
+    run=$(sed -n 's/^failback: run \([0-9]*\) completed in serve.*/\1/p' "$WORK/cli-failback.out")
+    [ -n "$run" ] || { cat "$WORK/cli-failback.out"; fail "the CLI's failback did not run in serve"; }
+    log "ok: the CLI had serve run it: $(cat "$WORK/cli-failback.out")"
+  fi
   state=$(wait_run "$run")
   [ "$state" = completed ] || { tail -20 "$WORK/serve.log"; fail "$operation run $run: $(cat "$WORK/body")"; }
   [ "$(field 'b["requested_by"]')" = ops ] || fail "$operation: not recorded as asked by ops"

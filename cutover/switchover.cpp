@@ -612,11 +612,14 @@ std::string Plan::to_text() const {
             " froze writes that long)\n";
   }
   text += "  checks\n";
+  auto padded = [](std::string word, size_t width) {
+    if (word.size() < width) word.append(width - word.size(), ' ');
+    return word;
+  };
   for (const Check& check : facts.checks) {
-    char line[160];
-    std::snprintf(line, sizeof line, "    %-4s %-22s %s  (%s)\n", check.passed ? "ok" : "FAIL",
-                  check.name.c_str(), check.measured.c_str(), check.threshold.c_str());
-    text += line;
+    // Whole, however long: a router's description names a file.
+    text += "    " + padded(check.passed ? "ok" : "FAIL", 4) + " " + padded(check.name, 22) + " " +
+            check.measured + "  (" + check.threshold + ")\n";
     if (!check.passed) text += "         " + check.reason + "\n";
   }
   text += "  steps\n";

@@ -4,6 +4,7 @@
 // signal to the process stops every job.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <stop_token>
@@ -18,12 +19,16 @@ class Job {
 
   // Starts `body` at once.
   Job(std::string name, std::function<void()> body);
-  // Stops the job and waits for it.
+  // Stops the job and waits for it; 10 s after it was asked to stop, lets
+  // go of the database sessions it is blocked on (pg::interrupt_sessions)
+  // and waits again.
   ~Job();
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
-  void stop() { stop_.request_stop(); }
+  // Asks the job to stop; the grace period (see ~Job) runs from the first
+  // call.
+  void stop();
   const std::string& name() const { return name_; }
   State state() const;
   std::string error() const;  // why it failed
@@ -31,6 +36,7 @@ class Job {
  private:
   std::string name_;
   std::stop_source stop_;
+  std::chrono::steady_clock::time_point stop_asked_at_{};
   mutable std::mutex mutex_;
   State state_ = State::kRunning;
   std::string error_;

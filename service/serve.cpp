@@ -422,6 +422,9 @@ void run_serve(const Config& config) {
   server.serve();
   sd_notify(0, "STOPPING=1");
   spdlog::info("serve: stopping");
+  // Every job at once (a signal has stopped them already; a stop from
+  // within, not), then each waited for: a run under way first.
+  for (Job* job : {stream.get(), verify.get(), settle.get(), probe.get()}) job->stop();
   operations.reset();
   settle.reset();
   probe.reset();

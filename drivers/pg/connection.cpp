@@ -3,14 +3,18 @@
 #include <libpq-fe.h>
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <mutex>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/shutdown.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::pg {
@@ -95,6 +99,59 @@ uint64_t Result::affected_rows() const {
   return *tuples ? std::strtoull(tuples, nullptr, 10) : 0;
 }
 
+// ---- the sessions of each job, to let go of ----------------------------
+
+namespace {
+
+// Every open session, with the job that opened it and a duplicate of its
+// socket: shutting the duplicate down breaks the session's connection
+// without touching a descriptor libpq may have closed (and the system
+// reused) meanwhile.
+struct OpenSession {
+  pg_conn* conn;
+  std::stop_source job;
+  int socket;
+};
+std::mutex g_sessions_mutex;
+std::vector<OpenSession> g_sessions;
+
+void register_session(pg_conn* conn) {
+  const int socket = ::dup(PQsocket(conn));
+  if (socket < 0) return;  // out of descriptors: it cannot be let go of, only waited for
+  std::lock_guard lock(g_sessions_mutex);
+  g_sessions.push_back({conn, current_stop_source(), socket});
+}
+
+// Before PQfinish.
+void unregister_session(pg_conn* conn) {
+  std::lock_guard lock(g_sessions_mutex);
+  for (auto it = g_sessions.begin(); it != g_sessions.end(); ++it) {
+    if (it->conn == conn) {
+      ::close(it->socket);
+      g_sessions.erase(it);
+      return;
+    }
+  }
+}
+
+void finish(pg_conn*& conn) {
+  if (!conn) return;
+  unregister_session(conn);
+  PQfinish(conn);
+  conn = nullptr;
+}
+
+}  // namespace
+
+int interrupt_sessions(const std::stop_source& job) {
+  std::lock_guard lock(g_sessions_mutex);
+  int count = 0;
+  for (const OpenSession& session : g_sessions) {
+    if (session.job == job && ::shutdown(session.socket, SHUT_RDWR) == 0) ++count;
+  }
+  return count;
+}
+
 // ---- Connection -------------------------------------------------------
 
 Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
@@ -132,6 +189,7 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
                 role_ + " (" + where + "): " + message);
   }
   PQsetNoticeProcessor(conn_, log_notice, nullptr);
+  register_session(conn_);
   if (mode != Mode::kPooler) {
     // How values travel as text, whatever the server's defaults (a legacy
     // primary with DateStyle 'SQL, DMY' or extra_float_digits 0, say): the
@@ -153,7 +211,7 @@ Connection::Connection(const std::string& conninfo, std::string role, Mode mode,
 
 Connection::~Connection() {
   if (copy_buffer_) PQfreemem(copy_buffer_);
-  if (conn_) PQfinish(conn_);
+  finish(conn_);
 }
 
 Connection::Connection(Connection&& other) noexcept
@@ -165,7 +223,7 @@ Connection::Connection(Connection&& other) noexcept
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     if (copy_buffer_) PQfreemem(copy_buffer_);
-    if (conn_) PQfinish(conn_);
+    finish(conn_);
     conn_ = other.conn_;
     role_ = std::move(other.role_);
     copy_buffer_ = other.copy_buffer_;
@@ -256,8 +314,7 @@ Result Connection::exec_until(const std::string& sql,
         if (::poll(&answer, 1, 10) > 0 && PQconsumeInput(conn_) != 1) break;
       }
       if (PQisBusy(conn_) || PQstatus(conn_) != CONNECTION_OK) {
-        PQfinish(conn_);
-        conn_ = nullptr;
+        finish(conn_);
       } else {
         while (pg_result* result = PQgetResult(conn_)) PQclear(result);
       }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,6 +114,13 @@ class Connection {
   std::string role_;
   char* copy_buffer_ = nullptr;  // owned libpq buffer from the last copy_out_row
 };
+
+// Lets go of every session the job `job` opened (common/shutdown.h): their
+// connections are shut down, so that a call blocked in libpq on a server
+// that stopped answering returns with a broken connection. For a stop that
+// cannot wait any longer; as safe as the process being killed (every unit
+// of work commits whole or not at all). Returns how many sessions.
+int interrupt_sessions(const std::stop_source& job);
 
 // A transaction on a connection: BEGIN in the constructor, ROLLBACK in the
 // destructor unless commit() ran (as libpqxx's work does), so an exception

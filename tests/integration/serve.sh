@@ -10,7 +10,9 @@
 #  - a target that stops answering (SIGSTOP) holds up /readyz only, never
 #    /healthz or /metrics;
 #  - SIGTERM stops the jobs and the server cleanly (exit 0), the data is at
-#    parity, and a restarted serve resumes the stream.
+#    parity, and a restarted serve resumes the stream;
+#  - SIGTERM while the target does not answer (SIGSTOP): serve lets go of the
+#    sessions blocked on it after a grace period and exits.
 source "$(dirname "$0")/lib.sh"
 
 pgc_start SRC
@@ -25,9 +27,10 @@ write_config "$cfg" "stream: { status_interval: 1s }" "verify: { pass_interval: 
 URL=http://127.0.0.1:$PORT
 
 # A port in use: refused before anything is created.
-python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(30)" &
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); open('$WORK/held', 'w').close(); time.sleep(30)" &
 HOLDER=$!; BACKGROUND+=("$HOLDER")
-sleep 0.5
+for _ in $(seq 1 100); do [ -e "$WORK/held" ] && break; sleep 0.1; done
+[ -e "$WORK/held" ] || fail "could not hold port $PORT"
 expect_failure 2 "service.listen: cannot listen on 127.0.0.1:$PORT" -- "$SY" -c "$cfg" serve
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true
 [ "$(pgc_psql SRC -c "SELECT count(*) FROM pg_replication_slots")" = 0 ] || fail "a refused serve created a slot"
@@ -132,5 +135,23 @@ log "ok: SIGTERM: $(cat "$WORK/serve.out")"
 SERVE_PID=$!; BACKGROUND+=("$SERVE_PID")
 pgc_psql SRC -c "UPDATE pgbench_branches SET bbalance = bbalance + 7" >/dev/null
 wait_parity 60 public.pgbench_branches || fail "a restarted serve did not resume the stream"
-kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || fail "second serve exit"
+
+# SIGTERM while the target does not answer (its postmaster and backends
+# stopped): the jobs blocked in libpq calls are let go after a grace
+# period, and serve exits instead of hanging.
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -n -c 2 -j 2 -T 5 -R 200 app >/dev/null 2>&1 &
+BENCH_PID=$!
+sleep 2
+target_pids=$(pgrep -d ' ' -P "$postmaster"; echo "$postmaster")
+pgc_as_owner kill -STOP $target_pids
+started=$(date +%s)
+kill -TERM "$SERVE_PID"
+for _ in $(seq 1 300); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+stuck=false; kill -0 "$SERVE_PID" 2>/dev/null && stuck=true
+pgc_as_owner kill -CONT $target_pids
+wait "$BENCH_PID" 2>/dev/null || true
+$stuck && { tail -5 "$WORK/serve.log"; fail "serve did not exit within 30 s of SIGTERM while the target was stopped"; }
+rc=0; wait "$SERVE_PID" || rc=$?
+log "ok: SIGTERM with the target stopped: serve exited $rc after $(( $(date +%s) - started )) s"
+grep -q "let go of .* database sessions" "$WORK/serve.log" || fail "serve did not say it let go of blocked sessions"
 log "PASS"

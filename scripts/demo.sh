@@ -4,18 +4,20 @@
 # Chinook sample database with a record store's application objects
 # (scripts/demo/store-schema.sql: a function that records a sale, triggers
 # that fill invoices and bump per-genre counters, two views) and a pgbench
-# dataset; switchyard copies it all and streams every change while pgbench
-# writes (TPC-B, and the store's sales from scripts/demo/store-sale.pgbench,
-# whose genre counters are hot rows) and `verify` compares both sides pass
-# after pass; then verify --once, and a row damaged on the replica found and
-# repaired. Next to it, a MariaDB legacy (Chinook on MariaDB 10.11) streams
+# dataset; `switchyard serve` copies it all and streams every change while
+# pgbench writes (TPC-B, and the store's sales from
+# scripts/demo/store-sale.pgbench, whose genre counters are hot rows) and
+# verify compares both sides pass after pass, with its dashboard's address
+# printed; then verify --once, and a row damaged on the replica found and
+# repaired (the CLI has serve do them). Next to it, a MariaDB legacy (Chinook on MariaDB 10.11) streams
 # into the same replica through ODBC while an application writes to it,
 # and is verified. Then, with that load and a probe inserting a row every 5 ms
 # through pgbouncer: cutover to the replica, failback, the longest write
 # stall each caused and the errors the application saw; last, a row-by-row
 # cross-check and the store's books, computed by both servers.
 #
-#   scripts/demo.sh            (DEMO_SECONDS=60 to write for longer)
+#   scripts/demo.sh            (DEMO_SECONDS=60 to write for longer;
+#                               DEMO_HOLD_SECONDS=600 to keep the dashboard up at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -33,10 +35,10 @@ source scripts/lib/pgcluster.sh
 source scripts/lib/pgbouncer.sh
 source scripts/lib/mariadb.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-demo.XXXXXX")
-REPLICATE_PID= VERIFY_PID= LOAD_PID= PROBE_PID= SHOP_PID= SHOP_LOAD_PID=
+SERVE_PID= LOAD_PID= PROBE_PID= SHOP_PID= SHOP_LOAD_PID=
 cleanup() {
   local pid
-  for pid in "$REPLICATE_PID" "$VERIFY_PID" "$LOAD_PID" "$PROBE_PID" "$SHOP_PID" "$SHOP_LOAD_PID"; do
+  for pid in "$SERVE_PID" "$LOAD_PID" "$PROBE_PID" "$SHOP_PID" "$SHOP_LOAD_PID"; do
     [ -n "$pid" ] && { kill -9 "$pid" 2>/dev/null || true; }
   done
   mdb_stop_all
@@ -93,6 +95,9 @@ APP_LOAD=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -c 8 -j 
   -b tpcb-like@1 -f scripts/demo/store-sale.pgbench@1 --verbose-errors)
 echo "pgbouncer's database entry lives in $BOUNCER_DATABASES: $(cat "$BOUNCER_DATABASES")"
 
+# serve's HTTP port and its API token (a file only this user may read).
+SERVE_PORT=$(pgc_free_port)
+(umask 077 && printf 'demo:%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/tokens")
 cat >"$WORK/switchyard.yaml" <<YAML
 source: { name: legacy, driver: postgres, conninfo: "$(pgc_conninfo LEGACY)" }
 target: { name: cloud, driver: postgres, conninfo: "$(pgc_conninfo CLOUD)" }
@@ -105,27 +110,29 @@ router:
   database: app
   databases_file: $BOUNCER_DATABASES
 cutover: { freeze_budget: 2s }
+service: { listen: "127.0.0.1:$SERVE_PORT", tokens_file: $WORK/tokens }
 YAML
 echo "config:"; sed 's/^/  /' "$WORK/switchyard.yaml"
 
-say "switchyard replicate: init, consistent initial copy, then streaming"
+say "switchyard serve: init, consistent initial copy, then streaming, continuous verify, the API and the dashboard"
 # Our own processes by $! (never by name: other switchyards may be running).
-"$SY" -c "$WORK/switchyard.yaml" replicate > >(sed -u 's/^/  [switchyard] /') 2>&1 &
-REPLICATE_PID=$!
-for _ in $(seq 1 120); do
-  state=$("$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep -o '"state":"[a-z ]*"' || true)
-  [ "$state" = '"state":"streaming"' ] && break
-  kill -0 "$REPLICATE_PID" 2>/dev/null || { REPLICATE_PID=; say "demo: switchyard replicate stopped"; exit 1; }
+# Verify's line per table is left out here; its pass lines are shown.
+"$SY" -c "$WORK/switchyard.yaml" serve > >(grep --line-buffered -vE ' (rows|large objects) compared ' \
+  | sed -u 's/^/  [switchyard] /') 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 240); do
+  ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/readyz" || true)
+  [ "$ready" = 200 ] && break
+  kill -0 "$SERVE_PID" 2>/dev/null || { SERVE_PID=; say "demo: switchyard serve stopped"; exit 1; }
   sleep 0.5
 done
-[ "$state" = '"state":"streaming"' ] || { say "demo: switchyard replicate is not streaming after 60s"; exit 1; }
+[ "$ready" = 200 ] || { say "demo: switchyard serve is not streaming after 120s"; exit 1; }
+echo "  dashboard: http://127.0.0.1:$SERVE_PORT/ (the API token for its buttons is in $WORK/tokens)"
+echo "  metrics:   http://127.0.0.1:$SERVE_PORT/metrics"
 echo "  init brought the store's objects over; the replica has:"
 app_objects CLOUD | sed 's/^/    /'
 
 say "pgbench writes to the legacy primary for ${DEMO_SECONDS}s (TPC-B and store sales, 1000 tx/s) while switchyard streams and verifies"
-"$SY" -c "$WORK/switchyard.yaml" verify \
-  2> >(grep --line-buffered -E 'pass [0-9]+ done|mismatch:|kept changing' | sed -u 's/^/  [verify] /') &
-VERIFY_PID=$!
 { "${APP_LOAD[@]}" -T "$DEMO_SECONDS" -R 1000 -P 5 app 2>&1 || true; } | tee "$WORK/pgbench-stream.log" \
   | grep --line-buffered -E '^progress|processed|^tps|^SQL script| transactions \(|failed' \
   | sed -u 's/^/  [pgbench] /'
@@ -140,11 +147,9 @@ for _ in $(seq 1 600); do
   [ "$done_" = t ] && break
   sleep 0.1
 done
-kill -TERM "$VERIFY_PID"; wait "$VERIFY_PID" || true
-VERIFY_PID=
 "$SY" -c "$WORK/switchyard.yaml" status 2>/dev/null | sed 's/^/  /'
 
-say "switchyard verify --once: every row of every table, compared by checksum"
+say "switchyard verify --once: every row of every table, compared by checksum (serve runs the pass: the CLI asks it)"
 "$SY" -c "$WORK/switchyard.yaml" verify --once 2>&1 | grep -v ' verify public' | sed 's/^/  [switchyard] /' \
   || { say "demo: verify found differences"; exit 1; }
 
@@ -287,9 +292,17 @@ for server in LEGACY CLOUD; do
   [ "$totals_off" = 0 ] && [ "$counters_off" = 0 ] || all_ok=false
 done
 
+say "what serve's /metrics says of it"
+curl -s "http://127.0.0.1:$SERVE_PORT/metrics" | grep -E '^switchyard_(cutover_runs_total|write_freeze_seconds|verify_mismatches_open|transactions_applied_total|stream_direction)' \
+  | sed 's/^/  /'
+if [ "${DEMO_HOLD_SECONDS:-0}" -gt 0 ]; then
+  say "the dashboard stays up for ${DEMO_HOLD_SECONDS}s: http://127.0.0.1:$SERVE_PORT/"
+  sleep "$DEMO_HOLD_SECONDS"
+fi
+
 say "stopping switchyard (SIGTERM: clean stop, final position confirmed to the slot)"
-kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" || true
-REPLICATE_PID=
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
+SERVE_PID=
 "$SY" -c "$WORK/switchyard.yaml" teardown --yes 2>&1 | sed 's/^/  [switchyard] /'
 $all_ok && say "demo done: every table identical on both sides, the store's books balance on both" \
   || { say "demo: parity FAILED"; exit 1; }

@@ -12,7 +12,8 @@
 # peak RSS, the /metrics and /api/v1/status answer times (median and p95),
 # and the verify passes finished. Medians over RUNS runs.
 #
-#   bench/serve_overhead.sh [SWITCHYARD]    RUNS=5 BENCH_SECONDS=300 by default
+#   bench/serve_overhead.sh [SWITCHYARD]    RUNS=5 BENCH_SECONDS=300 by default;
+#                                           ASK_STATUS=0: /metrics only, no /api/v1/status
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -72,7 +73,8 @@ run_serve() {
   (
     while sleep 1; do
       curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics" >>"$WORK/metrics-ms.raw"
-      curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/api/v1/status" >>"$WORK/status-ms.raw"
+      [ "${ASK_STATUS:-1}" = 0 ] ||
+        curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/api/v1/status" >>"$WORK/status-ms.raw"
     done
   ) &
   local scraper=$!
@@ -96,6 +98,7 @@ for run in $(seq 1 "$RUNS"); do
   run_serve "$run"
 done
 awk '{ printf "%.1f\n", $1 * 1000 }' "$WORK/metrics-ms.raw" >"$WORK/metrics-ms"
+touch "$WORK/status-ms.raw"
 awk '{ printf "%.1f\n", $1 * 1000 }' "$WORK/status-ms.raw" >"$WORK/status-ms"
 
 echo "load:     pgbench -s $SCALE, -c 8 -j 2 -R 1000 -T $BENCH_SECONDS; medians of $RUNS runs"

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "replicator/source_engine.h"
+#include "service/client.h"
 
 namespace switchyard::cli {
 
@@ -18,6 +19,12 @@ Command add_teardown(CLI::App& app) {
               throw Error(ErrorKind::kUsage,
                           "teardown removes the slot, publication, origin and control schema; "
                           "confirm with --yes");
+            }
+            // Nothing is removed from under a running service.
+            if (const auto client = service::Client::find(config)) {
+              throw Error(ErrorKind::kPrecondition,
+                          "serve runs stream " + config.name + " at " + client->url() +
+                              "; stop it first (SIGTERM, or systemctl stop switchyard@NAME)");
             }
             const std::string removed = SourceEngine::of(config)->teardown();
             std::printf("teardown: stream %s %s; the tables and their data stay on the %s\n",

@@ -8,7 +8,8 @@
 #    runs 409;
 #  - the CLI finds the running serve: `status` shows it, `verify --once`
 #    and `cutover --dry-run` run in it, a second continuous verify and a
-#    second replicate are refused, a wrong SWITCHYARD_TOKEN gets exit 4;
+#    second replicate and a teardown are refused, a wrong SWITCHYARD_TOKEN
+#    gets exit 4;
 #  - under pgbench and a probe through pgbouncer, a cutover started through
 #    the API and a failback started from the CLI (run by serve) complete (202, then GET /api/v1/runs/{id}
 #    shows the journal and who asked), serve's own stream turns round each
@@ -108,6 +109,8 @@ grep -q "serve: verify run verify-2 completed" "$WORK/serve.log" || fail "verify
 grep -q "^parity" "$WORK/cli-verify.out" || { cat "$WORK/cli-verify.out"; fail "verify --once printed no verdict"; }
 expect_failure 5 "runs continuous verify of this stream already" -- "$SY" -c "$WORK/cfg.yaml" verify
 expect_failure 5 "is already being replicated" -- "$SY" -c "$WORK/cfg.yaml" replicate
+expect_failure 5 "serve runs stream switchyard at http://127.0.0.1:$PORT; stop it first" -- \
+  "$SY" -c "$WORK/cfg.yaml" teardown --yes
 "$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/cli-dry.out" 2>&1 || { cat "$WORK/cli-dry.out"; fail "cutover --dry-run through serve"; }
 grep -q "cutover plan (dry run): preflight passed" "$WORK/cli-dry.out" || { cat "$WORK/cli-dry.out"; fail "no plan"; }
 SWITCHYARD_TOKEN=wrong-token-0123456789 expect_failure 4 "refused the token" -- "$SY" -c "$WORK/cfg.yaml" cutover

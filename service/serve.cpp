@@ -9,6 +9,8 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -249,9 +251,32 @@ std::optional<std::chrono::milliseconds> freeze_budget_of(const Request& request
   return budget;
 }
 
+// The databases' side of /api/v1/status, read at most once every two
+// seconds whoever asks: what it costs the servers (sessions, catalog and
+// control-schema queries) does not grow with the number of pages open.
+class StatusCache {
+ public:
+  boost::json::object get(const Config& config) {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!read_at_ || now - *read_at_ >= kMaxAge) {
+      report_ = to_json(collect_report(config));
+      read_at_ = now;
+    }
+    return report_;
+  }
+
+ private:
+  static constexpr auto kMaxAge = std::chrono::seconds(2);
+  std::mutex mutex_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;
+  boost::json::object report_;
+};
+
 }  // namespace
 
 void run_serve(const Config& config) {
+  StatusCache status_cache;
   const Access access(config);  // a bad tokens file is refused before anything starts
   std::unique_ptr<Job> stream, verify, settle, probe;
   std::unique_ptr<Operations> operations;
@@ -303,7 +328,7 @@ void run_serve(const Config& config) {
   routes.push_back({http::verb::get, "/api/v1/status", "status",
                     guarded(kRead,
                             [&](const Request& request) {
-                              boost::json::object out = to_json(collect_report(config));
+                              boost::json::object out = status_cache.get(config);
                               out["jobs"] = jobs_json(jobs());
                               const auto running = operations->current();
                               out["run"] = running ? boost::json::value(*running) : nullptr;

@@ -104,15 +104,16 @@ boost::json::object to_json(const cutover::RunReport& run) {
 StatusReport collect_report(const Config& config) {
   StatusReport report;
   report.stream = collect_status(config);
-  {
-    pg::Connection home(config.target.conninfo, config.target.name);
-    report.last_switch = cutover::last_run(home, config.name);
+  // The journal lives on the target; the large objects' last sync is kept
+  // by the receiving side: the same session when the stream runs forward.
+  pg::Connection home(config.target.conninfo, config.target.name);
+  report.last_switch = cutover::last_run(home, config.name);
+  if (report.stream.direction == "forward") {
+    report.large_objects = control::large_objects::read_state(home, config.name);
+  } else {
+    pg::Connection receiving(config.source.conninfo, config.source.name);
+    report.large_objects = control::large_objects::read_state(receiving, config.name);
   }
-  // Large objects: the last sync pass, kept by the receiving side.
-  const bool forward = report.stream.direction == "forward";
-  pg::Connection receiving(forward ? config.target.conninfo : config.source.conninfo,
-                           forward ? config.target.name : config.source.name);
-  report.large_objects = control::large_objects::read_state(receiving, config.name);
   return report;
 }
 

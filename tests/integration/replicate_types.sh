@@ -63,7 +63,7 @@ echo "$status" | grep -q '"state":"streaming"' || fail "status does not say stre
 grep -q "Other Schema.Mixed Case" "$WORK/status.txt" || fail "status does not list the tables"
 
 log "a second replicate on the same stream is refused"
-expect_failure 5 "stream switchyard is already being replicated: another .switchyard replicate. is running \(connected from 127.0.0.1 since [0-9-]+ [0-9:.+]+\)" -- "$SY" -c "$cfg" replicate
+expect_failure 5 "stream switchyard is already being replicated: another .switchyard replicate. or .serve. is running \(connected from 127.0.0.1 since [0-9-]+ [0-9:.+]+\)" -- "$SY" -c "$cfg" replicate
 kill -0 "$REPLICATE_PID" || fail "the first replicate died"
 
 log "SIGTERM stops cleanly"

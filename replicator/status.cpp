@@ -8,22 +8,34 @@
 
 namespace switchyard {
 
-StreamStatus collect_status(const Config& original) {
+pg::Connection& StatusSessions::open(std::optional<pg::Connection>& session,
+                                     const Endpoint& endpoint) {
+  if (!session || !session->ok()) {
+    session.reset();
+    session.emplace(endpoint.conninfo, endpoint.name, pg::Mode::kNormal, "status");
+  }
+  return *session;
+}
+
+StreamStatus collect_status(const Config& config) {
+  StatusSessions sessions(config);
+  return collect_status(config, sessions);
+}
+
+StreamStatus collect_status(const Config& original, StatusSessions& sessions) {
   StreamStatus status;
   status.name = original.name;
   // After a cutover the stream runs target -> source: report it that way
   // round (its slot on the target, its origin and control rows on the source).
   control::Direction direction = control::Direction::kForward;
-  {
-    pg::Connection home(original.target.conninfo, original.target.name);
-    if (control::read_stream(home, original.name)) {
-      direction = control::read_direction(home, original.name);
-    }
+  pg::Connection& home = sessions.target();
+  if (control::read_stream(home, original.name)) {
+    direction = control::read_direction(home, original.name);
   }
   status.direction = control::to_string(direction);
   const bool forward = direction == control::Direction::kForward;
   const Config config = forward ? original : original.reversed();
-  pg::Connection target(config.target.conninfo, config.target.name);
+  pg::Connection& target = forward ? sessions.target() : sessions.source();
   if (config.source.odbc()) {
     // The changelog: its highest sequence, and how many rows it holds.
     LegacySource source(config);
@@ -36,7 +48,7 @@ StreamStatus collect_status(const Config& original) {
     // The stream runs if a replicate holds its lock.
     status.slot_active = StreamLock::try_take(config) == nullptr;
   } else {
-    pg::Connection source(config.source.conninfo, config.source.name);
+    pg::Connection& source = forward ? sessions.source() : sessions.target();
     status.source_lsn =
         Lsn::parse(source.exec("SELECT pg_catalog.pg_current_wal_lsn()::text").get(0, 0));
     if (auto slot = find_slot(source, config.slot_name())) {

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/lsn.h"
+#include "drivers/pg/connection.h"
 
 namespace switchyard {
 
@@ -44,8 +45,30 @@ struct StreamStatus {
   std::vector<TableStatus> tables;
 };
 
+// The two PostgreSQL sessions a status read uses, named after the
+// configuration's endpoints (not the stream's direction). A caller that
+// reads status again and again (serve) keeps one of these: a read then
+// costs its queries, not two new backends; a session found broken is
+// opened again on the next use.
+class StatusSessions {
+ public:
+  explicit StatusSessions(const Config& config) : config_(config) {}
+  pg::Connection& source() { return open(source_, config_.source); }
+  pg::Connection& target() { return open(target_, config_.target); }
+  // Whether a session once opened is no longer usable (the next use opens it again).
+  bool broken() const { return (source_ && !source_->ok()) || (target_ && !target_->ok()); }
+
+ private:
+  pg::Connection& open(std::optional<pg::Connection>& session, const Endpoint& endpoint);
+
+  const Config& config_;
+  std::optional<pg::Connection> source_;
+  std::optional<pg::Connection> target_;
+};
+
 // In the stream's current direction: after a cutover, "source" fields
 // describe the target (the primary) and "applied" the source.
+StreamStatus collect_status(const Config& config, StatusSessions& sessions);
 StreamStatus collect_status(const Config& config);
 
 }  // namespace switchyard

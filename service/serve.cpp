@@ -256,11 +256,20 @@ std::optional<std::chrono::milliseconds> freeze_budget_of(const Request& request
 // control-schema queries) does not grow with the number of pages open.
 class StatusCache {
  public:
-  boost::json::object get(const Config& config) {
+  explicit StatusCache(const Config& config) : config_(config), sessions_(config) {}
+
+  boost::json::object get() {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     if (!read_at_ || now - *read_at_ >= kMaxAge) {
-      report_ = to_json(collect_report(config));
+      try {
+        report_ = to_json(collect_report(config_, sessions_));
+      } catch (const Error&) {
+        // A kept session that broke since the last read (a server
+        // restarted, the session terminated) is opened again, once.
+        if (!sessions_.broken()) throw;
+        report_ = to_json(collect_report(config_, sessions_));
+      }
       read_at_ = now;
     }
     return report_;
@@ -268,6 +277,8 @@ class StatusCache {
 
  private:
   static constexpr auto kMaxAge = std::chrono::seconds(2);
+  const Config& config_;
+  StatusSessions sessions_;  // kept open: a read costs its queries, not new backends
   std::mutex mutex_;
   std::optional<std::chrono::steady_clock::time_point> read_at_;
   boost::json::object report_;
@@ -276,7 +287,7 @@ class StatusCache {
 }  // namespace
 
 void run_serve(const Config& config) {
-  StatusCache status_cache;
+  StatusCache status_cache(config);
   const Access access(config);  // a bad tokens file is refused before anything starts
   std::unique_ptr<Job> stream, verify, settle, probe;
   std::unique_ptr<Operations> operations;
@@ -328,7 +339,7 @@ void run_serve(const Config& config) {
   routes.push_back({http::verb::get, "/api/v1/status", "status",
                     guarded(kRead,
                             [&](const Request& request) {
-                              boost::json::object out = status_cache.get(config);
+                              boost::json::object out = status_cache.get();
                               out["jobs"] = jobs_json(jobs());
                               const auto running = operations->current();
                               out["run"] = running ? boost::json::value(*running) : nullptr;

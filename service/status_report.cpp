@@ -102,18 +102,19 @@ boost::json::object to_json(const cutover::RunReport& run) {
 }
 
 StatusReport collect_report(const Config& config) {
+  StatusSessions sessions(config);
+  return collect_report(config, sessions);
+}
+
+StatusReport collect_report(const Config& config, StatusSessions& sessions) {
   StatusReport report;
-  report.stream = collect_status(config);
+  report.stream = collect_status(config, sessions);
   // The journal lives on the target; the large objects' last sync is kept
-  // by the receiving side: the same session when the stream runs forward.
-  pg::Connection home(config.target.conninfo, config.target.name);
-  report.last_switch = cutover::last_run(home, config.name);
-  if (report.stream.direction == "forward") {
-    report.large_objects = control::large_objects::read_state(home, config.name);
-  } else {
-    pg::Connection receiving(config.source.conninfo, config.source.name);
-    report.large_objects = control::large_objects::read_state(receiving, config.name);
-  }
+  // by the receiving side.
+  report.last_switch = cutover::last_run(sessions.target(), config.name);
+  pg::Connection& receiving =
+      report.stream.direction == "forward" ? sessions.target() : sessions.source();
+  report.large_objects = control::large_objects::read_state(receiving, config.name);
   return report;
 }
 

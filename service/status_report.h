@@ -21,6 +21,7 @@ struct StatusReport {
   std::optional<control::large_objects::SyncState> large_objects;
 };
 
+StatusReport collect_report(const Config& config, StatusSessions& sessions);
 StatusReport collect_report(const Config& config);
 
 // The stream's fields at the top level, then "last_switch" and

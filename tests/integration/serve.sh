@@ -81,6 +81,14 @@ assert status["state"] == "streaming", status["state"]
 assert status["jobs"]["stream"]["state"] == "running", status["jobs"]
 assert status["jobs"]["verify"]["state"] == "running", status["jobs"]
 PY
+# Status is read again and again (a page, a scraper): through the same two
+# sessions each time, not new backends per read (the cache holds a read for
+# two seconds, so these three are three reads).
+for _ in 1 2 3; do sleep 2.1; [ "$(code "$URL/api/v1/status")" = 200 ] || fail "/api/v1/status again"; done
+for side in SRC TGT; do
+  sessions=$(pgc_psql $side -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchyard-status'")
+  [ "$sessions" = 1 ] || fail "$side: $sessions status sessions after four status reads (want the one kept open)"
+done
 for _ in $(seq 1 150); do grep -q "verify pass [0-9]* done" "$WORK/serve.log" && break; sleep 0.2; done
 grep -q "verify pass [0-9]* done" "$WORK/serve.log" || fail "no verify pass while serving"
 grep -q "mismatch:" "$WORK/serve.log" && fail "verify found a mismatch while serving"

@@ -67,9 +67,13 @@ struct StreamSettings {
 
 struct VerifySettings {
   // Rate limit of full passes, per side (0 = none). Dirty-only passes and
-  // re-checks are not limited: they are small by construction.
+  // re-checks are not limited: they are small by construction. 8 MiB/s is
+  // about 28 GiB an hour (a 650 GiB database in a day), gentle on
+  // a busy primary (bench/RESULTS.md, "serve under load": 64 MiB/s did not
+  // hold a pass back at all on two cores, and the application's latency
+  // rose from 4 ms to 800 ms while it ran).
   uint64_t max_rows_per_second = 0;
-  uint64_t max_bytes_per_second = 64ull << 20;
+  uint64_t max_bytes_per_second = 8ull << 20;
   std::chrono::milliseconds chunk_time{500};          // aim for chunks this long to read
   std::chrono::milliseconds recheck_timeout{30'000};  // wait for the target to catch up
   std::chrono::milliseconds pass_interval{60'000};    // continuous: pause between passes

@@ -356,7 +356,7 @@ TEST_CASE("load_config names a file it cannot read", "[config][bad-input]") {
 
 TEST_CASE("The verify section takes its documented defaults", "[config]") {
   const Config config = parse(kMinimal);
-  CHECK(config.verify.max_bytes_per_second == (64ull << 20));
+  CHECK(config.verify.max_bytes_per_second == (8ull << 20));
   CHECK(config.verify.max_rows_per_second == 0);  // no row limit
   CHECK(config.verify.chunk_time == 500ms);
   CHECK(config.verify.recheck_timeout == 30s);
@@ -381,7 +381,7 @@ TEST_CASE("Every verify key is read", "[config]") {
 TEST_CASE("A partly filled verify section keeps the defaults of its other keys", "[config]") {
   const Config config = parse(kMinimal + "verify:\n  chunk_time: 250ms\n");
   CHECK(config.verify.chunk_time == 250ms);
-  CHECK(config.verify.max_bytes_per_second == (64ull << 20));
+  CHECK(config.verify.max_bytes_per_second == (8ull << 20));
   CHECK(config.verify.max_rows_per_second == 0);
   CHECK(config.verify.recheck_timeout == 30s);
   CHECK(config.verify.pass_interval == 60s);

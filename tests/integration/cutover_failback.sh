@@ -52,22 +52,13 @@ assert_unchanged
 
 # Lag: hold the apply behind a lock on the target while the source writes.
 write_config "$WORK/lag.yaml" "${ROUTER[@]}" "cutover: { max_lag: 4kB }"
-# The lock is held until the test ends it, and taken before the source
-# writes: on a busy machine psql can take longer to start than any sleep.
-PGAPPNAME=lag-holder pgc_psql TGT -c "BEGIN; LOCK TABLE pgbench_tellers; SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
-LOCK_PID=$!
-lock_held() {
-  [ "$(pgc_psql TGT -c "SELECT count(*) FROM pg_locks WHERE relation = 'pgbench_tellers'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]
-}
-for _ in $(seq 1 300); do lock_held && break; sleep 0.1; done
-lock_held || fail "the target's lock on pgbench_tellers was not taken in 30 s"
+hold_table_lock TGT pgbench_tellers
 pgc_psql SRC -c "UPDATE pgbench_tellers SET tbalance = tbalance + 1" >/dev/null
 for i in $(seq 1 20); do pgc_psql SRC -c "UPDATE pgbench_tellers SET tbalance = tbalance + $i" >/dev/null; done
 sleep 0.5
 expect_failure 5 "behind the source .*cutover.max_lag" -- "$SY" -c "$WORK/lag.yaml" cutover
 assert_unchanged
-pgc_psql TGT -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lag-holder'" >/dev/null
-wait "$LOCK_PID" || true
+release_table_lock TGT
 
 "$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/dry-run.out" 2>&1 || { cat "$WORK/dry-run.out"; fail "dry run"; }
 grep -q "freeze       at most 5.0 s" "$WORK/dry-run.out" || { cat "$WORK/dry-run.out"; fail "no budget in the plan"; }

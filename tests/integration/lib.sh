@@ -88,6 +88,25 @@ wait_parity() {
   done
 }
 
+# hold_table_lock CLUSTER TABLE: an ACCESS EXCLUSIVE lock on TABLE, held by
+# a background session until release_table_lock CLUSTER; returns once the
+# lock is granted (on a busy machine psql may take longer to start than
+# any fixed sleep).
+hold_table_lock() {
+  PGAPPNAME=test-lock-holder pgc_psql "$1" -c "BEGIN; LOCK TABLE $2; SELECT pg_sleep(600); COMMIT" >/dev/null 2>&1 &
+  LOCK_HOLDER_PID=$!
+  local _
+  for _ in $(seq 1 300); do
+    [ "$(pgc_psql "$1" -c "SELECT count(*) FROM pg_locks WHERE relation = '$2'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && return 0
+    sleep 0.1
+  done
+  fail "$1: the lock on $2 was not granted within 30 s"
+}
+release_table_lock() {
+  pgc_psql "$1" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-lock-holder'" >/dev/null
+  wait "$LOCK_HOLDER_PID" 2>/dev/null || true
+}
+
 # SRC and TGT clusters; SRC holds every column type (types_schema.sql,
 # types_rows.sql, TOASTed rows) and a pgbench -s 5 dataset, the mixed load
 # of types_load.sql plus pgbench's TPC-B-like script.

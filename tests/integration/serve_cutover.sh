@@ -88,13 +88,11 @@ log "ok: $checks checks; failback refused with 412: $(field 'b["error"]')"
 log "a verify pass: 202; a second mutation meanwhile: 409"
 # The pass waits behind a lock on the target, so that it is surely still
 # running when the second request comes.
-pgc_psql TGT -c "BEGIN; LOCK TABLE pgbench_accounts; SELECT pg_sleep(3); COMMIT" >/dev/null &
-LOCK_PID=$!
-sleep 0.5
+hold_table_lock TGT pgbench_accounts
 [ "$(api POST /api/v1/verify "$TOKEN")" = 202 ] || fail "verify: $(cat "$WORK/body")"
 VERIFY_RUN=$(field 'b["run_id"]')
 [ "$(api POST /api/v1/verify "$TOKEN")" = 409 ] || fail "a second verify: $(cat "$WORK/body")"
-wait "$LOCK_PID"
+release_table_lock TGT
 [ "$(wait_run "$VERIFY_RUN")" = completed ] || fail "verify run: $(cat "$WORK/body")"
 [ "$(field 'b["requested_by"]')" = ops ] || fail "verify run not recorded as asked by ops"
 log "ok: $VERIFY_RUN completed; 409 while it ran"

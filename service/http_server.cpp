@@ -34,6 +34,7 @@ namespace {
 
 constexpr uint32_t kHeaderLimit = 8 * 1024;
 constexpr uint64_t kBodyLimit = 64 * 1024;
+constexpr size_t kReadBuffer = 16 * 1024;
 constexpr auto kReadDeadline = std::chrono::seconds(30);
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
@@ -170,7 +171,10 @@ struct HttpServer::Impl {
   // The requests of one connection, answered in turn.
   template <typename Stream>
   asio::awaitable<void> serve_requests(Stream& stream) {
-    beast::flat_buffer buffer;
+    // Bounded: a header block, or a chunked body's trailer (which Beast
+    // checks against no limit, and throws on a field longer than 64 KiB),
+    // must fit in it; a body passes through it a piece at a time.
+    beast::flat_buffer buffer(kReadBuffer);
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
@@ -188,7 +192,7 @@ struct HttpServer::Impl {
         }
         http::status status = http::status::bad_request;
         if (read_error == http::error::body_limit) status = http::status::payload_too_large;
-        if (read_error == http::error::header_limit) {
+        if (read_error == http::error::header_limit || read_error == http::error::buffer_overflow) {
           status = http::status::request_header_fields_too_large;
         }
         count("other", status);
@@ -267,7 +271,15 @@ struct HttpServer::Impl {
       auto [error, socket] = co_await acceptor.async_accept(kAwait);
       if (error == asio::error::operation_aborted) break;
       if (error) continue;  // a client gone before it was accepted
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      // Whatever one connection throws ends that connection alone.
+      asio::co_spawn(io, session(std::move(socket)), [](const std::exception_ptr& thrown) {
+        if (!thrown) return;
+        try {
+          std::rethrow_exception(thrown);
+        } catch (const std::exception& failure) {
+          spdlog::warn("serve: a connection ended on an error: {}", failure.what());
+        }
+      });
     }
   }
 
@@ -347,7 +359,17 @@ std::string HttpServer::address() const {
 void HttpServer::serve() {
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
   asio::co_spawn(impl_->io, impl_->watch_stop(), asio::detached);
-  impl_->io.run();
+  // A handler that throws outside a connection's coroutine (inside one of
+  // Beast's operations) unwinds run(): the service logs it and runs on;
+  // the stream and verify jobs must not stop for one bad request.
+  while (true) {
+    try {
+      impl_->io.run();
+      return;
+    } catch (const std::exception& failure) {
+      spdlog::warn("serve: an HTTP handler failed: {}", failure.what());
+    }
+  }
 }
 
 }  // namespace switchyard::service

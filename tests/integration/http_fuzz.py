@@ -3,7 +3,7 @@ a clean refusal and that the service never stops answering.
 
 Each case is a valid request (one of several seeds) mutated at random:
 bytes flipped, inserted or cut, header lines repeated or made huge, a
-chunked body broken, the method or target garbled, NUL and control bytes,
+chunked body broken or ending in a huge trailer field, the method or target garbled, NUL and control bytes,
 several requests pipelined. A connection must end with an HTTP status line
 the server means to give a bad request (400, 401, 404, 405, 413, 431, or
 200/202/409/412 when the mutation left the request valid) or with the
@@ -50,6 +50,9 @@ def mutate(data: bytes) -> bytes:
             data[at:at] = b"Content-Length: %d\r\n" % rng.choice([0, 3, 10**12, -1])
         elif choice == 5:  # control and NUL bytes
             data[at:at] = bytes(rng.choice([0, 1, 10, 13, 127]) for _ in range(rng.randint(1, 8)))
+        elif choice == 6 and rng.random() < 0.2:  # a chunked body with a huge trailer field
+            data = bytearray(b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"5\r\nhello\r\n0\r\nX-Trailer: " + b"t" * rng.choice([100, 70000]) + b"\r\n\r\n")
         elif choice == 6:  # a broken chunk
             data[at:at] = rng.choice([b"zz\r\n", b"ffffffffffffffff\r\n", b"\r\n0\r\n", b"-1\r\n"])
         elif choice == 7:  # a strange target

@@ -58,7 +58,7 @@ for i in $(seq 1 20); do pgc_psql SRC -c "UPDATE pgbench_tellers SET tbalance = 
 sleep 0.5
 expect_failure 5 "behind the source .*cutover.max_lag" -- "$SY" -c "$WORK/lag.yaml" cutover
 assert_unchanged
-release_table_lock TGT
+release_lock TGT
 
 "$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/dry-run.out" 2>&1 || { cat "$WORK/dry-run.out"; fail "dry run"; }
 grep -q "freeze       at most 5.0 s" "$WORK/dry-run.out" || { cat "$WORK/dry-run.out"; fail "no budget in the plan"; }
@@ -78,10 +78,14 @@ start_probe "$APP" "$WORK/acks"
 sleep 3
 
 log "a transaction holding PAUSE exhausts the freeze budget: roll back"
-"$PG_BIN/psql" "$APP" -qAtX -c "BEGIN; INSERT INTO probe (sent_at, note) VALUES (now(), 'long'); SELECT pg_sleep(6); COMMIT" \
+# The transaction stays open until the test lets it go: it waits on a lock
+# the test holds (a sleep would end first when the preflight is slow).
+hold_advisory_lock SRC 4242
+"$PG_BIN/psql" "$APP" -qAtX -c "BEGIN; INSERT INTO probe (sent_at, note) VALUES (now(), 'long'); SELECT pg_advisory_xact_lock(4242); COMMIT" \
   >/dev/null 2>"$WORK/long.err" &
 LONG_PID=$!
-sleep 0.5
+for _ in $(seq 1 300); do [ "$(advisory_waiters SRC 4242 false)" = 1 ] && break; sleep 0.1; done
+[ "$(advisory_waiters SRC 4242 false)" = 1 ] || fail "the long transaction did not start"
 rc=0
 "$SY" -c "$WORK/cfg.yaml" cutover --freeze-budget 800ms >"$WORK/budget.log" 2>&1 || rc=$?
 [ "$rc" = 9 ] || { cat "$WORK/budget.log"; fail "budget: expected exit 9 (rolled back), got $rc"; }
@@ -93,6 +97,7 @@ echo "$last" | grep -Eq "SET |ALTER |SELECT " && fail "the rollback line quotes 
 freeze=$(pgc_psql TGT -c "SELECT round(freeze_ms) FROM switchyard.switch_runs ORDER BY run_id DESC LIMIT 1")
 [ "$freeze" -le 800 ] || fail "rolled back after $freeze ms, over the 800 ms budget"
 assert_unchanged
+release_lock SRC
 wait "$LONG_PID" || fail "the long transaction failed: $(cat "$WORK/long.err")"
 log "ok: rolled back with writes frozen $freeze ms (budget 800 ms); the long transaction committed"
 

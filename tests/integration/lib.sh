@@ -89,7 +89,7 @@ wait_parity() {
 }
 
 # hold_table_lock CLUSTER TABLE: an ACCESS EXCLUSIVE lock on TABLE, held by
-# a background session until release_table_lock CLUSTER; returns once the
+# a background session until release_lock CLUSTER; returns once the
 # lock is granted (on a busy machine psql may take longer to start than
 # any fixed sleep).
 hold_table_lock() {
@@ -102,7 +102,25 @@ hold_table_lock() {
   done
   fail "$1: the lock on $2 was not granted within 30 s"
 }
-release_table_lock() {
+# hold_advisory_lock CLUSTER KEY: the same with pg_advisory_lock(KEY), for a
+# transaction that must stay open until the test lets it go (it waits on
+# the lock after its writes).
+hold_advisory_lock() {
+  PGAPPNAME=test-lock-holder pgc_psql "$1" -c "SELECT pg_advisory_lock($2); SELECT pg_sleep(600)" >/dev/null 2>&1 &
+  LOCK_HOLDER_PID=$!
+  local _
+  for _ in $(seq 1 300); do
+    [ "$(advisory_waiters "$1" "$2" true)" = 1 ] && return 0
+    sleep 0.1
+  done
+  fail "$1: advisory lock $2 was not granted within 30 s"
+}
+# advisory_waiters CLUSTER KEY GRANTED: sessions holding (true) or waiting
+# for (false) advisory lock KEY.
+advisory_waiters() {
+  pgc_psql "$1" -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $2 AND granted = $3"
+}
+release_lock() {
   pgc_psql "$1" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-lock-holder'" >/dev/null
   wait "$LOCK_HOLDER_PID" 2>/dev/null || true
 }

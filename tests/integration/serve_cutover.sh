@@ -92,7 +92,7 @@ hold_table_lock TGT pgbench_accounts
 [ "$(api POST /api/v1/verify "$TOKEN")" = 202 ] || fail "verify: $(cat "$WORK/body")"
 VERIFY_RUN=$(field 'b["run_id"]')
 [ "$(api POST /api/v1/verify "$TOKEN")" = 409 ] || fail "a second verify: $(cat "$WORK/body")"
-release_table_lock TGT
+release_lock TGT
 [ "$(wait_run "$VERIFY_RUN")" = completed ] || fail "verify run: $(cat "$WORK/body")"
 [ "$(field 'b["requested_by"]')" = ops ] || fail "verify run not recorded as asked by ops"
 log "ok: $VERIFY_RUN completed; 409 while it ran"

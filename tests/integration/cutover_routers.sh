@@ -66,7 +66,11 @@ sleep 1
 kill -9 "$REPLICATE_PID"
 sleep 1
 start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
-sleep 2
+# A sanitizer build takes seconds to start: wait for it, up to a minute.
+for _ in $(seq 1 600); do
+  [ "$(grep -c "streaming reverse (target -> source)" "$WORK/replicate.log")" = 2 ] && break
+  sleep 0.1
+done
 [ "$(grep -c "streaming reverse (target -> source)" "$WORK/replicate.log")" = 2 ] ||
   fail "the restarted replicate did not resume the reverse stream"
 "$SY" -c "$WORK/command.yaml" verify --once >>"$WORK/verify.log" 2>&1 || fail "verify after cutover"

@@ -20,9 +20,9 @@ source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
 
 SETUP_SOURCE_SQL="CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), payload text)"
-# Continuous verify is held to 100k rows/s: a pass over pgbench_accounts
+# Continuous verify is held to 100k rows/s (and 64 MiB/s, as before the default became 8): a pass over pgbench_accounts
 # takes seconds, so one is under way whenever the cutover starts.
-setup_cutover_pair 5 "verify: { pass_interval: 1s, max_rows_per_second: 100000 }"
+setup_cutover_pair 5 "verify: { pass_interval: 1s, max_rows_per_second: 100000, max_bytes_per_second: 64MB }"
 
 log "rows verify could not settle (in flight) are carried to the gate, not refused"
 kill -TERM "$REPLICATE_PID"; wait "$REPLICATE_PID" 2>/dev/null || true

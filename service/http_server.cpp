@@ -360,8 +360,10 @@ void HttpServer::serve() {
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
   asio::co_spawn(impl_->io, impl_->watch_stop(), asio::detached);
   // A handler that throws outside a connection's coroutine (inside one of
-  // Beast's operations) unwinds run(): the service logs it and runs on;
-  // the stream and verify jobs must not stop for one bad request.
+  // Beast's operations) unwinds run(): the service logs it and runs on, so
+  // that the stream and verify jobs do not stop for one bad request. That
+  // connection's coroutine is never resumed (its socket stays open until
+  // serve exits); the bounded read buffer keeps the one known case out.
   while (true) {
     try {
       impl_->io.run();

@@ -16,10 +16,13 @@ KeyEntry entry_of(const KeyIndex& index, std::string_view key) {
   return it == index.end() ? KeyEntry{} : it->second;
 }
 
-// Reads `keys` on one side, in batches; a keyless table is read whole.
+// Reads `keys` on one side, in batches; a keyless table is read whole,
+// keeping only the rows among `keys` (its keys are whole rows).
 SideRead read_keys(Sides& sides, Side side, const TablePlan& plan,
                    const std::vector<std::string>& keys) {
-  if (plan.keyless()) return sides.read_keys(side, plan, {});
+  if (plan.keyless()) {
+    return sides.read_whole(side, plan, RowFilter{1, {}, {keys.begin(), keys.end()}});
+  }
   SideRead all;
   const auto texts = key_texts(keys);
   for (size_t start = 0; start < texts.size(); start += kKeysPerQuery) {

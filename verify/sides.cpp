@@ -25,6 +25,14 @@ PostgresSides::PostgresSides(const Config& config)
 
 namespace {
 
+// Key ranges and key lists address rows by their key; a table without one
+// is read whole (read_whole).
+void require_key(const TablePlan& plan) {
+  if (plan.keyless()) {
+    throw Error(ErrorKind::kInternal, plan.display + ": read by key, but it has no key");
+  }
+}
+
 // An apply transaction stays "committing" for microseconds, milliseconds on
 // a busy machine; longer than this and something is wrong with the target.
 constexpr auto kCommitPatience = std::chrono::seconds(10);
@@ -55,7 +63,7 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 }  // namespace
 
 SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string& select,
-                             bool digest_only) {
+                             bool digest_only, const RowFilter* filter) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   SideRead result;
   const auto give_up_at = std::chrono::steady_clock::now() + kCommitPatience;
@@ -100,7 +108,7 @@ SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string
               connection.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").get(0, 0))
               .value_or(Lsn{});
     }
-    result.rows = ChunkHasher(connection, plan, side).read(select, digest_only);
+    result.rows = ChunkHasher(connection, plan, side).read(select, digest_only, filter);
     connection.exec("COMMIT");
   } catch (...) {
     if (connection.ok()) connection.exec("ROLLBACK");
@@ -111,12 +119,13 @@ SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string
 
 std::pair<SideRead, SideRead> PostgresSides::read_both(const TablePlan& plan,
                                                        const std::string& source_select,
-                                                       const std::string& target_select) {
-  auto target_read =
-      std::async(std::launch::async, [&] { return read(Side::kTarget, plan, target_select); });
+                                                       const std::string& target_select,
+                                                       const RowFilter* filter) {
+  auto target_read = std::async(
+      std::launch::async, [&] { return read(Side::kTarget, plan, target_select, false, filter); });
   SideRead source_read;
   try {
-    source_read = read(Side::kSource, plan, source_select);
+    source_read = read(Side::kSource, plan, source_select, false, filter);
   } catch (...) {
     target_read.wait();  // never leave the other thread using target_
     throw;
@@ -147,26 +156,31 @@ TablePlan PostgresSides::plan(const std::string& schema, const std::string& name
 
 std::pair<SideRead, SideRead> PostgresSides::read_range(const TablePlan& plan, const KeyText* lower,
                                                         const KeyText* upper) {
-  if (plan.keyless()) {
-    return read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget));
-  }
+  require_key(plan);
   return read_both(plan, plan.select_range(Side::kSource, lower, upper),
                    plan.select_range(Side::kTarget, lower, upper));
 }
 
 SideRead PostgresSides::read_keys(Side side, const TablePlan& plan,
                                   const std::vector<KeyText>& keys) {
-  if (plan.keyless()) return read(side, plan, plan.select_all(side));
+  require_key(plan);
   return read(side, plan, plan.select_keys(side, keys));
 }
 
 std::pair<SideRead, SideRead> PostgresSides::read_keys_both(const TablePlan& plan,
                                                             const std::vector<KeyText>& keys) {
-  if (plan.keyless()) {
-    return read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget));
-  }
+  require_key(plan);
   return read_both(plan, plan.select_keys(Side::kSource, keys),
                    plan.select_keys(Side::kTarget, keys));
+}
+
+std::pair<SideRead, SideRead> PostgresSides::read_whole(const TablePlan& plan,
+                                                        const RowFilter& filter) {
+  return read_both(plan, plan.select_all(Side::kSource), plan.select_all(Side::kTarget), &filter);
+}
+
+SideRead PostgresSides::read_whole(Side side, const TablePlan& plan, const RowFilter& filter) {
+  return read(side, plan, plan.select_all(side), false, &filter);
 }
 
 std::optional<std::pair<int64_t, int64_t>> PostgresSides::key_extent(const TablePlan& plan) {
@@ -184,6 +198,16 @@ std::optional<KeyText> PostgresSides::split_point(const TablePlan& plan, const K
   KeyText upper;
   for (int column = 0; column < split.columns(); ++column) upper.push_back(split.str(0, column));
   return upper;
+}
+
+std::pair<SideRead, SideRead> Sides::read_whole(const TablePlan& plan, const RowFilter&) {
+  throw Error(ErrorKind::kInternal,
+              plan.display + ": this source cannot read a table without a key");
+}
+
+SideRead Sides::read_whole(Side, const TablePlan& plan, const RowFilter&) {
+  throw Error(ErrorKind::kInternal,
+              plan.display + ": this source cannot read a table without a key");
 }
 
 bool Sides::wait_applied(Lsn position, std::chrono::milliseconds timeout) {

@@ -56,12 +56,20 @@ class Sides {
   // Throws Error(kSchemaDrift) or Error(kPrecondition) as plan_table does.
   virtual TablePlan plan(const std::string& schema, const std::string& name) = 0;
 
-  // Both sides' rows with lower < key <= upper (a null bound is open).
+  // Both sides' rows with lower < key <= upper (a null bound is open). For
+  // a table with a key, as are read_keys and read_keys_both.
   virtual std::pair<SideRead, SideRead> read_range(const TablePlan& plan, const KeyText* lower,
                                                    const KeyText* upper) = 0;
-  // One side's rows of `keys`; a table without a key is read whole.
+  // One side's rows of `keys`.
   virtual SideRead read_keys(Side side, const TablePlan& plan,
                              const std::vector<KeyText>& keys) = 0;
+  // A table without a key, read whole: both sides at once, or one. Only
+  // the rows `filter` names are kept, with a digest per bucket (RowFilter,
+  // chunk_hasher.h). Engines whose tables all have a key (those streamed by
+  // trigger capture) need not read them.
+  virtual std::pair<SideRead, SideRead> read_whole(const TablePlan& plan, const RowFilter& filter);
+  virtual SideRead read_whole(Side side, const TablePlan& plan, const RowFilter& filter);
+
   // Both sides' rows of `keys` (one after the other, unless the engine
   // reads them at once).
   virtual std::pair<SideRead, SideRead> read_keys_both(const TablePlan& plan,
@@ -121,6 +129,8 @@ class PostgresSides : public Sides {
   SideRead read_keys(Side side, const TablePlan& plan, const std::vector<KeyText>& keys) override;
   std::pair<SideRead, SideRead> read_keys_both(const TablePlan& plan,
                                                const std::vector<KeyText>& keys) override;
+  std::pair<SideRead, SideRead> read_whole(const TablePlan& plan, const RowFilter& filter) override;
+  SideRead read_whole(Side side, const TablePlan& plan, const RowFilter& filter) override;
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
   std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
                                      uint64_t rows) override;
@@ -130,13 +140,14 @@ class PostgresSides : public Sides {
   // The slot is active.
   bool stream_running() override;
 
-  // One of the plan's SELECTs on one side; `digest_only`: see
+  // One of the plan's SELECTs on one side; `digest_only` and `filter`: see
   // ChunkHasher::read.
   SideRead read(Side side, const TablePlan& plan, const std::string& select,
-                bool digest_only = false);
+                bool digest_only = false, const RowFilter* filter = nullptr);
   // Both sides at once: source on this thread, target on another.
   std::pair<SideRead, SideRead> read_both(const TablePlan& plan, const std::string& source_select,
-                                          const std::string& target_select);
+                                          const std::string& target_select,
+                                          const RowFilter* filter = nullptr);
 
  private:
   const Config& config_;

@@ -69,6 +69,9 @@ class Verifier {
   // Settles candidate keys and records what they turned out to be.
   // Returns the chunk status: clean, mismatch or in_flight.
   std::string settle(const TablePlan& plan, std::vector<std::string> keys, TableReport& report);
+  // Both sides of a table without a key, keeping only the rows near a
+  // difference (see the definition).
+  std::pair<SideRead, SideRead> read_keyless(const TablePlan& plan);
   // One line per reason for the rows a pass left in flight, with what to do.
   void log_unsettled(const TablePlan& plan, const TableReport& report) const;
 

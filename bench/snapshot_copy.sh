@@ -19,7 +19,7 @@
 # MiB/s = source table data (sum of pg_table_size of the pgbench tables,
 # the same figure for every contender) / wall-clock seconds.
 #
-# Environment: SCALE (85), WORKERS (4), RUNS (3: every contender once per
+# Environment: SCALE (85), WORKERS (4; SY_WORKERS for switchyard alone), RUNS (3: every contender once per
 # run, in turn), COPY_TIMEOUT (3600 s), SPLIT and MWM (switchyard's
 # snapshot.split_tables_larger_than and snapshot.maintenance_work_mem;
 # empty: its defaults), CONTENDERS ("switchyard pgcopydb pgcopydb_split
@@ -30,6 +30,7 @@ source "$(dirname "$0")/lib.sh"
 
 SCALE=${SCALE:-85}
 WORKERS=${WORKERS:-4}
+SY_WORKERS=${SY_WORKERS:-$WORKERS}   # switchyard's snapshot.workers, when it should differ from the peers'
 SPLIT=${SPLIT:-}   # switchyard's snapshot.split_tables_larger_than; empty: its default
 MWM=${MWM:-}       # switchyard's snapshot.maintenance_work_mem; empty: its default
 RUNS=${RUNS:-3}
@@ -97,8 +98,8 @@ log_time() {
 run_switchyard() {
   fresh_target switchyard
   local cfg=$WORK/switchyard.yaml t0 t1 rc=0
-  write_config "$cfg" "snapshot: { workers: $WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT}${MWM:+, maintenance_work_mem: $MWM} }"
-  log "switchyard: snapshot ($WORKERS workers)"
+  write_config "$cfg" "snapshot: { workers: $SY_WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT}${MWM:+, maintenance_work_mem: $MWM} }"
+  log "switchyard: snapshot ($SY_WORKERS workers)"
   t0=$(now)
   /usr/bin/time -v -o "$WORK/switchyard-time.txt" timeout "$COPY_TIMEOUT" "$SY" -c "$cfg" snapshot \
     >"$WORK/switchyard-snapshot.log" 2>&1 || rc=$?

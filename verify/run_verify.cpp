@@ -243,7 +243,7 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
   for (int pass = 1; !stop_requested(); ++pass) {
     outcome.tables.clear();
     for (const auto& plan : plans) {
-      if (stop_requested()) break;
+      if (stop_requested() || verifier.abandoned()) break;
       TableReport report = request.mode == Mode::kDirtyOnly
                                ? verifier.dirty_pass(plan)
                                : verifier.full_pass(plan, /*rate_limited=*/true);
@@ -251,6 +251,7 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
       count_table(report);
       outcome.tables.push_back(std::move(report));
     }
+    if (verifier.abandoned()) return;
     publish_findings(config);
     // Large objects are compared by object, beside the tables (verify/large_objects.h).
     if (!request.table && request.mode != Mode::kDirtyOnly && !config.source.odbc() &&
@@ -275,10 +276,14 @@ void run_passes(const Config& config, const Request& request, Verifier& verifier
 
 // After a cutover the stream runs target -> source: verify compares that
 // way round, so positions, origin and findings are the reverse stream's.
+control::Direction stream_direction(pg::Connection& home, const std::string& stream) {
+  if (!control::read_stream(home, stream)) return control::Direction::kForward;
+  return control::read_direction(home, stream);
+}
+
 control::Direction stream_direction(const Config& original) {
   pg::Connection home(original.target.conninfo, original.target.name);
-  if (!control::read_stream(home, original.name)) return control::Direction::kForward;
-  return control::read_direction(home, original.name);
+  return stream_direction(home, original.name);
 }
 
 Config in_direction(const Config& original, control::Direction direction) {
@@ -312,15 +317,29 @@ Outcome run_verify(const Config& original, const Request& request) {
     // Continuous verify runs for weeks: a lost connection or a restarting
     // server costs a reconnect, not the process.
     Backoff backoff(std::chrono::milliseconds(500), config.stream.reconnect_max);
+    bool turned_before = false;
     while (!stop_requested()) {
       try {
-        // A cutover or failback between passes turns the comparison round.
-        direction = stream_direction(original);
+        // A cutover or failback turns the comparison round: it ends the
+        // pass under way, and the next one compares the other way.
+        pg::Connection home(original.target.conninfo, original.target.name, pg::Mode::kNormal,
+                            "verify");
+        direction = stream_direction(home, original.name);
         config = in_direction(original, direction);
         Verifier verifier(config, make_sides(config));
+        const auto turned = [&] { return stream_direction(home, original.name) != direction; };
+        verifier.abandon_when(turned);
+        if (turned_before) {
+          // The stream of the new direction starts a moment after the
+          // switch: compared before it runs, every changed row would look
+          // stranded.
+          for (int waited = 0; waited < 120 && !verifier.sides().stream_running(); ++waited) {
+            if (!sleep_unless_stopped(std::chrono::milliseconds(500))) break;
+          }
+        }
         backoff.reset();
-        run_passes(config, request, verifier, outcome,
-                   [&] { return stream_direction(original) != direction; });
+        run_passes(config, request, verifier, outcome, turned);
+        turned_before = true;  // run_passes returns early only when the stream turned round
       } catch (const Error& error) {
         if (!error.retryable() || stop_requested()) throw;
         const auto delay = backoff.next_delay();

@@ -189,7 +189,11 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
       report.mismatches.push_back(std::move(finding));
       status = "mismatch";
     } else {
-      if (++report.unsettled[key.why] <= kRowsNamed) {
+      // A stream that stopped because it turned round (a cutover or
+      // failback under the pass) is no news: the pass ends (log_unsettled).
+      const bool turned = key.why == Unsettled::kStreamStopped && abandon_ &&
+                          (abandoned_ || (abandoned_ = abandon_()));
+      if (++report.unsettled[key.why] <= kRowsNamed && !turned) {
         spdlog::info("{}: row {} {}: in flight, not compared", plan.display, shown,
                      to_string(key.why, config_.source.name));
       }
@@ -200,7 +204,25 @@ std::string Verifier::settle(const TablePlan& plan, std::vector<std::string> key
   return status;
 }
 
+bool Verifier::should_abandon() {
+  if (!abandon_ || abandoned_) return abandoned_;
+  const auto now = Clock::now();
+  if (now - abandon_asked_ < std::chrono::seconds(1)) return false;
+  abandon_asked_ = now;
+  abandoned_ = abandon_();
+  return abandoned_;
+}
+
 void Verifier::log_unsettled(const TablePlan& plan, const TableReport& report) const {
+  if (abandoned_) {
+    // Rows the pass could not settle once the stream stopped or turned
+    // round: not a finding, and nothing for anyone to do.
+    spdlog::info(
+        "{}: pass ended early, the stream turned round; the next pass compares the other "
+        "way",
+        plan.display);
+    return;
+  }
   for (const auto& [why, count] : report.unsettled) {
     std::string next = "verify --dirty-only settles them later";
     if (why == Unsettled::kStreamStopped) {
@@ -256,7 +278,7 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
     sizer.observe(std::max(source.rows.digest.rows, target.rows.digest.rows), read_seconds);
     limiter.pace(report.source_rows, std::max(report.bytes / 2, source.rows.bytes));
     if (!upper) break;
-    if (stop_requested()) {
+    if (stop_requested() || should_abandon()) {
       report.completed = false;
       break;
     }
@@ -264,6 +286,11 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   }
   progress.clear();
   report.seconds = seconds_since(started);
+  // Rows left unsettled may be the stream turning round under the last chunk.
+  if (report.completed && !report.unsettled.empty() && abandon_ && abandon_()) {
+    abandoned_ = true;
+    report.completed = false;
+  }
   log_unsettled(plan, report);
   if (!report.completed) return report;
   pg::Transaction transaction(control);
@@ -317,9 +344,14 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   if (dirty.rows.empty()) return report;
   if (dirty.whole_table || plan.keyless() ||
       (!by_key_always && dirty.keys.size() > control::dirty_key_limit(plan.estimated_rows))) {
-    spdlog::info("{}: {} changed since the last pass; verifying the whole table", plan.display,
-                 dirty.whole_table || plan.keyless() ? std::string("rows without a key")
-                                                     : std::to_string(dirty.keys.size()) + " keys");
+    // Why, in the words of the mark: a table without a key is marked as a
+    // whole; one with a key when a batch changed more keys than are worth
+    // listing (or a change named none, a TRUNCATE say).
+    const std::string what = plan.keyless() ? "rows without a key changed"
+                             : dirty.whole_table
+                                 ? "more keys changed than were listed"
+                                 : std::to_string(dirty.keys.size()) + " keys changed";
+    spdlog::info("{}: {} since the last pass; verifying the whole table", plan.display, what);
     return full_pass(plan, false);
   }
   std::vector<std::string> candidates;

@@ -17,6 +17,8 @@
 // ODBC legacy's (legacy_sides.h); not thread-safe.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,6 +67,14 @@ class Verifier {
 
   Sides& sides() { return *sides_; }
 
+  // Asked between the chunks of a full pass, at most once a second: true
+  // ends the pass early and unrecorded, as a stop does. Continuous verify
+  // asks whether the stream turned round (a cutover or failback): the rest
+  // of the pass would compare against a stream that no longer runs.
+  void abandon_when(std::function<bool()> abandon) { abandon_ = std::move(abandon); }
+  // The pass in progress (or the last one) ended because of it.
+  bool abandoned() const { return abandoned_; }
+
  private:
   // Settles candidate keys and records what they turned out to be.
   // Returns the chunk status: clean, mismatch or in_flight.
@@ -75,8 +85,14 @@ class Verifier {
   // One line per reason for the rows a pass left in flight, with what to do.
   void log_unsettled(const TablePlan& plan, const TableReport& report) const;
 
+  // Asks abandon_ if a second has passed since it last did.
+  bool should_abandon();
+
   const Config& config_;
   std::unique_ptr<Sides> sides_;
+  std::function<bool()> abandon_;
+  std::chrono::steady_clock::time_point abandon_asked_;
+  bool abandoned_ = false;
 };
 
 }  // namespace switchyard::verify

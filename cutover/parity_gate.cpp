@@ -93,7 +93,6 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
                format_duration(objects.seconds));
   Convergence result;
   uint64_t previous_left = UINT64_MAX;
-  int stalled = 0;  // rounds in a row that left no fewer keys
   const auto give_up_at = Clock::now() + kConvergeAtMost;
   while (result.rounds < max_rounds && Clock::now() < give_up_at) {
     ++result.rounds;
@@ -132,16 +131,11 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
       if (mark.whole_table && !keyless) ++result.whole_tables_left;
     }
     // A whole-table mark written before the apply loop saw the request is
-    // gone after one more round. Rows changing faster than a round compares
-    // them never get fewer, and the gate takes them as they are; but one
-    // round can also be slower than the one before by chance (a busy
-    // machine: the busy benchmark's rounds stalled at 13-21k keys where
-    // others went on to a few hundred), so it takes two rounds in a row
-    // that do not shrink the count to stop.
-    if (result.whole_tables_left == 0) {
-      if (result.keys_left <= kFewKeys) break;
-      stalled = result.keys_left >= previous_left ? stalled + 1 : 0;
-      if (stalled >= 2) break;
+    // gone after one more round; rows changing faster than a round
+    // compares them never get fewer, and the gate takes them as they are.
+    if (result.whole_tables_left == 0 &&
+        (result.keys_left <= kFewKeys || result.keys_left >= previous_left)) {
+      break;
     }
     previous_left = result.keys_left;
   }

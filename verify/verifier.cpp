@@ -287,10 +287,10 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
   progress.clear();
   report.seconds = seconds_since(started);
   // Rows left unsettled may be the stream turning round under the last chunk.
-  if (report.completed && !report.unsettled.empty() && abandon_ && abandon_()) {
-    abandoned_ = true;
-    report.completed = false;
+  if (report.completed && !abandoned_ && !report.unsettled.empty() && abandon_) {
+    abandoned_ = abandon_();
   }
+  if (abandoned_) report.completed = false;
   log_unsettled(plan, report);
   if (!report.completed) return report;
   pg::Transaction transaction(control);

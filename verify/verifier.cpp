@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "common/error.h"
@@ -10,6 +11,7 @@
 #include "common/shutdown.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
+#include "verify/key_runs.h"
 #include "verify/recheck.h"
 
 namespace switchyard::verify {
@@ -355,12 +357,8 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
     return full_pass(plan, false);
   }
   std::vector<std::string> candidates;
-  for (size_t start = 0; start < dirty.keys.size(); start += kKeysPerRead) {
-    const std::vector<KeyText> keys(
-        dirty.keys.begin() + static_cast<std::ptrdiff_t>(start),
-        dirty.keys.begin() +
-            static_cast<std::ptrdiff_t>(std::min(dirty.keys.size(), start + kKeysPerRead)));
-    auto [source, target] = sides_->read_keys_both(plan, keys);
+  auto compare = [&](std::pair<SideRead, SideRead> read) {
+    auto& [source, target] = read;
     ++report.chunks;
     report.source_rows += source.rows.digest.rows;
     report.target_rows += target.rows.digest.rows;
@@ -370,6 +368,30 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
         candidates.push_back(std::move(key));
       }
     }
+  };
+  // Runs of consecutive integer keys (a sequence's inserts) as key ranges;
+  // the rest key by key.
+  KeyRuns grouped;
+  if (plan.integer_key && plan.key.size() == 1) {
+    grouped = group_key_runs(dirty.keys);
+  } else {
+    grouped.scattered = dirty.keys;
+  }
+  for (const KeyRun& run : grouped.runs) {
+    const KeyText upper{std::to_string(run.last)};
+    if (run.first == std::numeric_limits<int64_t>::min()) {
+      compare(sides_->read_range(plan, nullptr, &upper));
+    } else {
+      const KeyText lower{std::to_string(run.first - 1)};
+      compare(sides_->read_range(plan, &lower, &upper));
+    }
+  }
+  const std::vector<KeyText>& keys = grouped.scattered;
+  for (size_t start = 0; start < keys.size(); start += kKeysPerRead) {
+    const auto end = std::min(keys.size(), start + kKeysPerRead);
+    compare(sides_->read_keys_both(
+        plan, std::vector<KeyText>(keys.begin() + static_cast<std::ptrdiff_t>(start),
+                                   keys.begin() + static_cast<std::ptrdiff_t>(end))));
   }
   if (!candidates.empty()) settle(plan, std::move(candidates), report);
   log_unsettled(plan, report);

@@ -125,6 +125,27 @@ grep -q '"key":{"aid":77},"kind":"missing"' "$WORK/dirty.json" ||
 wait_parity 30 public.pgbench_accounts
 log "ok: dirty-only found the lost row, repair restored it"
 
+log "a loader's new keys are read back as one key range: rows between them are compared too"
+# 200 new keys two apart: one run. The target then loses one of them and
+# gains a row in a gap between two of them, a key nobody marked.
+pgc_psql SRC -c "INSERT INTO pgbench_accounts SELECT 3000000 + 2 * g, 1, 0, 'loaded' FROM generate_series(1, 200) g"
+wait_parity 60 public.pgbench_accounts
+pgc_psql TGT -c "DELETE FROM pgbench_accounts WHERE aid = 3000100"
+pgc_psql TGT -c "INSERT INTO pgbench_accounts VALUES (3000101, 1, 0, 'between two new keys')"
+rc=0
+"$SY" -c "$cfg" verify --dirty-only --json >"$WORK/run.json" 2>"$WORK/run.log" || rc=$?
+[ "$rc" = 1 ] || { tail "$WORK/run.log"; fail "verify --dirty-only over a run of new keys exited $rc, not 1"; }
+found=$(pgc_psql TGT -v json="$(cat "$WORK/run.json")" <<'SQL'
+SELECT string_agg((m->'key')::text || ' ' || (m->>'kind'), '; ' ORDER BY m->>'kind')
+  FROM json_array_elements((:'json')::json->'mismatches') m
+SQL
+)
+expected='{"aid":3000101} extra; {"aid":3000100} missing'
+[ "$found" = "$expected" ] || fail "dirty-only over a run reported: $found; expected: $expected"
+"$SY" -c "$cfg" verify --repair >>"$WORK/repair.log" 2>&1 || fail "repair after the run failed"
+"$SY" -c "$cfg" verify --once >/dev/null 2>&1 || fail "verify --once after repairing the run exited $?"
+log "ok: $found"
+
 kill -TERM "$REPLICATE_PID"
 wait "$REPLICATE_PID" || true
 echo "verify_parity: passed"

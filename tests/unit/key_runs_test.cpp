@@ -1,0 +1,102 @@
+// group_key_runs: changed integer keys grouped into ranges worth reading
+// as one, the rest left to be read by key.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "verify/key_runs.h"
+
+using switchyard::verify::group_key_runs;
+using switchyard::verify::KeyRunRules;
+using switchyard::verify::KeyText;
+
+namespace {
+
+std::vector<KeyText> texts(const std::vector<int64_t>& values) {
+  std::vector<KeyText> keys;
+  for (int64_t value : values) keys.push_back({std::to_string(value)});
+  return keys;
+}
+
+std::vector<int64_t> sequence(int64_t first, int64_t count, int64_t step = 1) {
+  std::vector<int64_t> values;
+  for (int64_t i = 0; i < count; ++i) values.push_back(first + i * step);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("a sequence's new keys, shuffled and repeated, become one range", "[key_runs]") {
+  std::vector<int64_t> values = sequence(1000, 500);
+  std::reverse(values.begin(), values.end());
+  values.push_back(1200);
+  const auto grouped = group_key_runs(texts(values));
+  REQUIRE(grouped.runs.size() == 1);
+  CHECK(grouped.runs[0].first == 1000);
+  CHECK(grouped.runs[0].last == 1499);
+  CHECK(grouped.runs[0].keys == 500);
+  CHECK(grouped.scattered.empty());
+}
+
+TEST_CASE("keys far apart are read by key", "[key_runs]") {
+  const auto grouped = group_key_runs(texts(sequence(7, 100, 1000)));
+  CHECK(grouped.runs.empty());
+  CHECK(grouped.scattered.size() == 100);
+}
+
+TEST_CASE("a gap wider than the rule splits runs; a short run is read by key", "[key_runs]") {
+  std::vector<int64_t> values = sequence(0, 40, 8);          // gaps of 8: one run
+  for (int64_t v : sequence(1000, 10)) values.push_back(v);  // too short
+  for (int64_t v : sequence(5000, 64, 2)) values.push_back(v);
+  const auto grouped = group_key_runs(texts(values));
+  REQUIRE(grouped.runs.size() == 2);
+  CHECK(grouped.runs[0].first == 0);
+  CHECK(grouped.runs[0].last == 312);
+  CHECK(grouped.runs[1].first == 5000);
+  CHECK(grouped.runs[1].last == 5126);
+  CHECK(grouped.scattered == texts(sequence(1000, 10)));
+}
+
+TEST_CASE("a long run is cut at the span limit", "[key_runs]") {
+  KeyRunRules rules;
+  rules.max_span = 100;
+  const auto grouped = group_key_runs(texts(sequence(1, 250)), rules);
+  REQUIRE(grouped.runs.size() == 3);
+  CHECK(grouped.runs[0].first == 1);
+  CHECK(grouped.runs[0].last == 100);
+  CHECK(grouped.runs[1].first == 101);
+  CHECK(grouped.runs[2].last == 250);
+  CHECK(grouped.runs[2].keys == 50);
+}
+
+TEST_CASE("keys at the ends of int64 do not overflow", "[key_runs]") {
+  constexpr int64_t low = std::numeric_limits<int64_t>::min();
+  constexpr int64_t high = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> values = sequence(low, 40);
+  for (int64_t v : sequence(high - 39, 40)) values.push_back(v);
+  const auto grouped = group_key_runs(texts(values));
+  REQUIRE(grouped.runs.size() == 2);
+  CHECK(grouped.runs[0].first == low);
+  CHECK(grouped.runs[1].last == high);
+}
+
+TEST_CASE("a key that is not one integer leaves every key scattered", "[key_runs]") {
+  std::vector<KeyText> keys = texts(sequence(1, 100));
+  SECTION("text") {
+    keys.push_back({"12a"});
+  }
+  SECTION("two columns") {
+    keys.push_back({"1", "2"});
+  }
+  SECTION("empty") {
+    keys.push_back({""});
+  }
+  const auto grouped = group_key_runs(keys);
+  CHECK(grouped.runs.empty());
+  CHECK(grouped.scattered == keys);
+}

@@ -1,0 +1,45 @@
+#include "verify/key_runs.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+
+namespace switchyard::verify {
+
+KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules) {
+  KeyRuns result;
+  std::vector<int64_t> values;
+  values.reserve(keys.size());
+  for (const KeyText& key : keys) {
+    int64_t value = 0;
+    const std::string& text = key.size() == 1 ? key[0] : std::string();
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      result.scattered = keys;
+      return result;
+    }
+    values.push_back(value);
+  }
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+
+  size_t start = 0;
+  auto close_run = [&](size_t end) {  // values[start, end)
+    if (end - start >= rules.min_keys) {
+      result.runs.push_back({values[start], values[end - 1], end - start});
+    } else {
+      for (size_t i = start; i < end; ++i) result.scattered.push_back({std::to_string(values[i])});
+    }
+    start = end;
+  };
+  for (size_t i = 1; i < values.size(); ++i) {
+    // In 128 bits: neighbours at the ends of int64 must not overflow.
+    const __int128 gap = static_cast<__int128>(values[i]) - values[i - 1];
+    const __int128 span = static_cast<__int128>(values[i]) - values[start];
+    if (gap > rules.max_gap || span >= rules.max_span) close_run(i);
+  }
+  if (!values.empty()) close_run(values.size());
+  return result;
+}
+
+}  // namespace switchyard::verify

@@ -194,6 +194,12 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   const auto marks = verify::store::count_marks(sides_->control(), config_.name);
   uint64_t rows = 0;
   std::vector<std::string> whole, proven;
+  struct Timing {
+    double seconds;
+    std::string table;
+    uint64_t rows;
+  };
+  std::vector<Timing> timings;
   for (const auto& plan : plans_) {
     if (plan.keyless() && proven_keyless_.count(plan.display) && keyless_->still_holds(plan)) {
       proven.push_back(plan.display);
@@ -202,6 +208,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
     if (!marked(marks, plan)) continue;
     const verify::TableReport report = verifier_->dirty_pass(plan, /*by_key_always=*/true);
     rows += report.source_rows;
+    timings.push_back({report.seconds, plan.display, report.source_rows});
     if (report.whole_table) whole.push_back(plan.display);
     if (!report.mismatches.empty() || !report.in_flight.empty()) {
       const auto& finding =
@@ -216,8 +223,20 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
                   "parity gate: the freeze budget ran out comparing " + plan.display);
     }
   }
+  // Where the gate's time went, the slowest tables first: what a DBA looks
+  // at when the freeze ran long.
+  std::sort(timings.begin(), timings.end(),
+            [](const Timing& a, const Timing& b) { return a.seconds > b.seconds; });
   std::string detail = std::to_string(rows) + " changed rows equal";
+  for (size_t i = 0; i < timings.size() && i < 3; ++i) {
+    detail += (i ? ", " : " (") + timings[i].table + " " + std::to_string(timings[i].rows) +
+              " in " + format_duration(timings[i].seconds);
+  }
+  if (!timings.empty()) detail += timings.size() > 3 ? ", ...)" : ")";
+  const auto objects_started = Clock::now();
   detail += "; " + large_objects_frozen(deadline);
+  detail += " in " +
+            format_duration(std::chrono::duration<double>(Clock::now() - objects_started).count());
   if (!proven.empty()) {
     detail += "; proven by the stream's row log (no key):";
     for (const auto& table : proven) detail += " " + table;

@@ -32,12 +32,16 @@ restart
 log "load for ${LOAD_SECONDS}s: pgbench (TPC-B-like) + mixed types writer"
 start_mixed_load "$LOAD_SECONDS" 400
 
+# Each kill while streaming, as said above: on a loaded machine the copy
+# a kill restarted can take longer than the pause.
 for round in 1 2 3; do
+  wait_streaming "$cfg"
   sleep $(( 6 + RANDOM % 10 )).$(( RANDOM % 10 ))
   crash
   sleep 0.$(( RANDOM % 10 ))
   restart
 done
+wait_streaming "$cfg"
 sleep 4
 log "cut the walsender connection on the source"
 pgc_psql SRC -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active" >/dev/null

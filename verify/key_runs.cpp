@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <string>
 
 namespace switchyard::verify {
@@ -40,6 +41,15 @@ KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rule
   }
   if (!values.empty()) close_run(values.size());
   return result;
+}
+
+int64_t integer_key_floor(const TablePlan& plan) {
+  int64_t floor = std::numeric_limits<int64_t>::min();
+  for (const std::string& type : plan.columns[plan.key.front()].type_name) {
+    if (type == "smallint") floor = std::max<int64_t>(floor, std::numeric_limits<int16_t>::min());
+    if (type == "integer") floor = std::max<int64_t>(floor, std::numeric_limits<int32_t>::min());
+  }
+  return floor;
 }
 
 }  // namespace switchyard::verify

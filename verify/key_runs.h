@@ -41,4 +41,10 @@ struct KeyRunRules {
 // repeated. A key that is not an integer makes every key scattered.
 KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules = {});
 
+// The smallest value `plan`'s integer key can hold on both sides (the
+// narrower PostgreSQL type of the two decides). A run starting there is read
+// with an open lower bound: "key > first - 1" would not even parse as that
+// type.
+int64_t integer_key_floor(const TablePlan& plan);
+
 }  // namespace switchyard::verify

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <thread>
 
 #include "common/error.h"
@@ -379,7 +378,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   }
   for (const KeyRun& run : grouped.runs) {
     const KeyText upper{std::to_string(run.last)};
-    if (run.first == std::numeric_limits<int64_t>::min()) {
+    if (run.first <= integer_key_floor(plan)) {
       compare(sides_->read_range(plan, nullptr, &upper));
     } else {
       const KeyText lower{std::to_string(run.first - 1)};

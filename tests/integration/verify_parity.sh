@@ -127,8 +127,11 @@ log "ok: dirty-only found the lost row, repair restored it"
 
 log "a loader's new keys are read back as one key range: rows between them are compared too"
 # 200 new keys two apart: one run. The target then loses one of them and
-# gains a row in a gap between two of them, a key nobody marked.
+# gains a row in a gap between two of them, a key nobody marked. Another run
+# starts at the smallest integer there is (aid is an int4): its range must
+# not be bounded below by a value the type cannot hold.
 pgc_psql SRC -c "INSERT INTO pgbench_accounts SELECT 3000000 + 2 * g, 1, 0, 'loaded' FROM generate_series(1, 200) g"
+pgc_psql SRC -c "INSERT INTO pgbench_accounts SELECT -2147483648 + 2 * g, 1, 0, 'lowest' FROM generate_series(0, 39) g"
 wait_parity 60 public.pgbench_accounts
 pgc_psql TGT -c "DELETE FROM pgbench_accounts WHERE aid = 3000100"
 pgc_psql TGT -c "INSERT INTO pgbench_accounts VALUES (3000101, 1, 0, 'between two new keys')"

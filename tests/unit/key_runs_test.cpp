@@ -100,3 +100,19 @@ TEST_CASE("a key that is not one integer leaves every key scattered", "[key_runs
   CHECK(grouped.runs.empty());
   CHECK(grouped.scattered == keys);
 }
+
+TEST_CASE("the floor of an integer key is that of the narrower side's type", "[key_runs]") {
+  using switchyard::verify::integer_key_floor;
+  switchyard::verify::TablePlan plan;
+  plan.columns.resize(1);
+  plan.key = {0};
+  plan.columns[0].type_name = {"bigint", "bigint"};
+  CHECK(integer_key_floor(plan) == std::numeric_limits<int64_t>::min());
+  plan.columns[0].type_name = {"integer", "bigint"};
+  CHECK(integer_key_floor(plan) == std::numeric_limits<int32_t>::min());
+  plan.columns[0].type_name = {"bigint", "smallint"};
+  CHECK(integer_key_floor(plan) == std::numeric_limits<int16_t>::min());
+  // An ODBC legacy's own type name: only the PostgreSQL side's counts.
+  plan.columns[0].type_name = {"int(11)", "integer"};
+  CHECK(integer_key_floor(plan) == std::numeric_limits<int32_t>::min());
+}

@@ -1,6 +1,9 @@
 #include "cutover/parity_gate.h"
 
 #include <algorithm>
+#include <functional>
+#include <future>
+#include <map>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -8,6 +11,7 @@
 #include "control/control_schema.h"
 #include "control/large_objects.h"
 #include "cutover/keyless_proof.h"
+#include "verify/key_runs.h"
 
 namespace switchyard::cutover {
 namespace {
@@ -29,6 +33,14 @@ bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::Ta
   return std::any_of(marks.begin(), marks.end(), [&](const auto& mark) {
     return mark.schema == plan.schema && mark.name == plan.name;
   });
+}
+
+uint64_t marked_keys(const std::vector<verify::store::MarkCount>& marks,
+                     const verify::TablePlan& plan) {
+  for (const auto& mark : marks) {
+    if (mark.schema == plan.schema && mark.name == plan.name) return mark.keys;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -74,6 +86,20 @@ verify::TableReport ParityGate::compare(const verify::TablePlan& plan) {
   return report;
 }
 
+// A round's order: the tables with the most keys waiting last. A loader's
+// table gains keys while the others are compared; compared last, it leaves
+// the gate only the keys of its own read and the freeze's first moments.
+std::vector<const verify::TablePlan*> ParityGate::hottest_last(
+    const std::vector<verify::store::MarkCount>& marks) const {
+  std::vector<std::pair<uint64_t, const verify::TablePlan*>> order;
+  for (const auto& plan : plans_) order.emplace_back(marked_keys(marks, plan), &plan);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const verify::TablePlan*> plans;
+  for (const auto& [keys, plan] : order) plans.push_back(plan);
+  return plans;
+}
+
 ParityGate::Convergence ParityGate::converge(int max_rounds) {
   pg::Connection& control = sides_->control();
   if (!requested_) {
@@ -97,7 +123,8 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   while (result.rounds < max_rounds && Clock::now() < give_up_at) {
     ++result.rounds;
     const auto marks = verify::store::count_marks(control, config_.name);
-    for (const auto& plan : plans_) {
+    for (const verify::TablePlan* plan_ptr : hottest_last(marks)) {
+      const verify::TablePlan& plan = *plan_ptr;
       // A table without a key, once: proven by the stream's row log, which
       // covers every later change (cutover/keyless_proof.h), or else
       // compared whole, as the gate will again. Every such table, marked
@@ -182,61 +209,112 @@ std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
 }
 
 std::string ParityGate::run_frozen(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  const auto started = Clock::now();
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - started);
   if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  // Large objects on their own sessions, beside the rows.
+  auto objects = std::async(std::launch::async, [this, deadline] {
+    const auto objects_started = Clock::now();
+    return large_objects_frozen(deadline) + " in " +
+           format_duration(std::chrono::duration<double>(Clock::now() - objects_started).count());
+  });
   // Every wait inside the gate is held to the time left: statements, and
   // the re-check's wait for the target (already drained, so it is short).
   config_.verify.recheck_timeout = left;
   const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
-  for (pg::Connection* side : {&sides_->source(), &sides_->target(), &sides_->control()}) {
-    side->exec(timeout);
-  }
-  const auto marks = verify::store::count_marks(sides_->control(), config_.name);
-  uint64_t rows = 0;
-  std::vector<std::string> whole, proven;
-  struct Timing {
-    double seconds;
-    std::string table;
-    uint64_t rows;
-  };
-  std::vector<Timing> timings;
+  auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
+  auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
+  sides_->control().exec(timeout);
+  const auto marks = verify::store::read_all_dirty(sides_->control(), config_.name);
+  std::vector<std::string> proven;
+  std::vector<const verify::TablePlan*> one_by_one;  // compared by dirty_pass, below
+  std::vector<verify::PostgresSides::FrozenRead> reads;
+  std::vector<const verify::store::DirtySet*> read_marks;
   for (const auto& plan : plans_) {
     if (plan.keyless() && proven_keyless_.count(plan.display) && keyless_->still_holds(plan)) {
       proven.push_back(plan.display);
       continue;
     }
-    if (!marked(marks, plan)) continue;
-    const verify::TableReport report = verifier_->dirty_pass(plan, /*by_key_always=*/true);
+    const auto found = marks.find({plan.schema, plan.name});
+    if (found == marks.end()) continue;
+    const verify::store::DirtySet& dirty = found->second;
+    if (dirty.whole_table || plan.keyless()) {
+      one_by_one.push_back(&plan);
+      continue;
+    }
+    read_marks.push_back(&dirty);
+    for (const verify::MarkedRead& read : verify::marked_reads(plan, dirty.keys)) {
+      reads.push_back({&plan, read.select(plan, verify::Side::kSource),
+                       read.select(plan, verify::Side::kTarget)});
+    }
+  }
+  source_timeout.get();
+  target_timeout.get();
+
+  // Every changed row of every table, in one snapshot per side. A table
+  // whose rows differ is compared again by dirty_pass, which settles and
+  // records each difference (and so fails the gate with its key).
+  const auto rows_started = Clock::now();
+  const auto results = sides_->read_frozen(reads);
+  const double rows_seconds = std::chrono::duration<double>(Clock::now() - rows_started).count();
+  struct Compared {
+    uint64_t rows = 0;
+    bool differs = false;
+  };
+  std::map<const verify::TablePlan*, Compared> tables;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    Compared& table = tables[reads[i].plan];
+    table.rows += results[i].first.digest.rows;
+    table.differs = table.differs || results[i].first.digest != results[i].second.digest;
+  }
+  uint64_t rows = 0;
+  std::vector<std::pair<uint64_t, std::string>> largest;
+  for (const auto& [plan, table] : tables) {
+    if (table.differs) {
+      one_by_one.push_back(plan);
+      continue;
+    }
+    rows += table.rows;
+    largest.emplace_back(table.rows, plan->display);
+  }
+  for (const verify::store::DirtySet* dirty : read_marks) {
+    compared_marks_.insert(compared_marks_.end(), dirty->rows.begin(), dirty->rows.end());
+  }
+  if (Clock::now() > deadline) {
+    throw Error(ErrorKind::kTimeout, "parity gate: the freeze budget ran out comparing rows");
+  }
+
+  std::vector<std::string> whole;
+  for (const verify::TablePlan* plan : one_by_one) {
+    const verify::TableReport report = verifier_->dirty_pass(*plan, /*by_key_always=*/true);
     rows += report.source_rows;
-    timings.push_back({report.seconds, plan.display, report.source_rows});
-    if (report.whole_table) whole.push_back(plan.display);
+    largest.emplace_back(report.source_rows, plan->display);
+    if (report.whole_table) whole.push_back(plan->display);
     if (!report.mismatches.empty() || !report.in_flight.empty()) {
       const auto& finding =
           report.mismatches.empty() ? report.in_flight.front() : report.mismatches.front();
       throw Error(ErrorKind::kPrecondition,
-                  "parity gate: " + plan.display + " differs with writes frozen (" +
+                  "parity gate: " + plan->display + " differs with writes frozen (" +
                       std::to_string(report.mismatches.size() + report.in_flight.size()) +
                       " rows, e.g. key " + boost::json::serialize(finding.key_json) + ")");
     }
     if (Clock::now() > deadline) {
       throw Error(ErrorKind::kTimeout,
-                  "parity gate: the freeze budget ran out comparing " + plan.display);
+                  "parity gate: the freeze budget ran out comparing " + plan->display);
     }
   }
-  // Where the gate's time went, the slowest tables first: what a DBA looks
-  // at when the freeze ran long.
-  std::sort(timings.begin(), timings.end(),
-            [](const Timing& a, const Timing& b) { return a.seconds > b.seconds; });
+
+  // What the gate read, the largest tables first: what a DBA looks at when
+  // the freeze ran long.
+  std::sort(largest.begin(), largest.end(), std::greater<>());
   std::string detail = std::to_string(rows) + " changed rows equal";
-  for (size_t i = 0; i < timings.size() && i < 3; ++i) {
-    detail += (i ? ", " : " (") + timings[i].table + " " + std::to_string(timings[i].rows) +
-              " in " + format_duration(timings[i].seconds);
+  for (size_t i = 0; i < largest.size() && i < 3; ++i) {
+    detail += (i ? ", " : " (") + largest[i].second + " " + std::to_string(largest[i].first);
   }
-  if (!timings.empty()) detail += timings.size() > 3 ? ", ...)" : ")";
-  const auto objects_started = Clock::now();
-  detail += "; " + large_objects_frozen(deadline);
-  detail += " in " +
-            format_duration(std::chrono::duration<double>(Clock::now() - objects_started).count());
+  if (!largest.empty()) detail += largest.size() > 3 ? ", ...)" : ")";
+  detail +=
+      ", " + std::to_string(reads.size()) + " reads per side in " + format_duration(rows_seconds);
+  detail += "; " + objects.get();
   if (!proven.empty()) {
     detail += "; proven by the stream's row log (no key):";
     for (const auto& table : proven) detail += " " + table;
@@ -246,6 +324,22 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
     for (const auto& table : whole) detail += " " + table;
   }
   return detail;
+}
+
+void ParityGate::clear_compared() noexcept {
+  if (compared_marks_.empty()) return;
+  try {
+    pg::Connection& control = sides_->control();
+    control.exec("SET statement_timeout = 0");
+    pg::Transaction transaction(control);
+    verify::store::clear_dirty(control, compared_marks_);
+    transaction.commit();
+    compared_marks_.clear();
+  } catch (const std::exception& error) {
+    spdlog::warn(
+        "could not clear the marks the parity gate compared (verify compares them again): {}",
+        error.what());
+  }
 }
 
 }  // namespace switchyard::cutover

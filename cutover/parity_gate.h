@@ -13,6 +13,14 @@
 //    flow, until few are left or they stop shrinking;
 //  - rows that verify left in flight (hot rows) are marked dirty again, so
 //    they reach the gate, where they cannot change any more;
+//  - run_frozen() reads every marked row of every table in one snapshot per
+//    side, the two sides at once, with nothing to wait for (nothing can
+//    change): a round trip per read rather than a transaction per table and
+//    side. Only a table whose rows differ is compared again the careful way
+//    (verify's dirty pass), to name and record the difference; the marks it
+//    proved are cleared after the freeze (clear_compared()). Rounds before
+//    it compare the tables with the most keys waiting last, so that a
+//    loader's table leaves the gate only its last moments;
 //  - run_frozen() compares by key only. A table without a key cannot be
 //    probed by row: converge() proves it equal by digests and the stream's
 //    log of the rows it wrote (cutover/keyless_proof.h), and run_frozen()
@@ -78,11 +86,18 @@ class ParityGate {
   // whole, if any).
   std::string run_frozen(std::chrono::steady_clock::time_point deadline);
 
+  // After the freeze, whatever its outcome: clears the marks run_frozen()
+  // proved equal (outside the freeze: clients wait on nothing it does).
+  // A failure only leaves them for verify to compare again.
+  void clear_compared() noexcept;
+
   // Lets the apply loop mark whole tables again. Harmless if never asked.
   void release() noexcept;
 
  private:
   verify::TableReport compare(const verify::TablePlan& plan);
+  std::vector<const verify::TablePlan*> hottest_last(
+      const std::vector<verify::store::MarkCount>& marks) const;
   std::string large_objects_frozen(std::chrono::steady_clock::time_point deadline);
 
   Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase
@@ -92,7 +107,8 @@ class ParityGate {
   bool requested_ = false;
   bool keyless_compared_ = false;  // by an earlier converge()
   std::unique_ptr<KeylessProof> keyless_;
-  std::set<std::string> proven_keyless_;  // by display name
+  std::set<std::string> proven_keyless_;                 // by display name
+  std::vector<verify::store::DirtyRow> compared_marks_;  // by run_frozen(), to clear
   // Large objects: their own sessions (named switchyard-*, so the fence
   // leaves them), and whether converge() has compared with the target.
   std::unique_ptr<pg::Connection> lo_source_, lo_target_;

@@ -94,7 +94,9 @@ class Switchover {
 
   // Steps 2-9. Returns the freeze in ms; throws Error(kRolledBack).
   double finish() {
-    if (!freeze_and_prepare_switch()) {
+    const bool switched = freeze_and_prepare_switch();
+    if (gate_) gate_->clear_compared();
+    if (!switched) {
       metrics::switch_run(to_string(operation_), "rolled_back");
       throw Error(ErrorKind::kRolledBack, std::string(to_string(operation_)) +
                                               " rolled back: " + rollback_cause_ + "; the " +

@@ -52,4 +52,35 @@ int64_t integer_key_floor(const TablePlan& plan) {
   return floor;
 }
 
+std::string MarkedRead::select(const TablePlan& plan, Side side) const {
+  if (!range()) return plan.select_keys(side, keys);
+  return plan.select_range(side, lower ? &*lower : nullptr, &*upper);
+}
+
+std::vector<MarkedRead> marked_reads(const TablePlan& plan, const std::vector<KeyText>& keys,
+                                     size_t keys_per_read) {
+  KeyRuns grouped;
+  if (plan.integer_key && plan.key.size() == 1) {
+    grouped = group_key_runs(keys);
+  } else {
+    grouped.scattered = keys;
+  }
+  std::vector<MarkedRead> reads;
+  for (const KeyRun& run : grouped.runs) {
+    MarkedRead read;
+    read.upper = KeyText{std::to_string(run.last)};
+    if (run.first > integer_key_floor(plan)) read.lower = KeyText{std::to_string(run.first - 1)};
+    reads.push_back(std::move(read));
+  }
+  const std::vector<KeyText>& scattered = grouped.scattered;
+  for (size_t start = 0; start < scattered.size(); start += keys_per_read) {
+    const auto end = std::min(scattered.size(), start + keys_per_read);
+    MarkedRead read;
+    read.keys.assign(scattered.begin() + static_cast<std::ptrdiff_t>(start),
+                     scattered.begin() + static_cast<std::ptrdiff_t>(end));
+    reads.push_back(std::move(read));
+  }
+  return reads;
+}
+
 }  // namespace switchyard::verify

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "verify/table_plan.h"
@@ -46,5 +48,23 @@ KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rule
 // with an open lower bound: "key > first - 1" would not even parse as that
 // type.
 int64_t integer_key_floor(const TablePlan& plan);
+
+// One read of a table's changed keys: a key range, lower < key <= upper (no
+// lower bound: open), or a batch of keys probed one by one.
+struct MarkedRead {
+  std::optional<KeyText> lower;
+  std::optional<KeyText> upper;  // set for a range
+  std::vector<KeyText> keys;     // a batch otherwise
+
+  bool range() const { return upper.has_value(); }
+  // The SELECT that reads it on `side`.
+  std::string select(const TablePlan& plan, Side side) const;
+};
+
+// How to read `keys` (distinct, as store::read_dirty returns them) back:
+// the runs of a single integer key as ranges, every other key in batches of
+// at most `keys_per_read`.
+std::vector<MarkedRead> marked_reads(const TablePlan& plan, const std::vector<KeyText>& keys,
+                                     size_t keys_per_read = 5000);
 
 }  // namespace switchyard::verify

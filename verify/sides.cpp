@@ -62,12 +62,11 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 
 }  // namespace
 
-SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string& select,
-                             bool digest_only, const RowFilter* filter) {
+Lsn PostgresSides::begin_snapshot(Side side, bool with_position) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
-  SideRead result;
   const auto give_up_at = std::chrono::steady_clock::now() + kCommitPatience;
   for (int attempt = 1;; ++attempt) {
+    Lsn position;
     std::string applying;
     if (side == Side::kTarget) {
       // Read before the snapshot. A commit moves the origin's progress a
@@ -75,13 +74,25 @@ SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string
       // that moment to milliseconds): an apply transaction committing now
       // must be visible to the snapshot, or the snapshot may miss what the
       // position promises. Transactions still open promise nothing.
-      result.position =
-          control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
+      if (with_position) {
+        position =
+            control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
+      }
       applying = committing_apply_xids(connection);
     }
     connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     try {
-      if (applying.empty() || applying == "{}" || !any_in_snapshot(connection, applying)) break;
+      if (applying.empty() || applying == "{}" || !any_in_snapshot(connection, applying)) {
+        if (side == Side::kSource && with_position) {
+          // The first statement takes the snapshot; the position is read
+          // after it, so every commit the snapshot sees lies before it.
+          position =
+              Lsn::parse(
+                  connection.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").get(0, 0))
+                  .value_or(Lsn{});
+        }
+        return position;
+      }
     } catch (...) {
       if (connection.ok()) connection.exec("ROLLBACK");
       throw;
@@ -99,20 +110,59 @@ SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string
     // milliseconds.
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
   }
+}
+
+SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string& select,
+                             bool digest_only, const RowFilter* filter) {
+  pg::Connection& connection = side == Side::kSource ? source_ : target_;
+  SideRead result;
+  result.position = begin_snapshot(side);
   try {
-    if (side == Side::kSource) {
-      // The first statement takes the snapshot; the position is read after
-      // it, so every commit the snapshot sees lies before it.
-      result.position =
-          Lsn::parse(
-              connection.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").get(0, 0))
-              .value_or(Lsn{});
-    }
     result.rows = ChunkHasher(connection, plan, side).read(select, digest_only, filter);
     connection.exec("COMMIT");
   } catch (...) {
     if (connection.ok()) connection.exec("ROLLBACK");
     throw;
+  }
+  return result;
+}
+
+std::vector<ChunkRows> PostgresSides::read_in_one_snapshot(Side side,
+                                                           const std::vector<FrozenRead>& reads) {
+  pg::Connection& connection = side == Side::kSource ? source_ : target_;
+  begin_snapshot(side, /*with_position=*/false);
+  std::vector<ChunkRows> rows;
+  rows.reserve(reads.size());
+  try {
+    for (const FrozenRead& read : reads) {
+      rows.push_back(ChunkHasher(connection, *read.plan, side)
+                         .read(side == Side::kSource ? read.source_select : read.target_select));
+    }
+    connection.exec("COMMIT");
+  } catch (...) {
+    if (connection.ok()) connection.exec("ROLLBACK");
+    throw;
+  }
+  return rows;
+}
+
+std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_frozen(
+    const std::vector<FrozenRead>& reads) {
+  std::vector<std::pair<ChunkRows, ChunkRows>> result;
+  if (reads.empty()) return result;
+  auto target_rows =
+      std::async(std::launch::async, [&] { return read_in_one_snapshot(Side::kTarget, reads); });
+  std::vector<ChunkRows> source_rows;
+  try {
+    source_rows = read_in_one_snapshot(Side::kSource, reads);
+  } catch (...) {
+    target_rows.wait();  // never leave the other thread using target_
+    throw;
+  }
+  std::vector<ChunkRows> target = target_rows.get();
+  result.reserve(reads.size());
+  for (size_t i = 0; i < reads.size(); ++i) {
+    result.emplace_back(std::move(source_rows[i]), std::move(target[i]));
   }
   return result;
 }

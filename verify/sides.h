@@ -149,7 +149,23 @@ class PostgresSides : public Sides {
                                           const std::string& target_select,
                                           const RowFilter* filter = nullptr);
 
+  // With writes frozen and the stream drained, when nothing changes on
+  // either side any more (the cutover's gate): every read in one snapshot
+  // per side, the two sides at once, so that the cost is a round trip per
+  // read instead of a transaction per read and side. Rows in `reads` order.
+  struct FrozenRead {
+    const TablePlan* plan;
+    std::string source_select, target_select;
+  };
+  std::vector<std::pair<ChunkRows, ChunkRows>> read_frozen(const std::vector<FrozenRead>& reads);
+
  private:
+  // Opens a REPEATABLE READ, READ ONLY transaction on `side` whose snapshot
+  // shows what its position promises (see the class comment); returns the
+  // position (or none, without `with_position`).
+  Lsn begin_snapshot(Side side, bool with_position = true);
+  std::vector<ChunkRows> read_in_one_snapshot(Side side, const std::vector<FrozenRead>& reads);
+
   const Config& config_;
   pg::Connection source_;
   pg::Connection target_;

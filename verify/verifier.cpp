@@ -336,7 +336,6 @@ std::pair<SideRead, SideRead> Verifier::read_keyless(const TablePlan& plan) {
 }
 
 TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
-  constexpr size_t kKeysPerRead = 5000;
   TableReport report;
   report.table = plan.display;
   const auto started = Clock::now();
@@ -370,27 +369,12 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   };
   // Runs of consecutive integer keys (a sequence's inserts) as key ranges;
   // the rest key by key.
-  KeyRuns grouped;
-  if (plan.integer_key && plan.key.size() == 1) {
-    grouped = group_key_runs(dirty.keys);
-  } else {
-    grouped.scattered = dirty.keys;
-  }
-  for (const KeyRun& run : grouped.runs) {
-    const KeyText upper{std::to_string(run.last)};
-    if (run.first <= integer_key_floor(plan)) {
-      compare(sides_->read_range(plan, nullptr, &upper));
+  for (const MarkedRead& read : marked_reads(plan, dirty.keys)) {
+    if (read.range()) {
+      compare(sides_->read_range(plan, read.lower ? &*read.lower : nullptr, &*read.upper));
     } else {
-      const KeyText lower{std::to_string(run.first - 1)};
-      compare(sides_->read_range(plan, &lower, &upper));
+      compare(sides_->read_keys_both(plan, read.keys));
     }
-  }
-  const std::vector<KeyText>& keys = grouped.scattered;
-  for (size_t start = 0; start < keys.size(); start += kKeysPerRead) {
-    const auto end = std::min(keys.size(), start + kKeysPerRead);
-    compare(sides_->read_keys_both(
-        plan, std::vector<KeyText>(keys.begin() + static_cast<std::ptrdiff_t>(start),
-                                   keys.begin() + static_cast<std::ptrdiff_t>(end))));
   }
   if (!candidates.empty()) settle(plan, std::move(candidates), report);
   log_unsettled(plan, report);

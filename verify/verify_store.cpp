@@ -165,31 +165,57 @@ std::vector<OpenMismatch> open_mismatches(pg::Connection& target, const std::str
   return out;
 }
 
+namespace {
+
+// One row of switchyard.dirty_keys (ctid, marked_lsn, keys as JSON from
+// column `first`) into `dirty`.
+void add_dirty_row(const pg::Result& rows, int row, int first, DirtySet& dirty) {
+  dirty.rows.push_back({rows.str(row, first), rows.str(row, first + 1)});
+  const boost::json::value parsed = boost::json::parse(rows.get(row, first + 2));
+  const auto& key_rows = parsed.as_array();
+  if (key_rows.empty()) dirty.whole_table = true;
+  for (const auto& key_row : key_rows) {
+    KeyText key;
+    for (const auto& part : key_row.as_array()) {
+      key.emplace_back(part.is_string() ? std::string(part.as_string()) : std::string());
+    }
+    dirty.keys.push_back(std::move(key));
+  }
+}
+
+// Sorted and unique, as a set would have them, for a fraction of the
+// allocations: a loader leaves tens of thousands of keys.
+void settle_keys(DirtySet& dirty) {
+  std::sort(dirty.keys.begin(), dirty.keys.end());
+  dirty.keys.erase(std::unique(dirty.keys.begin(), dirty.keys.end()), dirty.keys.end());
+}
+
+}  // namespace
+
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan) {
   pg::Result rows = target.exec(
       "SELECT ctid::text, marked_lsn::text, pg_catalog.array_to_json(keys)::text "
       "FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {stream, plan.schema, plan.name});
   DirtySet dirty;
-  std::vector<KeyText>& keys = dirty.keys;
-  for (int row = 0; row < rows.rows(); ++row) {
-    dirty.rows.push_back({rows.str(row, 0), rows.str(row, 1)});
-    const boost::json::value parsed = boost::json::parse(rows.get(row, 2));
-    const auto& key_rows = parsed.as_array();
-    if (key_rows.empty()) dirty.whole_table = true;
-    for (const auto& key_row : key_rows) {
-      KeyText key;
-      for (const auto& part : key_row.as_array()) {
-        key.emplace_back(part.is_string() ? std::string(part.as_string()) : std::string());
-      }
-      keys.push_back(std::move(key));
-    }
-  }
-  // Sorted and unique, as a set would have them, for a fraction of the
-  // allocations: a loader leaves tens of thousands of keys.
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (int row = 0; row < rows.rows(); ++row) add_dirty_row(rows, row, 0, dirty);
+  settle_keys(dirty);
   return dirty;
+}
+
+std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Connection& target,
+                                                                       const std::string& stream) {
+  pg::Result rows = target.exec(
+      "SELECT schema_name, table_name, ctid::text, marked_lsn::text, "
+      "       pg_catalog.array_to_json(keys)::text "
+      "FROM switchyard.dirty_keys WHERE stream = $1",
+      {stream});
+  std::map<std::pair<std::string, std::string>, DirtySet> tables;
+  for (int row = 0; row < rows.rows(); ++row) {
+    add_dirty_row(rows, row, 2, tables[{rows.str(row, 0), rows.str(row, 1)}]);
+  }
+  for (auto& [table, dirty] : tables) settle_keys(dirty);
+  return tables;
 }
 
 std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream) {

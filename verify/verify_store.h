@@ -8,8 +8,10 @@
 
 #include <boost/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/lsn.h"
@@ -87,6 +89,9 @@ struct DirtySet {
   std::vector<DirtyRow> rows;
 };
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan);
+// Every table's marks at once, by (schema, table): one round trip.
+std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Connection& target,
+                                                                       const std::string& stream);
 // How many keys wait per table, and whether it is marked as a whole; only
 // tables with marks are listed.
 struct MarkCount {

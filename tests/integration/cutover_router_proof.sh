@@ -9,6 +9,9 @@
 #    cutover rolls back inside the freeze (exit 9, the reason in its log and
 #    journal): old file content back, old primary unfenced, clients resumed
 #    there, 0 failed client transactions;
+#  - a row the stream changed, damaged on the target after the preflight
+#    (while the process is held there), is found by the parity gate with
+#    writes frozen: the cutover rolls back the same way (exit 9);
 #  - while a cutover runs, another cutover or failback is refused (exit 5);
 #  - with pgbouncer.ini as it should be, cutover and failback are proven
 #    and complete.
@@ -16,6 +19,9 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/lib/pgbouncer.sh"
 trap 'pgb_stop_all; it_cleanup' EXIT
 
+# A table the application leaves alone, for the row damaged in the freeze.
+SETUP_SOURCE_SQL="CREATE TABLE ledger (id int PRIMARY KEY, note text);
+  INSERT INTO ledger SELECT g, 'opening' FROM generate_series(1, 100) g"
 setup_cutover_pair 1
 INI="$BNC_DIR/pgbouncer.ini"
 cp "$INI" "$WORK/pgbouncer.ini.orig"
@@ -85,10 +91,11 @@ BENCH_PID=$!; BACKGROUND+=("$BENCH_PID")
 start_probe "$APP" "$WORK/acks"
 sleep 2
 
-# switch_time_failure NAME SED_EXPR: a cutover held after its preflight
-# while pgbouncer.ini is edited with SED_EXPR; it must roll back.
+# switch_time_failure NAME ACTION REASON: a cutover held after its
+# preflight while ACTION (a command) changes the world under it; it must roll
+# back inside the freeze, REASON (a pattern) named in its log and journal.
 switch_time_failure() {
-  local name=$1 edit=$2 pid rc=0 state=""
+  local name=$1 action=$2 reason=$3 pid rc=0 state=""
   SWITCHYARD_FAILPOINT="cutover:after:1=stop" "$SY" -c "$WORK/cfg.yaml" cutover \
     >"$WORK/$name.log" 2>&1 &
   pid=$!; BACKGROUND+=("$pid")
@@ -103,28 +110,54 @@ switch_time_failure() {
   # interrupted and settle it under its feet) is refused.
   expect_failure 5 "a cutover or failback of stream .* is already running" -- \
     "$SY" -c "$WORK/cfg.yaml" failback
-  edit_ini "$edit"
+  $action
   kill -CONT "$pid"
   wait "$pid" || rc=$?
   [ "$rc" = 9 ] || { cat "$WORK/$name.log"; fail "$name: expected exit 9 (rolled back), got $rc"; }
-  grep -q "rolled back.*pgbouncer did not take the switch" "$WORK/$name.log" ||
+  grep -q "rolled back.*$reason" "$WORK/$name.log" ||
     { cat "$WORK/$name.log"; fail "$name: no reason in the rollback"; }
   local journal
   journal=$(pgc_psql TGT -c "SELECT r.state || ' / ' || j.step || ' ' || j.state || ': ' || j.detail
     FROM switchyard.switch_runs r JOIN switchyard.switch_journal j USING (run_id)
     WHERE j.state = 'failed' ORDER BY run_id DESC LIMIT 1")
-  [[ "$journal" == "rolled_back / router failed: pgbouncer did not take the switch"* ]] ||
+  [[ "$journal" =~ ^"rolled_back / "[a-z\ ]+" failed: "$reason ]] ||
     fail "$name: journal says: $journal"
   assert_still_source
   restore_ini
   log "ok: $name: exit 9; journal: ${journal:0:160}"
 }
 
+# Changes the ini as an operator would, after the preflight read it.
+ini_moved() { edit_ini "s|^%include .*|%include $BNC_DIR/moved/databases.ini|"; }
+ini_copy() { edit_ini "s|^%include .*|%include $BNC_DIR/copy.ini|"; }
+ROUTER_REASON="pgbouncer did not take the switch"
+
+# A row the stream changes (so it is marked for the gate), then damaged on
+# the target once applied: a difference only a read with writes frozen sees.
+damage_marked_row() {
+  pgc_psql SRC -c "UPDATE ledger SET note = 'changed' WHERE id = 7"
+  local _
+  for _ in $(seq 1 100); do
+    [ "$(pgc_psql TGT -c "SELECT note FROM ledger WHERE id = 7")" = changed ] && break
+    sleep 0.1
+  done
+  [ "$(pgc_psql TGT -c "SELECT note FROM ledger WHERE id = 7")" = changed ] ||
+    fail "the stream did not apply the ledger update"
+  pgc_psql TGT -c "UPDATE ledger SET note = 'damaged' WHERE id = 7"
+}
+
 log "switch time: pgbouncer.ini now %includes a file that is not there (its RELOAD fails)"
-switch_time_failure moved "s|^%include .*|%include $BNC_DIR/moved/databases.ini|"
+switch_time_failure moved ini_moved "$ROUTER_REASON"
 log "switch time: pgbouncer.ini now %includes a copy of the databases file"
 cp "$BNC_DATABASES" "$BNC_DIR/copy.ini"
-switch_time_failure copy "s|^%include .*|%include $BNC_DIR/copy.ini|"
+switch_time_failure copy ini_copy "$ROUTER_REASON"
+log "gate: a marked row damaged on the target after the preflight"
+switch_time_failure damaged damage_marked_row "parity gate: public.ledger differs with writes frozen"
+# Put right by hand; the gate recorded the mismatch, which a clean pass
+# resolves before the next cutover's preflight would refuse for it.
+pgc_psql TGT -c "UPDATE ledger SET note = 'changed' WHERE id = 7"
+"$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify-repaired.log" 2>&1 ||
+  { cat "$WORK/verify-repaired.log"; fail "verify after the repair by hand"; }
 
 log "cutover and failback with pgbouncer.ini as it should be: proven"
 "$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover"; }

@@ -116,3 +116,35 @@ TEST_CASE("the floor of an integer key is that of the narrower side's type", "[k
   plan.columns[0].type_name = {"int(11)", "integer"};
   CHECK(integer_key_floor(plan) == std::numeric_limits<int32_t>::min());
 }
+
+TEST_CASE("marked reads: runs as ranges, the rest in batches, a run at the floor open below",
+          "[key_runs]") {
+  using switchyard::verify::marked_reads;
+  switchyard::verify::TablePlan plan;
+  plan.columns.resize(1);
+  plan.key = {0};
+  plan.integer_key = true;
+  plan.columns[0].type_name = {"integer", "integer"};
+  std::vector<int64_t> values = sequence(std::numeric_limits<int32_t>::min(), 40);
+  const auto loader = sequence(5000, 100);
+  values.insert(values.end(), loader.begin(), loader.end());
+  const auto stray = sequence(100000, 7, 1000);
+  values.insert(values.end(), stray.begin(), stray.end());
+
+  const auto reads = marked_reads(plan, texts(values), /*keys_per_read=*/3);
+  REQUIRE(reads.size() == 2 + 3);  // two runs; seven keys in batches of three
+  CHECK(reads[0].range());
+  CHECK_FALSE(reads[0].lower);  // "key > -2147483649" would not parse as an integer
+  CHECK(*reads[0].upper == KeyText{std::to_string(std::numeric_limits<int32_t>::min() + 39)});
+  CHECK(*reads[1].lower == KeyText{"4999"});
+  CHECK(*reads[1].upper == KeyText{"5099"});
+  CHECK_FALSE(reads[2].range());
+  CHECK(reads[2].keys.size() == 3);
+  CHECK(reads[4].keys == texts({106000}));
+
+  // A key of two columns, or of text, is only ever probed.
+  plan.integer_key = false;
+  const auto probed = marked_reads(plan, texts(loader));
+  REQUIRE(probed.size() == 1);
+  CHECK(probed[0].keys.size() == 100);
+}

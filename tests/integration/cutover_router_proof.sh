@@ -156,7 +156,7 @@ switch_time_failure damaged damage_marked_row "parity gate: public.ledger differ
 # Put right by hand; the gate recorded the mismatch, which a clean pass
 # resolves before the next cutover's preflight would refuse for it.
 pgc_psql TGT -c "UPDATE ledger SET note = 'changed' WHERE id = 7"
-"$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify-repaired.log" 2>&1 ||
+"$SY" -c "$WORK/cfg.yaml" verify --once --table public.ledger >"$WORK/verify-repaired.log" 2>&1 ||
   { cat "$WORK/verify-repaired.log"; fail "verify after the repair by hand"; }
 
 log "cutover and failback with pgbouncer.ini as it should be: proven"

@@ -1,6 +1,7 @@
 #include "cutover/journal.h"
 
 #include "common/error.h"
+#include "drivers/pg/sql.h"
 
 namespace switchyard::cutover {
 namespace {
@@ -83,6 +84,7 @@ Journal::Journal(pg::Connection& home, std::string stream)
 }
 
 std::optional<RunRecord> Journal::interrupted_run() {
+  settle();
   pg::Result runs = home_.exec(
       "SELECT run_id, operation, state FROM switchyard.switch_runs "
       "WHERE stream = $1 AND state = 'running' ORDER BY run_id DESC LIMIT 1",
@@ -108,6 +110,7 @@ std::optional<RunRecord> Journal::interrupted_run() {
 
 void Journal::begin_run(Operation operation, std::chrono::milliseconds freeze_budget,
                         const std::string& requested_by) {
+  settle();
   operation_ = operation;
   run_id_ = home_
                 .exec(
@@ -124,11 +127,48 @@ void Journal::adopt_run(const RunRecord& run) {
   operation_ = run.operation;
 }
 
+void Journal::settle() {
+  if (!awaiting_) return;
+  awaiting_ = false;
+  home_.receive();
+}
+
+void Journal::write(const char* sql, const pg::Params& params, bool may_wait) {
+  settle();
+  if (!answer_later_ || !may_wait) {
+    home_.exec(sql, params);
+    return;
+  }
+  home_.send(sql, params);
+  awaiting_ = true;
+}
+
+void Journal::answer_later(bool later) {
+  if (!later) settle();
+  answer_later_ = later;
+}
+
+void Journal::hold_to(std::chrono::milliseconds limit) {
+  settle();
+  home_.exec("SET statement_timeout = " + std::to_string(limit.count()));
+}
+
 void Journal::started(Step step, bool durable) {
-  if (durable) home_.exec("SET synchronous_commit = on");
-  home_.exec(kStarted, {std::to_string(run_id_), std::string(to_string(operation_)), step_no(step),
-                        std::string(to_string(step))});
-  if (durable) home_.exec("SET synchronous_commit = off");
+  const pg::Params params{std::to_string(run_id_), std::string(to_string(operation_)),
+                          step_no(step), std::string(to_string(step))};
+  if (durable) {
+    // One round trip: the flush is what takes time here.
+    settle();
+    std::string insert = kStarted;
+    for (size_t i = params.size(); i > 0; --i) {
+      const std::string placeholder = "$" + std::to_string(i);
+      insert.replace(insert.find(placeholder), placeholder.size(),
+                     pg::quote_literal(*params[i - 1]));
+    }
+    home_.exec("BEGIN; SET LOCAL synchronous_commit = on; " + insert + "; COMMIT");
+  } else {
+    write(kStarted, params, /*may_wait=*/true);
+  }
   step_started_ = std::chrono::steady_clock::now();
 }
 
@@ -136,19 +176,22 @@ void Journal::done(Step step, const std::string& detail) {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started_)
           .count();
-  home_.exec(kFinished, {std::to_string(run_id_), step_no(step), std::string("done"),
-                         std::to_string(ms), detail});
+  write(kFinished,
+        {std::to_string(run_id_), step_no(step), std::string("done"), std::to_string(ms), detail},
+        /*may_wait=*/true);
 }
 
 void Journal::failed(Step step, const std::string& detail) {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started_)
           .count();
-  home_.exec(kFinished, {std::to_string(run_id_), step_no(step), std::string("failed"),
-                         std::to_string(ms), detail});
+  write(kFinished,
+        {std::to_string(run_id_), step_no(step), std::string("failed"), std::to_string(ms), detail},
+        /*may_wait=*/false);
 }
 
 void Journal::pass_point_of_no_return(control::Direction new_direction) {
+  settle();
   home_.exec("BEGIN");
   try {
     home_.exec("SET LOCAL synchronous_commit = on");
@@ -162,12 +205,14 @@ void Journal::pass_point_of_no_return(control::Direction new_direction) {
 }
 
 void Journal::record_freeze(double freeze_ms) {
+  settle();
   home_.exec("UPDATE switchyard.switch_runs SET freeze_ms = $2 WHERE run_id = $1",
              {std::to_string(run_id_), std::to_string(freeze_ms)});
 }
 
 void Journal::finish(const std::string& state, std::optional<double> freeze_ms,
                      const std::string& detail) {
+  settle();
   std::optional<std::string> freeze;
   if (freeze_ms) freeze = std::to_string(*freeze_ms);
   home_.exec(

@@ -7,6 +7,10 @@
 // Journal writes are asynchronous commits (a step's journal row costs no
 // disk flush inside the freeze) except the one that passes the point of no
 // return, which commits durably together with the new stream direction.
+// Inside the freeze the journal does not wait for its answers either
+// (answer_later()): a row is sent and the step goes on; the answer is
+// collected before the next write, so an error still stops the run there.
+// A row sent whole is written by the server even if the process dies.
 #pragma once
 
 #include <chrono>
@@ -73,6 +77,12 @@ class Journal {
   // durable commit.
   void pass_point_of_no_return(control::Direction new_direction);
 
+  // From now on, step rows that need no disk flush are sent without
+  // waiting for their answers (false: collect the last answer, and wait
+  // again). For the freeze, where clients wait on every round trip.
+  void answer_later(bool later);
+  // A statement timeout for the journal's own writes (0: none).
+  void hold_to(std::chrono::milliseconds limit);
   // How long writes were frozen, recorded as soon as RESUME is done.
   void record_freeze(double freeze_ms);
 
@@ -80,13 +90,18 @@ class Journal {
   void finish(const std::string& state, std::optional<double> freeze_ms, const std::string& detail);
 
  private:
-  std::string step_row_sql() const;
+  // Runs a write now, or sends it if answers may come later.
+  void write(const char* sql, const pg::Params& params, bool may_wait);
+  // Collects the answer to a write sent earlier; throws its error.
+  void settle();
 
   pg::Connection& home_;
   std::string stream_;
   int64_t run_id_ = 0;
   Operation operation_ = Operation::kCutover;
   std::chrono::steady_clock::time_point step_started_{};
+  bool answer_later_ = false;
+  bool awaiting_ = false;  // a write was sent, its answer not collected
 };
 
 }  // namespace switchyard::cutover

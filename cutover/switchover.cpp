@@ -292,12 +292,15 @@ class Switchover {
     // control schema that stalls must not keep clients queued past it.
     auto journal_timeout = [&](std::chrono::milliseconds limit) {
       try {
-        home_.exec("SET statement_timeout = " + std::to_string(limit.count()));
+        journal_.hold_to(limit);
       } catch (const Error& error) {
         spdlog::warn("journal session: {}", error.what());
       }
     };
     journal_timeout(budget_);
+    // Clients wait on every round trip from here: the journal's rows go
+    // out without waiting for their answers, but for the durable ones.
+    journal_.answer_later(true);
     try {
       step(Step::kFreeze, [&] {
         const auto pause_started = Clock::now();
@@ -346,8 +349,15 @@ class Switchover {
         in_budget();
         return std::string("applications -> ") + new_role() + ": " + proof;
       });
+      // Every journal row of the freeze written (an error rolls back).
+      journal_.answer_later(false);
     } catch (const std::exception& error) {
       // Whatever went wrong inside the freeze, the way out is the same.
+      try {
+        journal_.answer_later(false);
+      } catch (const Error& journal_error) {  // clients wait: roll back regardless
+        spdlog::error("journal: {}", journal_error.what());
+      }
       journal_timeout(milliseconds(0));
       const std::string cause = failure_cause(error);
       try {

@@ -292,6 +292,25 @@ Result Connection::exec(const std::string& sql, const Params& params) {
                sql);
 }
 
+void Connection::send(const std::string& sql, const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) != 1) {
+    throw_error(sql);
+  }
+  sent_ = sql;
+}
+
+Result Connection::receive() {
+  Result last;
+  std::string sql = std::move(sent_);
+  sent_.clear();
+  while (pg_result* result = PQgetResult(conn_)) last = check(result, sql);
+  return last;
+}
+
 Result Connection::exec_until(const std::string& sql,
                               std::chrono::steady_clock::time_point deadline) {
   if (PQsendQuery(conn_, sql.c_str()) != 1) throw_error(sql);

@@ -85,6 +85,13 @@ class Connection {
   Result exec(const std::string& sql);
   // One statement with text parameters ($1...).
   Result exec(const std::string& sql, const Params& params);
+  // exec(sql, params) in two halves: send() returns once the statement is
+  // on its way; receive() waits for its result (throwing its error). In
+  // between, the connection takes nothing else. For a write whose answer
+  // need not hold up the caller (the cutover journal inside the freeze);
+  // a statement sent whole is run by the server even if this process dies.
+  void send(const std::string& sql, const Params& params);
+  Result receive();
   // Like exec(sql), but gives up at `deadline`: the statement is cancelled
   // and Error(kTimeout) thrown. For the steps of a write freeze, where
   // waiting is never unbounded. If the server does not answer the cancel
@@ -112,6 +119,7 @@ class Connection {
 
   pg_conn* conn_ = nullptr;
   std::string role_;
+  std::string sent_;             // the statement send() left for receive()
   char* copy_buffer_ = nullptr;  // owned libpq buffer from the last copy_out_row
 };
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <functional>
 #include <future>
-#include <map>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -11,7 +10,6 @@
 #include "control/control_schema.h"
 #include "control/large_objects.h"
 #include "cutover/keyless_proof.h"
-#include "verify/key_runs.h"
 
 namespace switchyard::cutover {
 namespace {
@@ -35,12 +33,15 @@ bool marked(const std::vector<verify::store::MarkCount>& marks, const verify::Ta
   });
 }
 
-uint64_t marked_keys(const std::vector<verify::store::MarkCount>& marks,
-                     const verify::TablePlan& plan) {
-  for (const auto& mark : marks) {
-    if (mark.schema == plan.schema && mark.name == plan.name) return mark.keys;
+// A mismatch found before the freeze refuses the cutover.
+void refuse_mismatches(const verify::TableReport& report) {
+  if (!report.mismatches.empty()) {
+    const auto& first = report.mismatches.front();
+    throw Error(ErrorKind::kPrecondition, "verify: " + std::to_string(report.mismatches.size()) +
+                                              " mismatches in " + report.table + " (e.g. key " +
+                                              boost::json::serialize(first.key_json) +
+                                              "); run verify --repair, then try again");
   }
-  return 0;
 }
 
 }  // namespace
@@ -76,28 +77,8 @@ verify::TableReport ParityGate::compare(const verify::TablePlan& plan) {
   // By key however many: a full pass of a large table in every round would
   // let an insert-heavy table outrun the rounds.
   verify::TableReport report = verifier_->dirty_pass(plan, /*by_key_always=*/true);
-  if (!report.mismatches.empty()) {
-    const auto& first = report.mismatches.front();
-    throw Error(ErrorKind::kPrecondition, "verify: " + std::to_string(report.mismatches.size()) +
-                                              " mismatches in " + plan.display + " (e.g. key " +
-                                              boost::json::serialize(first.key_json) +
-                                              "); run verify --repair, then try again");
-  }
+  refuse_mismatches(report);
   return report;
-}
-
-// A round's order: the tables with the most keys waiting last. A loader's
-// table gains keys while the others are compared; compared last, it leaves
-// the gate only the keys of its own read and the freeze's first moments.
-std::vector<const verify::TablePlan*> ParityGate::hottest_last(
-    const std::vector<verify::store::MarkCount>& marks) const {
-  std::vector<std::pair<uint64_t, const verify::TablePlan*>> order;
-  for (const auto& plan : plans_) order.emplace_back(marked_keys(marks, plan), &plan);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<const verify::TablePlan*> plans;
-  for (const auto& [keys, plan] : order) plans.push_back(plan);
-  return plans;
 }
 
 ParityGate::Convergence ParityGate::converge(int max_rounds) {
@@ -122,30 +103,36 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   const auto give_up_at = Clock::now() + kConvergeAtMost;
   while (result.rounds < max_rounds && Clock::now() < give_up_at) {
     ++result.rounds;
-    const auto marks = verify::store::count_marks(control, config_.name);
-    for (const verify::TablePlan* plan_ptr : hottest_last(marks)) {
-      const verify::TablePlan& plan = *plan_ptr;
-      // A table without a key, once: proven by the stream's row log, which
-      // covers every later change (cutover/keyless_proof.h), or else
-      // compared whole, as the gate will again. Every such table, marked
-      // or not: a change in the last moments would otherwise leave a whole
-      // table to the freeze.
-      if (plan.keyless()) {
-        if (result.rounds > 1 || keyless_compared_) continue;
+    // A table without a key, once: proven by the stream's row log, which
+    // covers every later change (cutover/keyless_proof.h), or else compared
+    // whole, as the gate will again. Every such table, marked or not: a
+    // change in the last moments would otherwise leave a whole table to the
+    // freeze.
+    if (result.rounds == 1 && !keyless_compared_) {
+      const auto marks = verify::store::count_marks(control, config_.name);
+      for (const auto& plan : plans_) {
+        if (!plan.keyless()) continue;
         if (keyless_->prove(plan)) {
           proven_keyless_.insert(plan.display);
           continue;
         }
         if (!marked(marks, plan)) continue;
-      } else if (!marked(marks, plan)) {
-        continue;
+        const verify::TableReport report = compare(plan);
+        result.rows_compared += report.source_rows;
+        if (report.seconds > result.slowest_keyless_seconds) {
+          result.slowest_keyless_seconds = report.seconds;
+          result.slowest_keyless = plan.display;
+        }
       }
-      const verify::TableReport report = compare(plan);
+    }
+    // Every table with a key in one round: one snapshot per side for all.
+    std::vector<const verify::TablePlan*> keyed;
+    for (const auto& plan : plans_) {
+      if (!plan.keyless()) keyed.push_back(&plan);
+    }
+    for (const verify::TableReport& report : verifier_->dirty_round(keyed).reports) {
+      refuse_mismatches(report);
       result.rows_compared += report.source_rows;
-      if (plan.keyless() && report.seconds > result.slowest_keyless_seconds) {
-        result.slowest_keyless_seconds = report.seconds;
-        result.slowest_keyless = plan.display;
-      }
     }
     // A keyless table is always marked whole: it has no key to mark by.
     result.keys_left = 0;
@@ -209,8 +196,7 @@ std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
 }
 
 std::string ParityGate::run_frozen(Clock::time_point deadline) {
-  const auto started = Clock::now();
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - started);
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
   if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
   // Large objects on their own sessions, beside the rows.
   auto objects = std::async(std::launch::async, [this, deadline] {
@@ -225,83 +211,43 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
   auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   sides_->control().exec(timeout);
-  const auto marks = verify::store::read_all_dirty(sides_->control(), config_.name);
+  // The drain saw the last apply transaction's position; its rows and
+  // marks must also be visible before the marks are read.
+  sides_->wait_applied_visible(deadline);
   std::vector<std::string> proven;
-  std::vector<const verify::TablePlan*> one_by_one;  // compared by dirty_pass, below
-  std::vector<verify::PostgresSides::FrozenRead> reads;
-  std::vector<const verify::store::DirtySet*> read_marks;
+  std::vector<const verify::TablePlan*> plans;
   for (const auto& plan : plans_) {
     if (plan.keyless() && proven_keyless_.count(plan.display) && keyless_->still_holds(plan)) {
       proven.push_back(plan.display);
-      continue;
-    }
-    const auto found = marks.find({plan.schema, plan.name});
-    if (found == marks.end()) continue;
-    const verify::store::DirtySet& dirty = found->second;
-    if (dirty.whole_table || plan.keyless()) {
-      one_by_one.push_back(&plan);
-      continue;
-    }
-    read_marks.push_back(&dirty);
-    for (const verify::MarkedRead& read : verify::marked_reads(plan, dirty.keys)) {
-      reads.push_back({&plan, read.select(plan, verify::Side::kSource),
-                       read.select(plan, verify::Side::kTarget)});
+    } else {
+      plans.push_back(&plan);
     }
   }
   source_timeout.get();
   target_timeout.get();
 
-  // Every changed row of every table, in one snapshot per side. A table
-  // whose rows differ is compared again by dirty_pass, which settles and
-  // records each difference (and so fails the gate with its key).
-  const auto rows_started = Clock::now();
-  const auto results = sides_->read_frozen(reads);
-  const double rows_seconds = std::chrono::duration<double>(Clock::now() - rows_started).count();
-  struct Compared {
-    uint64_t rows = 0;
-    bool differs = false;
-  };
-  std::map<const verify::TablePlan*, Compared> tables;
-  for (size_t i = 0; i < reads.size(); ++i) {
-    Compared& table = tables[reads[i].plan];
-    table.rows += results[i].first.digest.rows;
-    table.differs = table.differs || results[i].first.digest != results[i].second.digest;
-  }
+  // Every marked row of every table, in one snapshot per side; the marks
+  // proven equal are cleared after the freeze (clear_compared()).
+  verify::Verifier::Round round = verifier_->dirty_round(plans, /*keep_marks=*/true);
+  compared_marks_ = std::move(round.marks_to_clear);
   uint64_t rows = 0;
-  std::vector<std::pair<uint64_t, std::string>> largest;
-  for (const auto& [plan, table] : tables) {
-    if (table.differs) {
-      one_by_one.push_back(plan);
-      continue;
-    }
-    rows += table.rows;
-    largest.emplace_back(table.rows, plan->display);
-  }
-  for (const verify::store::DirtySet* dirty : read_marks) {
-    compared_marks_.insert(compared_marks_.end(), dirty->rows.begin(), dirty->rows.end());
-  }
-  if (Clock::now() > deadline) {
-    throw Error(ErrorKind::kTimeout, "parity gate: the freeze budget ran out comparing rows");
-  }
-
   std::vector<std::string> whole;
-  for (const verify::TablePlan* plan : one_by_one) {
-    const verify::TableReport report = verifier_->dirty_pass(*plan, /*by_key_always=*/true);
-    rows += report.source_rows;
-    largest.emplace_back(report.source_rows, plan->display);
-    if (report.whole_table) whole.push_back(plan->display);
+  std::vector<std::pair<uint64_t, std::string>> largest;
+  for (const verify::TableReport& report : round.reports) {
     if (!report.mismatches.empty() || !report.in_flight.empty()) {
       const auto& finding =
           report.mismatches.empty() ? report.in_flight.front() : report.mismatches.front();
       throw Error(ErrorKind::kPrecondition,
-                  "parity gate: " + plan->display + " differs with writes frozen (" +
+                  "parity gate: " + report.table + " differs with writes frozen (" +
                       std::to_string(report.mismatches.size() + report.in_flight.size()) +
                       " rows, e.g. key " + boost::json::serialize(finding.key_json) + ")");
     }
-    if (Clock::now() > deadline) {
-      throw Error(ErrorKind::kTimeout,
-                  "parity gate: the freeze budget ran out comparing " + plan->display);
-    }
+    rows += report.source_rows;
+    largest.emplace_back(report.source_rows, report.table);
+    if (report.whole_table) whole.push_back(report.table);
+  }
+  if (Clock::now() > deadline) {
+    throw Error(ErrorKind::kTimeout, "parity gate: the freeze budget ran out comparing rows");
   }
 
   // What the gate read, the largest tables first: what a DBA looks at when
@@ -312,8 +258,8 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
     detail += (i ? ", " : " (") + largest[i].second + " " + std::to_string(largest[i].first);
   }
   if (!largest.empty()) detail += largest.size() > 3 ? ", ...)" : ")";
-  detail +=
-      ", " + std::to_string(reads.size()) + " reads per side in " + format_duration(rows_seconds);
+  detail += ", " + std::to_string(round.reads) + " reads per side in " +
+            format_duration(round.read_seconds);
   detail += "; " + objects.get();
   if (!proven.empty()) {
     detail += "; proven by the stream's row log (no key):";

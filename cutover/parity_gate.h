@@ -13,14 +13,11 @@
 //    flow, until few are left or they stop shrinking;
 //  - rows that verify left in flight (hot rows) are marked dirty again, so
 //    they reach the gate, where they cannot change any more;
-//  - run_frozen() reads every marked row of every table in one snapshot per
-//    side, the two sides at once, with nothing to wait for (nothing can
-//    change): a round trip per read rather than a transaction per table and
-//    side. Only a table whose rows differ is compared again the careful way
-//    (verify's dirty pass), to name and record the difference; the marks it
-//    proved are cleared after the freeze (clear_compared()). Rounds before
-//    it compare the tables with the most keys waiting last, so that a
-//    loader's table leaves the gate only its last moments;
+//  - every round, and the gate, reads the marked rows of all tables at once
+//    (verify's dirty_round: one snapshot per side, a round trip per read),
+//    so a round costs little more than its rows and the freeze follows a
+//    short last round; the gate's marks are cleared after the freeze
+//    (clear_compared());
 //  - run_frozen() compares by key only. A table without a key cannot be
 //    probed by row: converge() proves it equal by digests and the stream's
 //    log of the rows it wrote (cutover/keyless_proof.h), and run_frozen()
@@ -96,8 +93,6 @@ class ParityGate {
 
  private:
   verify::TableReport compare(const verify::TablePlan& plan);
-  std::vector<const verify::TablePlan*> hottest_last(
-      const std::vector<verify::store::MarkCount>& marks) const;
   std::string large_objects_frozen(std::chrono::steady_clock::time_point deadline);
 
   Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase

@@ -62,7 +62,7 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 
 }  // namespace
 
-Lsn PostgresSides::begin_snapshot(Side side, bool with_position) {
+Lsn PostgresSides::begin_snapshot(Side side) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
   const auto give_up_at = std::chrono::steady_clock::now() + kCommitPatience;
   for (int attempt = 1;; ++attempt) {
@@ -74,16 +74,13 @@ Lsn PostgresSides::begin_snapshot(Side side, bool with_position) {
       // that moment to milliseconds): an apply transaction committing now
       // must be visible to the snapshot, or the snapshot may miss what the
       // position promises. Transactions still open promise nothing.
-      if (with_position) {
-        position =
-            control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
-      }
+      position = control::origin_progress(connection, config_.origin_name(), false).value_or(Lsn{});
       applying = committing_apply_xids(connection);
     }
     connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     try {
       if (applying.empty() || applying == "{}" || !any_in_snapshot(connection, applying)) {
-        if (side == Side::kSource && with_position) {
+        if (side == Side::kSource) {
           // The first statement takes the snapshot; the position is read
           // after it, so every commit the snapshot sees lies before it.
           position =
@@ -127,16 +124,16 @@ SideRead PostgresSides::read(Side side, const TablePlan& plan, const std::string
   return result;
 }
 
-std::vector<ChunkRows> PostgresSides::read_in_one_snapshot(Side side,
-                                                           const std::vector<FrozenRead>& reads) {
+std::vector<ChunkRows> PostgresSides::read_in_one_snapshot(
+    Side side, const std::vector<MarkedTableRead>& reads) {
   pg::Connection& connection = side == Side::kSource ? source_ : target_;
-  begin_snapshot(side, /*with_position=*/false);
+  connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   std::vector<ChunkRows> rows;
   rows.reserve(reads.size());
   try {
-    for (const FrozenRead& read : reads) {
-      rows.push_back(ChunkHasher(connection, *read.plan, side)
-                         .read(side == Side::kSource ? read.source_select : read.target_select));
+    for (const MarkedTableRead& read : reads) {
+      rows.push_back(
+          ChunkHasher(connection, *read.plan, side).read(read.read.select(*read.plan, side)));
     }
     connection.exec("COMMIT");
   } catch (...) {
@@ -146,8 +143,8 @@ std::vector<ChunkRows> PostgresSides::read_in_one_snapshot(Side side,
   return rows;
 }
 
-std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_frozen(
-    const std::vector<FrozenRead>& reads) {
+std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_marked(
+    const std::vector<MarkedTableRead>& reads) {
   std::vector<std::pair<ChunkRows, ChunkRows>> result;
   if (reads.empty()) return result;
   auto target_rows =
@@ -165,6 +162,19 @@ std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_frozen(
     result.emplace_back(std::move(source_rows[i]), std::move(target[i]));
   }
   return result;
+}
+
+void PostgresSides::wait_applied_visible(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const std::string applying = committing_apply_xids(control_);
+    if (applying == "{}" || !any_in_snapshot(control_, applying)) return;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(ErrorKind::kTimeout, control_.role() +
+                                           ": an apply transaction is still committing; its "
+                                           "rows are not visible yet");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 std::pair<SideRead, SideRead> PostgresSides::read_both(const TablePlan& plan,
@@ -248,6 +258,19 @@ std::optional<KeyText> PostgresSides::split_point(const TablePlan& plan, const K
   KeyText upper;
   for (int column = 0; column < split.columns(); ++column) upper.push_back(split.str(0, column));
   return upper;
+}
+
+std::vector<std::pair<ChunkRows, ChunkRows>> Sides::read_marked(
+    const std::vector<MarkedTableRead>& reads) {
+  std::vector<std::pair<ChunkRows, ChunkRows>> result;
+  result.reserve(reads.size());
+  for (const auto& [plan, read] : reads) {
+    auto [source, target] =
+        read.range() ? read_range(*plan, read.lower ? &*read.lower : nullptr, &*read.upper)
+                     : read_keys_both(*plan, read.keys);
+    result.emplace_back(std::move(source.rows), std::move(target.rows));
+  }
+  return result;
 }
 
 std::pair<SideRead, SideRead> Sides::read_whole(const TablePlan& plan, const RowFilter&) {

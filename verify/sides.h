@@ -28,6 +28,7 @@
 #include "common/lsn.h"
 #include "drivers/pg/connection.h"
 #include "verify/chunk_hasher.h"
+#include "verify/key_runs.h"
 #include "verify/table_plan.h"
 
 namespace switchyard::verify {
@@ -77,6 +78,17 @@ class Sides {
     SideRead source = read_keys(Side::kSource, plan, keys);
     return {std::move(source), read_keys(Side::kTarget, plan, keys)};
   }
+
+  // The changed rows of many tables (a dirty-only round, the cutover's
+  // gate): both sides' rows of each read, in `reads` order. No positions:
+  // rows read equal are equal, and a difference goes to the re-check. By
+  // default each read on its own, as read_range and read_keys_both do.
+  struct MarkedTableRead {
+    const TablePlan* plan;
+    MarkedRead read;
+  };
+  virtual std::vector<std::pair<ChunkRows, ChunkRows>> read_marked(
+      const std::vector<MarkedTableRead>& reads);
 
   // For chunking a table with one integer key: the key's smallest and
   // largest value on the source, nullopt when it is empty.
@@ -131,6 +143,14 @@ class PostgresSides : public Sides {
                                                const std::vector<KeyText>& keys) override;
   std::pair<SideRead, SideRead> read_whole(const TablePlan& plan, const RowFilter& filter) override;
   SideRead read_whole(Side side, const TablePlan& plan, const RowFilter& filter) override;
+  // Every read in one snapshot per side, the two sides at once: a round
+  // trip per read instead of a transaction per read and side.
+  std::vector<std::pair<ChunkRows, ChunkRows>> read_marked(
+      const std::vector<MarkedTableRead>& reads) override;
+  // Waits until no apply transaction of the stream is committing on the
+  // target and invisible to new snapshots (see begin_snapshot), by
+  // `deadline`; throws Error(kTimeout) after it.
+  void wait_applied_visible(std::chrono::steady_clock::time_point deadline);
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
   std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
                                      uint64_t rows) override;
@@ -149,22 +169,12 @@ class PostgresSides : public Sides {
                                           const std::string& target_select,
                                           const RowFilter* filter = nullptr);
 
-  // With writes frozen and the stream drained, when nothing changes on
-  // either side any more (the cutover's gate): every read in one snapshot
-  // per side, the two sides at once, so that the cost is a round trip per
-  // read instead of a transaction per read and side. Rows in `reads` order.
-  struct FrozenRead {
-    const TablePlan* plan;
-    std::string source_select, target_select;
-  };
-  std::vector<std::pair<ChunkRows, ChunkRows>> read_frozen(const std::vector<FrozenRead>& reads);
-
  private:
   // Opens a REPEATABLE READ, READ ONLY transaction on `side` whose snapshot
   // shows what its position promises (see the class comment); returns the
-  // position (or none, without `with_position`).
-  Lsn begin_snapshot(Side side, bool with_position = true);
-  std::vector<ChunkRows> read_in_one_snapshot(Side side, const std::vector<FrozenRead>& reads);
+  // position.
+  Lsn begin_snapshot(Side side);
+  std::vector<ChunkRows> read_in_one_snapshot(Side side, const std::vector<MarkedTableRead>& reads);
 
   const Config& config_;
   pg::Connection source_;

@@ -391,4 +391,85 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   return report;
 }
 
+Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans, bool keep_marks) {
+  Round round;
+  pg::Connection& control = sides_->control();
+  const auto marks = store::read_all_dirty(control, config_.name);
+  struct Batched {
+    const TablePlan* plan;
+    const store::DirtySet* dirty;
+    TableReport report;
+    std::vector<std::string> candidates;
+  };
+  std::vector<Batched> batched;
+  std::vector<const TablePlan*> one_by_one;
+  std::vector<Sides::MarkedTableRead> reads;
+  std::vector<size_t> read_table;  // per read: its index in `batched`
+  for (const TablePlan* plan : plans) {
+    const auto found = marks.find({plan->schema, plan->name});
+    if (found == marks.end() || found->second.rows.empty()) continue;
+    if (found->second.whole_table || plan->keyless()) {
+      one_by_one.push_back(plan);
+      continue;
+    }
+    Batched table{plan, &found->second, {}, {}};
+    table.report.table = plan->display;
+    batched.push_back(std::move(table));
+    for (MarkedRead& read : marked_reads(*plan, found->second.keys)) {
+      reads.push_back({plan, std::move(read)});
+      read_table.push_back(batched.size() - 1);
+    }
+  }
+  const auto started = Clock::now();
+  const auto rows = sides_->read_marked(reads);
+  round.reads = reads.size();
+  round.read_seconds = seconds_since(started);
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const auto& [source, target] = rows[i];
+    Batched& table = batched[read_table[i]];
+    ++table.report.chunks;
+    table.report.source_rows += source.digest.rows;
+    table.report.target_rows += target.digest.rows;
+    table.report.bytes += source.bytes + target.bytes;
+    if (source.digest != target.digest) {
+      for (auto& key : differing_keys(source, target)) table.candidates.push_back(std::move(key));
+    }
+  }
+  for (Batched& table : batched) {
+    if (!table.candidates.empty()) settle(*table.plan, std::move(table.candidates), table.report);
+    log_unsettled(*table.plan, table.report);
+  }
+  // As dirty_pass does, for every table at once: the marks read are
+  // cleared and the keys still in flight marked again; a table with a
+  // mismatch keeps its marks.
+  std::vector<const Batched*> to_clear;
+  for (const Batched& table : batched) {
+    if (!table.report.mismatches.empty()) continue;
+    if (keep_marks && table.report.in_flight.empty()) {
+      round.marks_to_clear.insert(round.marks_to_clear.end(), table.dirty->rows.begin(),
+                                  table.dirty->rows.end());
+    } else {
+      to_clear.push_back(&table);
+    }
+  }
+  if (!to_clear.empty()) {
+    pg::Transaction transaction(control);
+    for (const Batched* table : to_clear) {
+      store::clear_dirty(control, table->dirty->rows);
+      store::mark_dirty(control, config_.name, *table->plan, keys_of(table->report.in_flight),
+                        max_marked(*table->dirty));
+    }
+    transaction.commit();
+  }
+  const double seconds = seconds_since(started);
+  for (Batched& table : batched) {
+    table.report.seconds = seconds;
+    round.reports.push_back(std::move(table.report));
+  }
+  for (const TablePlan* plan : one_by_one) {
+    round.reports.push_back(dirty_pass(*plan, /*by_key_always=*/true));
+  }
+  return round;
+}
+
 }  // namespace switchyard::verify

@@ -65,6 +65,22 @@ class Verifier {
   // (the cutover's gate) compares any number of keys by key instead.
   TableReport dirty_pass(const TablePlan& plan, bool by_key_always = false);
 
+  // A dirty-only pass over many tables at once: the marks of all of them
+  // read in one query, every marked row in one Sides::read_marked call (for
+  // PostgreSQL, one snapshot per side), differences settled by the re-check
+  // as in dirty_pass, marks cleared for all in one transaction. A table
+  // marked as a whole or without a key goes through dirty_pass
+  // (by_key_always). With `keep_marks`, the marks of tables found equal are
+  // returned instead of cleared, for the caller to clear later (the
+  // cutover's gate, with clients waiting).
+  struct Round {
+    std::vector<TableReport> reports;  // one per table that had marks
+    std::vector<store::DirtyRow> marks_to_clear;
+    size_t reads = 0;  // per side, for the batched tables
+    double read_seconds = 0;
+  };
+  Round dirty_round(const std::vector<const TablePlan*>& plans, bool keep_marks = false);
+
   Sides& sides() { return *sides_; }
 
   // Asked between the chunks of a full pass, at most once a second: true

@@ -377,9 +377,13 @@ Direction read_direction(pg::Connection& target, const std::string& name) {
   return rows.get(0, 0) == "reverse" ? Direction::kReverse : Direction::kForward;
 }
 
+std::string set_direction_sql(const std::string& name, Direction direction) {
+  return "UPDATE switchyard.streams SET direction = " + pg::quote_literal(to_string(direction)) +
+         " WHERE name = " + pg::quote_literal(name);
+}
+
 void set_direction(pg::Connection& target, const std::string& name, Direction direction) {
-  target.exec("UPDATE switchyard.streams SET direction = $2 WHERE name = $1",
-              {name, std::string(to_string(direction))});
+  target.exec(set_direction_sql(name, direction));
 }
 
 // A request starts the row log afresh: the apply loop notes a new

@@ -100,6 +100,8 @@ void report_lag(pg::Connection& target, const std::string& name, Lsn source_lsn,
 // The stream's direction, from the target's control schema (its home).
 // Throws Error(kPrecondition) if the stream is not initialised.
 Direction read_direction(pg::Connection& target, const std::string& name);
+// The same as one statement with literals, to send with others.
+std::string set_direction_sql(const std::string& name, Direction direction);
 void set_direction(pg::Connection& target, const std::string& name, Direction direction);
 
 // While a cutover prepares its gate, the apply loop marks every changed key

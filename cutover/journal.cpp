@@ -159,13 +159,7 @@ void Journal::started(Step step, bool durable) {
   if (durable) {
     // One round trip: the flush is what takes time here.
     settle();
-    std::string insert = kStarted;
-    for (size_t i = params.size(); i > 0; --i) {
-      const std::string placeholder = "$" + std::to_string(i);
-      insert.replace(insert.find(placeholder), placeholder.size(),
-                     pg::quote_literal(*params[i - 1]));
-    }
-    home_.exec("BEGIN; SET LOCAL synchronous_commit = on; " + insert + "; COMMIT");
+    durably("BEGIN; SET LOCAL synchronous_commit = on; " + started_sql(step) + "; COMMIT");
   } else {
     write(kStarted, params, /*may_wait=*/true);
   }
@@ -192,16 +186,32 @@ void Journal::failed(Step step, const std::string& detail) {
 
 void Journal::pass_point_of_no_return(control::Direction new_direction) {
   settle();
-  home_.exec("BEGIN");
+  // One round trip (clients are still frozen): a failure in any statement
+  // rolls back the whole string, which runs as one transaction.
+  durably("BEGIN; SET LOCAL synchronous_commit = on; " + started_sql(kPointOfNoReturn) + "; " +
+          control::set_direction_sql(stream_, new_direction) + "; COMMIT");
+  step_started_ = std::chrono::steady_clock::now();
+}
+
+void Journal::durably(const std::string& transaction) {
   try {
-    home_.exec("SET LOCAL synchronous_commit = on");
-    started(kPointOfNoReturn);
-    control::set_direction(home_, stream_, new_direction);
-    home_.exec("COMMIT");
+    home_.exec(transaction);
   } catch (...) {
+    // A statement that failed left the transaction block open, aborted.
     if (home_.ok()) home_.exec("ROLLBACK");
     throw;
   }
+}
+
+std::string Journal::started_sql(Step step) const {
+  std::string insert = kStarted;
+  const std::string values[] = {std::to_string(run_id_), std::string(to_string(operation_)),
+                                step_no(step), std::string(to_string(step))};
+  for (size_t i = std::size(values); i > 0; --i) {
+    const std::string placeholder = "$" + std::to_string(i);
+    insert.replace(insert.find(placeholder), placeholder.size(), pg::quote_literal(values[i - 1]));
+  }
+  return insert;
 }
 
 void Journal::record_freeze(double freeze_ms) {

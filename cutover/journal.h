@@ -90,6 +90,10 @@ class Journal {
   void finish(const std::string& state, std::optional<double> freeze_ms, const std::string& detail);
 
  private:
+  // Runs "BEGIN; ...; COMMIT" in one round trip; rolls back on an error.
+  void durably(const std::string& transaction);
+  // kStarted for `step`, with literals, to run with other statements.
+  std::string started_sql(Step step) const;
   // Runs a write now, or sends it if answers may come later.
   void write(const char* sql, const pg::Params& params, bool may_wait);
   // Collects the answer to a write sent earlier; throws its error.

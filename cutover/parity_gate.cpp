@@ -20,7 +20,7 @@ namespace lo = control::large_objects;
 
 // Converging stops when no more than this many keys wait: the gate then
 // reads them in one round trip per side (verify reads 5000 keys at a time).
-constexpr uint64_t kFewKeys = 2'000;
+constexpr uint64_t kFewKeys = 500;
 // Rounds stop after this long whatever is left: a table changing faster
 // than it can be compared leaves its rows to the gate (and its budget).
 constexpr auto kConvergeAtMost = std::chrono::seconds(60);
@@ -130,9 +130,17 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     for (const auto& plan : plans_) {
       if (!plan.keyless()) keyed.push_back(&plan);
     }
-    for (const verify::TableReport& report : verifier_->dirty_round(keyed).reports) {
+    // A row that differs is re-checked in the first round only (a real
+    // mismatch refuses the cutover before anything freezes); later rounds
+    // carry such rows (hot ones, as a rule) to the next, and the last to the
+    // gate, where they cannot change. A round that waited for hot rows would
+    // let a loader's keys pile up for the freeze.
+    verify::Verifier::RoundOptions round;
+    round.recheck = result.rounds == 1;
+    for (const verify::TableReport& report : verifier_->dirty_round(keyed, round).reports) {
       refuse_mismatches(report);
-      result.rows_compared += report.source_rows;
+      result.rows_compared +=
+          report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
     }
     // A keyless table is always marked whole: it has no key to mark by.
     result.keys_left = 0;
@@ -228,7 +236,9 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
 
   // Every marked row of every table, in one snapshot per side; the marks
   // proven equal are cleared after the freeze (clear_compared()).
-  verify::Verifier::Round round = verifier_->dirty_round(plans, /*keep_marks=*/true);
+  verify::Verifier::RoundOptions options;
+  options.keep_marks = true;
+  verify::Verifier::Round round = verifier_->dirty_round(plans, options);
   compared_marks_ = std::move(round.marks_to_clear);
   uint64_t rows = 0;
   std::vector<std::string> whole;

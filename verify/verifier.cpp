@@ -391,7 +391,8 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   return report;
 }
 
-Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans, bool keep_marks) {
+Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans,
+                                      RoundOptions options) {
   Round round;
   pg::Connection& control = sides_->control();
   const auto marks = store::read_all_dirty(control, config_.name);
@@ -436,8 +437,16 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
     }
   }
   for (Batched& table : batched) {
-    if (!table.candidates.empty()) settle(*table.plan, std::move(table.candidates), table.report);
-    log_unsettled(*table.plan, table.report);
+    if (table.candidates.empty()) continue;
+    if (options.recheck) {
+      settle(*table.plan, std::move(table.candidates), table.report);
+      log_unsettled(*table.plan, table.report);
+    } else {
+      for (const std::string& key : table.candidates) {
+        table.report.in_flight.push_back(
+            make_finding(*table.plan, key, MismatchKind::kDifferent, Lsn{}));
+      }
+    }
   }
   // As dirty_pass does, for every table at once: the marks read are
   // cleared and the keys still in flight marked again; a table with a
@@ -445,7 +454,7 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
   std::vector<const Batched*> to_clear;
   for (const Batched& table : batched) {
     if (!table.report.mismatches.empty()) continue;
-    if (keep_marks && table.report.in_flight.empty()) {
+    if (options.keep_marks && table.report.in_flight.empty()) {
       round.marks_to_clear.insert(round.marks_to_clear.end(), table.dirty->rows.begin(),
                                   table.dirty->rows.end());
     } else {

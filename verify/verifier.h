@@ -70,16 +70,24 @@ class Verifier {
   // PostgreSQL, one snapshot per side), differences settled by the re-check
   // as in dirty_pass, marks cleared for all in one transaction. A table
   // marked as a whole or without a key goes through dirty_pass
-  // (by_key_always). With `keep_marks`, the marks of tables found equal are
-  // returned instead of cleared, for the caller to clear later (the
-  // cutover's gate, with clients waiting).
+  // (by_key_always).
+  struct RoundOptions {
+    // Settle differences with the re-check. Without it, a key that differs
+    // is only marked again, for a later round (or the cutover's gate) to
+    // compare: a round before the freeze must not wait seconds for a hot
+    // row while a loader's keys pile up.
+    bool recheck = true;
+    // Return the marks of tables found equal instead of clearing them, for
+    // the caller to clear later (the gate, with clients waiting).
+    bool keep_marks = false;
+  };
   struct Round {
     std::vector<TableReport> reports;  // one per table that had marks
     std::vector<store::DirtyRow> marks_to_clear;
     size_t reads = 0;  // per side, for the batched tables
     double read_seconds = 0;
   };
-  Round dirty_round(const std::vector<const TablePlan*>& plans, bool keep_marks = false);
+  Round dirty_round(const std::vector<const TablePlan*>& plans, RoundOptions options);
 
   Sides& sides() { return *sides_; }
 

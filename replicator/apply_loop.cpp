@@ -23,6 +23,13 @@ namespace {
 // only a single transaction larger than that makes a whole-table mark.
 constexpr uint64_t kKeysToEndBatch = 20'000;
 
+// While a cutover prepares, a batch also ends at the first commit after it
+// has been open this long. Under a steady load the feed never runs dry, and
+// a batch of apply.batch_transactions held most of a second of changes
+// unseen by the cutover's rounds, for its gate to compare with writes
+// frozen (and its drain to apply).
+constexpr auto kBatchAgeWhileExact = std::chrono::milliseconds(20);
+
 // Types without a usable '=' (json, xml, geometric): REPLICA IDENTITY FULL
 // matches them by their text form instead.
 bool compare_as_text(uint32_t type_oid) {
@@ -131,7 +138,8 @@ ApplyLoop::~ApplyLoop() = default;
 
 bool ApplyLoop::batch_full() const {
   return batch_transactions_ >= config_.apply.batch_transactions ||
-         batch_bytes_ >= config_.apply.batch_bytes || batch_marked_keys_ >= kKeysToEndBatch;
+         batch_bytes_ >= config_.apply.batch_bytes || batch_marked_keys_ >= kKeysToEndBatch ||
+         (exact_marks_ && std::chrono::steady_clock::now() - batch_opened_ >= kBatchAgeWhileExact);
 }
 
 void ApplyLoop::handle(change::Message&& message) {
@@ -180,7 +188,7 @@ void ApplyLoop::on_commit(const change::Commit& commit) {
     skipping_ = false;
     return;
   }
-  ++batch_transactions_;
+  if (batch_transactions_++ == 0) batch_opened_ = std::chrono::steady_clock::now();
   batch_end_ = commit.end_lsn;
   batch_commit_time_us_ = commit.commit_time_us;
 }

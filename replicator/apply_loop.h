@@ -68,7 +68,8 @@ class ApplyLoop {
   // Complete source transactions applied but not yet committed on the target.
   int pending_transactions() const { return batch_transactions_; }
   // The batch reached apply.batch_transactions or apply.batch_bytes, or
-  // marked so many changed keys that it should commit them.
+  // marked so many changed keys that it should commit them, or (while a
+  // cutover prepares) has been open for a few tens of milliseconds.
   bool batch_full() const;
   // A cutover's drain marker is in the open batch: commit without delay.
   bool drain_marker_waiting() const { return marker_in_batch_; }
@@ -158,7 +159,8 @@ class ApplyLoop {
   Lsn transaction_commit_lsn_;  // the source transaction's, from its Begin
   bool target_transaction_open_ = false;
   int batch_transactions_ = 0;
-  uint64_t batch_bytes_ = 0;        // change data in this batch
+  std::chrono::steady_clock::time_point batch_opened_{};  // at its first transaction's commit
+  uint64_t batch_bytes_ = 0;                              // change data in this batch
   uint64_t batch_marked_keys_ = 0;  // distinct keys marked dirty in this batch
   uint64_t buffered_bytes_ = 0;     // memory held by rows still in runs, not sent
   Lsn batch_end_;

@@ -69,7 +69,7 @@ class ApplyLoop {
   int pending_transactions() const { return batch_transactions_; }
   // The batch reached apply.batch_transactions or apply.batch_bytes, or
   // marked so many changed keys that it should commit them, or (while a
-  // cutover prepares) has been open for a few tens of milliseconds.
+  // cutover prepares) has been open for a tenth of a second.
   bool batch_full() const;
   // A cutover's drain marker is in the open batch: commit without delay.
   bool drain_marker_waiting() const { return marker_in_batch_; }

@@ -94,15 +94,21 @@ class Switchover {
 
   // Steps 2-9. Returns the freeze in ms; throws Error(kRolledBack).
   double finish() {
-    const bool switched = freeze_and_prepare_switch();
-    if (gate_) gate_->clear_compared();
-    if (!switched) {
+    if (!freeze_and_prepare_switch()) {
+      if (gate_) gate_->clear_compared();  // clients resumed on the old primary
       metrics::switch_run(to_string(operation_), "rolled_back");
       throw Error(ErrorKind::kRolledBack, std::string(to_string(operation_)) +
                                               " rolled back: " + rollback_cause_ + "; the " +
                                               old_role() + " is still the primary");
     }
     switch_primary();
+    // Clients write again: what need not happen inside the freeze follows.
+    try {
+      journal_.hold_to(milliseconds(0));
+    } catch (const Error& error) {
+      spdlog::warn("journal session: {}", error.what());
+    }
+    if (gate_) gate_->clear_compared();
     metrics::write_freeze(freeze_ms_ / 1000.0);
     post_checks();
     journal_.finish("completed", std::nullopt, {});
@@ -369,8 +375,7 @@ class Switchover {
       roll_back(cause);
       return false;
     }
-    journal_timeout(milliseconds(0));
-    return true;
+    return true;  // the journal's timeout is lifted after the switch
   }
 
   // Step 3: a marker on the frozen old primary; once the new primary's

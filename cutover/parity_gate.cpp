@@ -98,6 +98,11 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   lo_against_target_done_ = true;
   spdlog::info("parity gate: {} before the freeze, in {}", objects.summary(),
                format_duration(objects.seconds));
+  // Every table with a key in each round: one snapshot per side for all.
+  std::vector<const verify::TablePlan*> keyed;
+  for (const auto& plan : plans_) {
+    if (!plan.keyless()) keyed.push_back(&plan);
+  }
   Convergence result;
   uint64_t previous_left = UINT64_MAX;
   const auto give_up_at = Clock::now() + kConvergeAtMost;
@@ -124,11 +129,6 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
           result.slowest_keyless = plan.display;
         }
       }
-    }
-    // Every table with a key in one round: one snapshot per side for all.
-    std::vector<const verify::TablePlan*> keyed;
-    for (const auto& plan : plans_) {
-      if (!plan.keyless()) keyed.push_back(&plan);
     }
     // A row that differs is re-checked in the first round only (a real
     // mismatch refuses the cutover before anything freezes); later rounds

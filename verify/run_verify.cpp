@@ -329,6 +329,12 @@ Outcome run_verify(const Config& original, const Request& request) {
         Verifier verifier(config, make_sides(config));
         const auto turned = [&] { return stream_direction(home, original.name) != direction; };
         verifier.abandon_when(turned);
+        // A cutover that is preparing compares what changed itself (round
+        // after round, then with writes frozen): the pass waits for it.
+        verifier.yield_while([&verifier, &config] {
+          return control::read_exact_marks_request(verifier.sides().control(), config.name)
+              .requested;
+        });
         if (turned_before) {
           // The stream of the new direction starts a moment after the
           // switch: compared before it runs, every changed row would look

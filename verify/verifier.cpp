@@ -4,10 +4,12 @@
 #include <chrono>
 #include <thread>
 
+#include "common/backoff.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/shutdown.h"
+#include "common/units.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
 #include "verify/key_runs.h"
@@ -97,6 +99,9 @@ class RateLimiter {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+
+  // Time spent waiting for something else is not made up in a burst after.
+  void skip(Clock::duration idle) { start_ += idle; }
 
  private:
   uint64_t max_rows_;
@@ -214,6 +219,24 @@ bool Verifier::should_abandon() {
   return abandoned_;
 }
 
+Clock::duration Verifier::yield_if_asked() {
+  if (!yield_) return {};
+  const auto started = Clock::now();
+  if (started - yield_asked_ < std::chrono::seconds(1)) return {};
+  yield_asked_ = started;
+  if (!yield_()) return {};
+  spdlog::info("a cutover is preparing: verify waits between chunks until it ends");
+  while (sleep_unless_stopped(std::chrono::milliseconds(200)) && !should_abandon() && yield_()) {
+  }
+  const auto waited = Clock::now() - started;
+  if (!abandoned_ && !stop_requested()) {
+    spdlog::info("verify goes on after waiting {}",
+                 format_duration(std::chrono::duration<double>(waited).count()));
+  }
+  yield_asked_ = Clock::now();
+  return waited;
+}
+
 void Verifier::log_unsettled(const TablePlan& plan, const TableReport& report) const {
   if (abandoned_) {
     // Rows the pass could not settle once the stream stopped or turned
@@ -279,6 +302,7 @@ TableReport Verifier::full_pass(const TablePlan& plan, bool rate_limited) {
     sizer.observe(std::max(source.rows.digest.rows, target.rows.digest.rows), read_seconds);
     limiter.pace(report.source_rows, std::max(report.bytes / 2, source.rows.bytes));
     if (!upper) break;
+    limiter.skip(yield_if_asked());
     if (stop_requested() || should_abandon()) {
       report.completed = false;
       break;
@@ -410,7 +434,7 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
     const auto found = marks.find({plan->schema, plan->name});
     if (found == marks.end() || found->second.rows.empty()) continue;
     if (found->second.whole_table || plan->keyless()) {
-      one_by_one.push_back(plan);
+      if (!options.by_key_only) one_by_one.push_back(plan);
       continue;
     }
     Batched table{plan, &found->second, {}, {}};

@@ -80,6 +80,9 @@ class Verifier {
     // Return the marks of tables found equal instead of clearing them, for
     // the caller to clear later (the gate, with clients waiting).
     bool keep_marks = false;
+    // Leave out the tables marked whole (and those without a key): only
+    // what is marked by key, a cost that follows the changes.
+    bool by_key_only = false;
   };
   struct Round {
     std::vector<TableReport> reports;  // one per table that had marks
@@ -98,6 +101,12 @@ class Verifier {
   void abandon_when(std::function<bool()> abandon) { abandon_ = std::move(abandon); }
   // The pass in progress (or the last one) ended because of it.
   bool abandoned() const { return abandoned_; }
+  // Also asked between the chunks of a full pass, at most once a second:
+  // while it holds, the pass waits where it is, unpaced time not made up
+  // afterwards. Continuous verify asks whether a cutover is preparing: its
+  // own rounds compare what changed, and the freeze that follows wants the
+  // servers' time, not a second full pass beside it.
+  void yield_while(std::function<bool()> busy) { yield_ = std::move(busy); }
 
  private:
   // Settles candidate keys and records what they turned out to be.
@@ -111,11 +120,16 @@ class Verifier {
 
   // Asks abandon_ if a second has passed since it last did.
   bool should_abandon();
+  // Waits while yield_ holds (asked at most once a second); returns how
+  // long it waited.
+  std::chrono::steady_clock::duration yield_if_asked();
 
   const Config& config_;
   std::unique_ptr<Sides> sides_;
   std::function<bool()> abandon_;
   std::chrono::steady_clock::time_point abandon_asked_;
+  std::function<bool()> yield_;
+  std::chrono::steady_clock::time_point yield_asked_;
   bool abandoned_ = false;
 };
 

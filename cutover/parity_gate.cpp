@@ -51,6 +51,9 @@ ParityGate::ParityGate(const Config& current) : config_(current) {
   sides_ = sides.get();
   verifier_ = std::make_unique<verify::Verifier>(config_, std::move(sides));
   plans_ = verifier_->plan_tables(std::nullopt);
+  for (const auto& plan : plans_) {
+    if (!plan.keyless()) keyed_.push_back(&plan);
+  }
   keyless_ = std::make_unique<KeylessProof>(*sides_, config_);
   lo_source_ = std::make_unique<pg::Connection>(config_.source.conninfo, config_.source.name,
                                                 pg::Mode::kNormal, "cutover");
@@ -98,11 +101,6 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   lo_against_target_done_ = true;
   spdlog::info("parity gate: {} before the freeze, in {}", objects.summary(),
                format_duration(objects.seconds));
-  // Every table with a key in each round: one snapshot per side for all.
-  std::vector<const verify::TablePlan*> keyed;
-  for (const auto& plan : plans_) {
-    if (!plan.keyless()) keyed.push_back(&plan);
-  }
   Convergence result;
   uint64_t previous_left = UINT64_MAX;
   const auto give_up_at = Clock::now() + kConvergeAtMost;
@@ -137,7 +135,8 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
     // let a loader's keys pile up for the freeze.
     verify::Verifier::RoundOptions round;
     round.recheck = result.rounds == 1;
-    for (const verify::TableReport& report : verifier_->dirty_round(keyed, round).reports) {
+    // Every table with a key in each round: one snapshot per side for all.
+    for (const verify::TableReport& report : verifier_->dirty_round(keyed_, round).reports) {
       refuse_mismatches(report);
       result.rows_compared +=
           report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
@@ -164,6 +163,30 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
   keyless_compared_ = true;
   result.keyless_proven.assign(proven_keyless_.begin(), proven_keyless_.end());
   return result;
+}
+
+void ParityGate::hold_sessions_to(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  auto source = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
+  auto target = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
+  sides_->control().exec(timeout);
+  source.get();
+  target.get();
+}
+
+uint64_t ParityGate::narrow(Clock::time_point deadline) {
+  hold_sessions_to(deadline);
+  verify::Verifier::RoundOptions options;
+  options.recheck = false;
+  options.by_key_only = true;
+  uint64_t equal = 0;
+  for (const verify::TableReport& report : verifier_->dirty_round(keyed_, options).reports) {
+    equal += report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
+  }
+  narrowed_ = equal;
+  return equal;
 }
 
 // With writes frozen: sync what changed since converge() (the stamp tells
@@ -215,10 +238,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   // Every wait inside the gate is held to the time left: statements, and
   // the re-check's wait for the target (already drained, so it is short).
   config_.verify.recheck_timeout = left;
-  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
-  auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
-  auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
-  sides_->control().exec(timeout);
+  hold_sessions_to(deadline);
   // The drain saw the last apply transaction's position; its rows and
   // marks must also be visible before the marks are read.
   sides_->wait_applied_visible(deadline);
@@ -231,8 +251,6 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
       plans.push_back(&plan);
     }
   }
-  source_timeout.get();
-  target_timeout.get();
 
   // Every marked row of every table, in one snapshot per side; the marks
   // proven equal are cleared after the freeze (clear_compared()).
@@ -270,6 +288,9 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   if (!largest.empty()) detail += largest.size() > 3 ? ", ...)" : ")";
   detail += ", " + std::to_string(round.reads) + " reads per side in " +
             format_duration(round.read_seconds);
+  if (narrowed_ > 0) {
+    detail += " (and " + std::to_string(narrowed_) + " found equal while the router froze)";
+  }
   detail += "; " + objects.get();
   if (!proven.empty()) {
     detail += "; proven by the stream's row log (no key):";

@@ -77,6 +77,15 @@ class ParityGate {
   // Error(kPrecondition) on a mismatch.
   Convergence converge(int max_rounds);
 
+  // As the freeze begins, while the router waits for the transactions
+  // still running (pgbouncer's PAUSE): one more round, without re-checks,
+  // over the rows marked by key so far, so that the gate after the drain
+  // reads only what changed in the last moments. A row that differs is
+  // left marked for the gate. Runs on the gate's own sessions, beside the
+  // freeze; returns the rows found equal. Throws Error(kTimeout) past
+  // `deadline`.
+  uint64_t narrow(std::chrono::steady_clock::time_point deadline);
+
   // Inside the freeze, by `deadline`. Throws Error(kPrecondition) naming
   // the first table that differs, Error(kTimeout) when time runs out.
   // Returns "N changed rows equal" (and how many tables were compared
@@ -93,12 +102,16 @@ class ParityGate {
 
  private:
   verify::TableReport compare(const verify::TablePlan& plan);
+  // Every statement on the gate's sessions ends by `deadline`.
+  void hold_sessions_to(std::chrono::steady_clock::time_point deadline);
   std::string large_objects_frozen(std::chrono::steady_clock::time_point deadline);
 
   Config config_;  // the Verifier keeps a reference: the re-check timeout is set per phase
   std::unique_ptr<verify::Verifier> verifier_;
   verify::PostgresSides* sides_ = nullptr;  // the verifier's
   std::vector<verify::TablePlan> plans_;
+  std::vector<const verify::TablePlan*> keyed_;  // of plans_, the tables with a key
+  uint64_t narrowed_ = 0;                        // rows narrow() found equal
   bool requested_ = false;
   bool keyless_compared_ = false;  // by an earlier converge()
   std::unique_ptr<KeylessProof> keyless_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include "common/failpoint.h"
@@ -309,6 +310,9 @@ class Switchover {
     journal_.answer_later(true);
     try {
       step(Step::kFreeze, [&] {
+        // While the router waits for the transactions still running, the
+        // gate's sessions compare what is marked so far (joined in step 4).
+        narrowing_ = std::async(std::launch::async, [this] { return gate_->narrow(deadline_); });
         const auto pause_started = Clock::now();
         router_->freeze(deadline_);
         froze_ = true;
@@ -358,7 +362,9 @@ class Switchover {
       // Every journal row of the freeze written (an error rolls back).
       journal_.answer_later(false);
     } catch (const std::exception& error) {
-      // Whatever went wrong inside the freeze, the way out is the same.
+      // Whatever went wrong inside the freeze, the way out is the same;
+      // the gate's sessions are idle before anything else touches them.
+      join_narrowing();
       try {
         journal_.answer_later(false);
       } catch (const Error& journal_error) {  // clients wait: roll back regardless
@@ -404,7 +410,21 @@ class Switchover {
 
   // Step 4: the rows changed since the pre-gate, compared with writes
   // stopped. Any difference is real now, and stops the cutover.
-  std::string parity_gate() { return gate_->run_frozen(deadline_); }
+  std::string parity_gate() {
+    narrowing_.get();  // its error, if any, is the gate's
+    return gate_->run_frozen(deadline_);
+  }
+
+  // The round step 2 started, finished whatever its outcome (on the way
+  // out of a failed freeze: its error is not the cause).
+  void join_narrowing() noexcept {
+    if (!narrowing_.valid()) return;
+    try {
+      narrowing_.get();
+    } catch (const std::exception& error) {
+      spdlog::debug("the round beside the freeze: {}", error.what());
+    }
+  }
 
   // Step 6: the slot the new direction streams from, created now: every
   // write the new primary takes after the switch is after its start.
@@ -593,6 +613,8 @@ class Switchover {
 
   Plan plan_;
   std::unique_ptr<ParityGate> gate_;
+  // Step 2's round beside the freeze (declared after gate_: joined first).
+  std::future<uint64_t> narrowing_;
   ParityGate::Convergence convergence_;
   std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
 

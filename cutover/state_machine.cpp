@@ -104,7 +104,9 @@ Recovery plan_recovery(const std::vector<JournalEntry>& entries) {
   }
   recovery.action = Recovery::Action::kRollBack;
   recovery.unfence_and_resume = reached(Step::kFreeze);
-  recovery.drop_new_slot = reached(Step::kReverseStream);
+  // The new direction's slot is created in step 1, before its last rounds
+  // (journaled as step 6): any run that rolls back may have one.
+  recovery.drop_new_slot = true;
   // Started is enough: the file may have been rewritten before the process
   // died, and pointing the router at the primary it already uses is harmless.
   recovery.route_back = reached(Step::kRouter);

@@ -80,7 +80,7 @@ struct Recovery {
   Step resume_at = Step::kSwitch;  // kComplete: the first step to (re)run
   // kRollBack: what the interrupted run may have changed, to undo.
   bool unfence_and_resume = false;  // it reached the freeze
-  bool drop_new_slot = false;       // it reached the reverse stream step
+  bool drop_new_slot = false;       // created in step 1: any run rolled back
   bool route_back = false;          // it reached the router step: point it at the old primary
 };
 

@@ -37,6 +37,10 @@ milliseconds rollback_reserve(milliseconds budget) {
   return std::min(budget / 4, milliseconds(250));
 }
 
+// How long creating the new direction's slot may wait for the transactions
+// running on the new primary (before the freeze).
+constexpr std::chrono::seconds kSlotWaitAtMost{60};
+
 // One cutover or failback, from the old primary to the new.
 class Switchover {
  public:
@@ -86,6 +90,15 @@ class Switchover {
     try {
       preflight_and_prepare();
     } catch (const Error& error) {
+      if (slot_created_) {
+        try {
+          drop_new_slot();
+          slot_created_ = false;
+        } catch (const std::exception& drop_error) {
+          spdlog::warn("could not drop the new direction's slot (the next run does): {}",
+                       drop_error.what());
+        }
+      }
       journal_.failed(Step::kPreflight, error.what());
       journal_.finish("refused", std::nullopt, error.what());
       metrics::switch_run(to_string(operation_), "refused");
@@ -254,6 +267,7 @@ class Switchover {
     }
     publish_tables(to_, next.publication_name(), published);
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
+    create_new_stream();
     // Again, for what changed meanwhile, round after round until few keys
     // are left (a loader keeps adding them while a round compares): the
     // freeze follows at once, and every key left is compared inside it.
@@ -347,9 +361,10 @@ class Switchover {
                std::to_string(current_.cutover.sequence_margin) + ")";
       });
       step(Step::kReverseStream, [&] {
-        const std::string result = create_new_stream();
-        in_budget();
-        return result;
+        // Created before the freeze (create_new_stream()): journaled here,
+        // where a run that rolls back or dies has it dropped.
+        return "slot " + current_.reversed().slot_name() + " on the " + new_role() + " at " +
+               new_slot_start_ + " (created before the freeze)";
       });
       step(Step::kRouter, [&] {
         // Set first: a RELOAD that fails after the file was rewritten
@@ -426,22 +441,37 @@ class Switchover {
     }
   }
 
-  // Step 6: the slot the new direction streams from, created now: every
-  // write the new primary takes after the switch is after its start.
-  std::string create_new_stream() {
+  // The slot the new direction streams from (journaled as step 6), created
+  // before the freeze: creating a logical slot waits for every transaction
+  // running on the new primary to end (an autovacuum's ANALYZE, the
+  // stream's open batch), which once took 200 ms with clients waiting.
+  // Every write the new primary takes after the switch is after its start;
+  // what it commits between the two is the stream's own (the old primary's
+  // writes, applied under the origin both directions share), which the new
+  // direction's apply loop skips (ApplyLoop::on_origin).
+  void create_new_stream() {
     const Config next = current_.reversed();
-    pg::Result created =
-        replication_->exec_until("CREATE_REPLICATION_SLOT " + pg::quote_ident(next.slot_name()) +
-                                     " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-                                 deadline_);
+    const auto deadline = Clock::now() + kSlotWaitAtMost;
+    pg::Result created;
+    try {
+      created = replication_->exec_until("CREATE_REPLICATION_SLOT " +
+                                             pg::quote_ident(next.slot_name()) +
+                                             " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                                         deadline);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::kTimeout) throw;
+      throw Error(ErrorKind::kPrecondition,
+                  "creating slot " + next.slot_name() + " on the " + new_role() + " waited " +
+                      format_duration(static_cast<double>(kSlotWaitAtMost.count())) +
+                      " for the transactions running there to end; end the long ones (see "
+                      "pg_stat_activity) and try again");
+    }
     slot_created_ = true;
-    const std::string start = created.str(0, 1);
+    new_slot_start_ = created.str(0, 1);
     // The receiving side has everything before the slot's start.
-    from_.exec_until("SELECT pg_catalog.pg_replication_origin_advance(" +
-                         pg::quote_literal(next.origin_name()) + ", " + pg::quote_literal(start) +
-                         "::pg_lsn)",
-                     deadline_);
-    return "slot " + next.slot_name() + " on the " + new_role() + " at " + start;
+    from_.exec("SELECT pg_catalog.pg_replication_origin_advance(" +
+               pg::quote_literal(next.origin_name()) + ", " + pg::quote_literal(new_slot_start_) +
+               "::pg_lsn)");
   }
 
   // Before the point of no return: undo, within the budget, in the order
@@ -623,6 +653,7 @@ class Switchover {
   Clock::time_point deadline_{};
   bool froze_ = false;
   bool slot_created_ = false;
+  std::string new_slot_start_;  // the new direction's slot: where it starts
   bool routed_ = false;  // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;

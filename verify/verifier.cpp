@@ -225,7 +225,7 @@ Clock::duration Verifier::yield_if_asked() {
   if (started - yield_asked_ < std::chrono::seconds(1)) return {};
   yield_asked_ = started;
   if (!yield_()) return {};
-  spdlog::info("a cutover is preparing: verify waits between chunks until it ends");
+  spdlog::info("a cutover or failback is preparing: verify waits between chunks until it ends");
   while (sleep_unless_stopped(std::chrono::milliseconds(200)) && !should_abandon() && yield_()) {
   }
   const auto waited = Clock::now() - started;

@@ -116,7 +116,7 @@ kill -TERM "$BENCH_PID" "$LOADER_PID" "$VERIFY_PID"
 wait "$BENCH_PID" "$LOADER_PID" "$VERIFY_PID" 2>/dev/null || true
 # Continuous verify stepped aside while each operation prepared (the
 # cutover's own rounds compare what changed), and went on after.
-waits=$(grep -c "a cutover is preparing: verify waits" "$WORK/verify-continuous.log" || true)
+waits=$(grep -c "a cutover or failback is preparing: verify waits" "$WORK/verify-continuous.log" || true)
 [ "$waits" -ge 1 ] || { tail -20 "$WORK/verify-continuous.log"; fail "continuous verify never waited for a cutover"; }
 log "ok: continuous verify waited for $waits of the two operations"
 

@@ -177,13 +177,15 @@ TEST_CASE("Recovery of a run with no journal rows does nothing", "[cutover][reco
   CHECK_FALSE(recovery.route_back);
 }
 
-TEST_CASE("A run that died in preflight rolls back with nothing to unfence or drop",
+TEST_CASE("A run that died in preflight rolls back, dropping the slot it may have created",
           "[cutover][recovery]") {
+  // The new direction's slot is created before the preflight's last
+  // rounds; nothing is fenced yet.
   SECTION("preflight started") {
-    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kStarted}}), false, false);
+    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kStarted}}), false, true);
   }
   SECTION("preflight done") {
-    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kDone}}), false, false);
+    require_roll_back(plan_recovery({{Step::kPreflight, StepState::kDone}}), false, true);
   }
 }
 
@@ -191,27 +193,27 @@ TEST_CASE("A run that reached the freeze rolls back by unfencing and resuming",
           "[cutover][recovery]") {
   SECTION("freeze started") {
     require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kStarted)), true,
-                      false);
+                      true);
   }
   SECTION("freeze failed") {
     // The router may have paused before the fence failed: undo both.
-    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kFailed)), true, false);
+    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kFailed)), true, true);
   }
   SECTION("freeze done, drain started") {
-    require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true, false);
+    require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true, true);
   }
   SECTION("sequences done") {
     require_roll_back(plan_recovery(journal_up_to(Step::kSequences, StepState::kDone)), true,
-                      false);
+                      true);
   }
 }
 
 TEST_CASE("A run that failed at the parity gate rolls back, unfencing", "[cutover][recovery]") {
   require_roll_back(plan_recovery(journal_up_to(Step::kParityGate, StepState::kFailed)), true,
-                    false);
+                    true);
 }
 
-TEST_CASE("A run that reached the reverse stream step also drops the new slot",
+TEST_CASE("A run that reached the reverse stream step drops the new slot",
           "[cutover][recovery]") {
   const StepState state = GENERATE(StepState::kStarted, StepState::kDone, StepState::kFailed);
   CAPTURE(to_string(state));
@@ -277,7 +279,7 @@ TEST_CASE("Every step and state a run can die in has one plan: undo what it reac
       const int reached = static_cast<int>(last);
       if (reached < 8) {
         require_roll_back(recovery, /*unfence_and_resume=*/reached >= 2,
-                          /*drop_new_slot=*/reached >= 6, /*route_back=*/reached >= 7);
+                          /*drop_new_slot=*/true, /*route_back=*/reached >= 7);
       } else if (last == Step::kSwitch && state != StepState::kDone) {
         require_complete(recovery, Step::kSwitch);
       } else {

@@ -454,10 +454,10 @@ class Switchover {
     const auto deadline = Clock::now() + kSlotWaitAtMost;
     pg::Result created;
     try {
-      created = replication_->exec_until("CREATE_REPLICATION_SLOT " +
-                                             pg::quote_ident(next.slot_name()) +
-                                             " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-                                         deadline);
+      created =
+          replication_->exec_until("CREATE_REPLICATION_SLOT " + pg::quote_ident(next.slot_name()) +
+                                       " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                                   deadline);
     } catch (const Error& error) {
       if (error.kind() != ErrorKind::kTimeout) throw;
       throw Error(ErrorKind::kPrecondition,
@@ -654,7 +654,7 @@ class Switchover {
   bool froze_ = false;
   bool slot_created_ = false;
   std::string new_slot_start_;  // the new direction's slot: where it starts
-  bool routed_ = false;  // step 7 began: the router may point at the new primary
+  bool routed_ = false;         // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;
   std::string rollback_cause_;  // why the freeze was rolled back

@@ -192,8 +192,7 @@ TEST_CASE("A run that died in preflight rolls back, dropping the slot it may hav
 TEST_CASE("A run that reached the freeze rolls back by unfencing and resuming",
           "[cutover][recovery]") {
   SECTION("freeze started") {
-    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kStarted)), true,
-                      true);
+    require_roll_back(plan_recovery(journal_up_to(Step::kFreeze, StepState::kStarted)), true, true);
   }
   SECTION("freeze failed") {
     // The router may have paused before the fence failed: undo both.
@@ -203,8 +202,7 @@ TEST_CASE("A run that reached the freeze rolls back by unfencing and resuming",
     require_roll_back(plan_recovery(journal_up_to(Step::kDrain, StepState::kStarted)), true, true);
   }
   SECTION("sequences done") {
-    require_roll_back(plan_recovery(journal_up_to(Step::kSequences, StepState::kDone)), true,
-                      true);
+    require_roll_back(plan_recovery(journal_up_to(Step::kSequences, StepState::kDone)), true, true);
   }
 }
 
@@ -213,8 +211,7 @@ TEST_CASE("A run that failed at the parity gate rolls back, unfencing", "[cutove
                     true);
 }
 
-TEST_CASE("A run that reached the reverse stream step drops the new slot",
-          "[cutover][recovery]") {
+TEST_CASE("A run that reached the reverse stream step drops the new slot", "[cutover][recovery]") {
   const StepState state = GENERATE(StepState::kStarted, StepState::kDone, StepState::kFailed);
   CAPTURE(to_string(state));
   require_roll_back(plan_recovery(journal_up_to(Step::kReverseStream, state)), true, true, false);

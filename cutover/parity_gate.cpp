@@ -189,6 +189,14 @@ uint64_t ParityGate::narrow(Clock::time_point deadline) {
   return equal;
 }
 
+uint64_t ParityGate::keys_marked() {
+  uint64_t keys = 0;
+  for (const auto& mark : verify::store::count_marks(sides_->control(), config_.name)) {
+    keys += mark.keys;
+  }
+  return keys;
+}
+
 // With writes frozen: sync what changed since converge() (the stamp tells
 // whether anything did), then prove that both sides hold the same objects
 // with the same owners, and the record agrees (a catalog read, no bytes).

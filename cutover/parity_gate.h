@@ -78,13 +78,16 @@ class ParityGate {
   Convergence converge(int max_rounds);
 
   // As the freeze begins, while the router waits for the transactions
-  // still running (pgbouncer's PAUSE): one more round, without re-checks,
+  // still running (pgbouncer's PAUSE), and once before it, after the new
+  // direction's slot is created: one more round, without re-checks,
   // over the rows marked by key so far, so that the gate after the drain
   // reads only what changed in the last moments. A row that differs is
   // left marked for the gate. Runs on the gate's own sessions, beside the
   // freeze; returns the rows found equal. Throws Error(kTimeout) past
   // `deadline`.
   uint64_t narrow(std::chrono::steady_clock::time_point deadline);
+  // The keys marked now, for the gate (the journal's "keys left").
+  uint64_t keys_marked();
 
   // Inside the freeze, by `deadline`. Throws Error(kPrecondition) naming
   // the first table that differs, Error(kTimeout) when time runs out.

@@ -38,7 +38,8 @@ milliseconds rollback_reserve(milliseconds budget) {
 }
 
 // How long creating the new direction's slot may wait for the transactions
-// running on the new primary (before the freeze).
+// running on the new primary, and the round after it may take (before the
+// freeze).
 constexpr std::chrono::seconds kSlotWaitAtMost{60};
 
 // One cutover or failback, from the old primary to the new.
@@ -267,14 +268,19 @@ class Switchover {
     }
     publish_tables(to_, next.publication_name(), published);
     if (find_slot(to_, next.slot_name())) drop_slot(to_, next.slot_name());
-    create_new_stream();
     // Again, for what changed meanwhile, round after round until few keys
     // are left (a loader keeps adding them while a round compares): the
     // freeze follows at once, and every key left is compared inside it.
     const ParityGate::Convergence last = gate_->converge(ParityGate::kMaxRounds);
     convergence_.rounds += last.rounds;
     convergence_.rows_compared += last.rows_compared;
-    convergence_.keys_left = last.keys_left;
+    // Last, so that the new direction has little of the stream's own
+    // writes to skip after the switch (a slot created before seconds of
+    // rounds left the new stream decoding them while clients wrote); one
+    // more round takes what changed while it waited.
+    create_new_stream();
+    convergence_.rows_compared += gate_->narrow(Clock::now() + kSlotWaitAtMost);
+    convergence_.keys_left = gate_->keys_marked();
   }
 
   // What made a step inside the freeze fail, for the journal and the one
@@ -444,7 +450,9 @@ class Switchover {
   // The slot the new direction streams from (journaled as step 6), created
   // before the freeze: creating a logical slot waits for every transaction
   // running on the new primary to end (an autovacuum's ANALYZE, the
-  // stream's open batch), which once took 200 ms with clients waiting.
+  // stream's open batch) and for its snapshot record to be flushed, which
+  // took 200 ms with clients waiting (the WAL writer's delay: nothing else
+  // flushed the new primary's WAL inside the freeze).
   // Every write the new primary takes after the switch is after its start;
   // what it commits between the two is the stream's own (the old primary's
   // writes, applied under the origin both directions share), which the new

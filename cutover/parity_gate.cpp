@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <future>
+#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -176,15 +177,21 @@ void ParityGate::hold_sessions_to(Clock::time_point deadline) {
   target.get();
 }
 
-uint64_t ParityGate::narrow(Clock::time_point deadline) {
+uint64_t ParityGate::narrow(Clock::time_point deadline, const std::atomic<bool>* again) {
   hold_sessions_to(deadline);
   verify::Verifier::RoundOptions options;
   options.recheck = false;
   options.by_key_only = true;
   uint64_t equal = 0;
-  for (const verify::TableReport& report : verifier_->dirty_round(keyed_, options).reports) {
-    equal += report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
-  }
+  do {
+    uint64_t read = 0;
+    for (const verify::TableReport& report : verifier_->dirty_round(keyed_, options).reports) {
+      read += report.source_rows;
+      equal += report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
+    }
+    // Nothing marked yet: the stream is still applying what came before.
+    if (read == 0 && again) std::this_thread::sleep_for(milliseconds(1));
+  } while (again && again->load() && Clock::now() < deadline);
   narrowed_ = equal;
   return equal;
 }

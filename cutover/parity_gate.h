@@ -37,6 +37,7 @@
 // Owns a Verifier (three connections); not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -77,15 +78,17 @@ class ParityGate {
   // Error(kPrecondition) on a mismatch.
   Convergence converge(int max_rounds);
 
-  // As the freeze begins, while the router waits for the transactions
-  // still running (pgbouncer's PAUSE), and once before it, after the new
-  // direction's slot is created: one more round, without re-checks,
-  // over the rows marked by key so far, so that the gate after the drain
-  // reads only what changed in the last moments. A row that differs is
-  // left marked for the gate. Runs on the gate's own sessions, beside the
-  // freeze; returns the rows found equal. Throws Error(kTimeout) past
+  // Rounds without re-checks over the rows marked by key so far, so that
+  // the gate after the drain reads only what changed in the last moments:
+  // once before the freeze, after the new direction's slot is created, and
+  // as the freeze begins, round after round while `again` holds (the
+  // router waits for the transactions still running, pgbouncer's PAUSE,
+  // and the stream applies what they and the moments before them wrote).
+  // A row that differs is left marked for the gate. Runs on the gate's own
+  // sessions; returns the rows found equal. Throws Error(kTimeout) past
   // `deadline`.
-  uint64_t narrow(std::chrono::steady_clock::time_point deadline);
+  uint64_t narrow(std::chrono::steady_clock::time_point deadline,
+                  const std::atomic<bool>* again = nullptr);
   // The keys marked now, for the gate (the journal's "keys left").
   uint64_t keys_marked();
 

@@ -1,6 +1,7 @@
 #include "cutover/switchover.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <future>
 #include <thread>
@@ -330,15 +331,20 @@ class Switchover {
     journal_.answer_later(true);
     try {
       step(Step::kFreeze, [&] {
-        // While the router waits for the transactions still running, the
-        // gate's sessions compare what is marked so far (joined in step 4).
-        narrowing_ = std::async(std::launch::async, [this] { return gate_->narrow(deadline_); });
+        // While the router waits for the transactions still running and
+        // the old primary is fenced, the gate's sessions compare what is
+        // marked, round after round (the last one beside the drain; joined
+        // in step 4).
+        narrowing_again_ = true;
+        narrowing_ = std::async(std::launch::async,
+                                [this] { return gate_->narrow(deadline_, &narrowing_again_); });
         const auto pause_started = Clock::now();
         router_->freeze(deadline_);
         froze_ = true;
         const double pause_ms = ms_since(pause_started);
         const auto fence_started = Clock::now();
         const FenceResult fenced_off = fence(from_, deadline_);
+        narrowing_again_ = false;
         in_budget();
         char detail[160];
         std::snprintf(detail, sizeof detail,
@@ -439,6 +445,7 @@ class Switchover {
   // The round step 2 started, finished whatever its outcome (on the way
   // out of a failed freeze: its error is not the cause).
   void join_narrowing() noexcept {
+    narrowing_again_ = false;
     if (!narrowing_.valid()) return;
     try {
       narrowing_.get();
@@ -653,6 +660,7 @@ class Switchover {
   std::unique_ptr<ParityGate> gate_;
   // Step 2's round beside the freeze (declared after gate_: joined first).
   std::future<uint64_t> narrowing_;
+  std::atomic<bool> narrowing_again_{false};  // another round, please
   ParityGate::Convergence convergence_;
   std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
 

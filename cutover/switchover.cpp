@@ -442,8 +442,8 @@ class Switchover {
     return gate_->run_frozen(deadline_);
   }
 
-  // The round step 2 started, finished whatever its outcome (on the way
-  // out of a failed freeze: its error is not the cause).
+  // The rounds step 2 started, finished whatever their outcome (on the way
+  // out of a failed freeze: their error is not the cause).
   void join_narrowing() noexcept {
     narrowing_again_ = false;
     if (!narrowing_.valid()) return;
@@ -658,9 +658,10 @@ class Switchover {
 
   Plan plan_;
   std::unique_ptr<ParityGate> gate_;
-  // Step 2's round beside the freeze (declared after gate_: joined first).
+  // Step 2's rounds beside the freeze, going on while narrowing_again_
+  // holds (declared after gate_ and the flag: joined before either goes).
+  std::atomic<bool> narrowing_again_{false};
   std::future<uint64_t> narrowing_;
-  std::atomic<bool> narrowing_again_{false};  // another round, please
   ParityGate::Convergence convergence_;
   std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
 

@@ -144,16 +144,9 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
       result.rows_compared +=
           report.source_rows - std::min<uint64_t>(report.source_rows, report.in_flight.size());
     }
-    // A keyless table is always marked whole: it has no key to mark by.
-    result.keys_left = 0;
-    result.whole_tables_left = 0;
-    for (const auto& mark : verify::store::count_marks(control, config_.name)) {
-      result.keys_left += mark.keys;
-      const bool keyless = std::any_of(plans_.begin(), plans_.end(), [&](const auto& plan) {
-        return plan.keyless() && plan.schema == mark.schema && plan.name == mark.name;
-      });
-      if (mark.whole_table && !keyless) ++result.whole_tables_left;
-    }
+    const Marked left = marked_now();
+    result.keys_left = left.keys;
+    result.whole_tables_left = left.whole_tables;
     // A whole-table mark written before the apply loop saw the request is
     // gone after one more round; rows changing faster than a round
     // compares them never get fewer, and the gate takes them as they are.
@@ -201,12 +194,17 @@ uint64_t ParityGate::narrow(Clock::time_point deadline, const std::atomic<bool>*
   return equal;
 }
 
-uint64_t ParityGate::keys_marked() {
-  uint64_t keys = 0;
+ParityGate::Marked ParityGate::marked_now() {
+  Marked marked;
   for (const auto& mark : verify::store::count_marks(sides_->control(), config_.name)) {
-    keys += mark.keys;
+    marked.keys += mark.keys;
+    // A keyless table is always marked whole: it has no key to mark by.
+    const bool keyless = std::any_of(plans_.begin(), plans_.end(), [&](const auto& plan) {
+      return plan.keyless() && plan.schema == mark.schema && plan.name == mark.name;
+    });
+    if (mark.whole_table && !keyless) ++marked.whole_tables;
   }
-  return keys;
+  return marked;
 }
 
 // With writes frozen: sync what changed since converge() (the stamp tells

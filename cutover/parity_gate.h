@@ -89,8 +89,13 @@ class ParityGate {
   // `deadline`.
   uint64_t narrow(std::chrono::steady_clock::time_point deadline,
                   const std::atomic<bool>* again = nullptr);
-  // The keys marked now, for the gate (the journal's "keys left").
-  uint64_t keys_marked();
+  // What is marked now, for the gate: keys, and tables with a key marked
+  // as a whole.
+  struct Marked {
+    uint64_t keys = 0;
+    int whole_tables = 0;
+  };
+  Marked marked_now();
 
   // Inside the freeze, by `deadline`. Throws Error(kPrecondition) naming
   // the first table that differs, Error(kTimeout) when time runs out.

@@ -281,7 +281,7 @@ class Switchover {
     // more round takes what changed while it waited.
     create_new_stream();
     convergence_.rows_compared += gate_->narrow(Clock::now() + kSlotWaitAtMost);
-    convergence_.keys_left = gate_->keys_marked();
+    convergence_.keys_left = gate_->marked_now().keys;
   }
 
   // What made a step inside the freeze fail, for the journal and the one

@@ -22,4 +22,10 @@ std::string counted(uint64_t count, const std::string& noun);
 std::string format_bytes(double bytes);       // "1.4 GB"
 std::string format_duration(double seconds);  // "3m12s", "850 ms"
 
+// Milliseconds since `start`, for timings reported to the operator.
+inline double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 }  // namespace switchyard

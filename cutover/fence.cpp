@@ -4,15 +4,17 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/units.h"
 #include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::cutover {
 namespace {
 
-std::string alter_database(pg::Connection& database) {
-  return "ALTER DATABASE " +
-         pg::quote_ident(database.exec("SELECT pg_catalog.current_database()").get(0, 0));
+// The name libpq connected with, not asked of the server: inside the
+// freeze every round trip is one more the clients wait for.
+std::string alter_database(const pg::Connection& database) {
+  return "ALTER DATABASE " + pg::quote_ident(database.database());
 }
 
 }  // namespace
@@ -20,9 +22,11 @@ std::string alter_database(pg::Connection& database) {
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
   // Committed without waiting for the disk: the drain marker that follows
   // commits synchronously, and its flush covers this commit too.
+  const auto started = std::chrono::steady_clock::now();
   primary.exec_until("SET LOCAL synchronous_commit = off; " + alter_database(primary) +
                          " SET default_transaction_read_only = on",
                      deadline);
+  const double default_ms = ms_since(started);
   // Signal every other client session, then watch them go. (The waiting
   // form, pg_terminate_backend(pid, timeout), polls in 100 ms steps: a
   // tenth of a second of frozen writes per session.) A session that had
@@ -54,7 +58,7 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return FenceResult{static_cast<int>(signalled.int64(0, 0))};
+  return FenceResult{static_cast<int>(signalled.int64(0, 0)), default_ms};
 }
 
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {

@@ -23,7 +23,8 @@
 namespace switchyard::cutover {
 
 struct FenceResult {
-  int terminated = 0;  // sessions ended
+  int terminated = 0;     // sessions ended
+  double default_ms = 0;  // of which setting the default took
 };
 
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);

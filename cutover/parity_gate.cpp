@@ -256,10 +256,15 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   // Every wait inside the gate is held to the time left: statements, and
   // the re-check's wait for the target (already drained, so it is short).
   config_.verify.recheck_timeout = left;
+  const auto started = Clock::now();
   hold_sessions_to(deadline);
+  const double timeouts_ms = ms_since(started);
   // The drain saw the last apply transaction's position; its rows and
   // marks must also be visible before the marks are read.
+  const auto visible_started = Clock::now();
   sides_->wait_applied_visible(deadline);
+  const double visible_ms = ms_since(visible_started);
+  const auto keyless_started = Clock::now();
   std::vector<std::string> proven;
   std::vector<const verify::TablePlan*> plans;
   for (const auto& plan : plans_) {
@@ -272,6 +277,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
 
   // Every marked row of every table, in one snapshot per side; the marks
   // proven equal are cleared after the freeze (clear_compared()).
+  const double keyless_ms = ms_since(keyless_started);
   verify::Verifier::RoundOptions options;
   options.keep_marks = true;
   verify::Verifier::Round round = verifier_->dirty_round(plans, options);
@@ -306,10 +312,24 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   if (!largest.empty()) detail += largest.size() > 3 ? ", ...)" : ")";
   detail += ", " + std::to_string(round.reads) + " reads per side in " +
             format_duration(round.read_seconds);
+  // Where the rest of the step went, for a DBA whose freeze ran long.
+  char before[160];
+  std::snprintf(before, sizeof before,
+                " after %.1f ms setting timeouts, %.1f waiting for the last apply, %.1f on the "
+                "row logs, %.1f reading the marks",
+                timeouts_ms, visible_ms, keyless_ms, round.marks_seconds * 1000);
+  detail += before;
   if (narrowed_ > 0) {
     detail += " (and " + std::to_string(narrowed_) + " found equal while the router froze)";
   }
+  const auto objects_wait_started = Clock::now();
   detail += "; " + objects.get();
+  const double objects_wait_ms = ms_since(objects_wait_started);
+  if (objects_wait_ms >= 0.1) {
+    char waited[64];
+    std::snprintf(waited, sizeof waited, " (waited %.1f ms for them)", objects_wait_ms);
+    detail += waited;
+  }
   if (!proven.empty()) {
     detail += "; proven by the stream's row log (no key):";
     for (const auto& table : proven) detail += " " + table;

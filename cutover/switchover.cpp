@@ -28,10 +28,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
 // How much of the freeze budget is kept back for rolling back: the steps
 // must finish by the budget minus this, so that unfence + RESUME still fit.
 milliseconds rollback_reserve(milliseconds budget) {
@@ -346,10 +342,12 @@ class Switchover {
         const FenceResult fenced_off = fence(from_, deadline_);
         narrowing_again_ = false;
         in_budget();
-        char detail[160];
+        char detail[192];
         std::snprintf(detail, sizeof detail,
-                      "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms",
-                      pause_ms, old_role().c_str(), fenced_off.terminated, ms_since(fence_started));
+                      "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms "
+                      "(%.1f ms setting the default)",
+                      pause_ms, old_role().c_str(), fenced_off.terminated, ms_since(fence_started),
+                      fenced_off.default_ms);
         return std::string(detail);
       });
       step(Step::kDrain, [&] {

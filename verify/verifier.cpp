@@ -419,7 +419,9 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
                                       RoundOptions options) {
   Round round;
   pg::Connection& control = sides_->control();
+  const auto marks_started = Clock::now();
   const auto marks = store::read_all_dirty(control, config_.name);
+  round.marks_seconds = seconds_since(marks_started);
   struct Batched {
     const TablePlan* plan;
     const store::DirtySet* dirty;

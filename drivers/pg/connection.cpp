@@ -236,6 +236,10 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 int Connection::server_version() const {
   return PQserverVersion(conn_);
 }
+std::string Connection::database() const {
+  const char* name = PQdb(conn_);
+  return name ? name : "";
+}
 int Connection::socket() const {
   return PQsocket(conn_);
 }

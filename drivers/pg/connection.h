@@ -77,6 +77,7 @@ class Connection {
 
   const std::string& role() const { return role_; }
   int server_version() const;  // 150004
+  std::string database() const;  // the database connected to, known without asking
   int socket() const;
   bool ok() const;  // connection still usable
 

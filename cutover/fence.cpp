@@ -4,7 +4,6 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/units.h"
 #include "drivers/pg/catalog.h"
 #include "drivers/pg/sql.h"
 
@@ -17,31 +16,53 @@ std::string alter_database(const pg::Connection& database) {
   return "ALTER DATABASE " + pg::quote_ident(database.database());
 }
 
+// Committed without waiting for the disk: the drain marker that follows
+// commits synchronously, and its flush covers this commit too.
+std::string set_read_only(const pg::Connection& primary) {
+  return "SET LOCAL synchronous_commit = off; " + alter_database(primary) +
+         " SET default_transaction_read_only = on";
+}
+
+// Signal every other client session, then watch them go. (The waiting
+// form, pg_terminate_backend(pid, timeout), polls in 100 ms steps: a
+// tenth of a second of frozen writes per session.) A session that had
+// already gone is simply not found again.
+constexpr const char* kEndSessions =
+    // Materialized first, so that no session outside it is ever signalled
+    // (the order of a WHERE clause's conditions is the planner's choice).
+    "WITH victims AS MATERIALIZED ("
+    "  SELECT pid FROM pg_catalog.pg_stat_activity "
+    "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+    "    AND backend_type = 'client backend' "
+    "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') "
+    "SELECT count(*), coalesce(array_agg(pid), '{}')::text FROM victims "
+    "WHERE pg_catalog.pg_terminate_backend(pid)";
+
 }  // namespace
 
+void ready_fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
+  primary.exec_until("BEGIN; " + set_read_only(primary), deadline);
+}
+
+void abandon_fence(pg::Connection& primary) noexcept {
+  try {
+    if (primary.ok() && primary.in_transaction()) primary.exec("ROLLBACK");
+  } catch (const std::exception&) {
+    // Broken on the way: the server rolls the transaction back itself.
+  }
+}
+
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
-  // Committed without waiting for the disk: the drain marker that follows
-  // commits synchronously, and its flush covers this commit too.
-  const auto started = std::chrono::steady_clock::now();
-  primary.exec_until("SET LOCAL synchronous_commit = off; " + alter_database(primary) +
-                         " SET default_transaction_read_only = on",
-                     deadline);
-  const double default_ms = ms_since(started);
-  // Signal every other client session, then watch them go. (The waiting
-  // form, pg_terminate_backend(pid, timeout), polls in 100 ms steps: a
-  // tenth of a second of frozen writes per session.) A session that had
-  // already gone is simply not found again.
-  pg::Result signalled = primary.exec_until(
-      // Materialized first, so that no session outside it is ever signalled
-      // (the order of a WHERE clause's conditions is the planner's choice).
-      "WITH victims AS MATERIALIZED ("
-      "  SELECT pid FROM pg_catalog.pg_stat_activity "
-      "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
-      "    AND backend_type = 'client backend' "
-      "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') "
-      "SELECT count(*), coalesce(array_agg(pid), '{}')::text FROM victims "
-      "WHERE pg_catalog.pg_terminate_backend(pid)",
-      deadline);
+  std::string statements;
+  if (primary.in_transaction()) {
+    // Made ready: the commit and the sessions' end in one round trip, in
+    // that order (a session opened after the commit starts read-only).
+    statements = std::string("COMMIT; ") + kEndSessions;
+  } else {
+    primary.exec_until(set_read_only(primary), deadline);
+    statements = kEndSessions;
+  }
+  pg::Result signalled = primary.exec_until(statements, deadline);
   const std::string pids = signalled.str(0, 1);
   // Each statement is its own transaction, so each sees fresh statistics.
   while (pids != "{}") {
@@ -58,7 +79,7 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return FenceResult{static_cast<int>(signalled.int64(0, 0)), default_ms};
+  return FenceResult{static_cast<int>(signalled.int64(0, 0))};
 }
 
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {

@@ -1,13 +1,22 @@
 // The fence: an old primary must not take writes that bypass the router.
 //
-// fence() sets the database's default to read-only (ALTER DATABASE ... SET
-// default_transaction_read_only = on), so every new session is read-only,
-// then terminates every other client session on that database and waits
-// for each to exit: a session opened before the fence would not see the new
-// default. Replication connections and switchyard's own sessions (named
-// switchyard-*, which set the default off for themselves) are spared: the
-// stream must go on applying. Once fence() returns, only switchyard can
-// write there, so a marker written next is after every application write.
+// The fence sets the database's default to read-only (ALTER DATABASE ...
+// SET default_transaction_read_only = on), so every new session is
+// read-only, then terminates every other client session on that database
+// and waits for each to exit: a session opened before the fence would not
+// see the new default. Replication connections and switchyard's own
+// sessions (named switchyard-*, which set the default off for themselves)
+// are spared: the stream must go on applying. Once fence() returns, only
+// switchyard can write there, so a marker written next is after every
+// application write.
+//
+// It comes in two halves, so that the clients frozen by the router wait
+// for as little as possible: ready_fence(), while the router freezes, runs
+// the ALTER DATABASE and leaves its transaction open (no session sees the
+// new default yet); fence() commits it and ends the sessions, in one round
+// trip. A fence made ready and not needed is abandoned (ROLLBACK); a
+// process that dies in between leaves nothing, the server rolling the
+// transaction back. fence() alone does both halves.
 //
 // The fence's commit does not wait for the disk: the drain marker that the
 // cutover writes next is a synchronous commit, whose flush covers it.
@@ -23,11 +32,13 @@
 namespace switchyard::cutover {
 
 struct FenceResult {
-  int terminated = 0;     // sessions ended
-  double default_ms = 0;  // of which setting the default took
+  int terminated = 0;  // sessions ended
 };
 
+void ready_fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
+// Rolls back a fence made ready and not committed; harmless otherwise.
+void abandon_fence(pg::Connection& primary) noexcept;
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline);
 // Whether the database's default is read-only (fenced).
 bool fenced(pg::Connection& database);

@@ -334,10 +334,20 @@ class Switchover {
         narrowing_again_ = true;
         narrowing_ = std::async(std::launch::async,
                                 [this] { return gate_->narrow(deadline_, &narrowing_again_); });
+        // The fence's catalog write too, its transaction left open: after
+        // the router has frozen, only its commit is left (fence.h). Should
+        // the freeze fail, this future waits for it on the way out, and
+        // roll_back() abandons it.
+        auto fence_ready = std::async(std::launch::async, [this] {
+          const auto started = Clock::now();
+          ready_fence(from_, deadline_);
+          return ms_since(started);
+        });
         const auto pause_started = Clock::now();
         router_->freeze(deadline_);
         froze_ = true;
         const double pause_ms = ms_since(pause_started);
+        const double ready_ms = fence_ready.get();
         const auto fence_started = Clock::now();
         const FenceResult fenced_off = fence(from_, deadline_);
         narrowing_again_ = false;
@@ -345,9 +355,9 @@ class Switchover {
         char detail[192];
         std::snprintf(detail, sizeof detail,
                       "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms "
-                      "(%.1f ms setting the default)",
+                      "(its default set in %.1f ms while the router froze)",
                       pause_ms, old_role().c_str(), fenced_off.terminated, ms_since(fence_started),
-                      fenced_off.default_ms);
+                      ready_ms);
         return std::string(detail);
       });
       step(Step::kDrain, [&] {
@@ -507,6 +517,8 @@ class Switchover {
     const bool routed_back =
         !routed_ || attempt("router back to the " + std::string(old_role()),
                             [&] { router_->switch_back(old_primary(), deadline); });
+    // A fence made ready beside the router's freeze and never committed.
+    abandon_fence(from_);
     if (froze_) {
       attempt("unfence", [&] {
         if (!from_.ok()) {

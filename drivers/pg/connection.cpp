@@ -246,6 +246,11 @@ int Connection::socket() const {
 bool Connection::ok() const {
   return conn_ && PQstatus(conn_) == CONNECTION_OK;
 }
+bool Connection::in_transaction() const {
+  if (!conn_) return false;
+  const PGTransactionStatusType status = PQtransactionStatus(conn_);
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
+}
 
 void Connection::throw_error(const std::string& query, pg_result* result) const {
   std::string sqlstate;

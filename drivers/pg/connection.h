@@ -80,6 +80,7 @@ class Connection {
   std::string database() const;  // the database connected to, known without asking
   int socket() const;
   bool ok() const;  // connection still usable
+  bool in_transaction() const;  // a transaction block is open (or failed and not ended)
 
   // Runs one or more statements with the simple protocol; returns the last
   // result. Throws on any error.

@@ -87,7 +87,7 @@ class Verifier {
   struct Round {
     std::vector<TableReport> reports;  // one per table that had marks
     std::vector<store::DirtyRow> marks_to_clear;
-    size_t reads = 0;  // per side, for the batched tables
+    size_t reads = 0;          // per side, for the batched tables
     double marks_seconds = 0;  // reading the marks, before the rows
     double read_seconds = 0;
   };

@@ -76,10 +76,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   const std::string& role() const { return role_; }
-  int server_version() const;  // 150004
+  int server_version() const;    // 150004
   std::string database() const;  // the database connected to, known without asking
   int socket() const;
-  bool ok() const;  // connection still usable
+  bool ok() const;              // connection still usable
   bool in_transaction() const;  // a transaction block is open (or failed and not ended)
 
   // Runs one or more statements with the simple protocol; returns the last

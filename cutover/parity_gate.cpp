@@ -274,10 +274,10 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
       plans.push_back(&plan);
     }
   }
+  const double keyless_ms = ms_since(keyless_started);
 
   // Every marked row of every table, in one snapshot per side; the marks
   // proven equal are cleared after the freeze (clear_compared()).
-  const double keyless_ms = ms_since(keyless_started);
   verify::Verifier::RoundOptions options;
   options.keep_marks = true;
   verify::Verifier::Round round = verifier_->dirty_round(plans, options);

@@ -347,8 +347,9 @@ class Switchover {
         router_->freeze(deadline_);
         froze_ = true;
         const double pause_ms = ms_since(pause_started);
-        const double ready_ms = fence_ready.get();
+        // From here the fence counts: waiting for its write, if PAUSE was quicker.
         const auto fence_started = Clock::now();
+        const double ready_ms = fence_ready.get();
         const FenceResult fenced_off = fence(from_, deadline_);
         narrowing_again_ = false;
         in_budget();

@@ -428,9 +428,18 @@ class Switchover {
         ", " + pg::quote_literal("drain " + std::to_string(journal_.run_id())) + ")::text";
     const Lsn marker = *Lsn::parse(from_.exec_until(marker_sql, deadline_).get(0, 0));
     for (;;) {
-      const Lsn applied =
-          control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
+      // Watched without flushing (asking for the flushed progress forces a
+      // WAL flush on the new primary each time, beside the stream catching
+      // up); once past the marker, asked once more flushed, so that what
+      // the drain promises survives a crash of the new primary.
+      Lsn applied = control::origin_progress(to_, current_.origin_name(), false).value_or(Lsn{});
       if (applied >= marker) {
+        applied = control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
+        if (applied < marker) {
+          throw Error(ErrorKind::kInternal, "drain: the flushed progress " + applied.to_string() +
+                                                " is behind the marker " + marker.to_string() +
+                                                " the stream had applied");
+        }
         drained_to_ = applied;
         return;
       }

@@ -86,7 +86,7 @@ run_switchyard() {
   "$SY" -c "$cfg" replicate >"$WORK/switchyard-replicate.log" 2>&1 &
   local pid=$!
   BACKGROUND+=("$pid")
-  caught_up() { "$SY" -c "$cfg" status 2>/dev/null | grep -q "^state        streaming"; }
+  caught_up() { "$SY" -c "$cfg" status 2>/dev/null | grep "^state        streaming" >/dev/null; }
   wait_for 1200 1 "switchyard's initial copy" -- caught_up
   sleep 2
   for case in $CASES; do run_case switchyard "$case" switchyard "$pid"; done

@@ -49,7 +49,7 @@ start_replicate() {
   /usr/bin/time -v -o "$WORK/time-replicate-$1" "$SY" -c "$CFG" replicate >>"$WORK/replicate.log" 2>&1 &
   REPLICATE_PID=$!
   BACKGROUND+=("$REPLICATE_PID")
-  wait_for 300 0.5 "the copy" -- bash -c "'$SY' -c '$CFG' status 2>/dev/null | grep -q '^state        streaming'"
+  wait_for 300 0.5 "the copy" -- bash -c "'$SY' -c '$CFG' status 2>/dev/null | grep '^state        streaming' >/dev/null"
 }
 stop_replicate() {
   kill -TERM "$(pgrep -P "$REPLICATE_PID")" 2>/dev/null || true

@@ -262,7 +262,7 @@ echo "  pgbench: $pgbench_errors errors; the store recorded $sales sales (record
 [ "$lost" = 0 ] && [ "$errors" = 0 ] && [ "$pgbench_errors" = 0 ] && [ "$stream_errors" = 0 ] \
   || { say "demo: writes failed or were lost"; exit 1; }
 for _ in $(seq 1 100); do
-  "$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep -q '"lag_bytes":0,' && break
+  "$SY" -c "$WORK/switchyard.yaml" status --json 2>/dev/null | grep '"lag_bytes":0,' >/dev/null && break
   sleep 0.1
 done
 

@@ -26,7 +26,7 @@ PACKAGES=(
 
 missing=()
 for package in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep "install ok installed" >/dev/null \
     || missing+=("$package")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -39,7 +39,7 @@ expect_failure 2 "confirm with --yes" -- "$SY" -c "$cfg" teardown
 expect_failure 2 "subcommand" -- "$SY" -c "$cfg" frobnicate
 # -c after the command too, and in its --help.
 expect_failure 2 "missing-after.yaml: cannot be read" -- "$SY" status -c "$WORK/missing-after.yaml"
-"$SY" verify --help | grep -q -- "-c,--config" || fail "verify --help does not show -c"
+"$SY" verify --help | grep -- "-c,--config" >/dev/null || fail "verify --help does not show -c"
 assert_nothing_created
 
 log "unreachable host (exit 3)"

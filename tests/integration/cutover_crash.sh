@@ -30,7 +30,7 @@ assert_one_primary() {
   [ "$(fenced "$replica")" = on ] || [ "$direction" = forward ] || fail "$replica (replica) takes writes"
   [ "$(pgb_admin BNC -c "SHOW DATABASES" | awk -F'|' '$1 == "app" { print $12 }')" = 0 ] ||
     fail "pgbouncer left paused"
-  "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    $direction" || fail "direction is not $direction"
+  "$SY" -c "$WORK/cfg.yaml" status | grep "^direction    $direction" >/dev/null || fail "direction is not $direction"
 }
 
 # crash_and_settle OPERATION POINT PRIMARY REPLICA DIRECTION

@@ -17,7 +17,7 @@ setup_cutover_pair 5
 # and not paused, no slot on the target.
 assert_unchanged() {
   local what
-  "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
+  "$SY" -c "$WORK/cfg.yaml" status | grep "^direction    forward" >/dev/null || fail "direction changed"
   [ "$(fenced SRC)" = off ] || fail "source left fenced"
   grep -q "port=$SRC_PORT" "$BNC_DATABASES" || fail "router entry changed: $(cat "$BNC_DATABASES")"
   what=$(pgb_admin BNC -c "SHOW DATABASES" | awk -F'|' '$1 == "app" { print $12 }')

@@ -48,7 +48,7 @@ restore_ini() {
 # not paused, no probe entry, no slot on the target.
 assert_still_source() {
   local what
-  "$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
+  "$SY" -c "$WORK/cfg.yaml" status | grep "^direction    forward" >/dev/null || fail "direction changed"
   [ "$(fenced SRC)" = off ] || fail "source left fenced"
   [ "$(cat "$BNC_DATABASES")" = "$FILE_BEFORE" ] || fail "databases file changed: $(cat "$BNC_DATABASES")"
   [ "$(bouncer_port)" = "$SRC_PORT" ] || fail "pgbouncer sends app to port $(bouncer_port)"

@@ -46,9 +46,7 @@ whole=$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.dirty_keys WHERE table_
 keys=$(pgc_psql TGT -c "SELECT coalesce(sum(array_length(keys, 1)), 0) FROM switchyard.dirty_keys WHERE table_name = 'ledger'")
 [ "$whole" = 1 ] || fail "ledger is not marked whole after a 500k-row transaction"
 [ "$keys" -le 100000 ] || fail "$keys keys of ledger marked one by one"
-# The sanitizer build keeps freed memory in quarantine: its RSS says
-# nothing about ours.
-if ldd "$SY" | grep -q libasan; then
+if sanitized_build; then
   log "sanitizer build: RSS bound not checked"
 else
   if [ "$growth" -ge 64 ]; then

@@ -145,7 +145,7 @@ grep -q "cloud lacks what the application uses on the legacy: role legacy_batch"
   fail "preflight did not name the missing role"
 grep -q "GRANT SET ON PARAMETER session_replication_role" "$WORK/err" || fail "preflight did not name the SET right"
 grep -q "cloud: wal_level is 'replica'" "$WORK/err" || fail "preflight did not name wal_level on cloud"
-"$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction changed"
+"$SY" -c "$WORK/cfg.yaml" status | grep "^direction    forward" >/dev/null || fail "direction changed"
 
 log "grant it, create the role, set wal_level and restart the target under the running stream"
 grep "GRANT SET ON PARAMETER" "$WORK/source.sql" | pgc_psql SRC >/dev/null
@@ -181,7 +181,7 @@ grep -Eq '"freeze_ms":[0-9]+,' "$WORK/status.json" || fail "no whole freeze_ms: 
 grep -Eq ':-?[0-9.]+[eE][-+]?[0-9]' "$WORK/status.json" && fail "a number in exponent form: $(cat "$WORK/status.json")"
 log "ok: cutover as migrator; app_user writes on the new primary; the reverse stream applies"
 "$SY" -c "$WORK/cfg.yaml" failback >"$WORK/failback.log" 2>&1 || { cat "$WORK/failback.log"; fail "failback as migrator"; }
-"$SY" -c "$WORK/cfg.yaml" status | grep -q "^direction    forward" || fail "direction not forward after failback"
+"$SY" -c "$WORK/cfg.yaml" status | grep "^direction    forward" >/dev/null || fail "direction not forward after failback"
 "$PG_BIN/psql" -h 127.0.0.1 -p "$SRC_PORT" -U app_user -d app -qAtX -v ON_ERROR_STOP=1 \
   -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 12" || fail "app_user cannot write after failback"
 wait_parity 60 pgbench_accounts pgbench_history pgbench_branches pgbench_tellers

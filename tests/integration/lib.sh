@@ -21,6 +21,15 @@ it_cleanup() {
 }
 trap it_cleanup EXIT
 
+# Under `set -o pipefail`, `cmd | grep -q X` fails when X is found early:
+# grep exits at the first match, and a cmd still writing (ldd, or status,
+# line by line) dies of SIGPIPE, which the pipeline reports as its failure.
+# Scripts here write `cmd | grep X >/dev/null`, which reads to the end.
+
+# sanitized_build: whether $SY is the AddressSanitizer build, whose shadow
+# memory and quarantine of freed blocks make its RSS say nothing about ours.
+sanitized_build() { [[ "$(ldd "$SY" 2>/dev/null)" == *libasan* ]]; }
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # On a failure the stream's own log says what it was doing: its tail too.
 fail() {
@@ -170,7 +179,7 @@ start_replicate() {
 wait_streaming() {
   local _
   for _ in $(seq 1 600); do
-    "$SY" -c "$1" status 2>/dev/null | grep -q "^state        streaming" && return 0
+    "$SY" -c "$1" status 2>/dev/null | grep "^state        streaming" >/dev/null && return 0
     sleep 0.2
   done
   fail "the stream did not reach streaming in 120 s"
@@ -256,7 +265,7 @@ setup_cutover_pair() {
   start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
   local _
   for _ in $(seq 1 120); do
-    "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
+    "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep "^state        streaming" >/dev/null && break
     sleep 0.5
   done
   "$SY" -c "$WORK/cfg.yaml" verify --once >"$WORK/verify.log" 2>&1 || fail "first verify not clean"

@@ -75,10 +75,10 @@ log "ok: pg_dump authenticated with the password, which was not on its command l
 "$SY" -c "$WORK/cfg.yaml" init >>"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "second init"; }
 start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
 for _ in $(seq 1 120); do
-  "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep -q "^state        streaming" && break
+  "$SY" -c "$WORK/cfg.yaml" status 2>/dev/null | grep "^state        streaming" >/dev/null && break
   sleep 0.5
 done
-"$SY" -c "$WORK/cfg.yaml" status | grep -q "^state        streaming" || { cat "$WORK/replicate.log"; fail "not streaming"; }
+"$SY" -c "$WORK/cfg.yaml" status | grep "^state        streaming" >/dev/null || { cat "$WORK/replicate.log"; fail "not streaming"; }
 
 # Every object of the source's public schema, as the server identifies it.
 objects() {

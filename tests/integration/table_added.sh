@@ -15,7 +15,7 @@ cfg=$WORK/sy.yaml
 write_config "$cfg" "stream: { status_interval: 2s }"
 start_replicate "$cfg" "$WORK/replicate.log"
 for _ in $(seq 1 120); do
-  "$SY" -c "$cfg" status 2>/dev/null | grep -q "^state        streaming" && break
+  "$SY" -c "$cfg" status 2>/dev/null | grep "^state        streaming" >/dev/null && break
   sleep 0.5
 done
 copied_before=$(pgc_psql TGT -c "SELECT string_agg(table_name || '@' || copied_at, ',' ORDER BY table_name) FROM switchyard.tables")
@@ -61,7 +61,7 @@ for _ in $(seq 1 30); do
   grep -q "audit_log" "$WORK/replicate.log" && break
   sleep 1
 done
-grep "audit_log" "$WORK/replicate.log" | grep -qi "replica identity" || fail "the unreplicable table is not named: $(grep audit_log "$WORK/replicate.log")"
+grep "audit_log" "$WORK/replicate.log" | grep -i "replica identity" >/dev/null || fail "the unreplicable table is not named: $(grep audit_log "$WORK/replicate.log")"
 pgc_psql SRC -c "INSERT INTO orders_2026 (customer, note) VALUES (1, 'still streaming')"
 wait_parity 30 public.orders_2026
 kill -0 "$REPLICATE_PID" || fail "replicate stopped"

@@ -51,9 +51,7 @@ read -r rc peak < <(verify_peak_kb verify --once)
 [ "$rc" = 0 ] || { tail -20 "$WORK/verify.log"; fail "verify --once under appends exited $rc"; }
 rows=$(pgc_psql SRC -c "SELECT count(*) FROM audit_log")
 log "verify --once under appends: clean, peak RSS $((peak / 1024)) MB ($rows rows)"
-# The sanitizer build keeps freed memory in quarantine: its RSS says
-# nothing about ours.
-if ldd "$SY" | grep -q libasan; then
+if sanitized_build; then
   log "sanitizer build: RSS bound not checked"
 else
   [ "$peak" -lt $((80 * 1024)) ] || fail "verify's peak RSS was $((peak / 1024)) MB for a table without a key"

@@ -39,6 +39,16 @@ milliseconds rollback_reserve(milliseconds budget) {
 // freeze).
 constexpr std::chrono::seconds kSlotWaitAtMost{60};
 
+// Before the freeze, the stream is given the time to come close to live:
+// whatever it is behind when writes stop, the drain applies with clients
+// waiting. A marker's trip through a stream that keeps up takes at most
+// one batch (100 ms while a cutover prepares, replicator/apply_loop.cpp);
+// a stream that lost ground to the preflight's comparisons takes longer.
+// Trips are repeated until one is that quick, for kSettleAtMost at most;
+// after that the freeze goes ahead, bounded by its budget as ever.
+constexpr milliseconds kSettledTrip{150};
+constexpr std::chrono::seconds kSettleAtMost{10};
+
 // One cutover or failback, from the old primary to the new.
 class Switchover {
  public:
@@ -214,7 +224,8 @@ class Switchover {
                   ? std::string()
                   : "; " + convergence_.slowest_keyless + " (no key) compared whole in " +
                         format_duration(convergence_.slowest_keyless_seconds) +
-                        ", as the gate will again");
+                        ", as the gate will again") +
+             settle_detail_;
     });
   }
 
@@ -276,8 +287,53 @@ class Switchover {
     // rounds left the new stream decoding them while clients wrote); one
     // more round takes what changed while it waited.
     create_new_stream();
+    settle_stream();
     convergence_.rows_compared += gate_->narrow(Clock::now() + kSlotWaitAtMost);
     convergence_.keys_left = gate_->marked_now().keys;
+  }
+
+  // A marker on the old primary, which the stream applies like any write.
+  Lsn emit_marker(const std::string& what, Clock::time_point deadline) {
+    const std::string sql =
+        "SELECT pg_catalog.pg_logical_emit_message(true, " + pg::quote_literal(kDrainMarkerPrefix) +
+        ", " + pg::quote_literal(what + " " + std::to_string(journal_.run_id())) + ")::text";
+    return *Lsn::parse(from_.exec_until(sql, deadline).get(0, 0));
+  }
+
+  // How far the new primary has applied the old one's writes (committed,
+  // not necessarily flushed).
+  Lsn applied() {
+    return control::origin_progress(to_, current_.origin_name(), false).value_or(Lsn{});
+  }
+
+  // See kSettledTrip: markers until one's trip through the stream is quick.
+  void settle_stream() {
+    const auto started = Clock::now();
+    const auto give_up = started + kSettleAtMost;
+    double trip_ms = 0;
+    for (int trips = 1;; ++trips) {
+      const auto sent = Clock::now();
+      const Lsn marker = emit_marker("settle", give_up);
+      while (applied() < marker && Clock::now() < give_up) {
+        std::this_thread::sleep_for(milliseconds(2));
+      }
+      trip_ms = ms_since(sent);
+      if (trip_ms <= static_cast<double>(kSettledTrip.count())) {
+        settle_detail_ = "; the stream within " + format_duration(trip_ms / 1000.0) + " of live (" +
+                         std::to_string(trips) + (trips == 1 ? " marker" : " markers") + " in " +
+                         format_duration(ms_since(started) / 1000.0) + ")";
+        return;
+      }
+      if (Clock::now() >= give_up) break;
+    }
+    settle_detail_ = "; the stream still " + format_duration(trip_ms / 1000.0) + " behind after " +
+                     format_duration(ms_since(started) / 1000.0);
+    spdlog::warn(
+        "the stream did not come within {} of live in {}: freezing anyway (its last marker "
+        "took {})",
+        format_duration(static_cast<double>(kSettledTrip.count()) / 1000.0),
+        format_duration(static_cast<double>(kSettleAtMost.count())),
+        format_duration(trip_ms / 1000.0));
   }
 
   // What made a step inside the freeze fail, for the journal and the one
@@ -423,30 +479,27 @@ class Switchover {
   // Step 3: a marker on the frozen old primary; once the new primary's
   // origin has passed it, every write before the freeze is applied.
   void drain() {
-    const std::string marker_sql =
-        "SELECT pg_catalog.pg_logical_emit_message(true, " + pg::quote_literal(kDrainMarkerPrefix) +
-        ", " + pg::quote_literal("drain " + std::to_string(journal_.run_id())) + ")::text";
-    const Lsn marker = *Lsn::parse(from_.exec_until(marker_sql, deadline_).get(0, 0));
+    const Lsn marker = emit_marker("drain", deadline_);
     for (;;) {
       // Watched without flushing (asking for the flushed progress forces a
       // WAL flush on the new primary each time, beside the stream catching
       // up); once past the marker, asked once more flushed, so that what
       // the drain promises survives a crash of the new primary.
-      Lsn applied = control::origin_progress(to_, current_.origin_name(), false).value_or(Lsn{});
-      if (applied >= marker) {
-        applied = control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
-        if (applied < marker) {
-          throw Error(ErrorKind::kInternal, "drain: the flushed progress " + applied.to_string() +
+      Lsn progress = applied();
+      if (progress >= marker) {
+        progress = control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
+        if (progress < marker) {
+          throw Error(ErrorKind::kInternal, "drain: the flushed progress " + progress.to_string() +
                                                 " is behind the marker " + marker.to_string() +
                                                 " the stream had applied");
         }
-        drained_to_ = applied;
+        drained_to_ = progress;
         return;
       }
       if (Clock::now() > deadline_) {
         throw Error(ErrorKind::kTimeout,
                     "drain: the " + std::string(new_role()) + " did not apply the " + old_role() +
-                        "'s last writes in time (applied " + applied.to_string() + ", marker " +
+                        "'s last writes in time (applied " + progress.to_string() + ", marker " +
                         marker.to_string() + "); is replicate running?");
       }
       std::this_thread::sleep_for(milliseconds(1));
@@ -691,6 +744,7 @@ class Switchover {
   bool froze_ = false;
   bool slot_created_ = false;
   std::string new_slot_start_;  // the new direction's slot: where it starts
+  std::string settle_detail_;   // how close to live the stream came before the freeze
   bool routed_ = false;         // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;

@@ -287,8 +287,11 @@ class Switchover {
     // rounds left the new stream decoding them while clients wrote); one
     // more round takes what changed while it waited.
     create_new_stream();
-    settle_stream();
     convergence_.rows_compared += gate_->narrow(Clock::now() + kSlotWaitAtMost);
+    // Last of all, so that the freeze starts with the stream as close to
+    // live as it gets: the rows changed meanwhile (a trip's worth) are
+    // compared beside the router's freeze.
+    settle_stream();
     convergence_.keys_left = gate_->marked_now().keys;
   }
 

@@ -27,16 +27,27 @@ std::string set_read_only(const pg::Connection& primary) {
 // form, pg_terminate_backend(pid, timeout), polls in 100 ms steps: a
 // tenth of a second of frozen writes per session.) A session that had
 // already gone is simply not found again.
-constexpr const char* kEndSessions =
-    // Materialized first, so that no session outside it is ever signalled
-    // (the order of a WHERE clause's conditions is the planner's choice).
-    "WITH victims AS MATERIALIZED ("
-    "  SELECT pid FROM pg_catalog.pg_stat_activity "
-    "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
-    "    AND backend_type = 'client backend' "
-    "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%') "
-    "SELECT count(*), coalesce(array_agg(pid), '{}')::text FROM victims "
-    "WHERE pg_catalog.pg_terminate_backend(pid)";
+// With a marker: written in the same statement when no session was
+// signalled (CASE does not evaluate the volatile call otherwise).
+std::string end_sessions(const Marker* marker) {
+  const std::string write_marker =
+      marker ? "CASE WHEN n = 0 THEN pg_catalog.pg_logical_emit_message(true, " +
+                   pg::quote_literal(marker->prefix) + ", " + pg::quote_literal(marker->content) +
+                   ")::text END"
+             : std::string("NULL");
+  // Materialized first, so that no session outside it is ever signalled
+  // (the order of a WHERE clause's conditions is the planner's choice).
+  return "WITH victims AS MATERIALIZED ("
+         "  SELECT pid FROM pg_catalog.pg_stat_activity "
+         "  WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+         "    AND backend_type = 'client backend' "
+         "    AND coalesce(application_name, '') NOT LIKE 'switchyard-%'), "
+         "signalled AS MATERIALIZED ("
+         "  SELECT count(*) AS n, coalesce(array_agg(pid), '{}')::text AS pids FROM victims "
+         "  WHERE pg_catalog.pg_terminate_backend(pid)) "
+         "SELECT n, pids, " +
+         write_marker + " FROM signalled";
+}
 
 }  // namespace
 
@@ -52,17 +63,20 @@ void abandon_fence(pg::Connection& primary) noexcept {
   }
 }
 
-FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
+FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline,
+                  const Marker* marker) {
   std::string statements;
   if (primary.in_transaction()) {
     // Made ready: the commit and the sessions' end in one round trip, in
     // that order (a session opened after the commit starts read-only).
-    statements = std::string("COMMIT; ") + kEndSessions;
+    statements = "COMMIT; " + end_sessions(marker);
   } else {
     primary.exec_until(set_read_only(primary), deadline);
-    statements = kEndSessions;
+    statements = end_sessions(marker);
   }
   pg::Result signalled = primary.exec_until(statements, deadline);
+  FenceResult result{static_cast<int>(signalled.int64(0, 0)), std::nullopt};
+  if (!signalled.is_null(0, 2)) result.marker = Lsn::parse(signalled.get(0, 2));
   const std::string pids = signalled.str(0, 1);
   // Each statement is its own transaction, so each sees fresh statistics.
   while (pids != "{}") {
@@ -79,7 +93,7 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return FenceResult{static_cast<int>(signalled.int64(0, 0))};
+  return result;
 }
 
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {

@@ -19,24 +19,40 @@
 // transaction back. fence() alone does both halves.
 //
 // The fence's commit does not wait for the disk: the drain marker that the
-// cutover writes next is a synchronous commit, whose flush covers it.
+// cutover writes next is a synchronous commit, whose flush covers it. When
+// no session had to be ended, that marker goes in the fence's own round
+// trip (fence()'s `marker`): nothing but switchyard can write there then.
+// A session that was ended may still commit until it exits, so after one
+// the marker is left to the caller, once they are gone.
 //
 // unfence() resets the default. A cutover leaves the old primary fenced (it
 // is the replica now) and unfences the new one.
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <string>
 
+#include "common/lsn.h"
 #include "drivers/pg/connection.h"
 
 namespace switchyard::cutover {
 
+// A transactional logical message (pg_logical_emit_message).
+struct Marker {
+  std::string prefix;
+  std::string content;
+};
+
 struct FenceResult {
   int terminated = 0;  // sessions ended
+  // Where the marker was written, if it was (no session was ended).
+  std::optional<Lsn> marker;
 };
 
 void ready_fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
-FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
+FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline,
+                  const Marker* marker = nullptr);
 // Rolls back a fence made ready and not committed; harmless otherwise.
 void abandon_fence(pg::Connection& primary) noexcept;
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline);

@@ -295,11 +295,17 @@ class Switchover {
     convergence_.keys_left = gate_->marked_now().keys;
   }
 
-  // A marker on the old primary, which the stream applies like any write.
+  // A marker the stream applies like any write (replicator/apply_loop.h).
+  Marker marker(const std::string& what) const {
+    return Marker{kDrainMarkerPrefix, what + " " + std::to_string(journal_.run_id())};
+  }
+
+  // ... written on the old primary.
   Lsn emit_marker(const std::string& what, Clock::time_point deadline) {
-    const std::string sql =
-        "SELECT pg_catalog.pg_logical_emit_message(true, " + pg::quote_literal(kDrainMarkerPrefix) +
-        ", " + pg::quote_literal(what + " " + std::to_string(journal_.run_id())) + ")::text";
+    const Marker written = marker(what);
+    const std::string sql = "SELECT pg_catalog.pg_logical_emit_message(true, " +
+                            pg::quote_literal(written.prefix) + ", " +
+                            pg::quote_literal(written.content) + ")::text";
     return *Lsn::parse(from_.exec_until(sql, deadline).get(0, 0));
   }
 
@@ -409,15 +415,17 @@ class Switchover {
         // From here the fence counts: waiting for its write, if PAUSE was quicker.
         const auto fence_started = Clock::now();
         const double ready_ms = fence_ready.get();
-        const FenceResult fenced_off = fence(from_, deadline_);
+        const Marker drain_marker = marker("drain");
+        const FenceResult fenced_off = fence(from_, deadline_, &drain_marker);
+        drain_marker_ = fenced_off.marker;
         narrowing_again_ = false;
         in_budget();
-        char detail[192];
+        char detail[256];
         std::snprintf(detail, sizeof detail,
                       "router frozen in %.1f ms; %s fenced, %d sessions ended, in %.1f ms "
-                      "(its default set in %.1f ms while the router froze)",
+                      "(its default set in %.1f ms while the router froze)%s",
                       pause_ms, old_role().c_str(), fenced_off.terminated, ms_since(fence_started),
-                      ready_ms);
+                      ready_ms, drain_marker_ ? "; the drain's marker written with it" : "");
         return std::string(detail);
       });
       step(Step::kDrain, [&] {
@@ -482,7 +490,8 @@ class Switchover {
   // Step 3: a marker on the frozen old primary; once the new primary's
   // origin has passed it, every write before the freeze is applied.
   void drain() {
-    const Lsn marker = emit_marker("drain", deadline_);
+    // Written by the fence when it ended no session (one round trip less).
+    const Lsn marker = drain_marker_ ? *drain_marker_ : emit_marker("drain", deadline_);
     for (;;) {
       // Watched without flushing (asking for the flushed progress forces a
       // WAL flush on the new primary each time, beside the stream catching
@@ -746,9 +755,10 @@ class Switchover {
   Clock::time_point deadline_{};
   bool froze_ = false;
   bool slot_created_ = false;
-  std::string new_slot_start_;  // the new direction's slot: where it starts
-  std::string settle_detail_;   // how close to live the stream came before the freeze
-  bool routed_ = false;         // step 7 began: the router may point at the new primary
+  std::string new_slot_start_;       // the new direction's slot: where it starts
+  std::optional<Lsn> drain_marker_;  // written by the fence, if it was
+  std::string settle_detail_;        // how close to live the stream came before the freeze
+  bool routed_ = false;              // step 7 began: the router may point at the new primary
   Lsn drained_to_;
   double freeze_ms_ = 0;
   std::string rollback_cause_;  // why the freeze was rolled back

@@ -55,6 +55,9 @@ log "kind: command, under the probe through pgbouncer"
 start_probe "$APP" "$WORK/acks"
 sleep 1
 "$SY" -c "$WORK/command.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover (command)"; }
+# No session to end: the drain's marker goes in the fence's own round trip.
+grep -q "source fenced, 0 sessions ended.*; the drain's marker written with it" "$WORK/cutover.log" ||
+  fail "the drain's marker did not go with the fence: $(grep -o 'source fenced.*' "$WORK/cutover.log")"
 [ "$(tail -n 1 "$WORK/switched")" = target ] || fail "switch command did not get SWITCHYARD_PRIMARY=target"
 grep -q "port=$TGT_PORT" "$BNC_DATABASES" || fail "router not switched"
 # Preflight for the source, then the proof for the target.
@@ -121,6 +124,8 @@ sleep 0.5
 wait "$DIRECT_PID" && fail "the direct session on the old primary survived the fence"
 grep -q "terminating connection" "$WORK/direct.out" || fail "unexpected: $(cat "$WORK/direct.out")"
 grep -Eq "source fenced, [1-9][0-9]* sessions ended" "$WORK/none.log" || { cat "$WORK/none.log"; fail "fence count"; }
+# An ended session may commit until it exits: the drain's marker must come after.
+grep -q "drain's marker written with it" "$WORK/none.log" && fail "the drain's marker was written beside a session still exiting"
 out=$(pgc_psql SRC -c "INSERT INTO probe (sent_at, note) VALUES (now(), 'direct')" 2>&1 || true)
 [[ "$out" == *"read-only transaction"* ]] || fail "old primary accepted a direct write: $out"
 pgc_psql TGT -c "INSERT INTO probe (sent_at, note) VALUES (now(), 'on the new primary')" >/dev/null

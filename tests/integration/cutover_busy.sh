@@ -116,6 +116,10 @@ t0=$(now_us)
 "$SY" -c "$WORK/cfg.yaml" cutover >"$WORK/cutover.log" 2>&1 || { cat "$WORK/cutover.log"; fail "cutover"; }
 t1=$(now_us)
 grep -q "port=$TGT_PORT" "$BNC_DATABASES" || fail "router not switched"
+# The stream was given time to come close to live before the freeze, and
+# the preflight's line says how close it came.
+grep -Eq "preflight: .*; the stream (within [0-9.]+ m?s of live|still [0-9.]+ m?s behind)" "$WORK/cutover.log" ||
+  fail "the preflight does not say how close to live the stream was: $(grep -o 'preflight: .*' "$WORK/cutover.log")"
 check_gate "$(pgc_psql TGT -c "SELECT max(run_id) FROM switchyard.switch_runs")"
 sleep 6
 

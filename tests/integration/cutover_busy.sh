@@ -69,11 +69,12 @@ VERIFY_PID=$!; BACKGROUND+=("$VERIFY_PID")
 sleep 8
 
 # While a switch prepares (the request a cutover makes, here made by hand
-# for 10 s: a pass over pgbench_accounts takes about 5 s at this rate, so
-# one runs into it between chunks), continuous verify waits between chunks.
+# for up to 60 s: verify notices it at its next chunk, which under the
+# sanitizer build and a second test beside it took more than 10 s),
+# continuous verify waits between chunks.
 log "continuous verify waits while a switch prepares"
-pgc_psql TGT -c "UPDATE switchyard.streams SET exact_marks_until = now() + interval '10 s'" >/dev/null
-for _ in $(seq 1 120); do
+pgc_psql TGT -c "UPDATE switchyard.streams SET exact_marks_until = now() + interval '60 s'" >/dev/null
+for _ in $(seq 1 600); do
   grep -q "a cutover or failback is preparing: verify waits" "$WORK/verify-continuous.log" && break
   sleep 0.1
 done

@@ -31,10 +31,7 @@ std::string set_read_only(const pg::Connection& primary) {
 // signalled (CASE does not evaluate the volatile call otherwise).
 std::string end_sessions(const Marker* marker) {
   const std::string write_marker =
-      marker ? "CASE WHEN n = 0 THEN pg_catalog.pg_logical_emit_message(true, " +
-                   pg::quote_literal(marker->prefix) + ", " + pg::quote_literal(marker->content) +
-                   ")::text END"
-             : std::string("NULL");
+      marker ? "CASE WHEN n = 0 THEN " + emit_expression(*marker) + " END" : std::string("NULL");
   // Materialized first, so that no session outside it is ever signalled
   // (the order of a WHERE clause's conditions is the planner's choice).
   return "WITH victims AS MATERIALIZED ("
@@ -50,6 +47,11 @@ std::string end_sessions(const Marker* marker) {
 }
 
 }  // namespace
+
+std::string emit_expression(const Marker& marker) {
+  return "pg_catalog.pg_logical_emit_message(true, " + pg::quote_literal(marker.prefix) + ", " +
+         pg::quote_literal(marker.content) + ")::text";
+}
 
 void ready_fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline) {
   primary.exec_until("BEGIN; " + set_read_only(primary), deadline);

@@ -44,6 +44,9 @@ struct Marker {
   std::string content;
 };
 
+// SELECT-able expression writing `marker`; its value is the message's LSN as text.
+std::string emit_expression(const Marker& marker);
+
 struct FenceResult {
   int terminated = 0;  // sessions ended
   // Where the marker was written, if it was (no session was ended).

@@ -302,10 +302,7 @@ class Switchover {
 
   // ... written on the old primary.
   Lsn emit_marker(const std::string& what, Clock::time_point deadline) {
-    const Marker written = marker(what);
-    const std::string sql = "SELECT pg_catalog.pg_logical_emit_message(true, " +
-                            pg::quote_literal(written.prefix) + ", " +
-                            pg::quote_literal(written.content) + ")::text";
+    const std::string sql = "SELECT " + emit_expression(marker(what));
     return *Lsn::parse(from_.exec_until(sql, deadline).get(0, 0));
   }
 

@@ -70,8 +70,15 @@ CREATE TABLE IF NOT EXISTS switchyard.dirty_keys (
 );
 CREATE INDEX IF NOT EXISTS dirty_keys_table
   ON switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn);
-CREATE UNIQUE INDEX IF NOT EXISTS dirty_keys_whole_table
-  ON switchyard.dirty_keys (stream, schema_name, table_name) WHERE keys = '{}';
+-- An integer key's changed values, as runs: {{first,last},...}, inclusive.
+ALTER TABLE switchyard.dirty_keys
+  ADD COLUMN IF NOT EXISTS key_ranges bigint[] NOT NULL DEFAULT '{}';
+-- One whole-table mark per table: neither keys nor ranges. (The index of
+-- earlier versions, on keys = '{}' alone, would count a row of ranges.)
+DROP INDEX IF EXISTS switchyard.dirty_keys_whole_table;
+CREATE UNIQUE INDEX IF NOT EXISTS dirty_keys_whole
+  ON switchyard.dirty_keys (stream, schema_name, table_name)
+  WHERE keys = '{}' AND key_ranges = '{}';
 -- The rows a batch wrote to a table without a key, as the stream sent them:
 -- sign 1 for rows added, -1 for rows removed (an update is both), 0 for a
 -- change the target could not take exactly (a row to remove was not found,

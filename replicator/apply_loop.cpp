@@ -338,7 +338,12 @@ void ApplyLoop::check_target_table(RelationState& state, const change::Relation&
   state.shape.identity_always = std::move(plan.identity_always);
   state.batched = plan.batched;
   state.verify_key = std::move(plan.verify_key);
-  state.changed = ChangedKeys(state.verify_key.size());
+  // An integer key is marked by runs of values (replicator/changed_keys.h).
+  const bool integer_key =
+      state.verify_key.size() == 1 && (state.shape.types[state.verify_key[0]] == "smallint" ||
+                                       state.shape.types[state.verify_key[0]] == "integer" ||
+                                       state.shape.types[state.verify_key[0]] == "bigint");
+  state.changed = ChangedKeys(state.verify_key.size(), integer_key);
   state.log_images = state.verify_key.empty() && relation.replica_identity == 'f';
 }
 
@@ -656,7 +661,9 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
   }
   if (!state.changed.review_due(std::chrono::steady_clock::now())) return;
   pg::Result waiting = catalog_.exec(
-      "SELECT coalesce(sum(array_length(keys, 1)), 0), bool_or(keys = '{}'), "
+      "SELECT coalesce(sum(coalesce(array_length(keys, 1), 0) + "
+      "                    coalesce(array_length(key_ranges, 1), 0)), 0), "
+      "       bool_or(keys = '{}' AND key_ranges = '{}'), "
       "       (SELECT reltuples FROM pg_catalog.pg_class "
       "         WHERE oid = pg_catalog.to_regclass($4)) "
       "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
@@ -697,16 +704,21 @@ void ApplyLoop::write_dirty_marks() {
                               {DatumKind::kText, state.name},
                               {DatumKind::kText, lsn}};
     const bool whole = state.changed.whole();
-    if (!whole) params.push_back({DatumKind::kText, state.changed.keys_literal()});
+    if (!whole) {
+      params.push_back({DatumKind::kText, state.changed.keys_literal()});
+      params.push_back({DatumKind::kText, state.changed.ranges_literal()});
+    }
     const auto& name = statement(state, whole ? "dirty-whole" : "dirty-keys", [whole] {
       return whole ? std::string(
                          "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, "
                          "marked_lsn, keys) VALUES ($1, $2, $3, $4::pg_lsn, '{}') "
-                         "ON CONFLICT (stream, schema_name, table_name) WHERE keys = '{}' "
+                         "ON CONFLICT (stream, schema_name, table_name) "
+                         "WHERE keys = '{}' AND key_ranges = '{}' "
                          "DO UPDATE SET marked_lsn = EXCLUDED.marked_lsn")
                    : std::string(
                          "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, "
-                         "marked_lsn, keys) VALUES ($1, $2, $3, $4::pg_lsn, $5::text[])");
+                         "marked_lsn, keys, key_ranges) "
+                         "VALUES ($1, $2, $3, $4::pg_lsn, $5::text[], $6::bigint[])");
     });
     params_.clear();
     for (const Datum& datum : params) params_.push_back(&datum);

@@ -161,7 +161,7 @@ class ApplyLoop {
   int batch_transactions_ = 0;
   std::chrono::steady_clock::time_point batch_opened_{};  // at its first transaction's commit
   uint64_t batch_bytes_ = 0;                              // change data in this batch
-  uint64_t batch_marked_keys_ = 0;  // distinct keys marked dirty in this batch
+  uint64_t batch_marked_keys_ = 0;  // distinct keys (integer: runs) marked dirty in this batch
   uint64_t buffered_bytes_ = 0;     // memory held by rows still in runs, not sent
   Lsn batch_end_;
   int64_t batch_commit_time_us_ = 0;

@@ -4,15 +4,20 @@
 // parity gate compare exactly those rows.
 //
 // A row is marked by its key (the target's primary key, else its replica
-// identity index). When that cannot work the table is marked as a whole
-// instead, for verify to compare in full:
+// identity index). A key of one integer column is kept as runs of
+// consecutive values instead: a loader's inserts, keyed by a sequence, are
+// a handful of ranges however many rows they add, and verify reads each
+// range in one index walk. Runs of one value are written as keys, longer
+// ones as ranges. When marking by key cannot work the table is marked as a
+// whole instead, for verify to compare in full:
 //  - the table has no such key, or a change did not carry a key value (an
 //    unchanged TOASTed column, a NULL) or replaced every row (TRUNCATE);
-//  - one batch changed more than kMaxKeysPerBatch keys (a 2M-row UPDATE):
+//  - one batch changed more than kMaxKeysPerBatch keys, or runs (a 2M-row
+//    UPDATE of a table with a text key, or of scattered integer keys):
 //    memory must not follow a transaction's size. The table then stays in
 //    whole mode until a full verify pass clears it;
-//  - more keys wait in switchyard.dirty_keys than verify would compare one
-//    by one (review(), with control::dirty_key_limit).
+//  - more keys and ranges wait in switchyard.dirty_keys than verify would
+//    read one by one (review(), with control::dirty_key_limit).
 // While a cutover prepares (exact), whole mode is off: the gate needs every
 // key, and compares a table whole only for the batch that overflowed.
 //
@@ -23,6 +28,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -31,16 +37,19 @@ namespace switchyard {
 
 class ChangedKeys {
  public:
-  // Keys one batch may mark per table (about 5 MB of keys).
+  // Keys (or runs of an integer key) one batch may mark per table: about
+  // 5 MB of them.
   static constexpr size_t kMaxKeysPerBatch = 50'000;
 
   // `key_columns`: how many values identify a row; 0 when the table has no
-  // usable key (every change marks it whole).
-  explicit ChangedKeys(size_t key_columns = 0) : key_columns_(key_columns) {}
+  // usable key (every change marks it whole). `integer_key`: the key is one
+  // column of smallint, integer or bigint, kept as runs.
+  explicit ChangedKeys(size_t key_columns = 0, bool integer_key = false)
+      : key_columns_(key_columns), integer_key_(integer_key && key_columns == 1) {}
 
   enum class Marked {
     kKnown,      // already marked in this batch, or the batch marks the table whole
-    kNew,        // a key new to this batch
+    kNew,        // a key new to this batch (for an integer key: a new run)
     kOverflow,   // this key overflowed the batch: the table is marked whole
     kWholeMode,  // ... and stays so until verify's next full pass
   };
@@ -52,11 +61,15 @@ class ChangedKeys {
 
   size_t key_columns() const { return key_columns_; }
   // Something to write for this batch.
-  bool pending() const { return batch_whole_ || !seen_.empty(); }
+  bool pending() const { return batch_whole_ || marked() > 0; }
   // The batch's mark is the whole table (its own, or whole mode).
   bool whole() const { return batch_whole_ || whole_mode_; }
-  // The marked keys as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}.
+  // The marked keys as a two-dimensional text[] literal: {{"1","a"},{"2","b"}}
+  // (for an integer key, the runs of one value).
   std::string keys_literal() const;
+  // The integer key's longer runs as a two-dimensional bigint[] literal of
+  // inclusive bounds, {{1,100},{205,230}}; "{}" for other keys.
+  std::string ranges_literal() const;
   // After the batch's marks are written, or the batch rolled back.
   void clear_batch();
 
@@ -77,9 +90,15 @@ class ChangedKeys {
   void carry_from(ChangedKeys&& previous, bool same_key);
 
  private:
+  size_t marked() const { return integer_key_ ? runs_.size() : seen_.size(); }
+  Marked mark_integer(const std::string& text, bool exact);
+  Marked overflow(bool exact);
+
   size_t key_columns_;
+  bool integer_key_;
   std::unordered_set<std::string> seen_;  // encoded keys marked in this batch
   std::vector<std::string> values_;       // their values, key after key
+  std::map<int64_t, int64_t> runs_;       // an integer key's: first -> last
   bool batch_whole_ = false;
   bool whole_mode_ = false;
   std::chrono::steady_clock::time_point next_review_{};

@@ -7,8 +7,47 @@
 
 namespace switchyard::verify {
 
-KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules) {
+namespace {
+
+// Sorted by first value; runs that overlap or touch become one.
+std::vector<KeyRun> merged(std::vector<KeyRun> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const KeyRun& a, const KeyRun& b) { return a.first < b.first; });
+  std::vector<KeyRun> out;
+  for (const KeyRun& run : runs) {
+    // In 128 bits: last + 1 must not overflow at the end of int64.
+    if (!out.empty() &&
+        static_cast<__int128>(run.first) <= static_cast<__int128>(out.back().last) + 1) {
+      out.back().last = std::max(out.back().last, run.last);
+      out.back().keys += run.keys;
+    } else {
+      out.push_back(run);
+    }
+  }
+  return out;
+}
+
+// A run spanning more than `max_span` values, in pieces that do not.
+void add_in_pieces(const KeyRun& run, int64_t max_span, std::vector<KeyRun>& out) {
+  const __int128 span = static_cast<__int128>(run.last) - run.first + 1;
+  if (span <= max_span) {
+    out.push_back(run);
+    return;
+  }
+  for (__int128 first = run.first; first <= run.last; first += max_span) {
+    const __int128 last = std::min<__int128>(first + max_span - 1, run.last);
+    const auto piece = static_cast<size_t>(last - first + 1);
+    out.push_back(
+        {static_cast<int64_t>(first), static_cast<int64_t>(last), std::min(piece, run.keys)});
+  }
+}
+
+}  // namespace
+
+KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules,
+                       std::vector<KeyRun> known) {
   KeyRuns result;
+  known = merged(std::move(known));
   std::vector<int64_t> values;
   values.reserve(keys.size());
   for (const KeyText& key : keys) {
@@ -17,17 +56,25 @@ KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rule
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
       result.scattered = keys;
+      for (const KeyRun& run : known) add_in_pieces(run, rules.max_span, result.runs);
       return result;
     }
     values.push_back(value);
   }
   std::sort(values.begin(), values.end());
   values.erase(std::unique(values.begin(), values.end()), values.end());
+  // Keys inside a known run are read with it.
+  auto next_run = known.begin();
+  std::erase_if(values, [&](int64_t value) {
+    while (next_run != known.end() && next_run->last < value) ++next_run;
+    return next_run != known.end() && next_run->first <= value;
+  });
 
+  std::vector<KeyRun> runs;
   size_t start = 0;
   auto close_run = [&](size_t end) {  // values[start, end)
     if (end - start >= rules.min_keys) {
-      result.runs.push_back({values[start], values[end - 1], end - start});
+      runs.push_back({values[start], values[end - 1], end - start});
     } else {
       for (size_t i = start; i < end; ++i) result.scattered.push_back({std::to_string(values[i])});
     }
@@ -40,6 +87,12 @@ KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rule
     if (gap > rules.max_gap || span >= rules.max_span) close_run(i);
   }
   if (!values.empty()) close_run(values.size());
+  if (known.empty()) {
+    result.runs = std::move(runs);
+    return result;
+  }
+  runs.insert(runs.end(), known.begin(), known.end());
+  for (const KeyRun& run : merged(std::move(runs))) add_in_pieces(run, rules.max_span, result.runs);
   return result;
 }
 
@@ -58,12 +111,12 @@ std::string MarkedRead::select(const TablePlan& plan, Side side) const {
 }
 
 std::vector<MarkedRead> marked_reads(const TablePlan& plan, const std::vector<KeyText>& keys,
-                                     size_t keys_per_read) {
+                                     const std::vector<KeyRun>& ranges, size_t keys_per_read) {
   KeyRuns grouped;
   if (plan.integer_key && plan.key.size() == 1) {
-    grouped = group_key_runs(keys);
+    grouped = group_key_runs(keys, {}, ranges);
   } else {
-    grouped.scattered = keys;
+    grouped.scattered = keys;  // ranges come with an integer key only (DirtySet::whole_for)
   }
   std::vector<MarkedRead> reads;
   for (const KeyRun& run : grouped.runs) {

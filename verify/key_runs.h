@@ -41,7 +41,11 @@ struct KeyRunRules {
 
 // `keys`: the texts of a single integer key column, in any order, possibly
 // repeated. A key that is not an integer makes every key scattered.
-KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules = {});
+// `known`: runs already marked as such (the apply loop's ranges), in any
+// order, overlapping or not; a key inside one is not read again, and a run
+// longer than the span limit is read in pieces.
+KeyRuns group_key_runs(const std::vector<KeyText>& keys, const KeyRunRules& rules = {},
+                       std::vector<KeyRun> known = {});
 
 // The smallest value `plan`'s integer key can hold on both sides (the
 // narrower PostgreSQL type of the two decides). A run starting there is read
@@ -61,10 +65,12 @@ struct MarkedRead {
   std::string select(const TablePlan& plan, Side side) const;
 };
 
-// How to read `keys` (distinct, as store::read_dirty returns them) back:
-// the runs of a single integer key as ranges, every other key in batches of
-// at most `keys_per_read`.
+// How to read `keys` (distinct, as store::read_dirty returns them) and
+// `ranges` (the marked runs of an integer key) back: the runs of a single
+// integer key as ranges, every other key in batches of at most
+// `keys_per_read`.
 std::vector<MarkedRead> marked_reads(const TablePlan& plan, const std::vector<KeyText>& keys,
+                                     const std::vector<KeyRun>& ranges = {},
                                      size_t keys_per_read = 5000);
 
 }  // namespace switchyard::verify

@@ -366,15 +366,16 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   pg::Connection& control = sides_->control();
   const store::DirtySet dirty = store::read_dirty(control, config_.name, plan);
   if (dirty.rows.empty()) return report;
-  if (dirty.whole_table || plan.keyless() ||
-      (!by_key_always && dirty.keys.size() > control::dirty_key_limit(plan.estimated_rows))) {
+  if (dirty.whole_for(plan) || plan.keyless() ||
+      (!by_key_always && dirty.reads() > control::dirty_key_limit(plan.estimated_rows))) {
     // Why, in the words of the mark: a table without a key is marked as a
     // whole; one with a key when a batch changed more keys than are worth
     // listing (or a change named none, a TRUNCATE say).
-    const std::string what = plan.keyless() ? "rows without a key changed"
-                             : dirty.whole_table
-                                 ? "more keys changed than were listed"
-                                 : std::to_string(dirty.keys.size()) + " keys changed";
+    const std::string what = plan.keyless()      ? "rows without a key changed"
+                             : dirty.whole_table ? "more keys changed than were listed"
+                             : dirty.whole_for(plan)
+                                 ? "ranges of keys changed that verify cannot read by range"
+                                 : std::to_string(dirty.reads()) + " keys and key ranges changed";
     spdlog::info("{}: {} since the last pass; verifying the whole table", plan.display, what);
     return full_pass(plan, false);
   }
@@ -393,7 +394,7 @@ TableReport Verifier::dirty_pass(const TablePlan& plan, bool by_key_always) {
   };
   // Runs of consecutive integer keys (a sequence's inserts) as key ranges;
   // the rest key by key.
-  for (const MarkedRead& read : marked_reads(plan, dirty.keys)) {
+  for (const MarkedRead& read : marked_reads(plan, dirty.keys, dirty.ranges)) {
     if (read.range()) {
       compare(sides_->read_range(plan, read.lower ? &*read.lower : nullptr, &*read.upper));
     } else {
@@ -435,14 +436,14 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
   for (const TablePlan* plan : plans) {
     const auto found = marks.find({plan->schema, plan->name});
     if (found == marks.end() || found->second.rows.empty()) continue;
-    if (found->second.whole_table || plan->keyless()) {
+    if (found->second.whole_for(*plan) || plan->keyless()) {
       if (!options.by_key_only) one_by_one.push_back(plan);
       continue;
     }
     Batched table{plan, &found->second, {}, {}};
     table.report.table = plan->display;
     batched.push_back(std::move(table));
-    for (MarkedRead& read : marked_reads(*plan, found->second.keys)) {
+    for (MarkedRead& read : marked_reads(*plan, found->second.keys, found->second.ranges)) {
       reads.push_back({plan, std::move(read)});
       read_table.push_back(batched.size() - 1);
     }

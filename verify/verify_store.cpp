@@ -167,19 +167,29 @@ std::vector<OpenMismatch> open_mismatches(pg::Connection& target, const std::str
 
 namespace {
 
-// One row of switchyard.dirty_keys (ctid, marked_lsn, keys as JSON from
-// column `first`) into `dirty`.
+// One row of switchyard.dirty_keys (ctid, marked_lsn, keys and key_ranges
+// as JSON from column `first`) into `dirty`.
 void add_dirty_row(const pg::Result& rows, int row, int first, DirtySet& dirty) {
   dirty.rows.push_back({rows.str(row, first), rows.str(row, first + 1)});
-  const boost::json::value parsed = boost::json::parse(rows.get(row, first + 2));
-  const auto& key_rows = parsed.as_array();
-  if (key_rows.empty()) dirty.whole_table = true;
+  const boost::json::value keys = boost::json::parse(rows.get(row, first + 2));
+  const boost::json::value ranges = boost::json::parse(rows.get(row, first + 3));
+  const auto& key_rows = keys.as_array();
+  const auto& range_rows = ranges.as_array();
+  if (key_rows.empty() && range_rows.empty()) dirty.whole_table = true;
   for (const auto& key_row : key_rows) {
     KeyText key;
     for (const auto& part : key_row.as_array()) {
       key.emplace_back(part.is_string() ? std::string(part.as_string()) : std::string());
     }
     dirty.keys.push_back(std::move(key));
+  }
+  for (const auto& range_row : range_rows) {
+    const auto& bounds = range_row.as_array();
+    const int64_t low = bounds.at(0).to_number<int64_t>();
+    const int64_t high = bounds.at(1).to_number<int64_t>();
+    dirty.ranges.push_back(
+        {low, high,
+         static_cast<size_t>(static_cast<uint64_t>(high) - static_cast<uint64_t>(low)) + 1});
   }
 }
 
@@ -188,13 +198,16 @@ void add_dirty_row(const pg::Result& rows, int row, int first, DirtySet& dirty) 
 void settle_keys(DirtySet& dirty) {
   std::sort(dirty.keys.begin(), dirty.keys.end());
   dirty.keys.erase(std::unique(dirty.keys.begin(), dirty.keys.end()), dirty.keys.end());
+  std::sort(dirty.ranges.begin(), dirty.ranges.end(),
+            [](const KeyRun& a, const KeyRun& b) { return a.first < b.first; });
 }
 
 }  // namespace
 
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan) {
   pg::Result rows = target.exec(
-      "SELECT ctid::text, marked_lsn::text, pg_catalog.array_to_json(keys)::text "
+      "SELECT ctid::text, marked_lsn::text, pg_catalog.array_to_json(keys)::text, "
+      "       pg_catalog.array_to_json(key_ranges)::text "
       "FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {stream, plan.schema, plan.name});
   DirtySet dirty;
@@ -207,7 +220,7 @@ std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Conne
                                                                        const std::string& stream) {
   pg::Result rows = target.exec(
       "SELECT schema_name, table_name, ctid::text, marked_lsn::text, "
-      "       pg_catalog.array_to_json(keys)::text "
+      "       pg_catalog.array_to_json(keys)::text, pg_catalog.array_to_json(key_ranges)::text "
       "FROM switchyard.dirty_keys WHERE stream = $1",
       {stream});
   std::map<std::pair<std::string, std::string>, DirtySet> tables;
@@ -220,8 +233,10 @@ std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Conne
 
 std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream) {
   pg::Result rows = target.exec(
-      "SELECT schema_name, table_name, coalesce(sum(array_length(keys, 1)), 0), "
-      "       bool_or(keys = '{}') "
+      "SELECT schema_name, table_name, "
+      "       coalesce(sum(coalesce(array_length(keys, 1), 0) + "
+      "                    coalesce(array_length(key_ranges, 1), 0)), 0), "
+      "       bool_or(keys = '{}' AND key_ranges = '{}') "
       "FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
       {stream});
   std::vector<MarkCount> out;
@@ -254,7 +269,7 @@ void mark_dirty(pg::Connection& target, const std::string& stream, const TablePl
     target.exec(
         "INSERT INTO switchyard.dirty_keys (stream, schema_name, table_name, marked_lsn, keys) "
         "VALUES ($1, $2, $3, $4::pg_lsn, '{}') "
-        "ON CONFLICT (stream, schema_name, table_name) WHERE keys = '{}' "
+        "ON CONFLICT (stream, schema_name, table_name) WHERE keys = '{}' AND key_ranges = '{}' "
         "DO UPDATE SET marked_lsn = greatest(dirty_keys.marked_lsn, EXCLUDED.marked_lsn)",
         {stream, plan.schema, plan.name, position.to_string()});
     return;

@@ -16,6 +16,7 @@
 
 #include "common/lsn.h"
 #include "drivers/pg/connection.h"
+#include "verify/key_runs.h"
 #include "verify/recheck.h"
 #include "verify/table_plan.h"
 
@@ -86,7 +87,18 @@ struct DirtyRow {
 struct DirtySet {
   bool whole_table = false;   // a change that named no key, or too many keys
   std::vector<KeyText> keys;  // distinct
+  // An integer key's runs of changed values, sorted by first value (they
+  // may overlap, and hold keys also in `keys`).
+  std::vector<KeyRun> ranges;
   std::vector<DirtyRow> rows;
+
+  // What reading them one by one costs: a key or a range is one read.
+  uint64_t reads() const { return keys.size() + ranges.size(); }
+  // Whether `plan` must be compared whole: marked so, or marked by ranges
+  // of a key verify does not read as an integer.
+  bool whole_for(const TablePlan& plan) const {
+    return whole_table || (!ranges.empty() && !(plan.integer_key && plan.key.size() == 1));
+  }
 };
 DirtySet read_dirty(pg::Connection& target, const std::string& stream, const TablePlan& plan);
 // Every table's marks at once, by (schema, table): one round trip.
@@ -96,7 +108,7 @@ std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Conne
 // tables with marks are listed.
 struct MarkCount {
   std::string schema, name;
-  uint64_t keys = 0;
+  uint64_t keys = 0;  // keys and ranges
   bool whole_table = false;
 };
 std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream);

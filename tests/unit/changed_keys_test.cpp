@@ -141,3 +141,61 @@ TEST_CASE("A re-sent table definition keeps the batch's marks if the key is the 
     CHECK(next.whole_mode());
   }
 }
+
+TEST_CASE("An integer key is kept as runs: a sequence's keys are one range", "[changed_keys]") {
+  ChangedKeys changed(1, /*integer_key=*/true);
+  std::vector<std::string> value(1);
+  auto mark = [&](int64_t v) {
+    value[0] = std::to_string(v);
+    return changed.mark(key(value), false);
+  };
+  CHECK(mark(100) == Marked::kNew);
+  for (int64_t v = 101; v <= 50'000 + 200; ++v) CHECK(mark(v) == Marked::kKnown);
+  CHECK(mark(7) == Marked::kNew);    // a run of one value: written as a key
+  CHECK(mark(7) == Marked::kKnown);  // a hot row, again
+  CHECK(mark(-3) == Marked::kNew);
+  CHECK(mark(-5) == Marked::kNew);
+  CHECK(mark(-4) == Marked::kKnown);  // joins -5 and -3 into one run
+  CHECK(mark(99) == Marked::kKnown);  // extends the long run downwards
+  CHECK(changed.keys_literal() == R"({{"7"}})");
+  CHECK(changed.ranges_literal() == "{{-5,-3},{99,50200}}");
+  CHECK_FALSE(changed.whole());
+  changed.clear_batch();
+  CHECK_FALSE(changed.pending());
+  CHECK(changed.ranges_literal() == "{}");
+}
+
+TEST_CASE("Integer runs at the ends of the type do not overflow", "[changed_keys]") {
+  ChangedKeys changed(1, true);
+  std::vector<std::string> value(1);
+  for (const char* text : {"9223372036854775807", "-9223372036854775808", "9223372036854775806",
+                           "-9223372036854775807"}) {
+    value[0] = text;
+    changed.mark(key(value), false);
+  }
+  CHECK(changed.ranges_literal() ==
+        "{{-9223372036854775808,-9223372036854775807},"
+        "{9223372036854775806,9223372036854775807}}");
+}
+
+TEST_CASE("Scattered integer keys count one run each against the batch limit", "[changed_keys]") {
+  ChangedKeys changed(1, true);
+  std::vector<std::string> value(1);
+  Marked last = Marked::kKnown;
+  for (size_t idx = 0; idx <= ChangedKeys::kMaxKeysPerBatch; ++idx) {
+    value[0] = std::to_string(idx * 2);
+    last = changed.mark(key(value), false);
+  }
+  CHECK(last == Marked::kWholeMode);
+  CHECK(changed.whole());
+  CHECK(changed.keys_literal() == "{}");
+  CHECK(changed.ranges_literal() == "{}");
+}
+
+TEST_CASE("An integer key whose text is not an integer marks the batch whole", "[changed_keys]") {
+  ChangedKeys changed(1, true);
+  const std::vector<std::string> odd{"12abc"};
+  changed.mark(key(odd), false);
+  CHECK(changed.whole());
+  CHECK_FALSE(changed.whole_mode());
+}

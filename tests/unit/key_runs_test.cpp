@@ -131,7 +131,7 @@ TEST_CASE("marked reads: runs as ranges, the rest in batches, a run at the floor
   const auto stray = sequence(100000, 7, 1000);
   values.insert(values.end(), stray.begin(), stray.end());
 
-  const auto reads = marked_reads(plan, texts(values), /*keys_per_read=*/3);
+  const auto reads = marked_reads(plan, texts(values), {}, /*keys_per_read=*/3);
   REQUIRE(reads.size() == 2 + 3);  // two runs; seven keys in batches of three
   CHECK(reads[0].range());
   CHECK_FALSE(reads[0].lower);  // "key > -2147483649" would not parse as an integer
@@ -147,4 +147,43 @@ TEST_CASE("marked reads: runs as ranges, the rest in batches, a run at the floor
   const auto probed = marked_reads(plan, texts(loader));
   REQUIRE(probed.size() == 1);
   CHECK(probed[0].keys.size() == 100);
+}
+
+TEST_CASE("marked ranges join the runs: keys inside one are not read again, long ones in pieces",
+          "[key_runs]") {
+  using switchyard::verify::KeyRun;
+  // The apply loop's ranges: a loader's 50,000 new keys in two overlapping
+  // marks, and a short one; keys verify marked again, some inside them.
+  const std::vector<KeyRun> known{{30001, 60000, 30000}, {10001, 30500, 20500}, {90000, 90003, 4}};
+  std::vector<int64_t> values{5, 20000, 59999, 90004, 200000};
+  const auto scattered_run = sequence(70000, 40);  // a run of keys alone
+  values.insert(values.end(), scattered_run.begin(), scattered_run.end());
+  const auto grouped = group_key_runs(texts(values), {}, known);
+  // 10001..60000 in pieces of at most 20,000 values; 70000..70039;
+  // 90000..90003. 20000 and 59999 are read with their ranges.
+  REQUIRE(grouped.runs.size() == 5);
+  CHECK(grouped.runs[0].first == 10001);
+  CHECK(grouped.runs[0].last == 30000);
+  CHECK(grouped.runs[1].first == 30001);
+  CHECK(grouped.runs[1].last == 50000);
+  CHECK(grouped.runs[2].first == 50001);
+  CHECK(grouped.runs[2].last == 60000);
+  CHECK(grouped.runs[3].first == 70000);
+  CHECK(grouped.runs[3].last == 70039);
+  CHECK(grouped.runs[4].first == 90000);
+  CHECK(grouped.runs[4].last == 90003);
+  CHECK(grouped.scattered == texts({5, 90004, 200000}));
+}
+
+TEST_CASE("marked ranges at the ends of int64 do not overflow", "[key_runs]") {
+  using switchyard::verify::KeyRun;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const auto grouped =
+      group_key_runs({}, {}, {{kMax - 2, kMax, 3}, {kMin, kMin + 1, 2}, {kMax - 5, kMax - 3, 3}});
+  REQUIRE(grouped.runs.size() == 2);
+  CHECK(grouped.runs[0].first == kMin);
+  CHECK(grouped.runs[0].last == kMin + 1);
+  CHECK(grouped.runs[1].first == kMax - 5);
+  CHECK(grouped.runs[1].last == kMax);
 }

@@ -339,10 +339,9 @@ void ApplyLoop::check_target_table(RelationState& state, const change::Relation&
   state.batched = plan.batched;
   state.verify_key = std::move(plan.verify_key);
   // An integer key is marked by runs of values (replicator/changed_keys.h).
-  const bool integer_key =
-      state.verify_key.size() == 1 && (state.shape.types[state.verify_key[0]] == "smallint" ||
-                                       state.shape.types[state.verify_key[0]] == "integer" ||
-                                       state.shape.types[state.verify_key[0]] == "bigint");
+  const std::string key_type =
+      state.verify_key.size() == 1 ? state.shape.types[state.verify_key[0]] : std::string();
+  const bool integer_key = key_type == "smallint" || key_type == "integer" || key_type == "bigint";
   state.changed = ChangedKeys(state.verify_key.size(), integer_key);
   state.log_images = state.verify_key.empty() && relation.replica_identity == 'f';
 }

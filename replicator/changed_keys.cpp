@@ -82,13 +82,11 @@ ChangedKeys::Marked ChangedKeys::overflow(bool exact) {
 
 std::string ChangedKeys::keys_literal() const {
   std::string literal = "{";
-  auto add_key = [&](auto&& values) {
+  auto add_key = [&](const std::string* values, size_t count) {
     literal += literal.size() > 1 ? ",{" : "{";
-    bool first = true;
-    for (const std::string& value : values) {
-      literal += first ? "\"" : ",\"";
-      first = false;
-      for (char c : value) {
+    for (size_t column = 0; column < count; ++column) {
+      literal += column ? ",\"" : "\"";
+      for (char c : values[column]) {
         if (c == '"' || c == '\\') literal += '\\';
         literal += c;
       }
@@ -98,12 +96,13 @@ std::string ChangedKeys::keys_literal() const {
   };
   if (integer_key_) {
     for (const auto& [first, last] : runs_) {
-      if (first == last) add_key(std::vector<std::string>{std::to_string(first)});
+      if (first != last) continue;  // a longer run is in ranges_literal()
+      const std::string text = std::to_string(first);
+      add_key(&text, 1);
     }
   } else {
     for (size_t start = 0; start < values_.size(); start += key_columns_) {
-      const auto begin = values_.begin() + static_cast<std::ptrdiff_t>(start);
-      add_key(std::vector<std::string>(begin, begin + static_cast<std::ptrdiff_t>(key_columns_)));
+      add_key(&values_[start], key_columns_);
     }
   }
   return literal + "}";

@@ -198,8 +198,6 @@ void add_dirty_row(const pg::Result& rows, int row, int first, DirtySet& dirty) 
 void settle_keys(DirtySet& dirty) {
   std::sort(dirty.keys.begin(), dirty.keys.end());
   dirty.keys.erase(std::unique(dirty.keys.begin(), dirty.keys.end()), dirty.keys.end());
-  std::sort(dirty.ranges.begin(), dirty.ranges.end(),
-            [](const KeyRun& a, const KeyRun& b) { return a.first < b.first; });
 }
 
 }  // namespace

@@ -87,8 +87,8 @@ struct DirtyRow {
 struct DirtySet {
   bool whole_table = false;   // a change that named no key, or too many keys
   std::vector<KeyText> keys;  // distinct
-  // An integer key's runs of changed values, sorted by first value (they
-  // may overlap, and hold keys also in `keys`).
+  // An integer key's runs of changed values, as marked: in any order, they
+  // may overlap and hold keys also in `keys` (marked_reads() sorts that out).
   std::vector<KeyRun> ranges;
   std::vector<DirtyRow> rows;
 

@@ -27,11 +27,12 @@ std::string set_read_only(const pg::Connection& primary) {
 // form, pg_terminate_backend(pid, timeout), polls in 100 ms steps: a
 // tenth of a second of frozen writes per session.) A session that had
 // already gone is simply not found again.
-// With a marker: written in the same statement when no session was
-// signalled (CASE does not evaluate the volatile call otherwise).
-std::string end_sessions(const Marker* marker) {
-  const std::string write_marker =
-      marker ? "CASE WHEN n = 0 THEN " + emit_expression(*marker) + " END" : std::string("NULL");
+// The marker and the read: in the same statement when no session was
+// signalled (CASE does not evaluate the volatile calls otherwise).
+std::string end_sessions(const FenceAlone& alone) {
+  const auto when_alone = [](const std::string& expression) {
+    return expression.empty() ? std::string("NULL") : "CASE WHEN n = 0 THEN " + expression + " END";
+  };
   // Materialized first, so that no session outside it is ever signalled
   // (the order of a WHERE clause's conditions is the planner's choice).
   return "WITH victims AS MATERIALIZED ("
@@ -43,7 +44,8 @@ std::string end_sessions(const Marker* marker) {
          "  SELECT count(*) AS n, coalesce(array_agg(pid), '{}')::text AS pids FROM victims "
          "  WHERE pg_catalog.pg_terminate_backend(pid)) "
          "SELECT n, pids, " +
-         write_marker + " FROM signalled";
+         when_alone(alone.marker ? emit_expression(*alone.marker) : std::string()) + ", " +
+         when_alone(alone.read) + " FROM signalled";
 }
 
 }  // namespace
@@ -66,19 +68,21 @@ void abandon_fence(pg::Connection& primary) noexcept {
 }
 
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline,
-                  const Marker* marker) {
+                  const FenceAlone& alone) {
   std::string statements;
   if (primary.in_transaction()) {
     // Made ready: the commit and the sessions' end in one round trip, in
     // that order (a session opened after the commit starts read-only).
-    statements = "COMMIT; " + end_sessions(marker);
+    statements = "COMMIT; " + end_sessions(alone);
   } else {
     primary.exec_until(set_read_only(primary), deadline);
-    statements = end_sessions(marker);
+    statements = end_sessions(alone);
   }
   pg::Result signalled = primary.exec_until(statements, deadline);
-  FenceResult result{static_cast<int>(signalled.int64(0, 0)), std::nullopt};
+  FenceResult result;
+  result.terminated = static_cast<int>(signalled.int64(0, 0));
   if (!signalled.is_null(0, 2)) result.marker = Lsn::parse(signalled.get(0, 2));
+  if (!signalled.is_null(0, 3)) result.read = signalled.str(0, 3);
   const std::string pids = signalled.str(0, 1);
   // Each statement is its own transaction, so each sees fresh statistics.
   while (pids != "{}") {
@@ -98,8 +102,19 @@ FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point
   return result;
 }
 
+std::string unfence_sql(const pg::Connection& database) {
+  return alter_database(database) + " RESET default_transaction_read_only";
+}
+
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline) {
-  database.exec_until(alter_database(database) + " RESET default_transaction_read_only", deadline);
+  try {
+    database.exec_until(
+        "BEGIN; SET LOCAL synchronous_commit = off; " + unfence_sql(database) + "; COMMIT",
+        deadline);
+  } catch (...) {
+    abandon_fence(database);  // the failed statement left its transaction open
+    throw;
+  }
 }
 
 bool fenced(pg::Connection& database) {

@@ -21,9 +21,11 @@
 // The fence's commit does not wait for the disk: the drain marker that the
 // cutover writes next is a synchronous commit, whose flush covers it. When
 // no session had to be ended, that marker goes in the fence's own round
-// trip (fence()'s `marker`): nothing but switchyard can write there then.
-// A session that was ended may still commit until it exits, so after one
-// the marker is left to the caller, once they are gone.
+// trip (FenceAlone's `marker`): nothing but switchyard can write there
+// then. So does a read that must see every write before the fence
+// (`read`: the sequences, which no session can draw from any more). A
+// session that was ended may still commit until it exits, so after one
+// both are left to the caller, once they are gone.
 //
 // unfence() resets the default. A cutover leaves the old primary fenced (it
 // is the replica now) and unfences the new one.
@@ -47,17 +49,29 @@ struct Marker {
 // SELECT-able expression writing `marker`; its value is the message's LSN as text.
 std::string emit_expression(const Marker& marker);
 
+// What the fence's statement also does when it ends no session.
+struct FenceAlone {
+  const Marker* marker = nullptr;  // written
+  std::string read;                // a SELECT-able expression of type text, evaluated
+};
+
 struct FenceResult {
   int terminated = 0;  // sessions ended
-  // Where the marker was written, if it was (no session was ended).
+  // Where the marker was written, and what the read gave, if they were
+  // (no session was ended).
   std::optional<Lsn> marker;
+  std::optional<std::string> read;
 };
 
 void ready_fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline);
 FenceResult fence(pg::Connection& primary, std::chrono::steady_clock::time_point deadline,
-                  const Marker* marker = nullptr);
+                  const FenceAlone& alone = {});
 // Rolls back a fence made ready and not committed; harmless otherwise.
 void abandon_fence(pg::Connection& primary) noexcept;
+// The statement that unfences `database`, for a transaction that does more.
+std::string unfence_sql(const pg::Connection& database);
+// Commits without waiting for the disk: a write acknowledged after it
+// flushes it too, and a crash that loses it loses no acknowledged write.
 void unfence(pg::Connection& database, std::chrono::steady_clock::time_point deadline);
 // Whether the database's default is read-only (fenced).
 bool fenced(pg::Connection& database);

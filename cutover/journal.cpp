@@ -184,12 +184,13 @@ void Journal::failed(Step step, const std::string& detail) {
         /*may_wait=*/false);
 }
 
-void Journal::pass_point_of_no_return(control::Direction new_direction) {
+void Journal::pass_point_of_no_return(control::Direction new_direction, const std::string& also) {
   settle();
   // One round trip (clients are still frozen): a failure in any statement
   // rolls back the whole string, which runs as one transaction.
   durably("BEGIN; SET LOCAL synchronous_commit = on; " + started_sql(kPointOfNoReturn) + "; " +
-          control::set_direction_sql(stream_, new_direction) + "; COMMIT");
+          control::set_direction_sql(stream_, new_direction) + "; " +
+          (also.empty() ? std::string() : also + "; ") + "COMMIT");
   step_started_ = std::chrono::steady_clock::now();
 }
 

@@ -67,15 +67,16 @@ class Journal {
   void adopt_run(const RunRecord& run);
   int64_t run_id() const { return run_id_; }
 
-  // `durable`: commit with a disk flush (the start of the freeze and of the
-  // router step, so that a crash of the target server itself cannot hide
-  // that a freeze began or that the router may point elsewhere).
+  // `durable`: commit with a disk flush (the start of the freeze, so that a
+  // crash of the target server itself cannot hide that a freeze began, and
+  // with it that the router may point elsewhere).
   void started(Step step, bool durable = false);
   void done(Step step, const std::string& detail = {});
   void failed(Step step, const std::string& detail);
   // Step 8 (the switch) starts, and the stream's direction flips, in one
-  // durable commit.
-  void pass_point_of_no_return(control::Direction new_direction);
+  // durable commit, with `also` (statements for the same transaction, on
+  // the journal's database) if given.
+  void pass_point_of_no_return(control::Direction new_direction, const std::string& also = {});
 
   // From now on, step rows that need no disk flush are sent without
   // waiting for their answers (false: collect the last answer, and wait

@@ -1,35 +1,51 @@
 #include "cutover/sequences.h"
 
+#include <boost/json.hpp>
+
 #include "common/error.h"
 #include "control/control_schema.h"
 #include "drivers/pg/sql.h"
 
 namespace switchyard::cutover {
 
+std::string sequences_expression(const std::vector<std::string>& schemas) {
+  // pg_sequences shows last_value NULL both for a sequence never used and
+  // for one the role may not read: the privilege is asked separately.
+  return "(SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_array("
+         "  schemaname, sequencename, last_value, increment_by, min_value, max_value, "
+         "  pg_catalog.has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, "
+         "sequencename), 'SELECT,USAGE')) ORDER BY schemaname, sequencename), '[]')::text "
+         "FROM pg_catalog.pg_sequences WHERE schemaname = ANY (" +
+         pg::quote_literal(control::text_array_literal(schemas)) + "::text[]))";
+}
+
+std::vector<SequenceValue> parse_sequences(const std::string& json) {
+  std::vector<SequenceValue> out;
+  try {
+    const boost::json::value rows = boost::json::parse(json);
+    for (const auto& row : rows.as_array()) {
+      const auto& fields = row.as_array();
+      SequenceValue value;
+      value.qualified = pg::qualified(std::string(fields.at(0).as_string()),
+                                      std::string(fields.at(1).as_string()));
+      if (!fields.at(2).is_null()) value.last_value = fields.at(2).to_number<int64_t>();
+      value.increment = fields.at(3).to_number<int64_t>();
+      value.min_value = fields.at(4).to_number<int64_t>();
+      value.max_value = fields.at(5).to_number<int64_t>();
+      value.readable = fields.at(6).as_bool();
+      out.push_back(std::move(value));
+    }
+  } catch (const std::exception& error) {
+    throw Error(ErrorKind::kInternal, std::string("sequences: unexpected answer: ") + error.what());
+  }
+  return out;
+}
+
 std::vector<SequenceValue> read_sequences(pg::Connection& primary,
                                           const std::vector<std::string>& schemas,
                                           std::chrono::steady_clock::time_point deadline) {
-  // pg_sequences shows last_value NULL both for a sequence never used and
-  // for one the role may not read: the privilege is asked separately.
-  pg::Result rows = primary.exec_until(
-      "SELECT schemaname, sequencename, last_value, increment_by, min_value, max_value, "
-      "       pg_catalog.has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, "
-      "sequencename), 'SELECT,USAGE') "
-      "FROM pg_catalog.pg_sequences WHERE schemaname = ANY (" +
-          pg::quote_literal(control::text_array_literal(schemas)) + "::text[]) ORDER BY 1, 2",
-      deadline);
-  std::vector<SequenceValue> out;
-  for (int row = 0; row < rows.rows(); ++row) {
-    SequenceValue value;
-    value.qualified = pg::qualified(rows.get(row, 0), rows.get(row, 1));
-    if (!rows.is_null(row, 2)) value.last_value = rows.int64(row, 2);
-    value.increment = rows.int64(row, 3);
-    value.min_value = rows.int64(row, 4);
-    value.max_value = rows.int64(row, 5);
-    value.readable = rows.boolean(row, 6);
-    out.push_back(std::move(value));
-  }
-  return out;
+  return parse_sequences(
+      primary.exec_until("SELECT " + sequences_expression(schemas), deadline).str(0, 0));
 }
 
 void check_sequences(pg::Connection& primary, pg::Connection& replica,

@@ -30,6 +30,11 @@ struct SequenceValue {
 std::vector<SequenceValue> read_sequences(pg::Connection& primary,
                                           const std::vector<std::string>& schemas,
                                           std::chrono::steady_clock::time_point deadline);
+// The same read as a SELECT-able expression whose value is one JSON text,
+// for a statement that does more (the fence's: cutover/fence.h), and what
+// turns that text into the sequences.
+std::string sequences_expression(const std::vector<std::string>& schemas);
+std::vector<SequenceValue> parse_sequences(const std::string& json);
 // Preflight: throws Error(kPrecondition) naming the first sequence whose
 // value `primary`'s role may not read, then the first one `replica` lacks.
 void check_sequences(pg::Connection& primary, pg::Connection& replica,

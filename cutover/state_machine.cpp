@@ -107,9 +107,12 @@ Recovery plan_recovery(const std::vector<JournalEntry>& entries) {
   // The new direction's slot is created in step 1, before its last rounds
   // (journaled as step 6): any run that rolls back may have one.
   recovery.drop_new_slot = true;
-  // Started is enough: the file may have been rewritten before the process
-  // died, and pointing the router at the primary it already uses is harmless.
-  recovery.route_back = reached(Step::kRouter);
+  // From the freeze on, the router may have been switched: the journal's
+  // row for the router step goes out without waiting for the disk (one
+  // flush less with clients frozen), so a run that died may have rewritten
+  // the file without a trace. Pointing the router at the primary it
+  // already uses is harmless.
+  recovery.route_back = reached(Step::kFreeze);
   return recovery;
 }
 

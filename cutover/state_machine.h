@@ -8,7 +8,7 @@
 //   2 freeze           router PAUSE; fence the old primary         ┐
 //   3 drain            the stream applies everything to the marker │
 //   4 parity gate      dirty-only verify                           │ writes
-//   5 sequences        setval on the new primary                   │ frozen,
+//   5 sequences        read with the fence, set beside 3 and 4     │ frozen,
 //   6 reverse stream   slot + publication on the new primary       │ within the
 //   7 router           router to the new primary, proven by the    │ freeze
 //                      router itself (pgbouncer: SHOW DATABASES)   │ budget
@@ -81,7 +81,7 @@ struct Recovery {
   // kRollBack: what the interrupted run may have changed, to undo.
   bool unfence_and_resume = false;  // it reached the freeze
   bool drop_new_slot = false;       // created in step 1: any run rolled back
-  bool route_back = false;          // it reached the router step: point it at the old primary
+  bool route_back = false;          // it reached the freeze: point the router at the old primary
 };
 
 Recovery plan_recovery(const std::vector<JournalEntry>& entries);

@@ -194,7 +194,10 @@ class Switchover {
   template <typename Work>
   void step(Step which, Work&& work) {
     current_step_ = which;
-    journal_.started(which, /*durable=*/which == Step::kFreeze || which == Step::kRouter);
+    // Durable before the router freezes: from there a run that dies is
+    // rolled back by the next one, which resumes the router and points it
+    // at the old primary again (cutover/state_machine.h).
+    journal_.started(which, /*durable=*/which == Step::kFreeze);
     const std::string detail = work();
     journal_.done(which, detail);
     spdlog::info("  {} {}: {}", static_cast<int>(which), to_string(which),
@@ -250,6 +253,8 @@ class Switchover {
     const Config next = current_.reversed();
     replication_ = std::make_unique<pg::Connection>(current_.target.conninfo, new_role(),
                                                     pg::Mode::kReplication, "cutover");
+    sequence_setter_ = std::make_unique<pg::Connection>(current_.target.conninfo, new_role(),
+                                                        pg::Mode::kNormal, "cutover");
     const std::string upstream_id = source_system_id(*replication_);
     from_.exec("BEGIN");
     try {
@@ -413,9 +418,11 @@ class Switchover {
         const auto fence_started = Clock::now();
         const double ready_ms = fence_ready.get();
         const Marker drain_marker = marker("drain");
-        const FenceResult fenced_off = fence(from_, deadline_, &drain_marker);
+        const FenceResult fenced_off =
+            fence(from_, deadline_, {&drain_marker, sequences_expression(plan_.facts.schemas)});
         drain_marker_ = fenced_off.marker;
         narrowing_again_ = false;
+        set_sequences_beside(fenced_off.read);
         in_budget();
         char detail[256];
         std::snprintf(detail, sizeof detail,
@@ -436,14 +443,15 @@ class Switchover {
         return result;
       });
       step(Step::kSequences, [&] {
-        // Read now, with the old primary fenced: no value can be drawn there
-        // after this read.
-        const auto sequences = read_sequences(from_, plan_.facts.schemas, deadline_);
-        const int count =
-            set_sequences(to_, sequences, current_.cutover.sequence_margin, deadline_);
+        const auto waited_from = Clock::now();
+        const int count = sequences_set_.get();
+        const double waited_ms = ms_since(waited_from);
         in_budget();
+        char waited[64];
+        std::snprintf(waited, sizeof waited, "%.1f ms", waited_ms);
         return std::to_string(count) + " set (+" +
-               std::to_string(current_.cutover.sequence_margin) + ")";
+               std::to_string(current_.cutover.sequence_margin) + "), read " + sequences_read_how_ +
+               ", set beside the drain and the gate (waited " + waited + " for them)";
       });
       step(Step::kReverseStream, [&] {
         // Created before the freeze (create_new_stream()): journaled here,
@@ -493,8 +501,15 @@ class Switchover {
       // Watched without flushing (asking for the flushed progress forces a
       // WAL flush on the new primary each time, beside the stream catching
       // up); once past the marker, asked once more flushed, so that what
-      // the drain promises survives a crash of the new primary.
+      // the drain promises survives a crash of the new primary. Not in a
+      // cutover: there the point of no return commits durably on the new
+      // primary itself, flushing everything the stream applied before it,
+      // before any client writes there.
       Lsn progress = applied();
+      if (progress >= marker && operation_ == Operation::kCutover) {
+        drained_to_ = progress;
+        return;
+      }
       if (progress >= marker) {
         progress = control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
         if (progress < marker) {
@@ -513,6 +528,28 @@ class Switchover {
       }
       std::this_thread::sleep_for(milliseconds(1));
     }
+  }
+
+  // Step 5's work, started as soon as the old primary is fenced: no value
+  // can be drawn there after the read. The values are set on a session of
+  // their own while the drain and the gate run on theirs; a run that rolls
+  // back leaves them set on a primary that never took over, harmlessly
+  // ahead of the replica's rows. `read`: the values as the fence's own
+  // statement read them, when it ended no session.
+  void set_sequences_beside(const std::optional<std::string>& read) {
+    std::vector<SequenceValue> sequences;
+    if (read) {
+      sequences = parse_sequences(*read);
+      sequences_read_how_ = "with the fence";
+    } else {
+      // Ended sessions are gone once fence() returns.
+      sequences = read_sequences(from_, plan_.facts.schemas, deadline_);
+      sequences_read_how_ = "after the fence";
+    }
+    sequences_set_ = std::async(std::launch::async, [this, sequences = std::move(sequences)] {
+      return set_sequences(*sequence_setter_, sequences, current_.cutover.sequence_margin,
+                           deadline_);
+    });
   }
 
   // Step 4: the rows changed since the pre-gate, compared with writes
@@ -630,12 +667,17 @@ class Switchover {
 
   // Step 8, past the point of no return: the new primary takes writes. The
   // router already sends clients to it (step 7, proven); they are let go.
+  // A cutover's new primary is the journal's home: its unfence commits with
+  // the point of no return (one round trip and one disk flush less with
+  // clients frozen, and never one without the other). A failback's follows
+  // it, on the new primary's own session.
   void switch_primary() {
-    journal_.pass_point_of_no_return(new_direction());
+    const bool home_is_new = operation_ == Operation::kCutover;
+    journal_.pass_point_of_no_return(new_direction(), home_is_new ? unfence_sql(to_) : "");
     crash_point("in", Step::kSwitch);
     const auto deadline = Clock::now() + std::max(budget_, milliseconds(2000));
     const auto started = Clock::now();
-    unfence(to_, deadline);
+    if (!home_is_new) unfence(to_, deadline);
     router_->resume(deadline);
     if (freeze_started_ != Clock::time_point{}) freeze_ms_ = ms_since(freeze_started_);
     journal_.done(Step::kSwitch, std::string(new_role()) + " unfenced, router resumed (" +
@@ -745,7 +787,12 @@ class Switchover {
   std::atomic<bool> narrowing_again_{false};
   std::future<uint64_t> narrowing_;
   ParityGate::Convergence convergence_;
-  std::unique_ptr<pg::Connection> replication_;  // to the new primary, for its slot
+  std::unique_ptr<pg::Connection> replication_;      // to the new primary, for its slot
+  std::unique_ptr<pg::Connection> sequence_setter_;  // to the new primary, for step 5
+  // Step 5 under way beside the drain and the gate (declared after its
+  // session: joined before it goes).
+  std::future<int> sequences_set_;
+  std::string sequences_read_how_;
 
   Step current_step_ = Step::kPreflight;
   Clock::time_point freeze_started_{};

@@ -46,3 +46,26 @@ TEST_CASE("values near the bounds stay inside them, without wrapping", "[sequenc
   CHECK(synced_value(sequence(2147483000, 1, 1, 2147483647), 1000) == 2147483647);
   CHECK(synced_value(sequence(5, -1, 1, 100), 1000) == 1);
 }
+
+TEST_CASE("the server's answer is read back exactly, the type's limits included", "[sequences]") {
+  using switchyard::cutover::parse_sequences;
+  // As json_agg(json_build_array(...)) writes it: a descending bigint
+  // sequence at its floor, one never used, one the role may not read.
+  const auto values = parse_sequences(
+      R"([["public", "down", -9223372036854775808, -1, -9223372036854775808, -1, true],)"
+      R"( ["public", "fresh", null, 1, 1, 9223372036854775807, true],)"
+      R"( ["Other Schema", "Odd \"name\"", 7, 1, 1, 2147483647, false]])");
+  REQUIRE(values.size() == 3);
+  CHECK(values[0].qualified == "\"public\".\"down\"");
+  CHECK(values[0].last_value == INT64_MIN);
+  CHECK(values[0].increment == -1);
+  CHECK(values[0].min_value == INT64_MIN);
+  CHECK(values[1].qualified == "\"public\".\"fresh\"");
+  CHECK_FALSE(values[1].last_value.has_value());
+  CHECK(values[1].max_value == INT64_MAX);
+  CHECK(values[2].qualified == "\"Other Schema\".\"Odd \"\"name\"\"\"");
+  CHECK(values[2].last_value == 7);
+  CHECK_FALSE(values[2].readable);
+  CHECK(parse_sequences("[]").empty());
+  CHECK_THROWS(parse_sequences("{\"not\": \"rows\"}"));
+}

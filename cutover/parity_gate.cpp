@@ -177,6 +177,7 @@ uint64_t ParityGate::narrow(Clock::time_point deadline, const std::atomic<bool>*
   verify::Verifier::RoundOptions options;
   options.recheck = false;
   options.by_key_only = true;
+  options.go_on = again;
   uint64_t equal = 0;
   do {
     uint64_t read = 0;
@@ -188,7 +189,7 @@ uint64_t ParityGate::narrow(Clock::time_point deadline, const std::atomic<bool>*
     // (it does at least every 100 ms while a cutover prepares). Asking
     // again at once would only take the cores the transactions PAUSE
     // waits for need: with few changes, a 1 ms loop doubled PAUSE.
-    if (read == 0 && again) std::this_thread::sleep_for(kIdleRoundPause);
+    if (read == 0 && again && again->load()) std::this_thread::sleep_for(kIdleRoundPause);
   } while (again && again->load() && Clock::now() < deadline);
   narrowed_ = equal;
   return equal;

@@ -423,6 +423,8 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
   const auto marks_started = Clock::now();
   const auto marks = store::read_all_dirty(control, config_.name);
   round.marks_seconds = seconds_since(marks_started);
+  const auto abandoned = [&options] { return options.go_on && !options.go_on->load(); };
+  if (abandoned()) return round;
   struct Batched {
     const TablePlan* plan;
     const store::DirtySet* dirty;
@@ -452,6 +454,7 @@ Verifier::Round Verifier::dirty_round(const std::vector<const TablePlan*>& plans
   const auto rows = sides_->read_marked(reads);
   round.reads = reads.size();
   round.read_seconds = seconds_since(started);
+  if (abandoned()) return round;
   for (size_t i = 0; i < reads.size(); ++i) {
     const auto& [source, target] = rows[i];
     Batched& table = batched[read_table[i]];

@@ -17,6 +17,7 @@
 // ODBC legacy's (legacy_sides.h); not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -83,6 +84,11 @@ class Verifier {
     // Leave out the tables marked whole (and those without a key): only
     // what is marked by key, a cost that follows the changes.
     bool by_key_only = false;
+    // Asked before the rows are read and before the marks are cleared:
+    // false abandons the round, clearing nothing (a later round, or the
+    // cutover's gate, compares those rows again). The rounds beside a
+    // freeze stop this way, so the gate does not wait out one in full.
+    const std::atomic<bool>* go_on = nullptr;
   };
   struct Round {
     std::vector<TableReport> reports;  // one per table that had marks

@@ -117,7 +117,7 @@ struct CopyResult {
 
 // A piece of one table's copy: the rows whose first key column is in
 // (lower, upper], or the whole table when that column is no integer.
-struct CopyPart {
+struct LegacyCopyPart {
   size_t table = 0;
   bool ranged = false;
   int64_t lower = 0;   // exclusive
@@ -131,17 +131,17 @@ bool integer_type(const std::string& type) {
 
 // Splits each table by its first key column's range when it is an integer:
 // into `parts` pieces for a table larger than snapshot.split_tables_larger_than.
-std::vector<CopyPart> plan_parts(const Config& config, LegacySource& source,
-                                 const std::vector<LegacyStreamTable>& tables,
-                                 uint64_t& rows_total) {
-  std::vector<CopyPart> parts;
+std::vector<LegacyCopyPart> plan_parts(const Config& config, LegacySource& source,
+                                       const std::vector<LegacyStreamTable>& tables,
+                                       uint64_t& rows_total) {
+  std::vector<LegacyCopyPart> parts;
   rows_total = 0;
   for (size_t idx = 0; idx < tables.size(); ++idx) {
     const LegacyStreamTable& table = tables[idx];
     const odbc::Dialect::TableSize size =
         source.dialect().table_size(source.connection(), table.legacy.name);
     rows_total += size.rows;
-    CopyPart part;
+    LegacyCopyPart part;
     part.table = idx;
     const size_t first = table.key.front();
     if (!integer_type(table.translation.columns[first].type)) {
@@ -211,7 +211,7 @@ std::vector<pg::SendForm> send_forms(pg::Connection& target, const LegacyStreamT
 // One part: one consistent read on the source (statements of at most
 // kRowsPerRead rows, key range after key range), one COPY on the target.
 CopyResult copy_part(const LegacySource& source, const LegacyStreamTable& table,
-                     const CopyPart& part, odbc::Connection& reader, pg::Connection& target,
+                     const LegacyCopyPart& part, odbc::Connection& reader, pg::Connection& target,
                      std::atomic<uint64_t>& rows_done) {
   const auto& columns = table.legacy.columns;
   std::string select;
@@ -519,10 +519,10 @@ void copy_tables(const Config& config, LegacySource& source,
     }
   }
   uint64_t rows_expected = 0;
-  const std::vector<CopyPart> parts = plan_parts(config, source, tables, rows_expected);
+  const std::vector<LegacyCopyPart> parts = plan_parts(config, source, tables, rows_expected);
   std::vector<CopyResult> copied(tables.size());
   std::vector<size_t> parts_left(tables.size(), 0);
-  for (const CopyPart& part : parts) ++parts_left[part.table];
+  for (const LegacyCopyPart& part : parts) ++parts_left[part.table];
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> rows_done{0};
@@ -558,7 +558,7 @@ void copy_tables(const Config& config, LegacySource& source,
           std::lock_guard lock(mutex);
           if (failure) return;
         }
-        const CopyPart& part = parts[idx];
+        const LegacyCopyPart& part = parts[idx];
         CopyResult result = copy_part(source, tables[part.table], part, *reader, writer, rows_done);
         std::lock_guard lock(mutex);
         CopyResult& total = copied[part.table];

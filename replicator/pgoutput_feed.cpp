@@ -14,7 +14,7 @@ namespace switchyard {
 namespace {
 
 // How often a forward feed looks for tables that appeared on the source.
-constexpr auto kNewTableCheckInterval = std::chrono::seconds(5);
+constexpr auto kTableCheckInterval = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -142,7 +142,7 @@ SourceLag PgoutputFeed::lag(const Applied& applied, int64_t committed_commit_tim
 bool PgoutputFeed::tables_appeared() {
   if (direction_ != control::Direction::kForward) return false;
   const auto now = Clock::now();
-  if (now - last_table_check_ < kNewTableCheckInterval) return false;
+  if (now - last_table_check_ < kTableCheckInterval) return false;
   last_table_check_ = now;
   const NewTables found = find_new_tables(source_sql(), target_, config_);
   warn_unusable(found.unusable, warned_);

@@ -25,7 +25,7 @@ DEMO_SECONDS=${DEMO_SECONDS:-30}
 
 scripts/install-deps.sh
 echo "== building switchyard"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 SY=$ROOT/build/cli/switchyard
 

@@ -28,13 +28,14 @@ if ! git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror 2>/dev/n
 fi
 
 phase "release build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build -j "$jobs"
 phase "release build: unit tests, and the integration tests about load and speed"
 (cd build && ctest --output-on-failure -j 2 --timeout 900 -L "unit|release")
 
 phase "sanitizer build (ASan + UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
+  >/dev/null
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -18,6 +18,7 @@
 #include "common/backoff.h"
 #include "common/error.h"
 #include "common/shutdown.h"
+#include "service/awaitable.h"
 #include "service/tokens.h"
 
 namespace switchyard::service {
@@ -29,7 +30,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr auto kFindTimeout = std::chrono::seconds(2);
 // A POST of a cutover answers after its preflight (and the preparation
 // before the freeze): seconds, on a busy database a minute.

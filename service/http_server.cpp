@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "common/metrics.h"
 #include "common/shutdown.h"
+#include "service/awaitable.h"
 
 namespace switchyard::service {
 
@@ -37,7 +38,6 @@ constexpr uint64_t kBodyLimit = 64 * 1024;
 constexpr size_t kReadBuffer = 16 * 1024;
 constexpr auto kReadDeadline = std::chrono::seconds(30);
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxEventStreams = 16;
 constexpr auto kEventPeriod = std::chrono::seconds(1);
 constexpr auto kEventKeepAlive = std::chrono::seconds(15);

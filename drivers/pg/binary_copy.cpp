@@ -10,7 +10,6 @@
 namespace switchyard::pg {
 namespace {
 
-constexpr int64_t kPostgresEpochDays = 10957;  // 2000-01-01 - 1970-01-01
 constexpr int64_t kPostgresEpochMicros = kPostgresEpochDays * 86'400'000'000;
 
 [[noreturn]] void malformed(const char* what) {

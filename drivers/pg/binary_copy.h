@@ -21,6 +21,10 @@
 
 namespace switchyard::pg {
 
+// Days from the Unix epoch to PostgreSQL's, 2000-01-01: binary dates and
+// timestamps count from the latter.
+inline constexpr int64_t kPostgresEpochDays = 10957;
+
 // The send/recv format a column arrives in.
 enum class WireType : uint8_t {
   kBool,

@@ -8,12 +8,12 @@
 #include <limits>
 #include <vector>
 
+#include "drivers/pg/binary_copy.h"
 #include "drivers/typed_value.h"
 
 namespace switchyard::pg {
 namespace {
 
-constexpr int64_t kPostgresEpochDays = 10957;  // 2000-01-01 - 1970-01-01
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 
 void put_be(std::string& out, uint64_t value, size_t size) {

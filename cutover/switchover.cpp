@@ -555,8 +555,16 @@ class Switchover {
   // Step 4: the rows changed since the pre-gate, compared with writes
   // stopped. Any difference is real now, and stops the cutover.
   std::string parity_gate() {
+    // The round beside the freeze finishes the read it is in (told to stop
+    // after the fence); what that costs is part of the gate's time.
+    const auto joined_from = Clock::now();
     narrowing_.get();  // its error, if any, is the gate's
-    return gate_->run_frozen(deadline_);
+    const double joined_ms = ms_since(joined_from);
+    std::string detail = gate_->run_frozen(deadline_);
+    char joined[96];
+    std::snprintf(joined, sizeof joined,
+                  "; %.1f ms waiting for the round beside the freeze to stop", joined_ms);
+    return detail + joined;
   }
 
   // The rounds step 2 started, finished whatever their outcome (on the way

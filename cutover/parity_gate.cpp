@@ -245,7 +245,7 @@ std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
   return detail;
 }
 
-std::string ParityGate::run_frozen(Clock::time_point deadline) {
+std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait_ms) {
   const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
   if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
   // Large objects on their own sessions, beside the rows.
@@ -314,11 +314,12 @@ std::string ParityGate::run_frozen(Clock::time_point deadline) {
   detail += ", " + std::to_string(round.reads) + " reads per side in " +
             format_duration(round.read_seconds);
   // Where the rest of the step went, for a DBA whose freeze ran long.
-  char before[160];
+  char before[224];
   std::snprintf(before, sizeof before,
-                " after %.1f ms setting timeouts, %.1f waiting for the last apply, %.1f on the "
-                "row logs, %.1f reading the marks",
-                timeouts_ms, visible_ms, keyless_ms, round.marks_seconds * 1000);
+                " after %.1f ms waiting for the round beside the freeze to stop, %.1f setting "
+                "timeouts, %.1f waiting for the last apply, %.1f on the row logs, %.1f reading "
+                "the marks",
+                round_wait_ms, timeouts_ms, visible_ms, keyless_ms, round.marks_seconds * 1000);
   detail += before;
   if (narrowed_ > 0) {
     detail += " (and " + std::to_string(narrowed_) + " found equal while the router froze)";

@@ -101,7 +101,9 @@ class ParityGate {
   // the first table that differs, Error(kTimeout) when time runs out.
   // Returns "N changed rows equal" (and how many tables were compared
   // whole, if any).
-  std::string run_frozen(std::chrono::steady_clock::time_point deadline);
+  // `round_wait_ms`: how long the caller waited for the last round beside
+  // the freeze to stop, reported with the step's other waits.
+  std::string run_frozen(std::chrono::steady_clock::time_point deadline, double round_wait_ms);
 
   // After the freeze, whatever its outcome: clears the marks run_frozen()
   // proved equal (outside the freeze: clients wait on nothing it does).

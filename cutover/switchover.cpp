@@ -560,11 +560,7 @@ class Switchover {
     const auto joined_from = Clock::now();
     narrowing_.get();  // its error, if any, is the gate's
     const double joined_ms = ms_since(joined_from);
-    std::string detail = gate_->run_frozen(deadline_);
-    char joined[96];
-    std::snprintf(joined, sizeof joined,
-                  "; %.1f ms waiting for the round beside the freeze to stop", joined_ms);
-    return detail + joined;
+    return gate_->run_frozen(deadline_, joined_ms);
   }
 
   // The rounds step 2 started, finished whatever their outcome (on the way

@@ -394,10 +394,9 @@ class Switchover {
     journal_.answer_later(true);
     try {
       step(Step::kFreeze, [&] {
-        // While the router waits for the transactions still running and
-        // the old primary is fenced, the gate's sessions compare what is
-        // marked, round after round (the last one beside the drain; joined
-        // in step 4).
+        // While the router waits for the transactions still running, the
+        // gate's sessions compare what is marked, round after round (the
+        // last one ending beside the fence and the drain; joined in step 4).
         narrowing_again_ = true;
         narrowing_ = std::async(std::launch::async,
                                 [this] { return gate_->narrow(deadline_, &narrowing_again_); });
@@ -413,6 +412,9 @@ class Switchover {
         const auto pause_started = Clock::now();
         router_->freeze(deadline_);
         froze_ = true;
+        // The round under way ends its read while the fence commits and the
+        // stream drains, rather than keeping the gate waiting for it.
+        narrowing_again_ = false;
         const double pause_ms = ms_since(pause_started);
         // From here the fence counts: waiting for its write, if PAUSE was quicker.
         const auto fence_started = Clock::now();
@@ -421,7 +423,6 @@ class Switchover {
         const FenceResult fenced_off =
             fence(from_, deadline_, {&drain_marker, sequences_expression(plan_.facts.schemas)});
         drain_marker_ = fenced_off.marker;
-        narrowing_again_ = false;
         set_sequences_beside(fenced_off.read);
         in_budget();
         char detail[256];

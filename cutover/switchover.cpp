@@ -557,7 +557,7 @@ class Switchover {
   // stopped. Any difference is real now, and stops the cutover.
   std::string parity_gate() {
     // The round beside the freeze finishes the read it is in (told to stop
-    // after the fence); what that costs is part of the gate's time.
+    // when PAUSE returned); what that costs is part of the gate's time.
     const auto joined_from = Clock::now();
     narrowing_.get();  // its error, if any, is the gate's
     const double joined_ms = ms_since(joined_from);

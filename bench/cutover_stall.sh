@@ -23,6 +23,10 @@
 # RELOAD, RESUME; failback the same way in reverse on a subscription created
 # during the cutover's freeze) and switchyard (`replicate`, then `cutover`
 # and `failback`, their per-step timings from switchyard.switch_journal).
+# A third, floor (not in the default set), measures no switch at all: the
+# router's PAUSE and RESUME on the same primary, twice, under the same load,
+# without a stream or verify running: the least a switch behind pgbouncer
+# can stall writes on this machine.
 #
 # Environment: SCALE (10), CLIENTS (8), THREADS (2), RATE (300 tx/s),
 # LOAD_SECONDS (20 per operation; 60 busy), OP_DELAY (4 s of load before the
@@ -329,6 +333,31 @@ run_peer() {
   pgc_stop_all
 }
 
+# ---- floor: the router's pause alone ------------------------------------
+
+# What any switch through pgbouncer costs before it does anything: PAUSE
+# waits for the transactions in flight, and closes every server connection;
+# after RESUME pgbouncer opens them again one at a time (it allows a pool
+# a single connection attempt at once). floor_pause does only that, on the
+# same primary, so its gap is a lower bound for every contender's.
+floor_pause() {
+  local tag="floor-$1" times
+  # One admin session for both commands, timed by psql itself: a psql
+  # started between them would add its own start to the stall.
+  times=$(timeout 10 "$PG_BIN/psql" -h 127.0.0.1 -p "$BNC_PORT" -U pgbouncer -d pgbouncer -qAtX \
+    -c '\timing on' -c "PAUSE app" -c "RESUME app") || die "$tag: PAUSE or RESUME failed or hung"
+  PHASES[$tag]=$(awk '/^Time:/ { printf "%s%s=%s", sep, (++n == 1 ? "pause" : "resume"), $2; sep = " " }' <<<"$times")
+  log "$tag: phases (ms): ${PHASES[$tag]}"
+}
+
+run_floor() {
+  setup_pair floor
+  operation floor pause-1 SRC SRC -- floor_pause pause-1
+  operation floor pause-2 SRC SRC -- floor_pause pause-2
+  stop_bouncer floor
+  pgc_stop_all
+}
+
 # ---- switchyard ---------------------------------------------------------
 
 sy_op() {  # sy_op cutover|failback: its exit code in OP_RC, its log kept
@@ -405,6 +434,7 @@ for contender in $CONTENDERS; do
   CONTENDER=$contender
   case $contender in
     peer) run_peer ;;
+    floor) run_floor ;;
     switchyard) run_switchyard ;;
     *) die "unknown contender $contender" ;;
   esac
@@ -434,7 +464,7 @@ done
   echo "aborted clients; prb er: probe errors; ld er: the busy loader's failed transactions; dup: duplicate-key"
   echo "errors seen by any client. missing: acknowledged probe ids absent on the new primary /"
   echo "acknowledged."
-  for tag in peer-cutover peer-failback; do
+  for tag in peer-cutover peer-failback floor-pause-1 floor-pause-2; do
     [ -z "${PHASES[$tag]:-}" ] || echo "$tag phases (ms): ${PHASES[$tag]}"
   done
   if [[ " $CONTENDERS " == *" peer "* ]] && [ "$PEER_FAILBACK" != yes ]; then

@@ -257,14 +257,20 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   // Every wait inside the gate is held to the time left: statements, and
   // the re-check's wait for the target (already drained, so it is short).
   config_.verify.recheck_timeout = left;
-  const auto started = Clock::now();
-  hold_sessions_to(deadline);
-  const double timeouts_ms = ms_since(started);
   // The drain saw the last apply transaction's position; its rows and
-  // marks must also be visible before the marks are read.
+  // marks must also be visible before the marks are read. The control
+  // session's timeout goes in the first round trip of that wait, the two
+  // sides' beside it.
+  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
+  auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   const auto visible_started = Clock::now();
-  sides_->wait_applied_visible(deadline);
+  sides_->wait_applied_visible(deadline, timeout);
   const double visible_ms = ms_since(visible_started);
+  const auto timeouts_started = Clock::now();
+  source_timeout.get();
+  target_timeout.get();
+  const double timeouts_ms = ms_since(timeouts_started);
   const auto keyless_started = Clock::now();
   std::vector<std::string> proven;
   std::vector<const verify::TablePlan*> plans;
@@ -314,12 +320,12 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   detail += ", " + std::to_string(round.reads) + " reads per side in " +
             format_duration(round.read_seconds);
   // Where the rest of the step went, for a DBA whose freeze ran long.
-  char before[224];
+  char before[256];
   std::snprintf(before, sizeof before,
-                " after %.1f ms waiting for the round beside the freeze to stop, %.1f setting "
-                "timeouts, %.1f waiting for the last apply, %.1f on the row logs, %.1f reading "
-                "the marks",
-                round_wait_ms, timeouts_ms, visible_ms, keyless_ms, round.marks_seconds * 1000);
+                " after %.1f ms waiting for the round beside the freeze to stop, %.1f waiting "
+                "for the last apply, %.1f more for the sides' timeouts, %.1f on the row logs, "
+                "%.1f reading the marks",
+                round_wait_ms, visible_ms, timeouts_ms, keyless_ms, round.marks_seconds * 1000);
   detail += before;
   if (narrowed_ > 0) {
     detail += " (and " + std::to_string(narrowed_) + " found equal while the router froze)";

@@ -66,15 +66,16 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 // and in that snapshot has not become visible yet; one that finished in
 // between is visible to every later snapshot. (begin_snapshot() needs the
 // other order, the list read before its own snapshot, and two statements.)
-bool apply_commit_pending(pg::Connection& connection) {
+// `first`, if any, runs in the same round trip, before.
+bool apply_commit_pending(pg::Connection& connection, const std::string& first = {}) {
   return connection
-      .exec(
-          "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a, "
-          "pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) x "
-          "WHERE a.backend_xid IS NOT NULL AND a.application_name LIKE 'switchyard%' "
-          "AND a.state = 'active' AND a.query ~* '^\\s*commit' "
-          "AND a.pid <> pg_catalog.pg_backend_pid() "
-          "AND (x::text::numeric % 4294967296)::text = a.backend_xid::text)")
+      .exec((first.empty() ? std::string() : first + "; ") +
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a, "
+            "pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) x "
+            "WHERE a.backend_xid IS NOT NULL AND a.application_name LIKE 'switchyard%' "
+            "AND a.state = 'active' AND a.query ~* '^\\s*commit' "
+            "AND a.pid <> pg_catalog.pg_backend_pid() "
+            "AND (x::text::numeric % 4294967296)::text = a.backend_xid::text)")
       .boolean(0, 0);
 }
 
@@ -182,15 +183,17 @@ std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_marked(
   return result;
 }
 
-void PostgresSides::wait_applied_visible(std::chrono::steady_clock::time_point deadline) {
-  for (;;) {
-    if (!apply_commit_pending(control_)) return;
+void PostgresSides::wait_applied_visible(std::chrono::steady_clock::time_point deadline,
+                                         const std::string& first) {
+  bool pending = apply_commit_pending(control_, first);
+  while (pending) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw Error(ErrorKind::kTimeout, control_.role() +
                                            ": an apply transaction is still committing; its "
                                            "rows are not visible yet");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    pending = apply_commit_pending(control_);
   }
 }
 

@@ -149,8 +149,10 @@ class PostgresSides : public Sides {
       const std::vector<MarkedTableRead>& reads) override;
   // Waits until no apply transaction of the stream is committing on the
   // target and invisible to new snapshots (see begin_snapshot), by
-  // `deadline`; throws Error(kTimeout) after it.
-  void wait_applied_visible(std::chrono::steady_clock::time_point deadline);
+  // `deadline`; throws Error(kTimeout) after it. The statements `first`, if
+  // any (a SET, say), run on the control session in the first round trip.
+  void wait_applied_visible(std::chrono::steady_clock::time_point deadline,
+                            const std::string& first = {});
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
   std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
                                      uint64_t rows) override;

@@ -124,10 +124,16 @@ bool KeylessProof::prove(const verify::TablePlan& plan) {
   return false;
 }
 
-bool KeylessProof::still_holds(const verify::TablePlan& plan) {
-  if (!proven_with_log_from_) return false;
-  const LogState log = read_log(sides_.control(), plan);
-  return log.active && log.since == proven_with_log_from_ && !log.missed;
+std::optional<std::string> KeylessProof::still_holds(const verify::TablePlan& plan) const {
+  if (!proven_with_log_from_) return std::nullopt;
+  // What read_log() reads, as one expression: the request still active,
+  // the log the one the proof used, and no 0 for the table.
+  return "(SELECT coalesce(s.exact_marks_until > pg_catalog.now(), false) "
+         "AND s.keyless_images_since = " +
+         pg::quote_literal(proven_with_log_from_->to_string()) +
+         "::pg_lsn AND NOT EXISTS (SELECT FROM switchyard.keyless_images k WHERE " +
+         log_filter(plan) + " AND k.sign = 0) FROM switchyard.streams s WHERE s.name = " +
+         pg::quote_literal(config_.name) + ")";
 }
 
 // The request still active (a lapsed one stops the log), where the log

@@ -21,7 +21,7 @@
 //
 // From P on, every change the stream carried was applied as it was sent:
 // a change the target could not take exactly (a row to remove not found, a
-// TRUNCATE) is logged as a 0. Inside the freeze, still_holds() checks that
+// TRUNCATE) is logged as a 0. Inside the freeze, still_holds() tells how to check that
 // the log is the one the proof used and has no 0 for the table: a read of
 // a few rows, whatever the table's size. What this does not see is a write
 // to the target by anything other than the stream after P; the gate's
@@ -50,9 +50,11 @@ class KeylessProof {
   // false, with the reason logged, leaves the table to be compared whole.
   bool prove(const verify::TablePlan& plan);
 
-  // Inside the freeze, with the stream drained: the proof still covers
-  // every change to `plan`.
-  bool still_holds(const verify::TablePlan& plan);
+  // Inside the freeze, with the stream drained: a SELECT-able expression,
+  // true when the proof still covers every change to `plan` (false or NULL
+  // otherwise), for the caller to evaluate on the control session in a
+  // statement it makes anyway; nothing if the table was never proven.
+  std::optional<std::string> still_holds(const verify::TablePlan& plan) const;
 
  private:
   // Where the log starts, once the apply loop has noted it.

@@ -66,17 +66,21 @@ bool any_in_snapshot(pg::Connection& connection, const std::string& xids) {
 // and in that snapshot has not become visible yet; one that finished in
 // between is visible to every later snapshot. (begin_snapshot() needs the
 // other order, the list read before its own snapshot, and two statements.)
-// `first`, if any, runs in the same round trip, before.
-bool apply_commit_pending(pg::Connection& connection, const std::string& first = {}) {
-  return connection
-      .exec((first.empty() ? std::string() : first + "; ") +
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a, "
-            "pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) x "
-            "WHERE a.backend_xid IS NOT NULL AND a.application_name LIKE 'switchyard%' "
-            "AND a.state = 'active' AND a.query ~* '^\\s*commit' "
-            "AND a.pid <> pg_catalog.pg_backend_pid() "
-            "AND (x::text::numeric % 4294967296)::text = a.backend_xid::text)")
-      .boolean(0, 0);
+// `first`, if any, runs in the same round trip, before; `also` are
+// evaluated in the same statement, so in the same snapshot: the result's
+// columns after the first.
+pg::Result apply_commit_pending(pg::Connection& connection, const std::string& first = {},
+                                const std::vector<std::string>& also = {}) {
+  std::string sql = first.empty() ? std::string() : first + "; ";
+  sql +=
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a, "
+      "pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) x "
+      "WHERE a.backend_xid IS NOT NULL AND a.application_name LIKE 'switchyard%' "
+      "AND a.state = 'active' AND a.query ~* '^\\s*commit' "
+      "AND a.pid <> pg_catalog.pg_backend_pid() "
+      "AND (x::text::numeric % 4294967296)::text = a.backend_xid::text)";
+  for (const std::string& expression : also) sql += ", " + expression;
+  return connection.exec(sql);
 }
 
 }  // namespace
@@ -183,18 +187,24 @@ std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_marked(
   return result;
 }
 
-void PostgresSides::wait_applied_visible(std::chrono::steady_clock::time_point deadline,
-                                         const std::string& first) {
-  bool pending = apply_commit_pending(control_, first);
-  while (pending) {
+std::vector<std::optional<std::string>> PostgresSides::wait_applied_visible(
+    std::chrono::steady_clock::time_point deadline, const std::string& first,
+    const std::vector<std::string>& also) {
+  pg::Result result = apply_commit_pending(control_, first, also);
+  while (result.boolean(0, 0)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw Error(ErrorKind::kTimeout, control_.role() +
                                            ": an apply transaction is still committing; its "
                                            "rows are not visible yet");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    pending = apply_commit_pending(control_);
+    result = apply_commit_pending(control_, {}, also);
   }
+  std::vector<std::optional<std::string>> values;
+  for (size_t column = 1; column <= also.size(); ++column) {
+    values.push_back(result.optional(0, static_cast<int>(column)));
+  }
+  return values;
 }
 
 std::pair<SideRead, SideRead> PostgresSides::read_both(const TablePlan& plan,

@@ -447,12 +447,22 @@ class Switchover {
         const auto waited_from = Clock::now();
         const int count = sequences_set_.get();
         const double waited_ms = ms_since(waited_from);
+        // A failback's drain, flushed on the new primary beside the gate.
+        std::string flushed;
+        if (drain_flushed_.valid()) {
+          const auto flush_from = Clock::now();
+          drained_to_ = drain_flushed_.get();
+          char line[128];
+          std::snprintf(line, sizeof line, "; the drain flushed on the %s to %s (waited %.1f ms)",
+                        new_role().c_str(), drained_to_.to_string().c_str(), ms_since(flush_from));
+          flushed = line;
+        }
         in_budget();
         char waited[64];
         std::snprintf(waited, sizeof waited, "%.1f ms", waited_ms);
         return std::to_string(count) + " set (+" +
                std::to_string(current_.cutover.sequence_margin) + "), read " + sequences_read_how_ +
-               ", set beside the drain and the gate (waited " + waited + " for them)";
+               ", set beside the drain and the gate (waited " + waited + " for them)" + flushed;
       });
       step(Step::kReverseStream, [&] {
         // Created before the freeze (create_new_stream()): journaled here,
@@ -472,8 +482,10 @@ class Switchover {
       journal_.answer_later(false);
     } catch (const std::exception& error) {
       // Whatever went wrong inside the freeze, the way out is the same;
-      // the gate's sessions are idle before anything else touches them.
+      // the gate's sessions, and the new primary's, are idle before
+      // anything else touches them.
       join_narrowing();
+      join_drain_flush();
       try {
         journal_.answer_later(false);
       } catch (const Error& journal_error) {  // clients wait: roll back regardless
@@ -505,20 +517,24 @@ class Switchover {
       // the drain promises survives a crash of the new primary. Not in a
       // cutover: there the point of no return commits durably on the new
       // primary itself, flushing everything the stream applied before it,
-      // before any client writes there.
-      Lsn progress = applied();
-      if (progress >= marker && operation_ == Operation::kCutover) {
-        drained_to_ = progress;
-        return;
-      }
+      // before any client writes there. In a failback the flush runs on
+      // the new primary's own session beside the gate (which reads on
+      // sessions of its own), and is joined before the router moves.
+      const Lsn progress = applied();
       if (progress >= marker) {
-        progress = control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
-        if (progress < marker) {
-          throw Error(ErrorKind::kInternal, "drain: the flushed progress " + progress.to_string() +
-                                                " is behind the marker " + marker.to_string() +
-                                                " the stream had applied");
-        }
         drained_to_ = progress;
+        if (operation_ == Operation::kFailback) {
+          drain_flushed_ = std::async(std::launch::async, [this, marker] {
+            const Lsn flushed =
+                control::origin_progress(to_, current_.origin_name(), true).value_or(Lsn{});
+            if (flushed < marker) {
+              throw Error(ErrorKind::kInternal, "drain: the flushed progress " +
+                                                    flushed.to_string() + " is behind the marker " +
+                                                    marker.to_string() + " the stream had applied");
+            }
+            return flushed;
+          });
+        }
         return;
       }
       if (Clock::now() > deadline_) {
@@ -573,6 +589,17 @@ class Switchover {
       narrowing_.get();
     } catch (const std::exception& error) {
       spdlog::debug("the round beside the freeze: {}", error.what());
+    }
+  }
+
+  // A failback's drain flush, finished whatever its outcome (on the way
+  // out of a failed freeze: roll_back() may use the new primary's session).
+  void join_drain_flush() noexcept {
+    if (!drain_flushed_.valid()) return;
+    try {
+      drain_flushed_.get();
+    } catch (const std::exception& error) {
+      spdlog::debug("the drain's flush: {}", error.what());
     }
   }
 
@@ -809,6 +836,7 @@ class Switchover {
   std::string settle_detail_;        // how close to live the stream came before the freeze
   bool routed_ = false;              // step 7 began: the router may point at the new primary
   Lsn drained_to_;
+  std::future<Lsn> drain_flushed_;  // a failback's flushed progress, asked beside the gate
   double freeze_ms_ = 0;
   std::string rollback_cause_;  // why the freeze was rolled back
 };

@@ -280,7 +280,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
   auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   const auto visible_started = Clock::now();
-  const auto holds = sides_->wait_applied_visible(deadline, timeout, log_checks);
+  const auto visible = sides_->wait_applied_visible(deadline, timeout, log_checks);
   const double visible_ms = ms_since(visible_started);
   const auto timeouts_started = Clock::now();
   source_timeout.get();
@@ -288,7 +288,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   const double timeouts_ms = ms_since(timeouts_started);
   std::vector<std::string> proven;
   for (size_t logged_idx = 0; logged_idx < logged.size(); ++logged_idx) {
-    if (holds[logged_idx] == "t") {
+    if (visible.values[logged_idx] == "t") {
       proven.push_back(logged[logged_idx]->display);
     } else {
       plans.push_back(logged[logged_idx]);  // compared whole, as if never proven
@@ -335,9 +335,9 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   char before[256];
   std::snprintf(before, sizeof before,
                 " after %.1f ms waiting for the round beside the freeze to stop, %.1f waiting "
-                "for the last apply (the row logs read with it), %.1f more for the sides' "
-                "timeouts, %.1f reading the marks",
-                round_wait_ms, visible_ms, timeouts_ms, round.marks_seconds * 1000);
+                "for the last apply (%d statements, the row logs read with it), %.1f more for "
+                "the sides' timeouts, %.1f reading the marks",
+                round_wait_ms, visible_ms, visible.polls, timeouts_ms, round.marks_seconds * 1000);
   detail += before;
   if (narrowed_ > 0) {
     detail += " (and " + std::to_string(narrowed_) + " found equal while the router froze)";

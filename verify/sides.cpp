@@ -187,11 +187,12 @@ std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_marked(
   return result;
 }
 
-std::vector<std::optional<std::string>> PostgresSides::wait_applied_visible(
+PostgresSides::AppliedVisible PostgresSides::wait_applied_visible(
     std::chrono::steady_clock::time_point deadline, const std::string& first,
     const std::vector<std::string>& also) {
+  AppliedVisible visible;
   pg::Result result = apply_commit_pending(control_, first, also);
-  while (result.boolean(0, 0)) {
+  for (visible.polls = 1; result.boolean(0, 0); ++visible.polls) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw Error(ErrorKind::kTimeout, control_.role() +
                                            ": an apply transaction is still committing; its "
@@ -200,11 +201,10 @@ std::vector<std::optional<std::string>> PostgresSides::wait_applied_visible(
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     result = apply_commit_pending(control_, {}, also);
   }
-  std::vector<std::optional<std::string>> values;
   for (size_t column = 1; column <= also.size(); ++column) {
-    values.push_back(result.optional(0, static_cast<int>(column)));
+    visible.values.push_back(result.optional(0, static_cast<int>(column)));
   }
-  return values;
+  return visible;
 }
 
 std::pair<SideRead, SideRead> PostgresSides::read_both(const TablePlan& plan,

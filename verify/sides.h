@@ -153,10 +153,15 @@ class PostgresSides : public Sides {
   // any (a SET, say), run on the control session in the first round trip.
   // The expressions `also` are evaluated in the statement that finds no
   // apply committing, in its snapshot (which shows every apply): their
-  // values are returned, in order (NULL as nothing).
-  std::vector<std::optional<std::string>> wait_applied_visible(
-      std::chrono::steady_clock::time_point deadline, const std::string& first = {},
-      const std::vector<std::string>& also = {});
+  // values are returned, in order (NULL as nothing), with the number of
+  // statements it took.
+  struct AppliedVisible {
+    std::vector<std::optional<std::string>> values;
+    int polls = 0;
+  };
+  AppliedVisible wait_applied_visible(std::chrono::steady_clock::time_point deadline,
+                                      const std::string& first = {},
+                                      const std::vector<std::string>& also = {});
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
   std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
                                      uint64_t rows) override;

@@ -245,6 +245,25 @@ std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
   return detail;
 }
 
+ParityGate::RowLogChecks ParityGate::row_log_checks() const {
+  RowLogChecks logs;
+  for (const auto& plan : plans_) {
+    std::optional<std::string> check;
+    if (plan.keyless() && proven_keyless_.count(plan.display)) check = keyless_->still_holds(plan);
+    if (check) {
+      logs.tables.push_back(&plan);
+      logs.checks.push_back(std::move(*check));
+    } else {
+      logs.others.push_back(&plan);
+    }
+  }
+  return logs;
+}
+
+void ParityGate::warm_up() {
+  sides_->warm_applied_visible(row_log_checks().checks);
+}
+
 std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait_ms) {
   const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
   if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
@@ -263,35 +282,24 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   // sides' beside it, and the row logs of the tables without a key proven
   // before the freeze are read in the statement that finds the apply
   // visible (a round trip less).
-  std::vector<const verify::TablePlan*> logged;
-  std::vector<std::string> log_checks;
-  std::vector<const verify::TablePlan*> plans;
-  for (const auto& plan : plans_) {
-    std::optional<std::string> check;
-    if (plan.keyless() && proven_keyless_.count(plan.display)) check = keyless_->still_holds(plan);
-    if (check) {
-      logged.push_back(&plan);
-      log_checks.push_back(std::move(*check));
-    } else {
-      plans.push_back(&plan);
-    }
-  }
+  RowLogChecks logs = row_log_checks();
+  std::vector<const verify::TablePlan*>& plans = logs.others;
   const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
   auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
   auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   const auto visible_started = Clock::now();
-  const auto visible = sides_->wait_applied_visible(deadline, timeout, log_checks);
+  const auto visible = sides_->wait_applied_visible(deadline, timeout, logs.checks);
   const double visible_ms = ms_since(visible_started);
   const auto timeouts_started = Clock::now();
   source_timeout.get();
   target_timeout.get();
   const double timeouts_ms = ms_since(timeouts_started);
   std::vector<std::string> proven;
-  for (size_t logged_idx = 0; logged_idx < logged.size(); ++logged_idx) {
+  for (size_t logged_idx = 0; logged_idx < logs.tables.size(); ++logged_idx) {
     if (visible.values[logged_idx] == "t") {
-      proven.push_back(logged[logged_idx]->display);
+      proven.push_back(logs.tables[logged_idx]->display);
     } else {
-      plans.push_back(logged[logged_idx]);  // compared whole, as if never proven
+      plans.push_back(logs.tables[logged_idx]);  // compared whole, as if never proven
     }
   }
 

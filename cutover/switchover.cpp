@@ -298,6 +298,7 @@ class Switchover {
     // compared beside the router's freeze.
     settle_stream();
     convergence_.keys_left = gate_->marked_now().keys;
+    gate_->warm_up();
   }
 
   // A marker the stream applies like any write (replicator/apply_loop.h).

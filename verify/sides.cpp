@@ -187,6 +187,10 @@ std::vector<std::pair<ChunkRows, ChunkRows>> PostgresSides::read_marked(
   return result;
 }
 
+void PostgresSides::warm_applied_visible(const std::vector<std::string>& also) {
+  apply_commit_pending(control_, {}, also);
+}
+
 PostgresSides::AppliedVisible PostgresSides::wait_applied_visible(
     std::chrono::steady_clock::time_point deadline, const std::string& first,
     const std::vector<std::string>& also) {

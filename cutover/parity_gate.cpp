@@ -47,6 +47,18 @@ void refuse_mismatches(const verify::TableReport& report) {
   }
 }
 
+// What is left of the freeze budget; Error(kTimeout) when nothing is.
+milliseconds time_left(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  return left;
+}
+
+// The statement that holds a session's statements to `left`.
+std::string statement_timeout(milliseconds left) {
+  return "SET statement_timeout = " + std::to_string(left.count());
+}
+
 }  // namespace
 
 ParityGate::ParityGate(const Config& current) : config_(current) {
@@ -162,9 +174,7 @@ ParityGate::Convergence ParityGate::converge(int max_rounds) {
 }
 
 void ParityGate::hold_sessions_to(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
-  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  const std::string timeout = statement_timeout(time_left(deadline));
   auto source = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
   auto target = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   sides_->control().exec(timeout);
@@ -212,9 +222,7 @@ ParityGate::Marked ParityGate::marked_now() {
 // whether anything did), then prove that both sides hold the same objects
 // with the same owners, and the record agrees (a catalog read, no bytes).
 std::string ParityGate::large_objects_frozen(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
-  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  const std::string timeout = statement_timeout(time_left(deadline));
   lo_source_->exec(timeout);
   lo_target_->exec(timeout);
   lo::SyncOptions options;
@@ -265,8 +273,7 @@ void ParityGate::warm_up() {
 }
 
 std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait_ms) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  if (left.count() <= 0) throw Error(ErrorKind::kTimeout, "parity gate: no time left");
+  const milliseconds left = time_left(deadline);
   // Large objects on their own sessions, beside the rows.
   auto objects = std::async(std::launch::async, [this, deadline] {
     const auto objects_started = Clock::now();
@@ -284,7 +291,7 @@ std::string ParityGate::run_frozen(Clock::time_point deadline, double round_wait
   // visible (a round trip less).
   RowLogChecks logs = row_log_checks();
   std::vector<const verify::TablePlan*>& plans = logs.others;
-  const std::string timeout = "SET statement_timeout = " + std::to_string(left.count());
+  const std::string timeout = statement_timeout(left);
   auto source_timeout = std::async(std::launch::async, [&] { sides_->source().exec(timeout); });
   auto target_timeout = std::async(std::launch::async, [&] { sides_->target().exec(timeout); });
   const auto visible_started = Clock::now();

@@ -34,6 +34,18 @@ milliseconds rollback_reserve(milliseconds budget) {
   return std::min(budget / 4, milliseconds(250));
 }
 
+// Waits for a task started beside the freeze, whatever its outcome: on the
+// way out of a failed freeze its error is not the cause, only logged.
+template <typename T>
+void join_quietly(std::future<T>& task, const char* what) noexcept {
+  if (!task.valid()) return;
+  try {
+    task.get();
+  } catch (const std::exception& error) {
+    spdlog::debug("{}: {}", what, error.what());
+  }
+}
+
 // How long creating the new direction's slot may wait for the transactions
 // running on the new primary, and the round after it may take (before the
 // freeze).
@@ -486,7 +498,7 @@ class Switchover {
       // the gate's sessions, and the new primary's, are idle before
       // anything else touches them.
       join_narrowing();
-      join_drain_flush();
+      join_quietly(drain_flushed_, "the drain's flush");  // roll_back() may use its session
       try {
         journal_.answer_later(false);
       } catch (const Error& journal_error) {  // clients wait: roll back regardless
@@ -581,27 +593,10 @@ class Switchover {
     return gate_->run_frozen(deadline_, joined_ms);
   }
 
-  // The rounds step 2 started, finished whatever their outcome (on the way
-  // out of a failed freeze: their error is not the cause).
+  // The rounds step 2 started, stopped and finished.
   void join_narrowing() noexcept {
     narrowing_again_ = false;
-    if (!narrowing_.valid()) return;
-    try {
-      narrowing_.get();
-    } catch (const std::exception& error) {
-      spdlog::debug("the round beside the freeze: {}", error.what());
-    }
-  }
-
-  // A failback's drain flush, finished whatever its outcome (on the way
-  // out of a failed freeze: roll_back() may use the new primary's session).
-  void join_drain_flush() noexcept {
-    if (!drain_flushed_.valid()) return;
-    try {
-      drain_flushed_.get();
-    } catch (const std::exception& error) {
-      spdlog::debug("the drain's flush: {}", error.what());
-    }
+    join_quietly(narrowing_, "the round beside the freeze");
   }
 
   // The slot the new direction streams from (journaled as step 6), created

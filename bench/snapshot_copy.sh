@@ -23,7 +23,8 @@
 # run, in turn), COPY_TIMEOUT (3600 s), SPLIT and MWM (switchyard's
 # snapshot.split_tables_larger_than and snapshot.maintenance_work_mem;
 # empty: its defaults), CONTENDERS ("switchyard pgcopydb pgcopydb_split
-# pipe"). Every figure is kept per run with the 1-minute load average at its
+# pipe"; also switchyard_base, the binary SY_BASE names, for an A/B of two
+# builds in one run). Every figure is kept per run with the 1-minute load average at its
 # end; the summary gives each run and the medians.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -41,8 +42,8 @@ CONF=("max_wal_size = 8GB" "checkpoint_timeout = 30min")
 TABLES=(pgbench_accounts pgbench_branches pgbench_history pgbench_tellers)
 
 # Per run: SECS[contender] etc. hold the current run; ALL_*[contender,run] all of them.
-declare -A SECS COPY_SECS POST_SECS RSS CPU NOTE
-declare -A ALL_SECS ALL_COPY ALL_POST ALL_LOAD
+declare -A SECS COPY_SECS POST_SECS RSS CPU SRV_CPU NOTE
+declare -A ALL_SECS ALL_COPY ALL_POST ALL_LOAD ALL_SRV
 
 # ---- source ---------------------------------------------------------------
 
@@ -93,41 +94,56 @@ log_time() {
   date -d "$stamp" +%s.%N
 }
 
+# CPU seconds both clusters have used so far. The servers do nearly all of
+# a copy's work, and on a shared machine their CPU time varies far less
+# between runs than the wall clock does.
+servers_cpu() { awk -v a="$(cluster_cpu SRC)" -v b="$(cluster_cpu TGT)" 'BEGIN { printf "%.2f", a + b }'; }
+# servers_cpu_since NAME START: what both used since START, once the
+# contender's backends have exited and been counted.
+servers_cpu_since() {
+  sleep 0.5
+  SRV_CPU[$1]=$(awk -v a="$2" -v b="$(servers_cpu)" 'BEGIN { printf "%.1f", b - a }')
+}
+
 # ---- contenders -----------------------------------------------------------
 
-run_switchyard() {
-  fresh_target switchyard
-  local cfg=$WORK/switchyard.yaml t0 t1 rc=0
+run_switchyard() {  # run_switchyard NAME BINARY
+  local name=$1 sy=$2
+  fresh_target "$name"
+  local cfg=$WORK/$name.yaml t0 t1 c0 rc=0
   write_config "$cfg" "snapshot: { workers: $SY_WORKERS${SPLIT:+, split_tables_larger_than: $SPLIT}${MWM:+, maintenance_work_mem: $MWM} }"
-  log "switchyard: snapshot ($SY_WORKERS workers)"
+  log "$name: snapshot ($SY_WORKERS workers)"
+  c0=$(servers_cpu)
   t0=$(now)
-  /usr/bin/time -v -o "$WORK/switchyard-time.txt" timeout "$COPY_TIMEOUT" "$SY" -c "$cfg" snapshot \
-    >"$WORK/switchyard-snapshot.log" 2>&1 || rc=$?
+  /usr/bin/time -v -o "$WORK/$name-time.txt" timeout "$COPY_TIMEOUT" "$sy" -c "$cfg" snapshot \
+    >"$WORK/$name-snapshot.log" 2>&1 || rc=$?
   t1=$(now)
-  [ "$rc" = 0 ] || { tail -20 "$WORK/switchyard-snapshot.log" >&2; die "switchyard snapshot failed (exit $rc)"; }
-  SECS[switchyard]=$(elapsed "$t0" "$t1")
+  [ "$rc" = 0 ] || { tail -20 "$WORK/$name-snapshot.log" >&2; die "$name snapshot failed (exit $rc)"; }
+  SECS[$name]=$(elapsed "$t0" "$t1")
+  servers_cpu_since "$name" "$c0"
   local lc lb ld
-  lc=$(log_time "$WORK/switchyard-snapshot.log" "snapshot: copying")
-  lb=$(log_time "$WORK/switchyard-snapshot.log" "building keys and indexes")
-  ld=$(log_time "$WORK/switchyard-snapshot.log" "initial copy done")
+  lc=$(log_time "$WORK/$name-snapshot.log" "snapshot: copying")
+  lb=$(log_time "$WORK/$name-snapshot.log" "building keys and indexes")
+  ld=$(log_time "$WORK/$name-snapshot.log" "initial copy done")
   if [ -n "$lc" ] && [ -n "$lb" ] && [ -n "$ld" ]; then
-    COPY_SECS[switchyard]=$(elapsed "$lc" "$lb")
-    POST_SECS[switchyard]=$(elapsed "$lb" "$ld")
+    COPY_SECS[$name]=$(elapsed "$lc" "$lb")
+    POST_SECS[$name]=$(elapsed "$lb" "$ld")
   fi
-  RSS[switchyard]=$(max_rss_kb "$WORK/switchyard-time.txt")
-  CPU[switchyard]=$(cpu_seconds "$WORK/switchyard-time.txt")
-  log "switchyard: ${SECS[switchyard]} s (copy ${COPY_SECS[switchyard]:-?} s, keys ${POST_SECS[switchyard]:-?} s), peak RSS $(div "${RSS[switchyard]}" 1024) MiB"
-  verify switchyard
-  "$SY" -c "$cfg" teardown --yes >"$WORK/switchyard-teardown.log" 2>&1 || log "switchyard: teardown failed (see $WORK/switchyard-teardown.log)"
+  RSS[$name]=$(max_rss_kb "$WORK/$name-time.txt")
+  CPU[$name]=$(cpu_seconds "$WORK/$name-time.txt")
+  log "$name: ${SECS[$name]} s (copy ${COPY_SECS[$name]:-?} s, keys ${POST_SECS[$name]:-?} s), servers' CPU ${SRV_CPU[$name]} s, peak RSS $(div "${RSS[$name]}" 1024) MiB"
+  verify "$name"
+  "$sy" -c "$cfg" teardown --yes >"$WORK/$name-teardown.log" 2>&1 || log "$name: teardown failed (see $WORK/$name-teardown.log)"
   stop_cluster TGT
 }
 
 run_pgcopydb() {  # run_pgcopydb NAME [extra pgcopydb args]
   local name=$1; shift
   fresh_target "$name"
-  local t0 t1 rc=0
+  local t0 t1 c0 rc=0
   rm -rf "$WORK/$name-dir"
   log "$name: pgcopydb clone --table-jobs $WORKERS --index-jobs $WORKERS $*"
+  c0=$(servers_cpu)
   t0=$(now)
   /usr/bin/time -v -o "$WORK/$name-time.txt" timeout "$COPY_TIMEOUT" \
     pgcopydb clone --source "$(pg_uri SRC)" --target "$(pg_uri TGT)" \
@@ -136,9 +152,10 @@ run_pgcopydb() {  # run_pgcopydb NAME [extra pgcopydb args]
   t1=$(now)
   [ "$rc" = 0 ] || { tail -30 "$WORK/$name.log" >&2; die "pgcopydb clone failed (exit $rc)"; }
   SECS[$name]=$(elapsed "$t0" "$t1")
+  servers_cpu_since "$name" "$c0"
   RSS[$name]=$(max_rss_kb "$WORK/$name-time.txt")
   CPU[$name]=$(cpu_seconds "$WORK/$name-time.txt")
-  log "$name: ${SECS[$name]} s"
+  log "$name: ${SECS[$name]} s, servers' CPU ${SRV_CPU[$name]} s"
   # pgcopydb's own per-step timing table, for the record.
   sed -n '/Step /,$p' "$WORK/$name.log" | sed 's/^/    /' >&2 || true
   verify "$name"
@@ -147,11 +164,12 @@ run_pgcopydb() {  # run_pgcopydb NAME [extra pgcopydb args]
 
 run_pipe() {
   fresh_target pipe
-  local t0 t1 tc pid pids=() failed=0 table
+  local t0 t1 tc c0 pid pids=() failed=0 table
   local src_psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d app -qAtX -v ON_ERROR_STOP=1)
   local tgt_psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$TGT_PORT" -U postgres -d app -qAtX -v ON_ERROR_STOP=1)
   mapfile -t pkeys < <(pgc_psql SRC -c "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) FROM pg_constraint WHERE contype = 'p' AND connamespace = 'public'::regnamespace")
   log "pipe: schema, ${#TABLES[@]} COPY pipes in parallel, then ${#pkeys[@]} primary keys in parallel"
+  c0=$(servers_cpu)
   t0=$(now)
   pg_dump -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d app --schema-only --section=pre-data -t 'public.pgbench_*' \
     | "${tgt_psql[@]}" >/dev/null
@@ -178,9 +196,10 @@ run_pipe() {
   t1=$(now)
   [ "$failed" = 0 ] || { cat "$WORK/pipe-pkeys.log" >&2; die "creating a primary key failed"; }
   SECS[pipe]=$(elapsed "$t0" "$t1")
+  servers_cpu_since pipe "$c0"
   COPY_SECS[pipe]=$(elapsed "$t0" "$tc")
   POST_SECS[pipe]=$(elapsed "$tc" "$t1")
-  log "pipe: ${SECS[pipe]} s (schema + copy ${COPY_SECS[pipe]} s, keys ${POST_SECS[pipe]} s)"
+  log "pipe: ${SECS[pipe]} s (schema + copy ${COPY_SECS[pipe]} s, keys ${POST_SECS[pipe]} s), servers' CPU ${SRV_CPU[pipe]} s"
   verify pipe
   stop_cluster TGT
 }
@@ -197,9 +216,10 @@ median() {
 
 for run in $(seq 1 "$RUNS"); do
   for contender in $CONTENDERS; do
-    SECS[$contender]=""; COPY_SECS[$contender]=""; POST_SECS[$contender]=""
+    SECS[$contender]=""; COPY_SECS[$contender]=""; POST_SECS[$contender]=""; SRV_CPU[$contender]=""
     case $contender in
-      switchyard) run_switchyard ;;
+      switchyard) run_switchyard switchyard "$SY" ;;
+      switchyard_base) run_switchyard switchyard_base "${SY_BASE:?SY_BASE names the binary to compare with}" ;;
       pgcopydb) run_pgcopydb pgcopydb ;;
       pgcopydb_split) run_pgcopydb pgcopydb_split --split-tables-larger-than 256MB ;;
       pipe) run_pipe ;;
@@ -208,6 +228,7 @@ for run in $(seq 1 "$RUNS"); do
     ALL_SECS[$contender,$run]=${SECS[$contender]}
     ALL_COPY[$contender,$run]=${COPY_SECS[$contender]:--}
     ALL_POST[$contender,$run]=${POST_SECS[$contender]:--}
+    ALL_SRV[$contender,$run]=${SRV_CPU[$contender]:--}
     ALL_LOAD[$contender,$run]=$(cut -d' ' -f1 /proc/loadavg)
   done
 done
@@ -227,6 +248,8 @@ for contender in $CONTENDERS; do
   [ "${#values[@]}" = 0 ] || COPY_SECS[$contender]=$(median "${values[@]}")
   mapfile -t values < <(values_of ALL_POST "$contender")
   [ "${#values[@]}" = 0 ] || POST_SECS[$contender]=$(median "${values[@]}")
+  mapfile -t values < <(values_of ALL_SRV "$contender")
+  [ "${#values[@]}" = 0 ] || SRV_CPU[$contender]=$(median "${values[@]}")
 done
 
 {
@@ -235,28 +258,29 @@ done
   echo "runs:     $RUNS, contenders in turn ($CONTENDERS); figures below are medians"
   echo "source:   table data $(div "$DATA_BYTES" 1048576) MiB (pg_table_size; heap $(div "$HEAP_BYTES" 1048576) MiB), database $(div "$DB_BYTES" 1048576) MiB; $SRC_COUNTS"
   echo
-  printf '%-15s %10s %10s %10s %10s %12s %10s %10s  %s\n' contender "total s" "MiB/s" "copy s" "keys s" "vs pgcopydb" "peak RSS" "CPU s" notes
+  printf '%-15s %10s %10s %10s %10s %12s %10s %10s %12s  %s\n' contender "total s" "MiB/s" "copy s" "keys s" "vs pgcopydb" "peak RSS" "CPU s" "servers' CPU" notes
   for contender in $CONTENDERS; do
     local_rss=${RSS[$contender]:-}
-    printf '%-15s %10s %10s %10s %10s %12s %10s %10s  %s\n' "$contender" "${SECS[$contender]}" \
+    printf '%-15s %10s %10s %10s %10s %12s %10s %10s %12s  %s\n' "$contender" "${SECS[$contender]}" \
       "$(div "$DATA_BYTES" "$(awk -v s="${SECS[$contender]}" 'BEGIN { print s * 1048576 }')" 1)" \
       "${COPY_SECS[$contender]:--}" "${POST_SECS[$contender]:--}" \
       "$(if [ -n "${SECS[pgcopydb]:-}" ]; then div "${SECS[pgcopydb]}" "${SECS[$contender]}" 2; else echo -; fi)" \
       "$(if [ -n "$local_rss" ]; then echo "$(div "$local_rss" 1024 0)MiB"; else echo -; fi)" \
-      "${CPU[$contender]:--}" "${NOTE[$contender]:-}"
+      "${CPU[$contender]:--}" "${SRV_CPU[$contender]:--}" "${NOTE[$contender]:-}"
   done
   echo
-  echo "per run: total s (copy / keys), vs pgcopydb of the same run, 1-minute load average after it"
+  echo "per run: total s (copy / keys), vs pgcopydb of the same run, servers' CPU s, 1-minute load average after it"
   for run in $(seq 1 "$RUNS"); do
     for contender in $CONTENDERS; do
       ratio=-
       [ -n "${ALL_SECS[pgcopydb,$run]:-}" ] && ratio=$(div "${ALL_SECS[pgcopydb,$run]}" "${ALL_SECS[$contender,$run]}" 2)
-      printf '  run %d %-15s %8s s (%s / %s)  %5s  load %s\n' "$run" "$contender" "${ALL_SECS[$contender,$run]}" \
-        "${ALL_COPY[$contender,$run]}" "${ALL_POST[$contender,$run]}" "$ratio" "${ALL_LOAD[$contender,$run]}"
+      printf '  run %d %-15s %8s s (%s / %s)  %5s  servers %s s  load %s\n' "$run" "$contender" "${ALL_SECS[$contender,$run]}" \
+        "${ALL_COPY[$contender,$run]}" "${ALL_POST[$contender,$run]}" "$ratio" "${ALL_SRV[$contender,$run]}" "${ALL_LOAD[$contender,$run]}"
     done
   done
   echo
   echo "vs pgcopydb = pgcopydb seconds / contender seconds (> 1 means faster than pgcopydb)."
   echo "peak RSS / CPU s: /usr/bin/time -v of the client process tree (largest single process; user+sys"
   echo "of the client processes only, not the servers); the pipe's psql processes are not measured."
+  echo "servers' CPU = user+sys of both clusters' processes during the contender's run (source and target)."
 } | tee "$WORK/snapshot_summary.txt"

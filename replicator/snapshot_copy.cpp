@@ -32,6 +32,12 @@ constexpr int64_t kPageSize = 8192;
 // samples waiting for that lock, and two copied it faster than four.
 constexpr int kWritersPerTable = 2;
 
+// The source sends a CopyData message per row; the target gets them
+// gathered into messages of about this size. The target's COPY takes in
+// one message per read of its input, so a message per row costs the busiest
+// process of the copy a round of its input machinery per row.
+constexpr size_t kBatchBytes = 64 << 10;
+
 Error interrupted() {
   return Error(ErrorKind::kInterrupted,
                "the initial copy was stopped by a signal; it cannot resume half-way: run "
@@ -332,8 +338,14 @@ class CopyWorkers {
     source.copy_out_start(copy_out + format + ")");
     std::string_view row;
     uint64_t rows = 0, bytes = 0;
+    std::string batch;
+    batch.reserve(kBatchBytes + kPageSize);
     while (source.copy_out_row(row)) {
-      target.copy_in_put(row);
+      batch.append(row);
+      if (batch.size() >= kBatchBytes) {
+        target.copy_in_put(batch);
+        batch.clear();
+      }
       ++rows;
       bytes += row.size();
       if ((rows & 1023) == 0) {
@@ -350,6 +362,7 @@ class CopyWorkers {
     totals_.rows += rows & 1023;
     totals_.bytes += bytes;
     per_table_bytes_[part.table_idx] += bytes;
+    if (!batch.empty()) target.copy_in_put(batch);
     const uint64_t copied = target.copy_in_end();
     target.exec("COMMIT");
     // The target counts rows; the messages relayed include binary COPY's

@@ -42,7 +42,7 @@ CONF=("max_wal_size = 8GB" "checkpoint_timeout = 30min")
 TABLES=(pgbench_accounts pgbench_branches pgbench_history pgbench_tellers)
 
 # Per run: SECS[contender] etc. hold the current run; ALL_*[contender,run] all of them.
-declare -A SECS COPY_SECS POST_SECS RSS CPU SRV_CPU NOTE
+declare -A SECS COPY_SECS POST_SECS RSS CPU SRV_CPU SRV_SPLIT NOTE
 declare -A ALL_SECS ALL_COPY ALL_POST ALL_LOAD ALL_SRV
 
 # ---- source ---------------------------------------------------------------
@@ -94,15 +94,19 @@ log_time() {
   date -d "$stamp" +%s.%N
 }
 
-# CPU seconds both clusters have used so far. The servers do nearly all of
-# a copy's work, and on a shared machine their CPU time varies far less
-# between runs than the wall clock does.
-servers_cpu() { awk -v a="$(cluster_cpu SRC)" -v b="$(cluster_cpu TGT)" 'BEGIN { printf "%.2f", a + b }'; }
-# servers_cpu_since NAME START: what both used since START, once the
-# contender's backends have exited and been counted.
+# CPU seconds each cluster has used so far, "source target". The servers
+# do nearly all of a copy's work, and on a shared machine their CPU time
+# varies far less between runs than the wall clock does.
+servers_cpu() { echo "$(cluster_cpu SRC) $(cluster_cpu TGT)"; }
+# servers_cpu_since NAME "START": what both used since START (SRV_CPU, and
+# "source / target" in SRV_SPLIT), once the contender's backends have exited
+# and been counted.
 servers_cpu_since() {
   sleep 0.5
-  SRV_CPU[$1]=$(awk -v a="$2" -v b="$(servers_cpu)" 'BEGIN { printf "%.1f", b - a }')
+  local now_cpu
+  now_cpu=$(servers_cpu)
+  SRV_CPU[$1]=$(awk -v a="$2" -v b="$now_cpu" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f", y[1] - x[1] + y[2] - x[2] }')
+  SRV_SPLIT[$1]=$(awk -v a="$2" -v b="$now_cpu" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f / %.1f", y[1] - x[1], y[2] - x[2] }')
 }
 
 # ---- contenders -----------------------------------------------------------
@@ -131,7 +135,7 @@ run_switchyard() {  # run_switchyard NAME BINARY
   fi
   RSS[$name]=$(max_rss_kb "$WORK/$name-time.txt")
   CPU[$name]=$(cpu_seconds "$WORK/$name-time.txt")
-  log "$name: ${SECS[$name]} s (copy ${COPY_SECS[$name]:-?} s, keys ${POST_SECS[$name]:-?} s), servers' CPU ${SRV_CPU[$name]} s, peak RSS $(div "${RSS[$name]}" 1024) MiB"
+  log "$name: ${SECS[$name]} s (copy ${COPY_SECS[$name]:-?} s, keys ${POST_SECS[$name]:-?} s), servers' CPU ${SRV_CPU[$name]} s (source / target ${SRV_SPLIT[$name]}), peak RSS $(div "${RSS[$name]}" 1024) MiB"
   verify "$name"
   "$sy" -c "$cfg" teardown --yes >"$WORK/$name-teardown.log" 2>&1 || log "$name: teardown failed (see $WORK/$name-teardown.log)"
   stop_cluster TGT
@@ -155,7 +159,7 @@ run_pgcopydb() {  # run_pgcopydb NAME [extra pgcopydb args]
   servers_cpu_since "$name" "$c0"
   RSS[$name]=$(max_rss_kb "$WORK/$name-time.txt")
   CPU[$name]=$(cpu_seconds "$WORK/$name-time.txt")
-  log "$name: ${SECS[$name]} s, servers' CPU ${SRV_CPU[$name]} s"
+  log "$name: ${SECS[$name]} s, servers' CPU ${SRV_CPU[$name]} s (source / target ${SRV_SPLIT[$name]})"
   # pgcopydb's own per-step timing table, for the record.
   sed -n '/Step /,$p' "$WORK/$name.log" | sed 's/^/    /' >&2 || true
   verify "$name"
@@ -199,7 +203,7 @@ run_pipe() {
   servers_cpu_since pipe "$c0"
   COPY_SECS[pipe]=$(elapsed "$t0" "$tc")
   POST_SECS[pipe]=$(elapsed "$tc" "$t1")
-  log "pipe: ${SECS[pipe]} s (schema + copy ${COPY_SECS[pipe]} s, keys ${POST_SECS[pipe]} s), servers' CPU ${SRV_CPU[pipe]} s"
+  log "pipe: ${SECS[pipe]} s (schema + copy ${COPY_SECS[pipe]} s, keys ${POST_SECS[pipe]} s), servers' CPU ${SRV_CPU[pipe]} s (source / target ${SRV_SPLIT[pipe]})"
   verify pipe
   stop_cluster TGT
 }

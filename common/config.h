@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,9 +40,11 @@ struct TableSelection {
 };
 
 struct SnapshotSettings {
-  int workers = 4;                                   // tables (or table parts) copied at once
-  uint64_t split_tables_larger_than = 256ull << 20;  // copy bigger tables in ctid ranges
-  uint64_t maintenance_work_mem = 512ull << 20;      // per session building keys
+  int workers = 4;  // tables (or table parts) copied at once
+  // Copy bigger tables in parts, several sessions to a table. Unset: the
+  // source engine's default (PostgreSQL: whole tables; ODBC: 256MB).
+  std::optional<uint64_t> split_tables_larger_than;
+  uint64_t maintenance_work_mem = 512ull << 20;  // per session building keys
 };
 
 struct ApplySettings {

@@ -129,6 +129,11 @@ bool integer_type(const std::string& type) {
   return type == "smallint" || type == "integer" || type == "bigint";
 }
 
+// A legacy table is read through one ODBC statement per part, and a single
+// reader converting every value is slower than the target's COPY: tables are
+// split unless the configuration says otherwise.
+constexpr uint64_t kLegacySplitBytes = 256ull << 20;
+
 // Splits each table by its first key column's range when it is an integer:
 // into `parts` pieces for a table larger than snapshot.split_tables_larger_than.
 std::vector<LegacyCopyPart> plan_parts(const Config& config, LegacySource& source,
@@ -160,10 +165,9 @@ std::vector<LegacyCopyPart> plan_parts(const Config& config, LegacySource& sourc
     }
     const int64_t min = row[0].integer, max = row[1].integer;
     const double span = static_cast<double>(max) - static_cast<double>(min) + 1;
-    const uint64_t count =
-        std::clamp<uint64_t>((size.bytes + config.snapshot.split_tables_larger_than - 1) /
-                                 config.snapshot.split_tables_larger_than,
-                             1, static_cast<uint64_t>(config.snapshot.workers) * 4);
+    const uint64_t split = config.snapshot.split_tables_larger_than.value_or(kLegacySplitBytes);
+    const uint64_t count = std::clamp<uint64_t>((size.bytes + split - 1) / split, 1,
+                                                static_cast<uint64_t>(config.snapshot.workers) * 4);
     part.ranged = true;
     part.density = std::max(static_cast<double>(size.rows), 1.0) / span;
     const auto step = static_cast<__int128>(span / static_cast<double>(count)) + 1;

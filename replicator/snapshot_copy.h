@@ -5,8 +5,9 @@
 // then the origin is set to the slot's consistent point, so streaming
 // starts exactly where the copy ends.
 //
-// Tables larger than snapshot.split_tables_larger_than are copied in ctid
-// ranges by several workers. A copy interrupted by a crash or a stop is
+// Tables larger than snapshot.split_tables_larger_than, when it is set, are
+// copied in ctid ranges by several workers; by default each table is copied
+// whole, by one worker. A copy interrupted by a crash or a stop is
 // started again from the beginning (target tables are truncated first): it
 // is never half-trusted.
 #pragma once

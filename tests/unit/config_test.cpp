@@ -115,7 +115,7 @@ TEST_CASE("Optional sections and keys take their documented defaults", "[config]
   CHECK(config.tables.include == std::vector<std::string>{"public.*"});
   CHECK(config.tables.exclude.empty());
   CHECK(config.snapshot.workers == 4);
-  CHECK(config.snapshot.split_tables_larger_than == (256ull << 20));
+  CHECK(!config.snapshot.split_tables_larger_than);
   CHECK(config.snapshot.maintenance_work_mem == (512ull << 20));
   CHECK(config.apply.batch_transactions == 1000);
   CHECK(config.apply.batch_bytes == (16ull << 20));

@@ -303,7 +303,7 @@ Config parse_document(const YAML::Node& root, const std::string& origin) {
     if (snapshot["maintenance_work_mem"]) {
       config.snapshot.maintenance_work_mem =
           v.size(snapshot["maintenance_work_mem"], "snapshot.maintenance_work_mem");
-      if (config.snapshot.maintenance_work_mem < (1u << 20)) {
+      if (*config.snapshot.maintenance_work_mem < (1u << 20)) {
         v.fail(snapshot["maintenance_work_mem"], "snapshot.maintenance_work_mem",
                "must be at least 1MB");
       }

@@ -44,7 +44,8 @@ struct SnapshotSettings {
   // Copy bigger tables in parts, several sessions to a table. Unset: the
   // source engine's default (PostgreSQL: whole tables; ODBC: 256MB).
   std::optional<uint64_t> split_tables_larger_than;
-  uint64_t maintenance_work_mem = 512ull << 20;  // per session building keys
+  // Per session building keys; unset: the target server's own setting.
+  std::optional<uint64_t> maintenance_work_mem;
 };
 
 struct ApplySettings {

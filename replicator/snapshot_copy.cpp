@@ -221,9 +221,14 @@ class CopyWorkers {
     bool reading = true;
     pg::Connection target(config_.target.conninfo, config_.target.name);
     target.exec("SET session_replication_role = replica; SET synchronous_commit = off");
-    target.exec(
-        "SET maintenance_work_mem = " +
-        pg::quote_literal(std::to_string(config_.snapshot.maintenance_work_mem >> 10) + "kB"));
+    // Keys are built with the target's own maintenance_work_mem unless the
+    // configuration sets one: up to snapshot.workers sessions build at once,
+    // each with its parallel workers, on a server sized by its DBA.
+    if (config_.snapshot.maintenance_work_mem) {
+      target.exec("SET maintenance_work_mem = " +
+                  pg::quote_literal(std::to_string(*config_.snapshot.maintenance_work_mem >> 10) +
+                                    "kB"));
+    }
     for (;;) {
       if (failed_) return;
       if (stop_requested()) throw interrupted();

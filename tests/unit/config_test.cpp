@@ -116,7 +116,7 @@ TEST_CASE("Optional sections and keys take their documented defaults", "[config]
   CHECK(config.tables.exclude.empty());
   CHECK(config.snapshot.workers == 4);
   CHECK(!config.snapshot.split_tables_larger_than);
-  CHECK(config.snapshot.maintenance_work_mem == (512ull << 20));
+  CHECK(!config.snapshot.maintenance_work_mem);
   CHECK(config.apply.batch_transactions == 1000);
   CHECK(config.apply.batch_bytes == (16ull << 20));
   CHECK(config.apply.pipeline_bytes == (512ull << 10));

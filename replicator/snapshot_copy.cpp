@@ -225,9 +225,9 @@ class CopyWorkers {
     // configuration sets one: up to snapshot.workers sessions build at once,
     // each with its parallel workers, on a server sized by its DBA.
     if (config_.snapshot.maintenance_work_mem) {
-      target.exec("SET maintenance_work_mem = " +
-                  pg::quote_literal(std::to_string(*config_.snapshot.maintenance_work_mem >> 10) +
-                                    "kB"));
+      target.exec(
+          "SET maintenance_work_mem = " +
+          pg::quote_literal(std::to_string(*config_.snapshot.maintenance_work_mem >> 10) + "kB"));
     }
     for (;;) {
       if (failed_) return;

@@ -354,7 +354,7 @@ class CopyWorkers {
     std::string_view row;
     uint64_t rows = 0, bytes = 0;
     std::string batch;
-    batch.reserve(kBatchBytes + kPageSize);
+    batch.reserve(kBatchBytes);
     while (source.copy_out_row(row)) {
       batch.append(row);
       if (batch.size() >= kBatchBytes) {

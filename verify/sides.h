@@ -155,10 +155,6 @@ class PostgresSides : public Sides {
   // apply committing, in its snapshot (which shows every apply): their
   // values are returned, in order (NULL as nothing), with the number of
   // statements it took.
-  // The statement wait_applied_visible() makes, run once for its effect:
-  // a session's first read of pg_stat_activity loads the catalogs behind
-  // it (9 ms on an idle server, more on a busy one).
-  void warm_applied_visible(const std::vector<std::string>& also = {});
   struct AppliedVisible {
     std::vector<std::optional<std::string>> values;
     int polls = 0;
@@ -166,6 +162,10 @@ class PostgresSides : public Sides {
   AppliedVisible wait_applied_visible(std::chrono::steady_clock::time_point deadline,
                                       const std::string& first = {},
                                       const std::vector<std::string>& also = {});
+  // The statement wait_applied_visible() makes, run once for its effect:
+  // a session's first read of pg_stat_activity loads the catalogs behind
+  // it (9 ms on an idle server, more on a busy one).
+  void warm_applied_visible(const std::vector<std::string>& also = {});
   std::optional<std::pair<int64_t, int64_t>> key_extent(const TablePlan& plan) override;
   std::optional<KeyText> split_point(const TablePlan& plan, const KeyText* lower,
                                      uint64_t rows) override;

@@ -13,6 +13,12 @@
 namespace switchyard::cli {
 namespace {
 
+// What waits for verify's next dirty-only pass (or the cutover's gate).
+std::string waiting_changes(const TableStatus& table) {
+  if (table.marked_whole) return "changed as a whole (next pass compares it in full)";
+  return counted(static_cast<uint64_t>(table.marked_keys), "changed key") + " marked";
+}
+
 // The databases by the configuration's names, whichever way the stream runs.
 void print_text(const StreamStatus& status, const Config& config) {
   const bool changelog = status.changelog_rows.has_value();
@@ -56,11 +62,10 @@ void print_text(const StreamStatus& status, const Config& config) {
                 table.rows_copied ? std::to_string(*table.rows_copied).c_str() : "-",
                 table.created_by_switchyard ? "" : "  (pre-existing on target)");
     if (table.verify_status) {
-      std::printf("  %-40s verify %s%s%s, %lld open mismatches, %lld dirty keys\n", "",
+      std::printf("  %-40s verify %s%s%s, %lld open mismatches, %s\n", "",
                   table.verify_status->c_str(), table.verified_at ? " at " : "",
                   table.verified_at.value_or("").c_str(),
-                  static_cast<long long>(table.open_mismatches),
-                  static_cast<long long>(table.dirty_keys));
+                  static_cast<long long>(table.open_mismatches), waiting_changes(table).c_str());
     }
   }
 }

@@ -59,6 +59,14 @@ struct TableRow {
 // makes a full pass.
 uint64_t dirty_key_limit(double table_rows);
 
+// Over rows of switchyard.dirty_keys: how many keys and integer-key runs they
+// mark (a key changed in several batches counts once per batch), and whether
+// one of them marks its table as a whole. Two select-list items.
+inline constexpr const char* kDirtyMarkCount =
+    "coalesce(sum(coalesce(array_length(keys, 1), 0) + "
+    "coalesce(array_length(key_ranges, 1), 0)), 0), "
+    "coalesce(bool_or(keys = '{}' AND key_ranges = '{}'), false)";
+
 // {"a","b\"c"}: a text[] literal, for a parameter.
 std::string text_array_literal(const std::vector<std::string>& items);
 // {1,2,3}: an oid[] literal, for a parameter.

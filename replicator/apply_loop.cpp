@@ -660,10 +660,8 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
   }
   if (!state.changed.review_due(std::chrono::steady_clock::now())) return;
   pg::Result waiting = catalog_.exec(
-      "SELECT coalesce(sum(coalesce(array_length(keys, 1), 0) + "
-      "                    coalesce(array_length(key_ranges, 1), 0)), 0), "
-      "       bool_or(keys = '{}' AND key_ranges = '{}'), "
-      "       (SELECT reltuples FROM pg_catalog.pg_class "
+      std::string("SELECT ") + control::kDirtyMarkCount +
+          ", (SELECT reltuples FROM pg_catalog.pg_class "
       "         WHERE oid = pg_catalog.to_regclass($4)) "
       "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {config_.name, state.schema, state.name, state.shape.qualified});

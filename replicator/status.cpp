@@ -97,12 +97,15 @@ StreamStatus collect_status(const Config& original, StatusSessions& sessions) {
                         "(SELECT count(*) FROM switchyard.mismatches m WHERE m.stream = t.stream "
                         "   AND m.schema_name = t.schema_name AND m.table_name = t.table_name "
                         "   AND m.resolved_at IS NULL), "
-                        "(SELECT count(*) FROM switchyard.dirty_keys d WHERE d.stream = t.stream "
-                        "   AND d.schema_name = t.schema_name AND d.table_name = t.table_name) "
-                        "FROM switchyard.tables t LEFT JOIN switchyard.verify_tables v "
+                        "d.* FROM switchyard.tables t LEFT JOIN switchyard.verify_tables v "
                         "  ON v.stream = t.stream AND v.schema_name = t.schema_name "
                         " AND v.table_name = t.table_name "
-                      : " FROM switchyard.tables t ") +
+                        "CROSS JOIN LATERAL (SELECT " +
+                            std::string(control::kDirtyMarkCount) +
+                            " FROM switchyard.dirty_keys d WHERE d.stream = t.stream "
+                            "   AND d.schema_name = t.schema_name "
+                            "   AND d.table_name = t.table_name) d "
+                      : std::string(" FROM switchyard.tables t ")) +
           "WHERE t.stream = $1 ORDER BY 1",
       {config.name});
   for (int row = 0; row < tables.rows(); ++row) {
@@ -115,7 +118,8 @@ StreamStatus collect_status(const Config& original, StatusSessions& sessions) {
       table.verify_status = tables.optional(row, 4);
       table.verified_at = tables.optional(row, 5);
       table.open_mismatches = tables.int64(row, 6);
-      table.dirty_keys = tables.int64(row, 7);
+      table.marked_keys = tables.int64(row, 7);
+      table.marked_whole = tables.boolean(row, 8);
     }
     status.tables.push_back(std::move(table));
   }

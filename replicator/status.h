@@ -22,7 +22,11 @@ struct TableStatus {
   std::optional<std::string> verify_status;
   std::optional<std::string> verified_at;
   int64_t open_mismatches = 0;
-  int64_t dirty_keys = 0;  // changed since last verified ({} marks count as one)
+  // Changed since verify last compared them, waiting in switchyard.dirty_keys:
+  // keys and integer-key runs as marked (a key changed in several batches
+  // counts once per batch), and whether the table is marked as a whole.
+  int64_t marked_keys = 0;
+  bool marked_whole = false;
 };
 
 struct StreamStatus {

@@ -50,7 +50,8 @@ boost::json::object to_json(const StreamStatus& status) {
     verify["finished_at"] =
         table.verified_at ? boost::json::value(*table.verified_at) : boost::json::value(nullptr);
     verify["open_mismatches"] = table.open_mismatches;
-    verify["dirty_keys"] = table.dirty_keys;
+    verify["marked_keys"] = table.marked_keys;
+    verify["marked_whole"] = table.marked_whole;
     item["verify"] = verify;
     tables.push_back(std::move(item));
   }

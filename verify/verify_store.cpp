@@ -231,11 +231,8 @@ std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Conne
 
 std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream) {
   pg::Result rows = target.exec(
-      "SELECT schema_name, table_name, "
-      "       coalesce(sum(coalesce(array_length(keys, 1), 0) + "
-      "                    coalesce(array_length(key_ranges, 1), 0)), 0), "
-      "       bool_or(keys = '{}' AND key_ranges = '{}') "
-      "FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
+      std::string("SELECT schema_name, table_name, ") + control::kDirtyMarkCount +
+          " FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
       {stream});
   std::vector<MarkCount> out;
   for (int row = 0; row < rows.rows(); ++row) {

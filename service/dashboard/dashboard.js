@@ -89,7 +89,7 @@ function showTables(status) {
     cell(row, verdict, verdict === "clean" ? "pass" : verdict === "mismatch" ? "fail" : "");
     cell(row, table.verify.finished_at);
     cell(row, table.verify.open_mismatches, table.verify.open_mismatches ? "fail" : "");
-    cell(row, table.verify.dirty_keys);
+    cell(row, table.verify.marked_whole ? "whole table" : table.verify.marked_keys);
   }
   showRun(status.last_switch);
 }

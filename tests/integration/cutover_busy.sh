@@ -32,6 +32,11 @@ rc=0; "$SY" -c "$WORK/stopped.yaml" verify --once >"$WORK/verify-stopped.log" 2>
 [ "$rc" = 8 ] || { tail "$WORK/verify-stopped.log"; fail "verify with the stream stopped: expected exit 8 (in flight), got $rc"; }
 carried=$(pgc_psql TGT -c "SELECT coalesce(sum(array_length(keys, 1)), 0) FROM switchyard.dirty_keys WHERE table_name = 'pgbench_accounts'")
 [ "$carried" -ge 3 ] || fail "the in-flight keys are not marked dirty ($carried)"
+# status counts the keys waiting, not the rows of switchyard.dirty_keys that hold them
+marked=$(pgc_psql TGT -c "SELECT sum(coalesce(array_length(keys, 1), 0) + coalesce(array_length(key_ranges, 1), 0)) FROM switchyard.dirty_keys WHERE table_name = 'pgbench_accounts'")
+"$SY" -c "$WORK/stopped.yaml" status >"$WORK/status-stopped.out" 2>&1 || { cat "$WORK/status-stopped.out"; fail "status failed"; }
+grep -A1 'public.pgbench_accounts' "$WORK/status-stopped.out" | grep -q "in_flight.*, $marked changed keys marked" ||
+  { cat "$WORK/status-stopped.out"; fail "status does not show the $marked keys waiting in public.pgbench_accounts"; }
 start_replicate "$WORK/cfg.yaml" "$WORK/replicate.log"
 sleep 2
 "$SY" -c "$WORK/cfg.yaml" cutover --dry-run >"$WORK/dry-run.out" 2>&1 || { cat "$WORK/dry-run.out"; fail "preflight refused rows left in flight"; }

@@ -662,8 +662,8 @@ void ApplyLoop::check_dirty_mode(RelationState& state) {
   pg::Result waiting = catalog_.exec(
       std::string("SELECT ") + control::kDirtyMarkCount +
           ", (SELECT reltuples FROM pg_catalog.pg_class "
-      "         WHERE oid = pg_catalog.to_regclass($4)) "
-      "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+          "         WHERE oid = pg_catalog.to_regclass($4)) "
+          "  FROM switchyard.dirty_keys WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
       {config_.name, state.schema, state.name, state.shape.qualified});
   const auto keys = static_cast<uint64_t>(waiting.int64(0, 0));
   const uint64_t limit = control::dirty_key_limit(

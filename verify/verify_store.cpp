@@ -230,10 +230,10 @@ std::map<std::pair<std::string, std::string>, DirtySet> read_all_dirty(pg::Conne
 }
 
 std::vector<MarkCount> count_marks(pg::Connection& target, const std::string& stream) {
-  pg::Result rows = target.exec(
-      std::string("SELECT schema_name, table_name, ") + control::kDirtyMarkCount +
-          " FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
-      {stream});
+  pg::Result rows =
+      target.exec(std::string("SELECT schema_name, table_name, ") + control::kDirtyMarkCount +
+                      " FROM switchyard.dirty_keys WHERE stream = $1 GROUP BY 1, 2",
+                  {stream});
   std::vector<MarkCount> out;
   for (int row = 0; row < rows.rows(); ++row) {
     out.push_back({rows.str(row, 0), rows.str(row, 1), static_cast<uint64_t>(rows.int64(row, 2)),

@@ -617,17 +617,21 @@ void copy_tables(const Config& config, LegacySource& source,
   for (auto& thread : workers) thread.join();
   if (failure) std::rethrow_exception(failure);
 
-  // Keys, now that the rows are in.
+  // Keys, now that the rows are in; then statistics, for the new primary to
+  // plan the application's queries with (as the PostgreSQL copy does).
   for (const control::TableRow& row : control::read_tables(target, config.name)) {
     const bool copied_now =
         std::any_of(tables.begin(), tables.end(), [&](const LegacyStreamTable& table) {
           return table.translation.schema == row.schema && table.translation.name == row.name;
         });
-    if (row.post_data_done || !copied_now) continue;
-    pg::Transaction transaction(target);
-    for (const std::string& statement : row.post_data) target.exec(statement);
-    control::mark_post_data_done(target, config.name, row.schema, row.name);
-    transaction.commit();
+    if (!copied_now) continue;
+    if (!row.post_data_done) {
+      pg::Transaction transaction(target);
+      for (const std::string& statement : row.post_data) target.exec(statement);
+      control::mark_post_data_done(target, config.name, row.schema, row.name);
+      transaction.commit();
+    }
+    target.exec("ANALYZE " + pg::qualified(row.schema, row.name));
   }
 }
 

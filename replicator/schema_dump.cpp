@@ -347,7 +347,9 @@ SchemaObjectsScript extract_schema_objects(const Config& config, pg::Connection&
     DdlStatement refresh{"data of materialized view " + entry.schema + "." + entry.tag,
                          // The session's own search_path: functions the view calls may
                          // rely on it, as they do when the application refreshes it.
-                         "SET LOCAL search_path TO DEFAULT; REFRESH MATERIALIZED VIEW " + name};
+                         // Then its statistics, as for the copied tables.
+                         "SET LOCAL search_path TO DEFAULT; REFRESH MATERIALIZED VIEW " + name +
+                             "; ANALYZE " + name};
     script.refresh.push_back(refresh);
     if (created.count(idx)) script.refresh_created.push_back(refresh);
   }

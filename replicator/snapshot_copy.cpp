@@ -149,9 +149,12 @@ void run_workers(int count, std::atomic<bool>& failed, const std::function<void(
   if (first_error) std::rethrow_exception(first_error);
 }
 
-// Copies the parts, and builds each table's keys and indexes as soon as its
-// last part is in, while other tables still copy: the key build of one table
-// overlaps the copy of the next instead of waiting for all of them.
+// Copies the parts, and finishes each table as soon as its last part is in,
+// while other tables still copy: builds its keys and indexes, then ANALYZEs
+// it, so that the new primary plans the application's queries with
+// statistics from its first day, as a restore should (autovacuum may be
+// off, or the cutover come before it gets there). The finishing of one
+// table overlaps the copy of the next instead of waiting for all of them.
 class CopyWorkers {
  public:
   CopyWorkers(const Config& config, const std::vector<SourceTable>& tables,
@@ -170,19 +173,18 @@ class CopyWorkers {
     for (const auto& part : parts_) ++parts_left_[part.table_idx];
     // A partitioned table without partitions has nothing to copy.
     for (size_t table_idx = 0; table_idx < tables_.size(); ++table_idx) {
-      if (parts_left_[table_idx] == 0 && post_data_[table_idx]) ready_.push_back(table_idx);
+      if (parts_left_[table_idx] == 0) ready_.push_back(table_idx);
     }
-    keys_total_ = keys_left_ = static_cast<int>(
-        std::count_if(post_data_.begin(), post_data_.end(), [](auto* row) { return row; }));
+    tables_left_ = static_cast<int>(tables_.size());
   }
 
-  // Copies every part and builds the keys of every copied table; returns
+  // Copies every part and finishes every copied table; returns
   // when all are done. Reports progress meanwhile.
   void run() {
     uint64_t total = 0;
     for (const auto& part : parts_) total += static_cast<uint64_t>(part.estimated_bytes);
     const int worker_count = std::max(
-        1, std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()) + keys_left_));
+        1, std::min<int>(config_.snapshot.workers, static_cast<int>(parts_.size()) + tables_left_));
     ProgressMeter meter("copy", total);
     std::atomic<bool> finished{false};
     std::thread reporter([&] {
@@ -194,9 +196,10 @@ class CopyWorkers {
       if (!copied_) return;
       meter.finish(totals_.rows, totals_.bytes, static_cast<int>(parts_.size()));
       std::lock_guard lock(mutex_);
-      if (keys_left_ > 0) {
-        spdlog::info("target: copy complete; building keys and indexes: {} of {} tables left",
-                     keys_left_, keys_total_);
+      if (tables_left_ > 0) {
+        spdlog::info(
+            "target: copy complete; building keys and indexes, analyzing: {} of {} tables left",
+            tables_left_, tables_.size());
       }
     });
     try {
@@ -232,9 +235,9 @@ class CopyWorkers {
     for (;;) {
       if (failed_) return;
       if (stop_requested()) throw interrupted();
-      // A table whose copy is complete gets its keys first.
+      // A table whose copy is complete is finished first.
       if (std::optional<size_t> table_idx = take_ready()) {
-        build_keys(target, *table_idx);
+        finish_table(target, *table_idx);
         continue;
       }
       const Turn turn = take_part();
@@ -249,7 +252,7 @@ class CopyWorkers {
         continue;
       }
       // Nothing left to copy: let go of the source snapshot, then help
-      // with the keys of the tables still copying.
+      // finish the tables still copying.
       if (reading) {
         source.exec("COMMIT");
         reading = false;
@@ -284,7 +287,7 @@ class CopyWorkers {
     return turn;
   }
 
-  // Until a copy ends (or a table's keys can be built).
+  // Until a copy ends (or a table can be finished).
   void wait_for_turn() {
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, std::chrono::milliseconds(100));
@@ -298,12 +301,12 @@ class CopyWorkers {
     return table_idx;
   }
 
-  // Blocks until a table's keys can be built (true) or none are left, a
+  // Blocks until a table can be finished (true) or none are left, a
   // worker failed or a stop was asked for (false). A signal does not wake a
   // condition variable, hence the polling.
   bool wait_for_ready() {
     std::unique_lock lock(mutex_);
-    while (ready_.empty() && keys_left_ > 0 && !failed_ && !stop_requested()) {
+    while (ready_.empty() && tables_left_ > 0 && !failed_ && !stop_requested()) {
       changed_.wait_for(lock, std::chrono::milliseconds(100));
     }
     return !ready_.empty() && !failed_ && !stop_requested();
@@ -313,19 +316,24 @@ class CopyWorkers {
     ++totals_.parts_done;
     std::lock_guard lock(mutex_);
     --writers_[table_idx];
-    if (--parts_left_[table_idx] == 0 && post_data_[table_idx]) ready_.push_back(table_idx);
+    if (--parts_left_[table_idx] == 0) ready_.push_back(table_idx);
     if (totals_.parts_done == static_cast<int>(parts_.size())) copied_ = true;
     changed_.notify_all();
   }
 
-  void build_keys(pg::Connection& target, size_t table_idx) {
-    const control::TableRow& row = *post_data_[table_idx];
-    target.exec("BEGIN");
-    for (const auto& sql : row.post_data) target.exec(sql);
-    control::mark_post_data_done(target, config_.name, row.schema, row.name);
-    target.exec("COMMIT");
+  // Keys and indexes (if switchyard created the table and has not built
+  // them yet), then statistics, after the indexes for those of their
+  // expressions.
+  void finish_table(pg::Connection& target, size_t table_idx) {
+    if (const control::TableRow* row = post_data_[table_idx]) {
+      target.exec("BEGIN");
+      for (const auto& sql : row->post_data) target.exec(sql);
+      control::mark_post_data_done(target, config_.name, row->schema, row->name);
+      target.exec("COMMIT");
+    }
+    target.exec("ANALYZE " + tables_[table_idx].qualified_name());
     std::lock_guard lock(mutex_);
-    --keys_left_;
+    --tables_left_;
     changed_.notify_all();
   }
 
@@ -399,8 +407,8 @@ class CopyWorkers {
   Totals totals_;
   std::vector<std::atomic<uint64_t>> per_table_rows_;
   std::vector<std::atomic<uint64_t>> per_table_bytes_;
-  // Guarded by mutex_: parts still copying per table, tables whose keys can
-  // be built, and tables whose keys are not built yet.
+  // Guarded by mutex_: parts still copying per table, tables that can be
+  // finished, and tables not finished yet.
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<int> parts_left_;
@@ -408,8 +416,7 @@ class CopyWorkers {
   std::vector<bool> taken_;   // per part
   size_t next_part_ = 0;      // parts before it are all taken
   std::vector<int> writers_;  // per table: copies running
-  int keys_left_ = 0;
-  int keys_total_ = 0;
+  int tables_left_ = 0;
 };
 
 }  // namespace

@@ -74,6 +74,10 @@ lite "UPDATE Track SET UnitPrice = 1.29 WHERE TrackId <= 100;
 
 start_replicate "$CONF" "$WORK/replicate.log"
 wait_streaming "$CONF"
+# Statistics from the copy on, for the new primary's plans (autovacuum sets last_autoanalyze, not last_analyze).
+unanalyzed=$(pgc_psql TGT -c "SELECT string_agg(relname, ', ') FROM pg_stat_user_tables WHERE schemaname = 'public' AND last_analyze IS NULL")
+[ -z "$unanalyzed" ] || fail "copied tables without statistics on the target: $unanalyzed"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'track'")" -gt 5 ] || fail "no column statistics for public.track"
 
 # ---- a write load, with replicate killed and restarted ------------------------
 load() {

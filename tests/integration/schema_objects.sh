@@ -110,6 +110,10 @@ for query in \
   [ "$(pgc_psql SRC -c "$query")" = "$(pgc_psql TGT -c "$query")" ] || fail "differs on the target: $query"
 done
 log "ok: functions, procedure, triggers, view, materialized view (populated), rule, policy, comments, grants and extensions on the target"
+# The new primary plans with statistics from the copy on (autovacuum sets last_autoanalyze, not last_analyze).
+unanalyzed=$(pgc_psql TGT -c "SELECT string_agg(relname, ', ') FROM pg_stat_user_tables WHERE schemaname = 'public' AND last_analyze IS NULL")
+[ -z "$unanalyzed" ] || fail "copied tables without statistics on the target: $unanalyzed"
+log "ok: every copied table and filled materialized view analyzed"
 log "ok: a view, a materialized view, a function and a policy that need a primary key, and a materialized view on that view (filled from its real definition)"
 
 # Triggers do not fire for the apply session: the audit trigger's rows

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <utility>
 
 #include "common/error.h"
@@ -167,6 +168,29 @@ class Checklist {
  private:
   std::vector<Requirement>& out_;
 };
+
+// Whether the target is the very database the source session is in, reached
+// under another spelling (localhost for 127.0.0.1, another address of the
+// host): the copy would then wait on its own locks, and the application's
+// writes behind it. The source session names itself with a token no other
+// session has, and the target looks for it among its own database's
+// sessions (application_name is shown to every role).
+bool same_database(pg::Connection& source, pg::Connection& target) {
+  std::random_device random;
+  const std::string token =
+      "switchyard-identity-" + std::to_string(random()) + "-" + std::to_string(random());
+  const std::string previous = source.exec("SHOW application_name").str(0, 0);
+  source.exec("SELECT pg_catalog.set_config('application_name', $1, false)", {token});
+  const bool same = target
+                        .exec(
+                            "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity "
+                            "WHERE application_name = $1 "
+                            "  AND datname = pg_catalog.current_database())",
+                            {token})
+                        .boolean(0, 0);
+  source.exec("SELECT pg_catalog.set_config('application_name', $1, false)", {previous});
+  return same;
+}
 
 std::string role_phrase(const Server& server) {
   return "role " + server.user;
@@ -371,6 +395,10 @@ std::vector<Requirement> check_requirements(const Config& config, pg::Connection
   check_fence(list, legacy);
   // The target: written by the forward stream, read by the reverse one.
   check_server(list, cloud);
+  list.add(cloud, NeededBy::kStream, "a database other than the source's",
+           !same_database(source, target),
+           "target.conninfo reaches the source's own database " + cloud.database,
+           "point target.conninfo at the cloud replica");
   check_subscriber(list, cloud, NeededBy::kStream, cloud_tables);
   check_publisher(list, cloud, NeededBy::kCutover, config.slot_name(), cloud_tables);
   check_fence(list, cloud);

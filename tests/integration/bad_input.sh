@@ -105,6 +105,22 @@ YAML
 expect_failure 5 "source: wal_level is 'replica'; set wal_level = logical" -- "$SY" -c "$WORK/walrep.yaml" init
 assert_nothing_created
 
+log "a target that is the source's own database under another spelling (exit 5, at check and init)"
+# The copy used to wait on its own FREEZE lock, for ever, and the
+# application's writes behind it.
+cat >"$WORK/same.yaml" <<YAML
+source: { driver: postgres, conninfo: "$(pgc_conninfo SRC)" }
+target: { driver: postgres, conninfo: "hostaddr=127.0.0.1 port=$SRC_PORT dbname=app user=postgres connect_timeout=5" }
+YAML
+expect_failure 5 "target: target.conninfo reaches the source's own database app; point target.conninfo at the cloud replica" -- "$SY" -c "$WORK/same.yaml" init
+assert_nothing_created
+[ "$(pgc_psql SRC -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'switchyard'")" = 0 ] || fail "init left a control schema on the source"
+rc=0; "$SY" -c "$WORK/same.yaml" check >"$WORK/check-same.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "check passed a target that is the source"
+grep -q "MISSING.*reaches the source's own database app" "$WORK/check-same.out" || fail "check does not name it: $(cat "$WORK/check-same.out")"
+"$SY" -c "$cfg" check >"$WORK/check-pair.out" 2>&1 || true
+grep -q "ok .*a database other than the source's" "$WORK/check-pair.out" || fail "check of a real pair: $(cat "$WORK/check-pair.out")"
+
 log "verify refuses to run without a stream or before the copy (exit 5), bad options (exit 2)"
 expect_failure 5 "stream switchyard does not exist \(run init and snapshot\)" -- "$SY" -c "$cfg" verify --once
 expect_failure 2 "--json needs --once, --dirty-only or --repair" -- "$SY" -c "$cfg" verify --json

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -212,6 +213,27 @@ InitResult run_init(const Config& config, bool export_snapshot) {
   }
   const bool copy_done = existing && existing->phase == control::kStreaming;
   if (!copy_done) report_prepared_tables(target, result.tables, missing);
+  // Rows in a table switchyard did not create are someone else's data: the
+  // copy goes only into an empty one. Refused now, before the source holds
+  // a slot for a copy that cannot run (a copy under way has its own rows).
+  if (!existing || existing->phase == control::kInitialized) {
+    std::set<std::string> created;
+    if (existing) {
+      for (const auto& row : control::read_tables(target, config.name)) {
+        if (row.created_by_switchyard) created.insert(row.schema + "." + row.name);
+      }
+    }
+    for (size_t table_idx = 0; table_idx < missing.size(); ++table_idx) {
+      const SourceTable& table = result.tables[table_idx];
+      if (missing[table_idx] || created.count(table.display_name())) continue;
+      if (target.exec("SELECT FROM " + table.qualified_name() + " LIMIT 1").rows() > 0) {
+        throw Error(ErrorKind::kPrecondition,
+                    "target: table " + table.display_name() +
+                        " already holds rows; the initial copy needs it empty (TRUNCATE it on "
+                        "the target, or leave it out with tables.exclude)");
+      }
+    }
+  }
   if (copy_done) {
     for (size_t table_idx = 0; table_idx < missing.size(); ++table_idx) {
       if (missing[table_idx]) {

@@ -510,22 +510,7 @@ SnapshotSummary run_snapshot(const Config& config) {
   const auto stream = control::read_stream(target, config.name);
   if (!stream) throw Error(ErrorKind::kInternal, "snapshot: stream row missing after init");
 
-  // Rows in a table switchyard did not create are someone else's data:
-  // copy into it only if it is empty (or holds our own interrupted copy).
-  std::map<std::string, bool> created;
-  for (const auto& row : control::read_tables(target, config.name)) {
-    created[row.schema + "." + row.name] = row.created_by_switchyard;
-  }
-  if (stream->phase == control::kInitialized) {
-    for (const auto& table : tables) {
-      if (created[table.display_name()]) continue;
-      if (target.exec("SELECT 1 FROM " + table.qualified_name() + " LIMIT 1").rows() > 0) {
-        throw Error(ErrorKind::kPrecondition,
-                    "target: table " + table.display_name() +
-                        " already holds rows; the initial copy needs it empty");
-      }
-    }
-  }
+  // (init refused a pre-existing target table that holds rows.)
   control::set_phase(target, config.name, control::kCopying);
 
   spdlog::info("snapshot: copying {} tables with {} workers, as of {}", tables.size(),

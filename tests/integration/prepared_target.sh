@@ -56,6 +56,15 @@ pgc_psql TGT -c "CREATE ROLE app_owner NOLOGIN" >/dev/null
 pgc_psql TGT -f "$WORK/schema.sql" >/dev/null 2>"$WORK/restore.err"
 write_config "$WORK/cfg.yaml" "router: { kind: none }" "snapshot: { workers: 3, split_tables_larger_than: 256kB }"
 
+log "a prepared table that holds a row: refused before the source holds a slot"
+pgc_psql TGT -c "SET session_replication_role = replica; INSERT INTO customers (id, email, name) OVERRIDING SYSTEM VALUE VALUES (-1, 'rehearsal@example.org', 'left over from a rehearsal')" >/dev/null
+expect_failure 5 "target: table public.customers already holds rows; the initial copy needs it empty \(TRUNCATE it on the target, or leave it out with tables.exclude\)" -- "$SY" -c "$WORK/cfg.yaml" replicate
+[ "$(pgc_psql SRC -c "SELECT (SELECT count(*) FROM pg_replication_slots) || '/' || (SELECT count(*) FROM pg_publication)")" = 0/0 ] ||
+  fail "the refused replicate left a slot or publication on the source"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'switchyard'")" = 0 ] || fail "the refused replicate left the control schema"
+pgc_psql TGT -c "DELETE FROM customers WHERE id = -1" >/dev/null
+log "ok: exit 5, nothing created on either side"
+
 "$SY" -c "$WORK/cfg.yaml" init >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "init"; }
 grep -q "table public.orders exists (owner app_owner): used as it is; foreign keys (2).*GENERATED ALWAYS identity id" "$WORK/init.log" ||
   { cat "$WORK/init.log"; fail "init does not report the prepared orders table"; }

@@ -254,6 +254,7 @@ void ApplyLoop::commit_batch() {
   counted.inserts.Increment(static_cast<double>(batch_inserts_));
   counted.updates.Increment(static_cast<double>(batch_updates_));
   counted.deletes.Increment(static_cast<double>(batch_deletes_));
+  partitions_in_batch_.clear();
   batch_transactions_ = 0;
   batch_changes_ = batch_inserts_ = batch_updates_ = batch_deletes_ = 0;
   batch_bytes_ = 0;
@@ -280,6 +281,7 @@ void ApplyLoop::rollback_batch() {
   batch_marked_keys_ = 0;
   in_source_transaction_ = false;
   skipping_ = false;
+  partitions_in_batch_.clear();
 }
 
 // ---- schema -----------------------------------------------------------
@@ -287,6 +289,7 @@ void ApplyLoop::rollback_batch() {
 void ApplyLoop::on_relation(change::Relation&& relation) {
   // Statements already buffered were built for the old definition.
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) flush(*it->second);
+  if (partition_of_stream_table(relation)) return;
   auto state = std::make_unique<RelationState>();
   state->id = relation.relation_id;
   state->replica_identity = relation.replica_identity;
@@ -327,6 +330,72 @@ void ApplyLoop::on_relation(change::Relation&& relation) {
     }
   }
   relations_[relation.relation_id] = std::move(state);
+}
+
+// The feed publishes a partition's changes as its root's (the publication
+// has publish_via_partition_root), but sends the partition's own Relation
+// message beside the root's, and no change names it. Such a partition needs
+// no plan, only to exist on the target for the root's rows to land in. One
+// created on the source since init (next month's) is created there too, with
+// any partitioned level above it, in the batch, ahead of the rows it takes.
+// (Rows a table held before it was ATTACHed were never changes: verify finds
+// them missing, and --repair or recopy of the root brings them.)
+bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
+  if (config_.source.odbc()) return false;
+  const std::string qualified = pg::qualified(relation.schema, relation.name);
+  const auto stream_table = [&](const std::string& schema, const std::string& name) {
+    return catalog_
+        .exec("SELECT EXISTS (SELECT FROM switchyard.tables "
+              "WHERE stream = $1 AND schema_name = $2 AND table_name = $3)",
+              {config_.name, schema, name})
+        .boolean(0, 0);
+  };
+  if (stream_table(relation.schema, relation.name)) return false;
+  pg::Result on_target = catalog_.exec(
+      "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      " WHERE c.oid = pg_catalog.pg_partition_root(pg_catalog.to_regclass($1)) "
+      "   AND pg_catalog.to_regclass($1) <> c.oid",
+      {qualified});
+  if (on_target.rows() > 0) return stream_table(on_target.str(0, 0), on_target.str(0, 1));
+
+  // Not on the target: its levels on the source, itself first, up to (not
+  // including) the root.
+  pg::Connection source(config_.source.conninfo, config_.source.name);
+  pg::Result levels = source.exec(
+      "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), "
+      "       pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname), "
+      "       pg_catalog.pg_get_expr(c.relpartbound, c.oid), "
+      "       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END, "
+      "       rn.nspname, r.relname "
+      "  FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1)) WITH ORDINALITY a "
+      "  JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "  JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid "
+      "  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent "
+      "  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace "
+      "  JOIN pg_catalog.pg_class r "
+      "    ON r.oid = pg_catalog.pg_partition_root(pg_catalog.to_regclass($1)) "
+      "  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace "
+      " ORDER BY a.ordinality DESC",
+      {qualified});
+  if (levels.rows() == 0 || !stream_table(levels.str(0, 4), levels.str(0, 5))) return false;
+  ensure_target_transaction();
+  for (int level = 0; level < levels.rows(); ++level) {
+    const std::string name = levels.str(level, 0);
+    if (partitions_in_batch_.count(name) ||
+        !catalog_.exec("SELECT pg_catalog.to_regclass($1)", {name}).is_null(0, 0)) {
+      continue;
+    }
+    std::string sql = "CREATE TABLE " + name + " PARTITION OF " + levels.str(level, 1) + " " +
+                      levels.str(level, 2);
+    if (!levels.is_null(level, 3)) sql += " PARTITION BY " + levels.str(level, 3);
+    spdlog::info("target: creating partition {} of {}, new on the source", name,
+                 levels.str(level, 1));
+    pipeline_->command(sql);
+    partitions_in_batch_.insert(name);
+  }
+  return true;
 }
 
 // Schema drift is refused (replicator/target_table.h); the target's

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -105,6 +106,7 @@ class ApplyLoop {
 
   RelationState& relation(uint32_t relation_id);
   void check_target_table(RelationState& state, const change::Relation& relation);
+  bool partition_of_stream_table(const change::Relation& relation);
   void ensure_target_transaction();
 
   // Runs of buffered rows.
@@ -144,6 +146,9 @@ class ApplyLoop {
   std::unique_ptr<pg::Pipeline> pipeline_;
   std::unordered_map<uint32_t, std::unique_ptr<RelationState>> relations_;
   FeedTypes types_;  // user types the feed described
+  // Partitions created on the target in the open batch (not yet visible to
+  // catalog_).
+  std::set<std::string> partitions_in_batch_;
   uint64_t statement_counter_ = 0;
   uint64_t prepared_statements_ = 0;
   // A cutover is preparing (control::request_exact_marks): no whole-table

@@ -345,9 +345,10 @@ bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
   const std::string qualified = pg::qualified(relation.schema, relation.name);
   const auto stream_table = [&](const std::string& schema, const std::string& name) {
     return catalog_
-        .exec("SELECT EXISTS (SELECT FROM switchyard.tables "
-              "WHERE stream = $1 AND schema_name = $2 AND table_name = $3)",
-              {config_.name, schema, name})
+        .exec(
+            "SELECT EXISTS (SELECT FROM switchyard.tables "
+            "WHERE stream = $1 AND schema_name = $2 AND table_name = $3)",
+            {config_.name, schema, name})
         .boolean(0, 0);
   };
   if (stream_table(relation.schema, relation.name)) return false;

@@ -13,8 +13,27 @@ constexpr uint32_t kFirstUserOid = 16384;
 
 // pgoutput may describe a domain column by its base type: walk the target
 // column's domains down to the base until one level matches.
+// A target column of a wider type takes every value of the source's as it
+// is, and verify sees them equal (its canonical form has one integer kind
+// and one text kind): the expand step of a type change, made on the target
+// first. smallint -> integer -> bigint, varchar -> text.
+bool widens(uint32_t source_type, uint32_t target_type) {
+  constexpr uint32_t kInt2 = 21, kInt4 = 23, kInt8 = 20, kText = 25, kVarchar = 1043;
+  switch (source_type) {
+    case kInt2:
+      return target_type == kInt4 || target_type == kInt8;
+    case kInt4:
+      return target_type == kInt8;
+    case kVarchar:
+      return target_type == kText;
+    default:
+      return false;
+  }
+}
+
 bool same_type(pg::Connection& catalog, const change::RelationColumn& column, uint32_t target_type,
                const FeedTypes& types) {
+  if (widens(column.type_oid, target_type)) return true;
   const auto user_type = types.find(column.type_oid);
   // A user type the feed did not describe: trust it.
   if (column.type_oid >= kFirstUserOid && user_type == types.end()) return true;
@@ -96,7 +115,11 @@ TargetPlan plan_target(const std::string& display, const change::Relation& relat
             "(expand/contract, see README)");
     }
     if (match->generated) drift(where + " is generated on the target but not on the source");
-    if (!match->same_type) drift(where + " has another type on the target (" + match->type + ")");
+    if (!match->same_type) {
+      drift(where + " has another type on the target (" + match->type +
+            "); change the target's to the source's, or to one that holds every value of it "
+            "unchanged (smallint -> integer -> bigint, varchar -> text)");
+    }
     // The cast keeps the column's modifier: a bare ::character would be
     // char(1) and cut 'ab ' to 'a'.
     plan.types.push_back(match->type);

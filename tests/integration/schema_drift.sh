@@ -7,6 +7,7 @@ pgc_start SRC
 pgc_start TGT
 pgc_psql SRC -c "CREATE TABLE orders (id int PRIMARY KEY, item text)"
 pgc_psql SRC -c "INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 10) g"
+pgc_psql SRC -c "CREATE TABLE stock (id int PRIMARY KEY, qty int, shelf smallint, code varchar(20)); INSERT INTO stock VALUES (1, 10, 1, 'a')"
 cfg=$WORK/sy.yaml
 write_config "$cfg" "stream: { status_interval: 2s }"
 rlog=$WORK/replicate.log
@@ -19,6 +20,16 @@ pgc_psql SRC -c "ALTER TABLE orders ADD COLUMN note text"
 pgc_psql SRC -c "INSERT INTO orders VALUES (11, 'item 11', 'with a note'); UPDATE orders SET note = 'later' WHERE id = 1"
 wait_parity 60 public.orders
 kill -0 "$REPLICATE_PID" || fail "replicate stopped on an additive change the target already had"
+
+log "widen types the right way: the target first (int -> bigint, smallint -> int, varchar -> text), then the source"
+pgc_psql TGT -c "ALTER TABLE stock ALTER COLUMN qty TYPE bigint, ALTER COLUMN shelf TYPE int, ALTER COLUMN code TYPE text"
+pgc_psql SRC -c "INSERT INTO stock VALUES (2, 20, 2, 'b'); UPDATE stock SET qty = 11 WHERE id = 1"
+pgc_psql SRC -c "ALTER TABLE stock ALTER COLUMN qty TYPE bigint, ALTER COLUMN shelf TYPE int, ALTER COLUMN code TYPE text"
+pgc_psql SRC -c "INSERT INTO stock VALUES (3, 5000000000, 70000, repeat('c', 40)); UPDATE stock SET qty = qty + 1"
+wait_parity 60 public.stock
+kill -0 "$REPLICATE_PID" || fail "replicate stopped on a type the target had widened first"
+"$SY" -c "$cfg" verify --once --table public.stock >"$WORK/verify-widened.log" 2>&1 || { cat "$WORK/verify-widened.log"; fail "verify of the widened table"; }
+log "ok: rows written before and after the source's ALTER streamed; $(tail -n 1 "$WORK/verify-widened.log")"
 
 log "drift: a column added on the source only"
 pgc_psql SRC -c "ALTER TABLE orders ADD COLUMN quantity int"
@@ -48,6 +59,6 @@ pgc_psql SRC -c "ALTER TABLE orders ADD COLUMN price numeric(10,2)"
 pgc_psql SRC -c "INSERT INTO orders VALUES (13, 'item 13', NULL, 1, 9.99)"
 rc=0; wait "$REPLICATE_PID" || rc=$?
 [ "$rc" = 6 ] || fail "expected exit 6 on a type difference, got $rc"
-tail -n 1 "$rlog" | grep "column price of table public.orders has another type on the target (text)" >/dev/null \
+tail -n 1 "$rlog" | grep "column price of table public.orders has another type on the target (text); change the target's to the source's, or to one that holds every value of it unchanged" >/dev/null \
   || fail "type drift error unclear: $(tail -n 1 "$rlog")"
 echo "schema_drift: passed"

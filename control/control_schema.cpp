@@ -329,6 +329,23 @@ void finish_adding_table(pg::Connection& target, const std::string& stream,
       key);
 }
 
+void forget_table(pg::Connection& target, const std::string& stream, const std::string& schema,
+                  const std::string& table) {
+  const pg::Params key{stream, schema, table};
+  pg::Transaction transaction(target);
+  for (const char* relation :
+       {"tables", "verify_tables", "verify_chunks", "dirty_keys", "keyless_images"}) {
+    target.exec(std::string("DELETE FROM switchyard.") + relation +
+                    " WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+                key);
+  }
+  target.exec(
+      "UPDATE switchyard.mismatches SET resolved_at = now(), resolution = 'dropped on the source' "
+      "WHERE stream = $1 AND schema_name = $2 AND table_name = $3 AND resolved_at IS NULL",
+      key);
+  transaction.commit();
+}
+
 bool request_recopy(pg::Connection& target, const std::string& stream, const std::string& schema,
                     const std::string& table) {
   return target

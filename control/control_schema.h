@@ -91,6 +91,12 @@ void upsert_table(pg::Connection& target, const std::string& stream, const Table
 // chunks, its last pass, its open mismatches: settled as 'recopied').
 void finish_adding_table(pg::Connection& target, const std::string& stream,
                          const std::string& schema, const std::string& table, Lsn synced_from);
+// A table dropped on the source leaves the stream: its row, what verify
+// kept about it (chunks, last pass, changed keys, row log) go, and its open
+// mismatches are settled as 'dropped on the source'. The target's table and
+// rows stay, for the DBA to drop.
+void forget_table(pg::Connection& target, const std::string& stream, const std::string& schema,
+                  const std::string& table);
 // `switchyard recopy`: the table joins the stream again, as if new (the
 // running replicate, or the next, copies it). False if it is not streamed.
 bool request_recopy(pg::Connection& target, const std::string& stream, const std::string& schema,

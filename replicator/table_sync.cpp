@@ -10,7 +10,50 @@
 #include "replicator/source_slot.h"
 
 namespace switchyard {
+namespace {
+
+// The stream's tables (not being added) that the source no longer has under
+// their name, or has but not in the publication: dropped, or dropped and
+// created again.
+void settle_lost_tables(pg::Connection& source, pg::Connection& target, const Config& config) {
+  std::vector<std::string> schemas, names;
+  for (const auto& row : control::read_tables(target, config.name)) {
+    if (row.adding) continue;
+    schemas.push_back(row.schema);
+    names.push_back(row.name);
+  }
+  if (names.empty()) return;
+  pg::Result lost = source.exec(
+      "SELECT t.s, t.n, c.oid IS NOT NULL "
+      "  FROM unnest($1::text[], $2::text[]) AS t (s, n) "
+      "  LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s "
+      "  LEFT JOIN pg_catalog.pg_class c "
+      "    ON c.relnamespace = ns.oid AND c.relname = t.n AND c.relkind IN ('r', 'p') "
+      " WHERE c.oid IS NULL "
+      "    OR NOT EXISTS (SELECT FROM pg_catalog.pg_publication_tables p "
+      "                    WHERE p.pubname = $3 AND p.schemaname = t.s AND p.tablename = t.n)",
+      {control::text_array_literal(schemas), control::text_array_literal(names),
+       config.publication_name()});
+  for (int row = 0; row < lost.rows(); ++row) {
+    const std::string schema = lost.str(row, 0), name = lost.str(row, 1);
+    if (lost.boolean(row, 2)) {
+      spdlog::warn("{}.{} was dropped and created again on the source; copying it afresh", schema,
+                   name);
+      control::request_recopy(target, config.name, schema, name);
+    } else {
+      spdlog::warn(
+          "{}.{} was dropped on the source: it leaves the stream and verify; the target keeps "
+          "its table and rows (drop it there once the application no longer needs it)",
+          schema, name);
+      control::forget_table(target, config.name, schema, name);
+    }
+  }
+}
+
+}  // namespace
+
 NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config) {
+  settle_lost_tables(source, target, config);
   NewTables found;
   std::map<std::string, bool> known;  // schema.name -> still being added
   for (const auto& row : control::read_tables(target, config.name)) {

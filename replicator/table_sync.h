@@ -36,7 +36,11 @@ struct NewTables {
 };
 
 // Compares the selected source tables with the stream's (`target` holds
-// the control schema).
+// the control schema). First settles the stream's tables the source lost
+// under their name since: one dropped leaves the stream (its target table
+// and rows stay, for the DBA to drop); one dropped and created again (no
+// longer in the publication, which lost the old table with it) is copied
+// afresh, as `recopy` would, and so is among those returned.
 NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config);
 
 // Logs each table that cannot be replicated once per process (`warned`

@@ -73,7 +73,9 @@ TablePlan plan_table(pg::Connection& source, pg::Connection& target, const std::
   const auto target_columns = read_columns(target, plan.qualified);
   if (source_columns.empty()) {
     throw Error(ErrorKind::kPrecondition,
-                source.role() + ": table " + plan.display + " does not exist");
+                source.role() + ": table " + plan.display +
+                    " does not exist (dropped there?); `replicate` takes a table dropped on the "
+                    "source out of the stream within seconds of starting");
   }
   if (target_columns.empty()) {
     throw Error(ErrorKind::kPrecondition,

@@ -65,4 +65,33 @@ grep "audit_log" "$WORK/replicate.log" | grep -i "replica identity" >/dev/null |
 pgc_psql SRC -c "INSERT INTO orders_2026 (customer, note) VALUES (1, 'still streaming')"
 wait_parity 30 public.orders_2026
 kill -0 "$REPLICATE_PID" || fail "replicate stopped"
+pgc_psql SRC -c "DROP TABLE audit_log"
+
+log "a table dropped and created again under the same name is copied afresh and streams"
+# The publication loses the old table with its DROP; the new one was
+# silently never streamed.
+pgc_psql SRC -c "DROP TABLE orders_2026;
+                 CREATE TABLE orders_2026 (id bigserial PRIMARY KEY, customer int NOT NULL, note text, placed timestamptz NOT NULL DEFAULT now());
+                 INSERT INTO orders_2026 (customer, note) SELECT g, 'second life ' || g FROM generate_series(1, 500) g"
+for _ in $(seq 1 60); do
+  grep -q "public.orders_2026 was dropped and created again on the source; copying it afresh" "$WORK/replicate.log" && break
+  sleep 1
+done
+pgc_psql SRC -c "INSERT INTO orders_2026 (customer, note) VALUES (7, 'after the copy')"
+wait_parity 60 public.orders_2026
+kill -0 "$REPLICATE_PID" || fail "replicate stopped"
+log "ok: the new orders_2026 (501 rows) streamed"
+
+log "a table dropped on the source leaves the stream; verify and the preflight go on without it"
+pgc_psql SRC -c "DROP TABLE orders_2026"
+for _ in $(seq 1 60); do
+  grep -q "public.orders_2026 was dropped on the source: it leaves the stream" "$WORK/replicate.log" && break
+  sleep 1
+done
+kill -0 "$REPLICATE_PID" || fail "replicate stopped"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.tables WHERE table_name = 'orders_2026'")" = 0 ] || fail "the dropped table is still in the stream"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM orders_2026")" = 501 ] || fail "the target's table or rows went with it"
+"$SY" -c "$cfg" verify --once >"$WORK/verify-dropped.log" 2>&1 || { tail "$WORK/verify-dropped.log"; fail "verify after the drop"; }
+"$SY" -c "$cfg" status | grep -q orders_2026 && fail "status still lists the dropped table"
+log "ok: $(tail -n 1 "$WORK/verify-dropped.log")"
 log "PASS"

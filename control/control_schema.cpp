@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS switchyard.tables (
 -- consistent point) and skips the older ones, which the copy holds.
 ALTER TABLE switchyard.tables ADD COLUMN IF NOT EXISTS adding boolean NOT NULL DEFAULT false;
 ALTER TABLE switchyard.tables ADD COLUMN IF NOT EXISTS synced_from_lsn pg_lsn;
+-- The table's oid on the source, to follow it through a rename there (NULL
+-- for tables recorded by earlier versions).
+ALTER TABLE switchyard.tables ADD COLUMN IF NOT EXISTS source_oid oid;
 CREATE TABLE IF NOT EXISTS switchyard.dirty_keys (
   stream      text NOT NULL,
   schema_name text NOT NULL,
@@ -267,7 +270,7 @@ void set_phase(pg::Connection& target, const std::string& name, const std::strin
 std::vector<TableRow> read_tables(pg::Connection& target, const std::string& name) {
   pg::Result rows = target.exec(
       "SELECT t.schema_name, t.table_name, t.created_by_switchyard, t.post_data_done, "
-      "       d.kind, d.statement, t.adding, t.synced_from_lsn::text "
+      "       d.kind, d.statement, t.adding, t.synced_from_lsn::text, t.source_oid "
       "  FROM switchyard.tables t "
       "  LEFT JOIN LATERAL ("
       "         SELECT 'p' AS kind, p.statement, p.ord FROM unnest(t.post_data) "
@@ -289,6 +292,7 @@ std::vector<TableRow> read_tables(pg::Connection& target, const std::string& nam
       table.post_data_done = rows.boolean(row, 3);
       table.adding = rows.boolean(row, 6);
       if (!rows.is_null(row, 7)) table.synced_from = Lsn::parse(rows.get(row, 7));
+      if (!rows.is_null(row, 8)) table.source_oid = static_cast<uint32_t>(rows.int64(row, 8));
       out.push_back(std::move(table));
     }
     if (rows.is_null(row, 4)) continue;
@@ -301,11 +305,14 @@ std::vector<TableRow> read_tables(pg::Connection& target, const std::string& nam
 void upsert_table(pg::Connection& target, const std::string& stream, const TableRow& row) {
   target.exec(
       "INSERT INTO switchyard.tables (stream, schema_name, table_name, created_by_switchyard, "
-      "post_data, foreign_keys, post_data_done, adding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-      "ON CONFLICT (stream, schema_name, table_name) DO NOTHING",
+      "post_data, foreign_keys, post_data_done, adding, source_oid) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::oid) "
+      "ON CONFLICT (stream, schema_name, table_name) DO UPDATE SET source_oid = "
+      "EXCLUDED.source_oid",
       {stream, row.schema, row.name, std::string(row.created_by_switchyard ? "t" : "f"),
        text_array_literal(row.post_data), text_array_literal(row.foreign_keys),
-       std::string(row.post_data_done ? "t" : "f"), std::string(row.adding ? "t" : "f")});
+       std::string(row.post_data_done ? "t" : "f"), std::string(row.adding ? "t" : "f"),
+       row.source_oid ? std::optional<std::string>(std::to_string(row.source_oid)) : std::nullopt});
 }
 
 void finish_adding_table(pg::Connection& target, const std::string& stream,
@@ -343,6 +350,28 @@ void forget_table(pg::Connection& target, const std::string& stream, const std::
       "UPDATE switchyard.mismatches SET resolved_at = now(), resolution = 'dropped on the source' "
       "WHERE stream = $1 AND schema_name = $2 AND table_name = $3 AND resolved_at IS NULL",
       key);
+  transaction.commit();
+}
+
+void rename_table(pg::Connection& target, const std::string& stream, const std::string& schema,
+                  const std::string& table, const std::string& new_schema,
+                  const std::string& new_name) {
+  pg::Transaction transaction(target);
+  if (new_schema != schema) {
+    target.exec("ALTER TABLE " + pg::qualified(schema, table) + " SET SCHEMA " +
+                pg::quote_ident(new_schema));
+  }
+  if (new_name != table) {
+    target.exec("ALTER TABLE " + pg::qualified(new_schema, table) + " RENAME TO " +
+                pg::quote_ident(new_name));
+  }
+  for (const char* relation :
+       {"tables", "verify_tables", "verify_chunks", "dirty_keys", "keyless_images", "mismatches"}) {
+    target.exec(std::string("UPDATE switchyard.") + relation +
+                    " SET schema_name = $4, table_name = $5"
+                    " WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
+                {stream, schema, table, new_schema, new_name});
+  }
   transaction.commit();
 }
 

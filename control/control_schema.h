@@ -51,6 +51,7 @@ struct TableRow {
   // the position from which the stream applies its changes.
   bool adding = false;
   std::optional<Lsn> synced_from;
+  uint32_t source_oid = 0;  // 0: not recorded (earlier versions)
 };
 
 // Beyond this many keys waiting in switchyard.dirty_keys, comparing them
@@ -97,6 +98,12 @@ void finish_adding_table(pg::Connection& target, const std::string& stream,
 // rows stay, for the DBA to drop.
 void forget_table(pg::Connection& target, const std::string& stream, const std::string& schema,
                   const std::string& table);
+// A table renamed (or moved to another schema) on the source: the same on
+// the target, and everything switchyard keeps about it follows. REQUIRES: no
+// open transaction of the stream's apply holds the table.
+void rename_table(pg::Connection& target, const std::string& stream, const std::string& schema,
+                  const std::string& table, const std::string& new_schema,
+                  const std::string& new_name);
 // `switchyard recopy`: the table joins the stream again, as if new (the
 // running replicate, or the next, copies it). False if it is not streamed.
 bool request_recopy(pg::Connection& target, const std::string& stream, const std::string& schema,

@@ -1,5 +1,6 @@
 #include "replicator/apply_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -13,6 +14,7 @@
 #include "replicator/apply_statements.h"
 #include "replicator/changed_keys.h"
 #include "replicator/row_run.h"
+#include "replicator/table_sync.h"
 #include "replicator/target_table.h"
 
 namespace switchyard {
@@ -289,7 +291,7 @@ void ApplyLoop::rollback_batch() {
 void ApplyLoop::on_relation(change::Relation&& relation) {
   // Statements already buffered were built for the old definition.
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) flush(*it->second);
-  if (partition_of_stream_table(relation)) return;
+  if (partition_of_stream_table(relation) || renamed_into_selection(relation)) return;
   auto state = std::make_unique<RelationState>();
   state->id = relation.relation_id;
   state->replica_identity = relation.replica_identity;
@@ -340,17 +342,18 @@ void ApplyLoop::on_relation(change::Relation&& relation) {
 // any partitioned level above it, in the batch, ahead of the rows it takes.
 // (Rows a table held before it was ATTACHed were never changes: verify finds
 // them missing, and --repair or recopy of the root brings them.)
+bool ApplyLoop::stream_table(const std::string& schema, const std::string& name) {
+  return catalog_
+      .exec(
+          "SELECT EXISTS (SELECT FROM switchyard.tables "
+          "WHERE stream = $1 AND schema_name = $2 AND table_name = $3)",
+          {config_.name, schema, name})
+      .boolean(0, 0);
+}
+
 bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
   if (config_.source.odbc()) return false;
   const std::string qualified = pg::qualified(relation.schema, relation.name);
-  const auto stream_table = [&](const std::string& schema, const std::string& name) {
-    return catalog_
-        .exec(
-            "SELECT EXISTS (SELECT FROM switchyard.tables "
-            "WHERE stream = $1 AND schema_name = $2 AND table_name = $3)",
-            {config_.name, schema, name})
-        .boolean(0, 0);
-  };
   if (stream_table(relation.schema, relation.name)) return false;
   pg::Result on_target = catalog_.exec(
       "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
@@ -396,6 +399,35 @@ bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
     pipeline_->command(sql);
     partitions_in_batch_.insert(name);
   }
+  return true;
+}
+
+// A table the publication sends under a name the stream does not carry:
+// renamed on the source since replicate's last table check (every 5 s). If
+// tables.include selects the new name, that check follows it (the target's
+// table renamed too, replicator/table_sync.h) once no batch holds the table:
+// the session ends at this message, the source transaction unapplied, for
+// replicate to run the check and stream on. Otherwise the drift check names
+// the table.
+bool ApplyLoop::renamed_into_selection(const change::Relation& relation) {
+  if (config_.source.odbc() || stream_table(relation.schema, relation.name) ||
+      control::read_direction(catalog_, config_.name) != control::Direction::kForward) {
+    return false;
+  }
+  pg::Connection source(config_.source.conninfo, config_.source.name);
+  const NewTables found = find_new_tables(source, catalog_, config_, /*streaming=*/true);
+  const std::string display = relation.schema + "." + relation.name;
+  if (std::none_of(found.to_add.begin(), found.to_add.end(),
+                   [&](const SourceTable& table) { return table.display_name() == display; }) &&
+      std::find(found.renamed.begin(), found.renamed.end(), display) == found.renamed.end()) {
+    return false;
+  }
+  spdlog::info(
+      "{} is not in the stream under this name (renamed on the source?); taking it in before "
+      "applying on",
+      display);
+  relations_.erase(relation.relation_id);
+  table_to_take_in_ = true;
   return true;
 }
 

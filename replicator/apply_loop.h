@@ -74,6 +74,11 @@ class ApplyLoop {
   bool batch_full() const;
   // A cutover's drain marker is in the open batch: commit without delay.
   bool drain_marker_waiting() const { return marker_in_batch_; }
+  // A Relation named a table the stream does not carry under that name but
+  // tables.include selects (renamed on the source since the last table
+  // check): the session must end before the next message, the source
+  // transaction unapplied, for replicate's table check to follow it.
+  bool table_to_take_in() const { return table_to_take_in_; }
 
   // Commits the open batch. REQUIRES: !in_source_transaction().
   void commit_batch();
@@ -106,7 +111,9 @@ class ApplyLoop {
 
   RelationState& relation(uint32_t relation_id);
   void check_target_table(RelationState& state, const change::Relation& relation);
+  bool stream_table(const std::string& schema, const std::string& name);
   bool partition_of_stream_table(const change::Relation& relation);
+  bool renamed_into_selection(const change::Relation& relation);
   void ensure_target_transaction();
 
   // Runs of buffered rows.
@@ -149,6 +156,7 @@ class ApplyLoop {
   // Partitions created on the target in the open batch (not yet visible to
   // catalog_).
   std::set<std::string> partitions_in_batch_;
+  bool table_to_take_in_ = false;
   uint64_t statement_counter_ = 0;
   uint64_t prepared_statements_ = 0;
   // A cutover is preparing (control::request_exact_marks): no whole-table

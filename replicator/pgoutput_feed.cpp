@@ -144,13 +144,16 @@ bool PgoutputFeed::tables_appeared() {
   const auto now = Clock::now();
   if (now - last_table_check_ < kTableCheckInterval) return false;
   last_table_check_ = now;
-  const NewTables found = find_new_tables(source_sql(), target_, config_);
+  const NewTables found = find_new_tables(source_sql(), target_, config_, /*streaming=*/true);
   warn_unusable(found.unusable, warned_);
   for (const auto& table : found.to_add) {
     spdlog::info("{} appeared on the source and matches tables.include; adding it",
                  table.display_name());
   }
-  return !found.to_add.empty();
+  for (const auto& table : found.renamed) {
+    spdlog::info("{} is a stream table renamed on the source; following it", table);
+  }
+  return !found.to_add.empty() || !found.renamed.empty();
 }
 
 }  // namespace switchyard

@@ -398,6 +398,7 @@ control::TableRow table_row(const std::vector<SourceTable>& tables, size_t table
   control::TableRow row;
   row.schema = tables[table_idx].schema;
   row.name = tables[table_idx].name;
+  row.source_oid = tables[table_idx].oid;
   row.created_by_switchyard = missing[table_idx];
   row.post_data = sql_of(script.post_data[table_idx]);
   row.foreign_keys = sql_of(script.foreign_keys[table_idx]);

@@ -64,6 +64,10 @@ SessionEnd StreamSession::run(bool& progress_made) {
     } else {
       const bool commit = std::holds_alternative<change::Commit>(*message);
       apply_.handle(std::move(*message));
+      if (apply_.table_to_take_in()) {
+        tables_appeared = true;
+        break;
+      }
       if (commit && apply_.batch_full()) {
         apply_.commit_batch();
         progress_made = true;

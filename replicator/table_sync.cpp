@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -12,20 +14,44 @@
 namespace switchyard {
 namespace {
 
+// Where a table the source lost under its name went: its oid under another
+// name that tables.include selects (renamed, or moved to another schema).
+std::optional<std::pair<std::string, std::string>> renamed_to(pg::Connection& source,
+                                                              const Config& config, uint32_t oid) {
+  if (oid == 0) return std::nullopt;  // recorded by an earlier version
+  pg::Result now = source.exec(
+      "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      " WHERE c.oid = $1::oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
+      {std::to_string(oid)});
+  if (now.rows() == 0) return std::nullopt;
+  const std::string schema = now.str(0, 0), name = now.str(0, 1);
+  std::vector<std::string> unusable;
+  const auto selected = list_source_tables(
+      source, config.tables, unusable,
+      [&](const std::string& s, const std::string& n) { return s == schema && n == name; });
+  if (selected.empty()) return std::nullopt;
+  return std::make_pair(schema, name);
+}
+
 // The stream's tables (not being added) that the source no longer has under
-// their name, or has but not in the publication: dropped, or dropped and
-// created again.
-void settle_lost_tables(pg::Connection& source, pg::Connection& target, const Config& config) {
-  std::vector<std::string> schemas, names;
+// their name, or has but not in the publication: renamed, dropped, or
+// dropped and created again. A rename is only noted (in `renamed`) unless
+// `may_rename`: the target's table cannot be renamed while a batch of the
+// stream's apply holds it.
+void settle_lost_tables(pg::Connection& source, pg::Connection& target, const Config& config,
+                        bool may_rename, std::vector<std::string>& renamed) {
+  std::vector<std::string> schemas, names, oids;
   for (const auto& row : control::read_tables(target, config.name)) {
     if (row.adding) continue;
     schemas.push_back(row.schema);
     names.push_back(row.name);
+    oids.push_back(std::to_string(row.source_oid));
   }
   if (names.empty()) return;
   pg::Result lost = source.exec(
-      "SELECT t.s, t.n, c.oid IS NOT NULL "
-      "  FROM unnest($1::text[], $2::text[]) AS t (s, n) "
+      "SELECT t.s, t.n, c.oid IS NOT NULL, t.o "
+      "  FROM unnest($1::text[], $2::text[], $4::oid[]) AS t (s, n, o) "
       "  LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s "
       "  LEFT JOIN pg_catalog.pg_class c "
       "    ON c.relnamespace = ns.oid AND c.relname = t.n AND c.relkind IN ('r', 'p') "
@@ -33,28 +59,40 @@ void settle_lost_tables(pg::Connection& source, pg::Connection& target, const Co
       "    OR NOT EXISTS (SELECT FROM pg_catalog.pg_publication_tables p "
       "                    WHERE p.pubname = $3 AND p.schemaname = t.s AND p.tablename = t.n)",
       {control::text_array_literal(schemas), control::text_array_literal(names),
-       config.publication_name()});
+       config.publication_name(), control::text_array_literal(oids)});
   for (int row = 0; row < lost.rows(); ++row) {
     const std::string schema = lost.str(row, 0), name = lost.str(row, 1);
     if (lost.boolean(row, 2)) {
       spdlog::warn("{}.{} was dropped and created again on the source; copying it afresh", schema,
                    name);
       control::request_recopy(target, config.name, schema, name);
-    } else {
-      spdlog::warn(
-          "{}.{} was dropped on the source: it leaves the stream and verify; the target keeps "
-          "its table and rows (drop it there once the application no longer needs it)",
-          schema, name);
-      control::forget_table(target, config.name, schema, name);
+      continue;
     }
+    if (const auto now = renamed_to(source, config, static_cast<uint32_t>(lost.int64(row, 3)))) {
+      const std::string display = now->first + "." + now->second;
+      if (!may_rename) {
+        renamed.push_back(display);
+        continue;
+      }
+      control::rename_table(target, config.name, schema, name, now->first, now->second);
+      spdlog::info("{}.{} was renamed {} on the source; renamed on the target too, streaming on",
+                   schema, name, display);
+      continue;
+    }
+    spdlog::warn(
+        "{}.{} was dropped on the source: it leaves the stream and verify; the target keeps "
+        "its table and rows (drop it there once the application no longer needs it)",
+        schema, name);
+    control::forget_table(target, config.name, schema, name);
   }
 }
 
 }  // namespace
 
-NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config) {
-  settle_lost_tables(source, target, config);
+NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config,
+                          bool streaming) {
   NewTables found;
+  settle_lost_tables(source, target, config, !streaming, found.renamed);
   std::map<std::string, bool> known;  // schema.name -> still being added
   for (const auto& row : control::read_tables(target, config.name)) {
     known[row.schema + "." + row.name] = row.adding;

@@ -33,15 +33,22 @@ namespace switchyard {
 struct NewTables {
   std::vector<SourceTable> to_add;    // selected, not (yet completely) in the stream
   std::vector<std::string> unusable;  // selected but not replicable, with the reason
+  // Renamed on the source (schema.name now), to be renamed on the target
+  // once no batch of the stream is open (`streaming`).
+  std::vector<std::string> renamed;
 };
 
 // Compares the selected source tables with the stream's (`target` holds
 // the control schema). First settles the stream's tables the source lost
-// under their name since: one dropped leaves the stream (its target table
-// and rows stay, for the DBA to drop); one dropped and created again (no
-// longer in the publication, which lost the old table with it) is copied
-// afresh, as `recopy` would, and so is among those returned.
-NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config);
+// under their name since: one renamed (its oid under a name tables.include
+// selects) is renamed on the target too, unless `streaming` (a batch of the
+// stream's apply may hold it: it is in `renamed` then, for the session to
+// end and the next to start with it); one dropped leaves the stream (its
+// target table and rows stay, for the DBA to drop); one dropped and created
+// again (no longer in the publication, which lost the old table with it) is
+// copied afresh, as `recopy` would, and so is among those returned.
+NewTables find_new_tables(pg::Connection& source, pg::Connection& target, const Config& config,
+                          bool streaming = false);
 
 // Logs each table that cannot be replicated once per process (`warned`
 // holds those already named), not at every check.

@@ -82,16 +82,30 @@ wait_parity 60 public.orders_2026
 kill -0 "$REPLICATE_PID" || fail "replicate stopped"
 log "ok: the new orders_2026 (501 rows) streamed"
 
+log "a table renamed on the source and written at once streams on under its new name"
+# Its Relation message under the new name used to stop replicate (exit 6),
+# and every restart stopped the same way.
+pgc_psql SRC -c "ALTER TABLE orders_2026 RENAME TO orders_archive; INSERT INTO orders_archive (customer, note) VALUES (8, 'renamed')"
+pgc_psql SRC -c "UPDATE orders_archive SET note = note || ' (seen)' WHERE customer < 20"
+wait_parity 60 public.orders_archive
+kill -0 "$REPLICATE_PID" || fail "replicate stopped on a rename"
+[ "$(pgc_psql TGT -c "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM switchyard.tables WHERE table_name LIKE 'orders%'")" = orders_archive ] ||
+  fail "the stream's tables after the rename: $(pgc_psql TGT -c "SELECT string_agg(table_name, ',') FROM switchyard.tables")"
+grep -q "public.orders_2026 was renamed public.orders_archive on the source; renamed on the target too" "$WORK/replicate.log" ||
+  fail "the rename was not followed: $(grep -E 'orders_(2026|archive)' "$WORK/replicate.log" | tail -3)"
+[ "$(pgc_psql TGT -c "SELECT to_regclass('public.orders_2026') IS NULL")" = t ] || fail "the target kept the old name beside the new"
+log "ok: orders_archive streams, renamed on the target too (not copied again)"
+
 log "a table dropped on the source leaves the stream; verify and the preflight go on without it"
-pgc_psql SRC -c "DROP TABLE orders_2026"
+pgc_psql SRC -c "DROP TABLE orders_archive"
 for _ in $(seq 1 60); do
-  grep -q "public.orders_2026 was dropped on the source: it leaves the stream" "$WORK/replicate.log" && break
+  grep -q "public.orders_archive was dropped on the source: it leaves the stream" "$WORK/replicate.log" && break
   sleep 1
 done
 kill -0 "$REPLICATE_PID" || fail "replicate stopped"
-[ "$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.tables WHERE table_name = 'orders_2026'")" = 0 ] || fail "the dropped table is still in the stream"
-[ "$(pgc_psql TGT -c "SELECT count(*) FROM orders_2026")" = 501 ] || fail "the target's table or rows went with it"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM switchyard.tables WHERE table_name = 'orders_archive'")" = 0 ] || fail "the dropped table is still in the stream"
+[ "$(pgc_psql TGT -c "SELECT count(*) FROM orders_archive")" = 502 ] || fail "the target's table or rows went with it"
 "$SY" -c "$cfg" verify --once >"$WORK/verify-dropped.log" 2>&1 || { tail "$WORK/verify-dropped.log"; fail "verify after the drop"; }
-"$SY" -c "$cfg" status | grep -q orders_2026 && fail "status still lists the dropped table"
+"$SY" -c "$cfg" status | grep -q orders_archive && fail "status still lists the dropped table"
 log "ok: $(tail -n 1 "$WORK/verify-dropped.log")"
 log "PASS"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <string_view>
 
 #include "common/error.h"
@@ -170,6 +171,10 @@ CREATE TABLE IF NOT EXISTS switchyard.switch_journal (
   PRIMARY KEY (run_id, step_no)
 );
 )SQL";
+
+// What switchyard keeps per table of a stream, besides its mismatches.
+constexpr const char* kPerTable[] = {"tables", "verify_tables", "verify_chunks", "dirty_keys",
+                                     "keyless_images"};
 
 }  // namespace
 
@@ -340,8 +345,7 @@ void forget_table(pg::Connection& target, const std::string& stream, const std::
                   const std::string& table) {
   const pg::Params key{stream, schema, table};
   pg::Transaction transaction(target);
-  for (const char* relation :
-       {"tables", "verify_tables", "verify_chunks", "dirty_keys", "keyless_images"}) {
+  for (const char* relation : kPerTable) {
     target.exec(std::string("DELETE FROM switchyard.") + relation +
                     " WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
                 key);
@@ -365,9 +369,10 @@ void rename_table(pg::Connection& target, const std::string& stream, const std::
     target.exec("ALTER TABLE " + pg::qualified(new_schema, table) + " RENAME TO " +
                 pg::quote_ident(new_name));
   }
-  for (const char* relation :
-       {"tables", "verify_tables", "verify_chunks", "dirty_keys", "keyless_images", "mismatches"}) {
-    target.exec(std::string("UPDATE switchyard.") + relation +
+  std::vector<std::string> relations(std::begin(kPerTable), std::end(kPerTable));
+  relations.push_back("mismatches");
+  for (const std::string& relation : relations) {
+    target.exec("UPDATE switchyard." + relation +
                     " SET schema_name = $4, table_name = $5"
                     " WHERE stream = $1 AND schema_name = $2 AND table_name = $3",
                 {stream, schema, table, new_schema, new_name});

@@ -291,7 +291,12 @@ void ApplyLoop::rollback_batch() {
 void ApplyLoop::on_relation(change::Relation&& relation) {
   // Statements already buffered were built for the old definition.
   if (auto it = relations_.find(relation.relation_id); it != relations_.end()) flush(*it->second);
-  if (partition_of_stream_table(relation) || renamed_into_selection(relation)) return;
+  // A name the stream does not carry: a partition of one of its tables, or
+  // a table renamed on the source (asked once per Relation message).
+  if (!config_.source.odbc() && !stream_table(relation.schema, relation.name) &&
+      (partition_of_stream_table(relation) || renamed_into_selection(relation))) {
+    return;
+  }
   auto state = std::make_unique<RelationState>();
   state->id = relation.relation_id;
   state->replica_identity = relation.replica_identity;
@@ -352,9 +357,7 @@ bool ApplyLoop::stream_table(const std::string& schema, const std::string& name)
 }
 
 bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
-  if (config_.source.odbc()) return false;
   const std::string qualified = pg::qualified(relation.schema, relation.name);
-  if (stream_table(relation.schema, relation.name)) return false;
   pg::Result on_target = catalog_.exec(
       "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
       "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -410,8 +413,7 @@ bool ApplyLoop::partition_of_stream_table(const change::Relation& relation) {
 // replicate to run the check and stream on. Otherwise the drift check names
 // the table.
 bool ApplyLoop::renamed_into_selection(const change::Relation& relation) {
-  if (config_.source.odbc() || stream_table(relation.schema, relation.name) ||
-      control::read_direction(catalog_, config_.name) != control::Direction::kForward) {
+  if (control::read_direction(catalog_, config_.name) != control::Direction::kForward) {
     return false;
   }
   pg::Connection source(config_.source.conninfo, config_.source.name);
